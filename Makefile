@@ -1,0 +1,33 @@
+# The two commands a newcomer needs are `make demo` and `make test`;
+# each creates .venv and installs what it needs by itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint install bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/archinspect count configs/unet.yaml
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+	$(BIN)/ruff check archinspect tests benchmarks
+
+lint: $(STAMP)
+	$(BIN)/ruff check archinspect tests benchmarks
+	$(BIN)/ruff format --check archinspect tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_count.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Building blocks of the built-in families (Equinox modules, channels-first, unbatched)."""

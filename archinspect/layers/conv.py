@@ -1,0 +1,150 @@
+"""Convolutions with physical boundary modes, and the zero-insertion up-sampling convolution.
+
+Padding is always 'centred' like pdequinox's: a kernel of effective size k_eff gets
+(k_eff - 1) // 2 cells before and the rest after (JAX's split for odd and even kernels), and
+the stride is applied afterwards, so an n-cell axis gives ceil(n / stride) cells.
+"""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+_PAD_MODE = {"periodic": "wrap", "dirichlet": "constant", "neumann": "reflect"}
+
+
+def _tuple(value: int | tuple[int, ...], n: int) -> tuple[int, ...]:
+    return tuple(value) if isinstance(value, tuple | list) else (value,) * n
+
+
+def centred_padding(kernel_size: tuple[int, ...], dilation: tuple[int, ...]):
+    pads = []
+    for k, d in zip(kernel_size, dilation, strict=True):
+        total = (k - 1) * d
+        pads.append((total // 2, total - total // 2))
+    return tuple(pads)
+
+
+def _init(key: jax.Array, shape: tuple[int, ...], fan_in: int) -> jax.Array:
+    bound = 1.0 / math.sqrt(fan_in)
+    return jax.random.uniform(key, shape, minval=-bound, maxval=bound)
+
+
+class Conv(eqx.Module):
+    """N-d convolution; weight (out, in/groups, *kernel), bias (out, 1, ..., 1) or None."""
+
+    weight: jax.Array
+    bias: jax.Array | None
+    num_spatial_dims: int = eqx.field(static=True)
+    in_channels: int = eqx.field(static=True)
+    out_channels: int = eqx.field(static=True)
+    kernel_size: tuple[int, ...] = eqx.field(static=True)
+    stride: tuple[int, ...] = eqx.field(static=True)
+    dilation: tuple[int, ...] = eqx.field(static=True)
+    padding: tuple[tuple[int, int], ...] = eqx.field(static=True)
+    groups: int = eqx.field(static=True)
+    boundary_mode: str = eqx.field(static=True)
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        *,
+        stride: int | tuple[int, ...] = 1,
+        dilation: int | tuple[int, ...] = 1,
+        groups: int = 1,
+        use_bias: bool = True,
+        boundary_mode: str = "periodic",
+        key: jax.Array,
+    ):
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"in_channels (={in_channels}) and out_channels (={out_channels}) "
+                f"must be divisible by groups (={groups})"
+            )
+        n = num_spatial_dims
+        self.num_spatial_dims = n
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _tuple(kernel_size, n)
+        self.stride = _tuple(stride, n)
+        self.dilation = _tuple(dilation, n)
+        self.padding = centred_padding(self.kernel_size, self.dilation)
+        self.groups = groups
+        self.boundary_mode = boundary_mode
+        wkey, bkey = jax.random.split(key)
+        fan_in = in_channels // groups * math.prod(self.kernel_size)
+        self.weight = _init(wkey, (out_channels, in_channels // groups, *self.kernel_size), fan_in)
+        self.bias = _init(bkey, (out_channels,) + (1,) * n, fan_in) if use_bias else None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if any(lo or hi for lo, hi in self.padding):
+            x = jnp.pad(x, ((0, 0), *self.padding), mode=_PAD_MODE[self.boundary_mode])
+        y = jax.lax.conv_general_dilated(
+            x[None],
+            self.weight,
+            window_strides=self.stride,
+            padding="VALID",
+            rhs_dilation=self.dilation,
+            feature_group_count=self.groups,
+        )[0]
+        return y if self.bias is None else y + self.bias
+
+
+class UpConv(eqx.Module):
+    """Up-sampling by `stride`: zero-insertion to stride*n cells, then a boundary-padded conv.
+
+    This is a transposed convolution with centred padding and output padding stride-1: an
+    n-cell axis becomes exactly stride*n cells, and the parameters are those of a plain conv
+    (weight (out, in, *kernel), bias (out, 1, ..., 1)).
+    """
+
+    weight: jax.Array
+    bias: jax.Array | None
+    num_spatial_dims: int = eqx.field(static=True)
+    in_channels: int = eqx.field(static=True)
+    out_channels: int = eqx.field(static=True)
+    kernel_size: tuple[int, ...] = eqx.field(static=True)
+    stride: tuple[int, ...] = eqx.field(static=True)
+    padding: tuple[tuple[int, int], ...] = eqx.field(static=True)
+    boundary_mode: str = eqx.field(static=True)
+
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...] = 3,
+        *,
+        stride: int | tuple[int, ...] = 2,
+        use_bias: bool = True,
+        boundary_mode: str = "periodic",
+        key: jax.Array,
+    ):
+        n = num_spatial_dims
+        self.num_spatial_dims = n
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _tuple(kernel_size, n)
+        self.stride = _tuple(stride, n)
+        self.padding = centred_padding(self.kernel_size, (1,) * n)
+        self.boundary_mode = boundary_mode
+        wkey, bkey = jax.random.split(key)
+        fan_in = in_channels * math.prod(self.kernel_size)
+        self.weight = _init(wkey, (out_channels, in_channels, *self.kernel_size), fan_in)
+        self.bias = _init(bkey, (out_channels,) + (1,) * n, fan_in) if use_bias else None
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        spatial = x.shape[1:]
+        up_shape = tuple(n * s for n, s in zip(spatial, self.stride, strict=True))
+        up = jnp.zeros((x.shape[0], *up_shape), x.dtype)
+        up = up.at[(slice(None), *(slice(None, None, s) for s in self.stride))].set(x)
+        up = jnp.pad(up, ((0, 0), *self.padding), mode=_PAD_MODE[self.boundary_mode])
+        y = jax.lax.conv_general_dilated(up[None], self.weight, (1,) * self.num_spatial_dims,
+                                         "VALID")[0]
+        return y if self.bias is None else y + self.bias

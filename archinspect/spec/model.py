@@ -1,0 +1,38 @@
+"""The validated spec: what every analysis receives. Plain frozen dataclasses, no JAX."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archinspect.errors import Location
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    resolution: tuple[int, ...]
+    batch_size: int = 1
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    source: str
+    family: str
+    args: dict[str, Any]  # every argument of the family, defaults filled in
+    explicit: frozenset[str]  # the argument names the user wrote (or --set)
+    input: InputSpec
+    sweep: dict[str, list[Any]] = field(default_factory=dict)
+    budget: dict[str, Any] = field(default_factory=dict)
+    marks: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def num_spatial_dims(self) -> int:
+        return self.args["num_spatial_dims"]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Unbatched, channels-first shape of one input sample."""
+        return (self.args["in_channels"], *self.input.resolution)

@@ -1,0 +1,254 @@
+"""Document -> Spec, collecting every problem with its position before raising once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archinspect.arguments import did_you_mean, yaml_repr
+from archinspect.errors import Problem, SpecError
+from archinspect.registry import FAMILIES, FAMILY_NAMES, Family
+from archinspect.spec.document import Document, join
+from archinspect.spec.model import InputSpec, Spec
+from archinspect.spec.numbers import AMOUNT_HELP, parse_amount
+
+TOP_KEYS = ("name", "model", "input", "sweep", "budget")
+INPUT_KEYS = ("resolution", "batch_size", "dtype")
+DTYPES = ("float32", "float64", "float16", "bfloat16")
+DEFAULT_RESOLUTION = 64
+BUDGET_AMOUNTS = ("max_params", "max_learnable_params", "max_flops", "max_param_bytes",
+                  "max_memory")
+BUDGET_KEYS = (*BUDGET_AMOUNTS, "receptive_field")
+SWEEPABLE_INPUT = ("input.resolution", "input.batch_size")
+
+
+class _Collector:
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.problems: list[Problem] = list(doc.problems)
+
+    def at(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message, self.doc.where(path)))
+
+    def at_key(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message, self.doc.where_key(path)))
+
+    def unknown_keys(self, mapping: dict, parent: str, allowed: tuple[str, ...]) -> None:
+        for key in mapping:
+            if key not in allowed:
+                self.at_key(
+                    join(parent, key),
+                    f"unknown key {key!r}{did_you_mean(key, allowed)} "
+                    f"(allowed: {', '.join(allowed)})",
+                )
+
+
+def validate(doc: Document, default_name: str) -> Spec:
+    c = _Collector(doc)
+    data = doc.data
+    if doc.problems and data is None:
+        raise SpecError(doc.source, c.problems)
+    if data is None:
+        c.at("", "the spec is empty; it needs at least a `model:` mapping with a `family:`")
+        raise SpecError(doc.source, c.problems)
+    if not isinstance(data, dict):
+        c.at("", f"a spec must be a mapping with a `model:` key, got {yaml_repr(data)}")
+        raise SpecError(doc.source, c.problems)
+
+    c.unknown_keys(data, "", TOP_KEYS)
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        c.at("name", f"must be a non-empty string, got {yaml_repr(name)}")
+        name = default_name
+
+    family, args, explicit = _model(c, data)
+    inp = _input(c, data.get("input"), family, args)
+    sweep = _sweep(c, data.get("sweep"), family)
+    budget = _budget(c, data.get("budget"))
+
+    if c.problems:
+        raise SpecError(doc.source, c.problems)
+    assert family is not None and inp is not None
+    return Spec(
+        name=name, source=doc.source, family=family.name, args=args,
+        explicit=frozenset(explicit), input=inp, sweep=sweep, budget=budget,
+        marks=dict(doc.marks),
+    )
+
+
+def _model(c: _Collector, data: dict) -> tuple[Family | None, dict[str, Any], set[str]]:
+    model = data.get("model")
+    if model is None:
+        c.at("", "missing required key 'model' (a mapping with `family:` and its arguments)")
+        return None, {}, set()
+    if not isinstance(model, dict):
+        c.at("model", f"must be a mapping with a `family:` key, got {yaml_repr(model)}")
+        return None, {}, set()
+    if "target" in model:
+        c.at_key(
+            "model.target",
+            "loading a module by import path (`target:`) is not supported yet; "
+            f"use `family:` with one of: {', '.join(FAMILY_NAMES)}",
+        )
+        return None, {}, set()
+    if "family" not in model:
+        c.at("model", f"missing required key 'family' (one of: {', '.join(FAMILY_NAMES)})")
+        return None, {}, set()
+    name = model["family"]
+    if name not in FAMILIES:
+        c.at(
+            "model.family",
+            f"unknown family {yaml_repr(name)}{did_you_mean(name, FAMILY_NAMES)} "
+            f"(one of: {', '.join(FAMILY_NAMES)})",
+        )
+        return None, {}, set()
+    family = FAMILIES[name]
+    allowed = ("family", *(a.name for a in family.all_args))
+    c.unknown_keys(model, "model", allowed)
+    args: dict[str, Any] = family.defaults()
+    explicit: set[str] = set()
+    bad: set[str] = set()
+    for arg in family.all_args:
+        path = join("model", arg.name)
+        if arg.name not in model:
+            if arg.required:
+                c.at("model", f"missing required key {arg.name!r} ({arg.help})")
+                bad.add(arg.name)
+            continue
+        value = model[arg.name]
+        message = arg.check(value)
+        if message is not None:
+            c.at(path, message)
+            bad.add(arg.name)
+            continue
+        args[arg.name] = list(value) if isinstance(value, list) else value
+        explicit.add(arg.name)
+    if family.cross_check is not None and not bad:
+        for key, message in family.cross_check(args):
+            c.at(join("model", key), message)
+    if bad:
+        return None, args, explicit
+    return family, args, explicit
+
+
+def _input(c: _Collector, raw: Any, family: Family | None, args: dict) -> InputSpec | None:
+    dims = args.get("num_spatial_dims") if isinstance(args.get("num_spatial_dims"), int) else None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        c.at("input", f"must be a mapping (resolution, batch_size, dtype), got {yaml_repr(raw)}")
+        return None
+    c.unknown_keys(raw, "input", INPUT_KEYS)
+    ok = True
+    is_mlp = family is not None and family.name == "MLP"
+    default_res = args.get("num_points", DEFAULT_RESOLUTION) if is_mlp else DEFAULT_RESOLUTION
+    res_raw = raw.get("resolution", default_res)
+    resolution: tuple[int, ...] | None = None
+    if _is_pos_int(res_raw):
+        resolution = (res_raw,) * (dims or 1)
+    elif isinstance(res_raw, list) and res_raw and all(_is_pos_int(r) for r in res_raw):
+        if dims is not None and len(res_raw) != dims:
+            c.at("input.resolution",
+                 f"needs one size per spatial axis (num_spatial_dims={dims}), "
+                 f"got {len(res_raw)}: {yaml_repr(res_raw)}")
+            ok = False
+        resolution = tuple(res_raw)
+    else:
+        c.at("input.resolution",
+             "must be a positive integer or a list of positive integers (one per axis), "
+             f"got {yaml_repr(res_raw)}")
+        ok = False
+    if ok and is_mlp and resolution is not None and _is_pos_int(args.get("num_points")):
+        n = args["num_points"]
+        if any(r != n for r in resolution):
+            c.at("input.resolution",
+                 f"an MLP sees exactly num_points={n} cells per axis, got {yaml_repr(res_raw)}")
+            ok = False
+    batch = raw.get("batch_size", 1)
+    if not _is_pos_int(batch):
+        c.at("input.batch_size", f"must be a positive integer, got {yaml_repr(batch)}"
+             + (" (a boolean)" if isinstance(batch, bool) else ""))
+        ok = False
+    dtype = raw.get("dtype", "float32")
+    if dtype not in DTYPES:
+        c.at("input.dtype", f"must be one of {', '.join(DTYPES)}, got {yaml_repr(dtype)}"
+             + did_you_mean(dtype, DTYPES))
+        ok = False
+    if not ok or resolution is None:
+        return None
+    return InputSpec(resolution=resolution, batch_size=batch, dtype=dtype)
+
+
+def _sweep(c: _Collector, raw: Any, family: Family | None) -> dict[str, list[Any]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        c.at("sweep", f"must be a mapping of argument name to a list of values, "
+             f"got {yaml_repr(raw)}")
+        return {}
+    out: dict[str, list[Any]] = {}
+    allowed = tuple(a.name for a in family.all_args) + SWEEPABLE_INPUT if family else ()
+    for key, values in raw.items():
+        path = join("sweep", key)
+        if family is not None and key not in allowed:
+            c.at_key(path, f"cannot sweep unknown argument {key!r}{did_you_mean(key, allowed)} "
+                     f"(allowed: {', '.join(allowed)})")
+            continue
+        if not isinstance(values, list) or not values:
+            c.at(path, f"must be a non-empty list of values, got {yaml_repr(values)}")
+            continue
+        arg = family.arg(key) if family else None
+        for i, v in enumerate(values):
+            message = arg.check(v) if arg is not None else None
+            if arg is None and key in SWEEPABLE_INPUT and not (
+                _is_pos_int(v) or (key == "input.resolution" and isinstance(v, list)
+                                   and all(_is_pos_int(x) for x in v))
+            ):
+                message = f"must be a positive integer, got {yaml_repr(v)}"
+            if message is not None:
+                c.at(join(path, i), message)
+        out[key] = values
+    return out
+
+
+def _budget(c: _Collector, raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        c.at("budget", f"must be a mapping of limits, got {yaml_repr(raw)}")
+        return {}
+    c.unknown_keys(raw, "budget", BUDGET_KEYS)
+    out: dict[str, Any] = {}
+    for key in BUDGET_AMOUNTS:
+        if key in raw:
+            amount = parse_amount(raw[key])
+            if amount is None:
+                c.at(join("budget", key), f"must be {AMOUNT_HELP}; got {yaml_repr(raw[key])}")
+            else:
+                out[key] = amount
+    if "receptive_field" in raw:
+        rf = raw["receptive_field"]
+        path = "budget.receptive_field"
+        if not isinstance(rf, dict) or not rf:
+            c.at(path, f"must be a mapping with `min:` and/or `max:`, got {yaml_repr(rf)}")
+        else:
+            c.unknown_keys(rf, path, ("min", "max"))
+            for bound in ("min", "max"):
+                if bound in rf:
+                    v = rf[bound]
+                    if not (_is_nonneg_int(v) or (isinstance(v, list) and v and all(
+                        _is_nonneg_int(x) or (isinstance(x, list) and len(x) == 2
+                                              and all(_is_nonneg_int(y) for y in x))
+                        for x in v))):
+                        c.at(join(path, bound),
+                             "must be a non-negative integer, or a list with one entry per axis "
+                             f"(an integer or a [backward, forward] pair), got {yaml_repr(v)}")
+            out["receptive_field"] = rf
+    return out
+
+
+def _is_pos_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _is_nonneg_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
