@@ -1,0 +1,5 @@
+"""`python -m archinspect`."""
+
+from archinspect.cli import main
+
+main()

@@ -1,0 +1,30 @@
+"""Spec -> CountReport: build abstractly, count exactly, fold the module tree."""
+
+from __future__ import annotations
+
+from archinspect.analysis.params import fold, module_rows, summarize
+from archinspect.build import build_abstract
+from archinspect.report import CountReport
+from archinspect.spec.model import Spec
+
+
+def count_report(spec: Spec, depth: int | None = 2) -> CountReport:
+    model = build_abstract(spec)
+    rows, leaves = module_rows(model)
+    notes = []
+    summary = summarize(leaves)
+    if summary.complex_elements:
+        notes.append(
+            f"{summary.complex_elements:,} complex weights count as two real parameters each"
+        )
+    return CountReport(
+        name=spec.name,
+        spec=spec.source,
+        family=spec.family,
+        num_spatial_dims=spec.num_spatial_dims,
+        input_shape=spec.input_shape,
+        params=summary,
+        rows=tuple(fold(rows, depth)),
+        depth=depth,
+        notes=tuple(notes),
+    )

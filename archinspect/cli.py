@@ -1,0 +1,258 @@
+"""Command-line interface. The only module that prints to the terminal or exits.
+
+Heavy imports (JAX, Equinox, the analyses) happen inside the commands that need them, so
+`--help`, `families`, `schema` and spec validation stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from enum import Enum
+from typing import Annotated, Any, Optional
+
+import typer
+
+from archinspect import __version__
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+app = typer.Typer(
+    name="archinspect",
+    help="Exact, abstract architecture inspection for JAX/Equinox networks: parameters, "
+    "receptive fields, shapes, FLOPs, memory.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+SpecArg = Annotated[
+    Optional[str],  # noqa: UP045 - Typer needs Optional on Python 3.10
+    typer.Argument(
+        metavar="[SPEC]",
+        help="spec file; default ./archinspect.yaml, else an embedded 2-D ClassicUNet",
+        show_default=False,
+    ),
+]
+SetOpt = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option("--set", metavar="KEY=VALUE",
+                 help="override a spec key, e.g. --set model.hidden_channels=32 (repeatable)"),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="output format")]
+OutputOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--output", "-o", metavar="FILE",
+                 help="write the report to FILE (atomically) instead of stdout"),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"archinspect {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks on errors")] = False,
+) -> None:
+    ctx.obj = {"debug": debug}
+
+
+def _run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
+    """Run a command body; turn archinspect's errors into a message and an exit code."""
+    from archinspect.errors import ArchinspectError
+
+    debug = bool(ctx.obj and ctx.obj.get("debug"))
+    try:
+        return body()
+    except ArchinspectError as exc:
+        if debug:
+            raise
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
+        if debug:
+            raise
+        typer.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "(this is a bug in archinspect; run with --debug for the traceback)",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from archinspect.output import write_atomic
+
+    write_atomic(output, text)
+    typer.echo(f"wrote {output}", err=True)
+
+
+def _color(output: str | None) -> bool:
+    return output is None and sys.stdout.isatty()
+
+
+def _width() -> int:
+    import shutil
+
+    return max(shutil.get_terminal_size((120, 24)).columns, 80) if sys.stdout.isatty() else 120
+
+
+def _load(spec: str | None, overrides: list[str] | None):
+    from archinspect.spec import load_spec
+
+    loaded = load_spec(spec, overrides or [])
+    for note in loaded.notes:
+        typer.echo(note, err=True)
+    return loaded
+
+
+@app.command()
+def count(
+    ctx: typer.Context,
+    spec: SpecArg = None,
+    set_: SetOpt = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    depth: Annotated[int, typer.Option("--depth", "-d", min=0,
+                                       help="fold module rows deeper than N into their parent "
+                                            "(totals never change)")] = 2,
+) -> None:
+    """Count parameters exactly (total, learnable, materialized, by dtype and bytes), per module.
+
+    The model is built abstractly with eqx.filter_eval_shape: no weight memory is allocated.
+    """
+
+    def body() -> None:
+        loaded = _load(spec, set_)
+        from archinspect.analysis.count import count_report
+
+        report = count_report(loaded, depth)
+        if format is Format.table:
+            from archinspect.render.table import count_table
+
+            text = count_table(report, width=_width(), color=_color(output))
+        elif format is Format.json:
+            from archinspect.render.json import count_json
+
+            text = count_json(report)
+        elif format is Format.csv:
+            from archinspect.render.csv import count_csv
+
+            text = count_csv(report)
+        else:
+            from archinspect.render.markdown import count_markdown
+
+            text = count_markdown(report)
+        _emit(text, output)
+
+    _run(ctx, body)
+
+
+@app.command()
+def families(
+    ctx: typer.Context,
+    name: Annotated[Optional[str], typer.Argument(  # noqa: UP045
+        metavar="[NAME]", help="show one family's arguments")] = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """List the built-in families, or one family's arguments, types and defaults."""
+
+    def body() -> None:
+        from archinspect.arguments import did_you_mean
+        from archinspect.errors import UsageError
+        from archinspect.registry import FAMILIES, FAMILY_NAMES
+        from archinspect.render import families as render
+
+        if name is None:
+            chosen = [FAMILIES[n] for n in FAMILY_NAMES]
+        elif name in FAMILIES:
+            chosen = [FAMILIES[name]]
+        else:
+            raise UsageError(
+                f"error: unknown family {name!r}{did_you_mean(name, FAMILY_NAMES)} "
+                f"(one of: {', '.join(FAMILY_NAMES)})"
+            )
+        if format is Format.table:
+            text = render.families_table(chosen, detail=name is not None, width=_width(),
+                                         color=_color(output))
+        elif format is Format.json:
+            text = render.families_json(chosen)
+        elif format is Format.csv:
+            text = render.families_csv(chosen)
+        else:
+            text = render.families_markdown(chosen)
+        _emit(text, output)
+
+    _run(ctx, body)
+
+
+@app.command()
+def schema(ctx: typer.Context, output: OutputOpt = None) -> None:
+    """Print the JSON Schema of spec files (for editors, e.g. yaml-language-server)."""
+
+    def body() -> None:
+        from archinspect.render.json import dumps
+        from archinspect.spec.schema import build_schema
+
+        _emit(dumps(build_schema()), output)
+
+    _run(ctx, body)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    specs: Annotated[list[str], typer.Argument(metavar="SPEC...", help="spec files to check")],
+    set_: SetOpt = None,
+) -> None:
+    """Check spec files without building anything (no JAX import); exit 2 if any is bad.
+
+    Every problem of a file is reported at once.
+    """
+
+    def body() -> None:
+        from archinspect.errors import ArchinspectError
+        from archinspect.spec import load_spec
+
+        failures = []
+        for path in specs:
+            try:
+                load_spec(path, set_ or [])
+                typer.echo(f"ok: {path}")
+            except ArchinspectError as exc:
+                failures.append(exc)
+                typer.echo(exc.message, err=True)
+        if failures:
+            raise typer.Exit(EXIT_BAD_INPUT)
+
+    _run(ctx, body)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Renderers: Report -> text. The only modules that import rich; they never compute."""

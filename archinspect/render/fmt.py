@@ -1,0 +1,43 @@
+"""Small, shared text formatting for every renderer."""
+
+from __future__ import annotations
+
+_SHORT = {
+    "float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16",
+    "complex64": "c64", "complex128": "c128", "int32": "i32", "int64": "i64", "bool": "bool",
+}
+
+
+def num(n: int) -> str:
+    return f"{n:,}"
+
+
+def human_bytes(n: int) -> str:
+    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:.2f} {unit}"
+    return f"{n} B"
+
+
+def array_desc(name: str, shape: tuple[int, ...], dtype: str) -> str:
+    short = _SHORT.get(dtype, dtype)
+    leaf = name.rpartition(".")[2] if not name.endswith("]") else name
+    return f"{leaf} {short}[{','.join(str(d) for d in shape)}]"
+
+
+def row_path(path: str) -> str:
+    return path or "(total)"
+
+
+def dims_label(n: int) -> str:
+    return f"{n}-D"
+
+
+def dtype_lines(by_dtype: dict[str, int], elements: dict[str, int]) -> list[str]:
+    out = []
+    for dtype, params in by_dtype.items():
+        line = f"{dtype}: {num(params)}"
+        if params != elements[dtype]:
+            line += f" ({num(elements[dtype])} complex elements x 2)"
+        out.append(line)
+    return out

@@ -1,0 +1,42 @@
+"""JSON renderer; keys follow SPEC.md section 9 and are stable."""
+
+from __future__ import annotations
+
+import json
+
+from archinspect.render.count_data import layer_rows, params_dict
+from archinspect.report import CountReport
+
+
+def count_json(report: CountReport) -> str:
+    data = {
+        "name": report.name,
+        "spec": report.spec,
+        "family": report.family,
+        "num_spatial_dims": report.num_spatial_dims,
+        "input_shape": list(report.input_shape),
+        "params": params_dict(report),
+        "depth": report.depth,
+        "layers": [
+            {
+                "path": r.path,
+                "type": r.type,
+                "depth": r.depth,
+                "params": r.params,
+                "own_params": r.own_params,
+                "folded": r.folded,
+                "arrays": [
+                    {"name": leaf.name, "shape": list(leaf.shape), "dtype": leaf.dtype,
+                     "params": leaf.params}
+                    for leaf in r.leaves
+                ],
+            }
+            for r in layer_rows(report)
+        ],
+        "notes": list(report.notes),
+    }
+    return dumps(data)
+
+
+def dumps(data: object) -> str:
+    return json.dumps(data, indent=2) + "\n"

@@ -1,0 +1,101 @@
+"""JSON Schema of a spec file (draft 2020-12), generated from the family declarations.
+
+yaml-language-server understands `if`/`then`, so each family's arguments are offered and
+checked once `family:` is set.
+"""
+
+from __future__ import annotations
+
+from archinspect.registry import FAMILIES, FAMILY_NAMES
+from archinspect.spec.numbers import AMOUNT_HELP
+from archinspect.spec.validate import BUDGET_AMOUNTS, DTYPES
+
+SCHEMA_ID = "https://archinspect.invalid/schema/spec.json"
+
+
+def _amount() -> dict:
+    return {
+        "description": AMOUNT_HELP,
+        "oneOf": [
+            {"type": "integer", "minimum": 0},
+            {"type": "number", "minimum": 0},
+            {"type": "string",
+             "pattern": r"^\s*[0-9][0-9_]*(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*(|k|K|M|G|T|P|Ki|Mi|Gi|Ti)\s*$"},
+        ],
+    }
+
+
+def _rf_bound() -> dict:
+    axis = {"oneOf": [
+        {"type": "integer", "minimum": 0},
+        {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2,
+         "maxItems": 2},
+    ]}
+    return {"oneOf": [{"type": "integer", "minimum": 0},
+                      {"type": "array", "items": axis, "minItems": 1}]}
+
+
+def build_schema() -> dict:
+    branches = []
+    for name in FAMILY_NAMES:
+        family = FAMILIES[name]
+        props = {"family": {"const": name}}
+        for arg in family.all_args:
+            schema = arg.json_schema()
+            if not arg.required:
+                schema = {**schema, "default": arg.default}
+            props[arg.name] = schema
+        branches.append({
+            "if": {"properties": {"family": {"const": name}}, "required": ["family"]},
+            "then": {
+                "properties": props,
+                "required": ["family", *(a.name for a in family.all_args if a.required)],
+                "additionalProperties": False,
+            },
+        })
+    positive = {"type": "integer", "minimum": 1}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "archinspect spec",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["model"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "model": {
+                "type": "object",
+                "required": ["family"],
+                "properties": {"family": {"enum": list(FAMILY_NAMES)}},
+                "allOf": branches,
+            },
+            "input": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "resolution": {"oneOf": [
+                        positive, {"type": "array", "items": positive, "minItems": 1,
+                                   "maxItems": 3}]},
+                    "batch_size": positive,
+                    "dtype": {"enum": list(DTYPES)},
+                },
+            },
+            "sweep": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "minItems": 1},
+            },
+            "budget": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    **{k: _amount() for k in BUDGET_AMOUNTS},
+                    "receptive_field": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "minProperties": 1,
+                        "properties": {"min": _rf_bound(), "max": _rf_bound()},
+                    },
+                },
+            },
+        },
+    }
