@@ -46,14 +46,23 @@ def yaml_repr(value: Any) -> str:
 
 
 def did_you_mean(word: str, allowed: list[str] | tuple[str, ...]) -> str:
-    """A '; did you mean X?' suffix, or '' when nothing is close."""
-    if not isinstance(word, str):
+    """A '; did you mean X?' suffix, or '' when nothing is close.
+
+    Tries a case-insensitive exact match, then close spellings, then names that contain the
+    word (so 'UNet' suggests both UNets).
+    """
+    if not isinstance(word, str) or not word:
         return ""
     lowered = {a.lower(): a for a in allowed}
     if word.lower() in lowered:
         return f"; did you mean {lowered[word.lower()]!r}?"
     close = difflib.get_close_matches(word, list(allowed), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    containing = [a for a in allowed if len(word) >= 3 and word.lower() in a.lower()]
+    if 0 < len(containing) <= 3:
+        return "; did you mean " + " or ".join(repr(a) for a in containing) + "?"
+    return ""
 
 
 def one_of(allowed: list[str] | tuple[str, ...]) -> str:

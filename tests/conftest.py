@@ -1,0 +1,35 @@
+"""Shared fixtures. Golden files change only with an explicit `--update-golden`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/* from the current output")
+
+
+@pytest.fixture
+def repo_root(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run from the repository root so relative spec paths in messages are stable."""
+    monkeypatch.chdir(ROOT)
+    return ROOT
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest):
+    update = request.config.getoption("--update-golden")
+
+    def check(name: str, actual: str) -> None:
+        path = ROOT / "tests" / "golden" / name
+        if update:
+            path.write_text(actual, encoding="utf-8")
+        assert path.exists(), f"missing golden file {path}; run pytest --update-golden once"
+        assert actual == path.read_text(encoding="utf-8")
+
+    return check
