@@ -62,6 +62,17 @@ def did_you_mean(word: str, allowed: list[str] | tuple[str, ...]) -> str:
     containing = [a for a in allowed if len(word) >= 3 and word.lower() in a.lower()]
     if 0 < len(containing) <= 3:
         return "; did you mean " + " or ".join(repr(a) for a in containing) + "?"
+    # Names that start or end like the word ('UNet2' -> 'ClassicUNet', 'ModernUNet').
+    w = word.lower()
+    ends = [
+        a for a in allowed
+        if len(w) >= 3 and max(
+            difflib.SequenceMatcher(None, w, a.lower()[-len(w):]).ratio(),
+            difflib.SequenceMatcher(None, w, a.lower()[: len(w)]).ratio(),
+        ) >= 0.75
+    ]
+    if 0 < len(ends) <= 3:
+        return "; did you mean " + " or ".join(repr(a) for a in ends) + "?"
     return ""
 
 
