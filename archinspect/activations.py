@@ -38,6 +38,4 @@ def activation(name: str) -> Callable[[jax.Array], jax.Array]:
     try:
         return _BY_NAME[name]
     except KeyError:
-        raise ValueError(
-            f"unknown activation {name!r} (one of: {', '.join(_BY_NAME)})"
-        ) from None
+        raise ValueError(f"unknown activation {name!r} (one of: {', '.join(_BY_NAME)})") from None

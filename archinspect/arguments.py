@@ -65,11 +65,14 @@ def did_you_mean(word: str, allowed: list[str] | tuple[str, ...]) -> str:
     # Names that start or end like the word ('UNet2' -> 'ClassicUNet', 'ModernUNet').
     w = word.lower()
     ends = [
-        a for a in allowed
-        if len(w) >= 3 and max(
-            difflib.SequenceMatcher(None, w, a.lower()[-len(w):]).ratio(),
+        a
+        for a in allowed
+        if len(w) >= 3
+        and max(
+            difflib.SequenceMatcher(None, w, a.lower()[-len(w) :]).ratio(),
             difflib.SequenceMatcher(None, w, a.lower()[: len(w)]).ratio(),
-        ) >= 0.75
+        )
+        >= 0.75
     ]
     if 0 < len(ends) <= 3:
         return "; did you mean " + " or ".join(repr(a) for a in ends) + "?"

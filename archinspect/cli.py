@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -37,7 +37,7 @@ class Format(str, Enum):
 
 
 SpecArg = Annotated[
-    Optional[str],  # noqa: UP045 - Typer needs Optional on Python 3.10
+    str | None,
     typer.Argument(
         metavar="[SPEC]",
         help="spec file; default ./archinspect.yaml, else an embedded 2-D ClassicUNet",
@@ -45,15 +45,22 @@ SpecArg = Annotated[
     ),
 ]
 SetOpt = Annotated[
-    Optional[list[str]],  # noqa: UP045
-    typer.Option("--set", metavar="KEY=VALUE",
-                 help="override a spec key, e.g. --set model.hidden_channels=32 (repeatable)"),
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="override a spec key, e.g. --set model.hidden_channels=32 (repeatable)",
+    ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="output format")]
 OutputOpt = Annotated[
-    Optional[str],  # noqa: UP045
-    typer.Option("--output", "-o", metavar="FILE",
-                 help="write the report to FILE (atomically) instead of stdout"),
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the report to FILE (atomically) instead of stdout",
+    ),
 ]
 
 
@@ -66,8 +73,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     ctx: typer.Context,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="print the version and exit")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="show tracebacks on errors")] = False,
 ) -> None:
     ctx.obj = {"debug": debug}
@@ -134,9 +145,15 @@ def count(
     set_: SetOpt = None,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
-    depth: Annotated[int, typer.Option("--depth", "-d", min=0,
-                                       help="fold module rows deeper than N into their parent "
-                                            "(totals never change)")] = 2,
+    depth: Annotated[
+        int,
+        typer.Option(
+            "--depth",
+            "-d",
+            min=0,
+            help="fold module rows deeper than N into their parent (totals never change)",
+        ),
+    ] = 2,
 ) -> None:
     """Count parameters exactly (total, learnable, materialized, by dtype and bytes), per module.
 
@@ -172,8 +189,10 @@ def count(
 @app.command()
 def families(
     ctx: typer.Context,
-    name: Annotated[Optional[str], typer.Argument(  # noqa: UP045
-        metavar="[NAME]", help="show one family's arguments")] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(metavar="[NAME]", help="show one family's arguments"),
+    ] = None,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
 ) -> None:
@@ -195,8 +214,9 @@ def families(
                 f"(one of: {', '.join(FAMILY_NAMES)})"
             )
         if format is Format.table:
-            text = render.families_table(chosen, detail=name is not None, width=_width(),
-                                         color=_color(output))
+            text = render.families_table(
+                chosen, detail=name is not None, width=_width(), color=_color(output)
+            )
         elif format is Format.json:
             text = render.families_json(chosen)
         elif format is Format.csv:

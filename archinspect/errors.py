@@ -54,8 +54,7 @@ class SpecError(ArchinspectError):
         self.problems = sorted(problems, key=_problem_order)
         n = len(self.problems)
         head = (
-            f"error: {source} is not a valid archinspect spec "
-            f"({n} problem{'s' if n != 1 else ''})"
+            f"error: {source} is not a valid archinspect spec ({n} problem{'s' if n != 1 else ''})"
         )
         lines = [head] + ["  " + p.render() for p in self.problems]
         super().__init__("\n".join(lines))

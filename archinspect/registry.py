@@ -13,16 +13,23 @@ from typing import Any
 from archinspect.arguments import BOUNDARY_MODES, Arg
 
 COMMON: tuple[Arg, ...] = (
-    Arg("num_spatial_dims", "int", required=True, choices=(1, 2, 3),
-        help="number of spatial axes of the input"),
+    Arg(
+        "num_spatial_dims",
+        "int",
+        required=True,
+        choices=(1, 2, 3),
+        help="number of spatial axes of the input",
+    ),
     Arg("in_channels", "int", required=True, help="channels of the input"),
     Arg("out_channels", "int", required=True, help="channels of the output"),
 )
 
 BOUNDARY = Arg(
-    "boundary_mode", "choice", "periodic", choices=BOUNDARY_MODES,
-    help="padding of every spatial conv: periodic (circular), dirichlet (zeros), "
-    "neumann (reflect)",
+    "boundary_mode",
+    "choice",
+    "periodic",
+    choices=BOUNDARY_MODES,
+    help="padding of every spatial conv: periodic (circular), dirichlet (zeros), neumann (reflect)",
 )
 
 
@@ -60,10 +67,12 @@ def _check_multipliers(args: dict[str, Any]) -> list[tuple[str, str]]:
     mult = args.get("channel_multipliers")
     levels = args.get("num_levels")
     if isinstance(mult, list) and isinstance(levels, int) and len(mult) != levels:
-        return [(
-            "channel_multipliers",
-            f"must have one entry per level (num_levels={levels}), got {len(mult)}",
-        )]
+        return [
+            (
+                "channel_multipliers",
+                f"must have one entry per level (num_levels={levels}), got {len(mult)}",
+            )
+        ]
     return []
 
 
@@ -79,8 +88,12 @@ FAMILIES: dict[str, Family] = {
                 Arg("depth", "int", 10, minimum=0, help="number of hidden layers"),
                 Arg("kernel_size", "int", 3, help="kernel size on every axis"),
                 _activation(),
-                Arg("final_activation", "activation", "identity",
-                    help="nonlinearity after the last conv"),
+                Arg(
+                    "final_activation",
+                    "activation",
+                    "identity",
+                    help="nonlinearity after the last conv",
+                ),
                 Arg("use_bias", "bool", True, help="biases in all but the last conv"),
                 Arg("use_final_bias", "bool", True, help="bias in the last conv"),
                 BOUNDARY,
@@ -130,8 +143,12 @@ FAMILIES: dict[str, Family] = {
                 Arg("hidden_channels", "int", 16, help="channels at the finest level"),
                 Arg("num_levels", "int", 4, minimum=0, help="number of down-sampling levels"),
                 Arg("num_blocks", "int", 2, help="residual blocks per level and arc"),
-                Arg("channel_multipliers", "optional_int_list", None,
-                    help="channel multiplier per level; null means 2, 4, 8, ..."),
+                Arg(
+                    "channel_multipliers",
+                    "optional_int_list",
+                    None,
+                    help="channel multiplier per level; null means 2, 4, 8, ...",
+                ),
                 Arg("use_norm", "bool", True, help="GroupNorm(1) before each conv"),
                 _activation(),
                 BOUNDARY,
@@ -157,8 +174,12 @@ FAMILIES: dict[str, Family] = {
             (
                 Arg("hidden_channels", "int", 32, help="channels inside the blocks"),
                 Arg("num_blocks", "int", 2, minimum=0, help="number of residual blocks"),
-                Arg("dilation_rates", "int_list", [1, 2, 4, 8, 4, 2, 1],
-                    help="one 3-conv per entry, with that dilation"),
+                Arg(
+                    "dilation_rates",
+                    "int_list",
+                    [1, 2, 4, 8, 4, 2, 1],
+                    help="one 3-conv per entry, with that dilation",
+                ),
                 Arg("use_norm", "bool", True, help="GroupNorm(1) before each conv"),
                 _activation(),
                 BOUNDARY,
@@ -169,13 +190,21 @@ FAMILIES: dict[str, Family] = {
             "dense network over the flattened field (all points, all channels)",
             "archinspect.families.mlp:MLP",
             (
-                Arg("num_points", "int", required=True,
-                    help="points per spatial axis (the input must have exactly these)"),
+                Arg(
+                    "num_points",
+                    "int",
+                    required=True,
+                    help="points per spatial axis (the input must have exactly these)",
+                ),
                 Arg("width_size", "int", 64, help="width of the hidden layers"),
                 Arg("depth", "int", 3, minimum=0, help="number of hidden layers"),
                 _activation(),
-                Arg("final_activation", "activation", "identity",
-                    help="nonlinearity after the last layer"),
+                Arg(
+                    "final_activation",
+                    "activation",
+                    "identity",
+                    help="nonlinearity after the last layer",
+                ),
                 Arg("use_bias", "bool", True, help="biases in all but the last layer"),
                 Arg("use_final_bias", "bool", True, help="bias in the last layer"),
             ),

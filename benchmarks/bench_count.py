@@ -50,10 +50,19 @@ def measure(label: str, cmd: list[str], runs: int) -> dict:
         t, r, out = run(cmd)
         times.append(t)
         rss.append(r)
-    row = {"label": label, "median": statistics.median(times), "min": min(times),
-           "max": max(times), "rss": max(rss), "out": out}
-    print(f"{label:<52} median {row['median']:6.3f} s  (min {row['min']:.3f}, "
-          f"max {row['max']:.3f})  peak RSS {row['rss']:5d} MB", flush=True)
+    row = {
+        "label": label,
+        "median": statistics.median(times),
+        "min": min(times),
+        "max": max(times),
+        "rss": max(rss),
+        "out": out,
+    }
+    print(
+        f"{label:<52} median {row['median']:6.3f} s  (min {row['min']:.3f}, "
+        f"max {row['max']:.3f})  peak RSS {row['rss']:5d} MB",
+        flush=True,
+    )
     return row
 
 
@@ -66,13 +75,18 @@ def main() -> None:
 
     print(f"{n} runs each, python {sys.version.split()[0]}, {os.cpu_count()} cores\n")
     base = measure('python -c "import jax, equinox"', [PY, "-c", "import jax, equinox"], n)
-    big = measure("archinspect count (3-D ClassicUNet, hidden 1024)",
-                  [CLI, "count", "benchmarks/specs/unet3d_1024.yaml", "-f", "json"], n)
+    big = measure(
+        "archinspect count (3-D ClassicUNet, hidden 1024)",
+        [CLI, "count", "benchmarks/specs/unet3d_1024.yaml", "-f", "json"],
+        n,
+    )
     import json
 
     total = json.loads(big["out"])["params"]["total"]
-    print(f"  -> {total:,} parameters; {big['median'] - base['median']:+.3f} s beyond the "
-          f"import of jax+equinox (target <= 1.0 s), peak RSS {big['rss']} MB (target <= 450)")
+    print(
+        f"  -> {total:,} parameters; {big['median'] - base['median']:+.3f} s beyond the "
+        f"import of jax+equinox (target <= 1.0 s), peak RSS {big['rss']} MB (target <= 450)"
+    )
     assert total == 28_906_436_609, total
 
     print()
@@ -80,24 +94,45 @@ def main() -> None:
         ("archinspect --help", [CLI, "--help"]),
         ("archinspect families", [CLI, "families"]),
         ("archinspect schema", [CLI, "schema"]),
-        ("archinspect validate configs/*.yaml",
-         [CLI, "validate", *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("configs/*.yaml"))]),
+        (
+            "archinspect validate configs/*.yaml",
+            [
+                CLI,
+                "validate",
+                *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("configs/*.yaml")),
+            ],
+        ),
     ]
     for label, cmd in light:
         measure(label, cmd, n)
 
     if not args.skip_pdequinox:
         print("\nsame-run comparison with pdequinox's eager path (3-D ClassicUNet, hidden 64):")
-        eager = measure("pdequinox: build real weights, then count",
-                        [PY, "-c", PDEQ_EAGER.format(h=64)], max(n // 2, 3))
-        ours = measure("archinspect count --set model.hidden_channels=64",
-                       [CLI, "count", "benchmarks/specs/unet3d_1024.yaml", "-f", "json",
-                        "--set", "model.hidden_channels=64"], max(n // 2, 3))
+        eager = measure(
+            "pdequinox: build real weights, then count",
+            [PY, "-c", PDEQ_EAGER.format(h=64)],
+            max(n // 2, 3),
+        )
+        ours = measure(
+            "archinspect count --set model.hidden_channels=64",
+            [
+                CLI,
+                "count",
+                "benchmarks/specs/unet3d_1024.yaml",
+                "-f",
+                "json",
+                "--set",
+                "model.hidden_channels=64",
+            ],
+            max(n // 2, 3),
+        )
         a, b = int(eager["out"]), json.loads(ours["out"])["params"]["total"]
         assert a == b, (a, b)
-        print(f"  -> both count {a:,}; time ratio eager/abstract "
-              f"{eager['median'] / ours['median']:.2f}x, RSS ratio "
-              f"{eager['rss'] / ours['rss']:.2f}x")
+        print(
+            f"  -> both count {a:,}; time ratio eager/abstract "
+            f"{eager['median'] / ours['median']:.2f}x, RSS ratio "
+            f"{eager['rss'] / ours['rss']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -69,8 +69,12 @@ class TestCount:
         assert data["params"]["by_dtype"] == {"float32": UNET_2D_TOTAL}
         top = {row["path"]: row["params"] for row in data["layers"] if row["depth"] == 1}
         assert top == {
-            "lifting": 2544, "down_sampling_blocks": 196080, "left_arc_blocks": 1177920,
-            "up_sampling_blocks": 391920, "right_arc_blocks": 588960, "projection": 17,
+            "lifting": 2544,
+            "down_sampling_blocks": 196080,
+            "left_arc_blocks": 1177920,
+            "up_sampling_blocks": 391920,
+            "right_arc_blocks": 588960,
+            "projection": 17,
         }
         assert sum(top.values()) == data["params"]["total"]
 
@@ -101,8 +105,9 @@ class TestCount:
         assert max(r["depth"] for r in deep["layers"]) == 4  # left_arc_blocks[0][0].conv_1
 
     def test_set_override(self):
-        result = invoke("count", "configs/convnet.yaml", "--set", "model.hidden_channels=32",
-                        "-f", "json")
+        result = invoke(
+            "count", "configs/convnet.yaml", "--set", "model.hidden_channels=32", "-f", "json"
+        )
         assert json.loads(result.stdout)["params"]["total"] == 28161
 
     def test_output_file_written_atomically(self, tmp_path):
@@ -166,8 +171,16 @@ class TestFamilies:
     def test_list_table(self):
         result = invoke("families")
         assert result.exit_code == 0
-        for name in ("ConvNet", "ClassicResNet", "ModernResNet", "ClassicUNet", "ModernUNet",
-                     "ClassicFNO", "DilatedResNet", "MLP"):
+        for name in (
+            "ConvNet",
+            "ClassicResNet",
+            "ModernResNet",
+            "ClassicUNet",
+            "ModernUNet",
+            "ClassicFNO",
+            "DilatedResNet",
+            "MLP",
+        ):
             assert name in result.stdout
 
     def test_one_family_table_golden(self, golden):
@@ -177,8 +190,9 @@ class TestFamilies:
 
     def test_json_defaults_follow_pdequinox(self):
         data = json.loads(invoke("families", "--format", "json").stdout)
-        defaults = {f["name"]: {a["name"]: a["default"] for a in f["arguments"]}
-                    for f in data["families"]}
+        defaults = {
+            f["name"]: {a["name"]: a["default"] for a in f["arguments"]} for f in data["families"]
+        }
         assert defaults["ConvNet"]["hidden_channels"] == 16
         assert defaults["ConvNet"]["depth"] == 10
         assert defaults["ClassicResNet"]["use_norm"] is False
@@ -186,14 +200,23 @@ class TestFamilies:
         assert defaults["ModernUNet"]["channel_multipliers"] is None
         assert defaults["ClassicFNO"]["activation"] == "gelu"
         assert defaults["DilatedResNet"]["dilation_rates"] == [1, 2, 4, 8, 4, 2, 1]
-        required = {a["name"] for f in data["families"] if f["name"] == "MLP"
-                    for a in f["arguments"] if a["required"]}
+        required = {
+            a["name"]
+            for f in data["families"]
+            if f["name"] == "MLP"
+            for a in f["arguments"]
+            if a["required"]
+        }
         assert required == {"num_spatial_dims", "in_channels", "out_channels", "num_points"}
 
     def test_csv_and_markdown(self):
         rows = list(csv.DictReader(io.StringIO(invoke("families", "MLP", "-f", "csv").stdout)))
         assert [r["argument"] for r in rows][:4] == [
-            "num_spatial_dims", "in_channels", "out_channels", "num_points"]
+            "num_spatial_dims",
+            "in_channels",
+            "out_channels",
+            "num_points",
+        ]
         md = invoke("families", "ClassicFNO", "-f", "markdown").stdout
         assert "| num_modes | int | 12 | Fourier modes kept per axis |" in md
 
@@ -219,14 +242,28 @@ class TestSchema:
             with open(path) as handle:
                 errors = list(validator.iter_errors(yaml.safe_load(handle)))
             assert errors == [], path
-        bad = {"model": {"family": "ConvNet", "num_spatial_dims": 2, "in_channels": 1,
-                         "out_channels": 1, "hiden_channels": 3}}
+        bad = {
+            "model": {
+                "family": "ConvNet",
+                "num_spatial_dims": 2,
+                "in_channels": 1,
+                "out_channels": 1,
+                "hiden_channels": 3,
+            }
+        }
         assert not validator.is_valid(bad)
-        wrong_type = {"model": {"family": "ConvNet", "num_spatial_dims": 4, "in_channels": 1,
-                                "out_channels": 1}}
+        wrong_type = {
+            "model": {
+                "family": "ConvNet",
+                "num_spatial_dims": 4,
+                "in_channels": 1,
+                "out_channels": 1,
+            }
+        }
         assert not validator.is_valid(wrong_type)
-        no_points = {"model": {"family": "MLP", "num_spatial_dims": 1, "in_channels": 1,
-                               "out_channels": 1}}
+        no_points = {
+            "model": {"family": "MLP", "num_spatial_dims": 1, "in_channels": 1, "out_channels": 1}
+        }
         assert not validator.is_valid(no_points)
 
     def test_schema_to_file(self, tmp_path):

@@ -21,24 +21,36 @@ print("HEAVY", heavy, "EXIT", code)
 """
 
 
-@pytest.mark.parametrize("args", [
-    ["--help"],
-    ["--version"],
-    ["families"],
-    ["families", "ModernUNet", "--format", "json"],
-    ["schema"],
-    ["validate", "configs/unet.yaml", "configs/fno.yaml"],
-    ["count", "--help"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["families"],
+        ["families", "ModernUNet", "--format", "json"],
+        ["schema"],
+        ["validate", "configs/unet.yaml", "configs/fno.yaml"],
+        ["count", "--help"],
+    ],
+)
 def test_light_commands_do_not_import_jax(args):
-    out = subprocess.run([sys.executable, "-c", PROBE.format(args=args)], cwd=ROOT,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.strip().endswith("HEAVY [] EXIT 0")
 
 
 def test_count_does_import_jax():
     """The probe is able to see JAX when a command really needs it (the test can fail)."""
-    out = subprocess.run([sys.executable, "-c", PROBE.format(args=["count", "configs/mlp.yaml",
-                                                                   "-f", "json"])],
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=["count", "configs/mlp.yaml", "-f", "json"])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "HEAVY ['equinox', 'jax', 'jaxlib', 'numpy'] EXIT 0" in out

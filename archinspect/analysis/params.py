@@ -29,8 +29,14 @@ def leaf_row(name: str, x: Any) -> LeafRow:
     params = elements * (2 if dtype.kind == "c" else 1)
     # Only inexact arrays are trained; integer or boolean arrays (indices, masks) are state.
     learnable = dtype.kind in "fc" or dtype.name == "bfloat16"
-    return LeafRow(name, tuple(int(d) for d in x.shape), dtype.name, params,
-                   elements * dtype.itemsize, learnable)
+    return LeafRow(
+        name,
+        tuple(int(d) for d in x.shape),
+        dtype.name,
+        params,
+        elements * dtype.itemsize,
+        learnable,
+    )
 
 
 def _children(node: Any) -> list[tuple[str, Any]]:
@@ -56,8 +62,10 @@ def _join(path: str, name: str) -> str:
 
 
 def _is_container(x: Any) -> bool:
-    return (isinstance(x, (list, tuple, dict)) or
-            (dataclasses.is_dataclass(x) and not isinstance(x, type))) and not is_array_like(x)
+    return (
+        isinstance(x, (list, tuple, dict))
+        or (dataclasses.is_dataclass(x) and not isinstance(x, type))
+    ) and not is_array_like(x)
 
 
 def module_rows(model: Any) -> tuple[list[ModuleRow], list[LeafRow]]:

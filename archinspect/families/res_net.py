@@ -21,29 +21,89 @@ class _ResNet(eqx.Module):
         return self.projection(x)
 
 
-def _build(self, block_cls, num_spatial_dims, in_channels, out_channels, hidden_channels,
-           num_blocks, use_norm, activation, boundary_mode, key):
+def _build(
+    self,
+    block_cls,
+    num_spatial_dims,
+    in_channels,
+    out_channels,
+    hidden_channels,
+    num_blocks,
+    use_norm,
+    activation,
+    boundary_mode,
+    key,
+):
     keys = jax.random.split(key, num_blocks + 2)
     self.lifting = Conv(num_spatial_dims, in_channels, hidden_channels, 1, key=keys[0])
     self.blocks = [
-        block_cls(num_spatial_dims, hidden_channels, hidden_channels, activation=activation,
-                  use_norm=use_norm, boundary_mode=boundary_mode, key=k)
+        block_cls(
+            num_spatial_dims,
+            hidden_channels,
+            hidden_channels,
+            activation=activation,
+            use_norm=use_norm,
+            boundary_mode=boundary_mode,
+            key=k,
+        )
         for k in keys[1:-1]
     ]
     self.projection = Conv(num_spatial_dims, hidden_channels, out_channels, 1, key=keys[-1])
 
 
 class ClassicResNet(_ResNet):
-    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *,
-                 hidden_channels: int = 32, num_blocks: int = 6, use_norm: bool = False,
-                 activation: str = "relu", boundary_mode: str = "periodic", key: jax.Array):
-        _build(self, ClassicResBlock, num_spatial_dims, in_channels, out_channels,
-               hidden_channels, num_blocks, use_norm, activation, boundary_mode, key)
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        hidden_channels: int = 32,
+        num_blocks: int = 6,
+        use_norm: bool = False,
+        activation: str = "relu",
+        boundary_mode: str = "periodic",
+        key: jax.Array,
+    ):
+        _build(
+            self,
+            ClassicResBlock,
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            hidden_channels,
+            num_blocks,
+            use_norm,
+            activation,
+            boundary_mode,
+            key,
+        )
 
 
 class ModernResNet(_ResNet):
-    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *,
-                 hidden_channels: int = 32, num_blocks: int = 6, use_norm: bool = True,
-                 activation: str = "relu", boundary_mode: str = "periodic", key: jax.Array):
-        _build(self, ModernResBlock, num_spatial_dims, in_channels, out_channels,
-               hidden_channels, num_blocks, use_norm, activation, boundary_mode, key)
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        hidden_channels: int = 32,
+        num_blocks: int = 6,
+        use_norm: bool = True,
+        activation: str = "relu",
+        boundary_mode: str = "periodic",
+        key: jax.Array,
+    ):
+        _build(
+            self,
+            ModernResBlock,
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            hidden_channels,
+            num_blocks,
+            use_norm,
+            activation,
+            boundary_mode,
+            key,
+        )

@@ -48,8 +48,21 @@ class _UNet(eqx.Module):
         return self.projection(x)
 
 
-def _build(self, block_cls, num_spatial_dims, in_channels, out_channels, hidden_channels,
-           num_levels, num_blocks, multipliers, use_norm, activation, boundary_mode, key):
+def _build(
+    self,
+    block_cls,
+    num_spatial_dims,
+    in_channels,
+    out_channels,
+    hidden_channels,
+    num_levels,
+    num_blocks,
+    multipliers,
+    use_norm,
+    activation,
+    boundary_mode,
+    key,
+):
     d = num_spatial_dims
     opts = dict(activation=activation, use_norm=use_norm, boundary_mode=boundary_mode)
     keys = iter(jax.random.split(key, 2 + num_levels * (2 + 2 * num_blocks)))
@@ -65,37 +78,73 @@ def _build(self, block_cls, num_spatial_dims, in_channels, out_channels, hidden_
         self.down_sampling_blocks.append(
             Conv(d, c_prev, c_prev, 3, stride=2, boundary_mode=boundary_mode, key=next(keys))
         )
-        self.left_arc_blocks.append([
-            block_cls(d, c_prev if b == 0 else c_here, c_here, key=next(keys), **opts)
-            for b in range(num_blocks)
-        ])
+        self.left_arc_blocks.append(
+            [
+                block_cls(d, c_prev if b == 0 else c_here, c_here, key=next(keys), **opts)
+                for b in range(num_blocks)
+            ]
+        )
         c_up = c_here // 2
         self.up_sampling_blocks.append(
             UpConv(d, c_here, c_up, 3, stride=2, boundary_mode=boundary_mode, key=next(keys))
         )
-        self.right_arc_blocks.append([
-            block_cls(d, c_up + c_prev if b == 0 else c_prev, c_prev, key=next(keys), **opts)
-            for b in range(num_blocks)
-        ])
+        self.right_arc_blocks.append(
+            [
+                block_cls(d, c_up + c_prev if b == 0 else c_prev, c_prev, key=next(keys), **opts)
+                for b in range(num_blocks)
+            ]
+        )
     self.projection = Conv(d, hidden_channels, out_channels, 1, key=next(keys))
 
 
 class ClassicUNet(_UNet):
-    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *,
-                 hidden_channels: int = 16, num_levels: int = 4, use_norm: bool = True,
-                 activation: str = "relu", boundary_mode: str = "periodic", key: jax.Array):
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        hidden_channels: int = 16,
+        num_levels: int = 4,
+        use_norm: bool = True,
+        activation: str = "relu",
+        boundary_mode: str = "periodic",
+        key: jax.Array,
+    ):
         multipliers = [2 ** (i + 1) for i in range(num_levels)]
-        _build(self, ClassicDoubleConvBlock, num_spatial_dims, in_channels, out_channels,
-               hidden_channels, num_levels, 1, multipliers, use_norm, activation,
-               boundary_mode, key)
+        _build(
+            self,
+            ClassicDoubleConvBlock,
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            hidden_channels,
+            num_levels,
+            1,
+            multipliers,
+            use_norm,
+            activation,
+            boundary_mode,
+            key,
+        )
 
 
 class ModernUNet(_UNet):
-    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *,
-                 hidden_channels: int = 16, num_levels: int = 4, num_blocks: int = 2,
-                 channel_multipliers: tuple[int, ...] | list[int] | None = None,
-                 use_norm: bool = True, activation: str = "relu",
-                 boundary_mode: str = "periodic", key: jax.Array):
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        hidden_channels: int = 16,
+        num_levels: int = 4,
+        num_blocks: int = 2,
+        channel_multipliers: tuple[int, ...] | list[int] | None = None,
+        use_norm: bool = True,
+        activation: str = "relu",
+        boundary_mode: str = "periodic",
+        key: jax.Array,
+    ):
         if channel_multipliers is None:
             channel_multipliers = [2 ** (i + 1) for i in range(num_levels)]
         if len(channel_multipliers) != num_levels:
@@ -103,6 +152,18 @@ class ModernUNet(_UNet):
                 f"channel_multipliers needs one entry per level (num_levels={num_levels}), "
                 f"got {len(channel_multipliers)}"
             )
-        _build(self, ModernResBlock, num_spatial_dims, in_channels, out_channels,
-               hidden_channels, num_levels, num_blocks, list(channel_multipliers), use_norm,
-               activation, boundary_mode, key)
+        _build(
+            self,
+            ModernResBlock,
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            hidden_channels,
+            num_levels,
+            num_blocks,
+            list(channel_multipliers),
+            use_norm,
+            activation,
+            boundary_mode,
+            key,
+        )

@@ -31,14 +31,25 @@ class ClassicDoubleConvBlock(eqx.Module):
     norm_2: eqx.nn.GroupNorm | None
     activation: str = eqx.field(static=True)
 
-    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *,
-                 activation: str, use_norm: bool, boundary_mode: str, key: jax.Array):
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        activation: str,
+        use_norm: bool,
+        boundary_mode: str,
+        key: jax.Array,
+    ):
         k1, k2 = jax.random.split(key)
-        self.conv_1 = Conv(num_spatial_dims, in_channels, out_channels, 3,
-                           boundary_mode=boundary_mode, key=k1)
+        self.conv_1 = Conv(
+            num_spatial_dims, in_channels, out_channels, 3, boundary_mode=boundary_mode, key=k1
+        )
         self.norm_1 = _norm(out_channels, use_norm)
-        self.conv_2 = Conv(num_spatial_dims, out_channels, out_channels, 3,
-                           boundary_mode=boundary_mode, key=k2)
+        self.conv_2 = Conv(
+            num_spatial_dims, out_channels, out_channels, 3, boundary_mode=boundary_mode, key=k2
+        )
         self.norm_2 = _norm(out_channels, use_norm)
         self.activation = activation
 
@@ -59,18 +70,30 @@ class ClassicResBlock(eqx.Module):
     bypass_norm: eqx.nn.GroupNorm | None
     activation: str = eqx.field(static=True)
 
-    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *,
-                 activation: str, use_norm: bool, boundary_mode: str, key: jax.Array):
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        activation: str,
+        use_norm: bool,
+        boundary_mode: str,
+        key: jax.Array,
+    ):
         k1, k2, k3 = jax.random.split(key, 3)
-        self.conv_1 = Conv(num_spatial_dims, in_channels, out_channels, 3,
-                           boundary_mode=boundary_mode, key=k1)
+        self.conv_1 = Conv(
+            num_spatial_dims, in_channels, out_channels, 3, boundary_mode=boundary_mode, key=k1
+        )
         self.norm_1 = _norm(out_channels, use_norm)
-        self.conv_2 = Conv(num_spatial_dims, out_channels, out_channels, 3,
-                           boundary_mode=boundary_mode, key=k2)
+        self.conv_2 = Conv(
+            num_spatial_dims, out_channels, out_channels, 3, boundary_mode=boundary_mode, key=k2
+        )
         self.norm_2 = _norm(out_channels, use_norm)
         if in_channels != out_channels:
-            self.bypass_conv = Conv(num_spatial_dims, in_channels, out_channels, 1,
-                                    use_bias=False, key=k3)
+            self.bypass_conv = Conv(
+                num_spatial_dims, in_channels, out_channels, 1, use_bias=False, key=k3
+            )
             self.bypass_norm = _norm(out_channels, use_norm)
         else:
             self.bypass_conv = None
@@ -100,18 +123,30 @@ class ModernResBlock(eqx.Module):
     bypass_norm: eqx.nn.GroupNorm | None
     activation: str = eqx.field(static=True)
 
-    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int, *,
-                 activation: str, use_norm: bool, boundary_mode: str, key: jax.Array):
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        *,
+        activation: str,
+        use_norm: bool,
+        boundary_mode: str,
+        key: jax.Array,
+    ):
         k1, k2, k3 = jax.random.split(key, 3)
-        self.conv_1 = Conv(num_spatial_dims, in_channels, out_channels, 3,
-                           boundary_mode=boundary_mode, key=k1)
+        self.conv_1 = Conv(
+            num_spatial_dims, in_channels, out_channels, 3, boundary_mode=boundary_mode, key=k1
+        )
         self.norm_1 = _norm(in_channels, use_norm)
-        self.conv_2 = Conv(num_spatial_dims, out_channels, out_channels, 3,
-                           boundary_mode=boundary_mode, key=k2)
+        self.conv_2 = Conv(
+            num_spatial_dims, out_channels, out_channels, 3, boundary_mode=boundary_mode, key=k2
+        )
         self.norm_2 = _norm(out_channels, use_norm)
         if in_channels != out_channels:
-            self.bypass_conv = Conv(num_spatial_dims, in_channels, out_channels, 1,
-                                    use_bias=False, key=k3)
+            self.bypass_conv = Conv(
+                num_spatial_dims, in_channels, out_channels, 1, use_bias=False, key=k3
+            )
             self.bypass_norm = _norm(in_channels, use_norm)
         else:
             self.bypass_conv = None
@@ -133,13 +168,29 @@ class DilatedResBlock(eqx.Module):
     conv_layers: list[Conv]
     activation: str = eqx.field(static=True)
 
-    def __init__(self, num_spatial_dims: int, channels: int, dilation_rates: list[int], *,
-                 activation: str, use_norm: bool, boundary_mode: str, key: jax.Array):
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        channels: int,
+        dilation_rates: list[int],
+        *,
+        activation: str,
+        use_norm: bool,
+        boundary_mode: str,
+        key: jax.Array,
+    ):
         keys = jax.random.split(key, len(dilation_rates))
         self.norm_layers = [_norm(channels, use_norm) for _ in dilation_rates]
         self.conv_layers = [
-            Conv(num_spatial_dims, channels, channels, 3, dilation=d,
-                 boundary_mode=boundary_mode, key=k)
+            Conv(
+                num_spatial_dims,
+                channels,
+                channels,
+                3,
+                dilation=d,
+                boundary_mode=boundary_mode,
+                key=k,
+            )
             for d, k in zip(dilation_rates, keys, strict=True)
         ]
         self.activation = activation

@@ -145,6 +145,7 @@ class UpConv(eqx.Module):
         up = jnp.zeros((x.shape[0], *up_shape), x.dtype)
         up = up.at[(slice(None), *(slice(None, None, s) for s in self.stride))].set(x)
         up = jnp.pad(up, ((0, 0), *self.padding), mode=_PAD_MODE[self.boundary_mode])
-        y = jax.lax.conv_general_dilated(up[None], self.weight, (1,) * self.num_spatial_dims,
-                                         "VALID")[0]
+        y = jax.lax.conv_general_dilated(
+            up[None], self.weight, (1,) * self.num_spatial_dims, "VALID"
+        )[0]
         return y if self.bias is None else y + self.bias

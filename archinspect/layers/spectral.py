@@ -22,8 +22,15 @@ class SpectralConv(eqx.Module):
     out_channels: int = eqx.field(static=True)
     num_modes: tuple[int, ...] = eqx.field(static=True)
 
-    def __init__(self, num_spatial_dims: int, in_channels: int, out_channels: int,
-                 num_modes: int, *, key: jax.Array):
+    def __init__(
+        self,
+        num_spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        num_modes: int,
+        *,
+        key: jax.Array,
+    ):
         n = num_spatial_dims
         self.num_spatial_dims = n
         self.in_channels = in_channels
@@ -54,7 +61,8 @@ class SpectralConv(eqx.Module):
                 slice(-m, None) if high else slice(0, m)
                 for high, m in zip(sides, self.num_modes[:-1], strict=True)
             ) + (slice(0, self.num_modes[-1]),)
-            block = jnp.einsum("i...,io...->o...", x_ft[(slice(None), *index)],
-                               self.weights[corner])
+            block = jnp.einsum(
+                "i...,io...->o...", x_ft[(slice(None), *index)], self.weights[corner]
+            )
             out_ft = out_ft.at[(slice(None), *index)].set(block)
         return jnp.fft.irfftn(out_ft, s=spatial, axes=axes).astype(x.dtype)

@@ -14,6 +14,5 @@ def count_csv(report: CountReport) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["path", "type", "depth", "own_params", "params", "folded", "arrays"])
     for r in layer_rows(report):
-        writer.writerow([r.path, r.type, r.depth, r.own_params, r.params, r.folded,
-                         arrays_text(r)])
+        writer.writerow([r.path, r.type, r.depth, r.own_params, r.params, r.folded, arrays_text(r)])
     return buffer.getvalue()

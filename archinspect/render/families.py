@@ -16,25 +16,40 @@ def _default(arg) -> str:
 
 
 def families_data(families: list[Family]) -> dict:
-    return {"families": [
-        {"name": f.name, "summary": f.summary,
-         "arguments": [{"name": a.name, "type": a.type_name(), "required": a.required,
-                        "default": None if a.required else a.default, "help": a.help}
-                       for a in f.all_args],
-         "notes": list(f.notes)}
-        for f in families
-    ]}
+    return {
+        "families": [
+            {
+                "name": f.name,
+                "summary": f.summary,
+                "arguments": [
+                    {
+                        "name": a.name,
+                        "type": a.type_name(),
+                        "required": a.required,
+                        "default": None if a.required else a.default,
+                        "help": a.help,
+                    }
+                    for a in f.all_args
+                ],
+                "notes": list(f.notes),
+            }
+            for f in families
+        ]
+    }
 
 
 def families_json(families: list[Family]) -> str:
     return dumps(families_data(families))
 
 
-def families_table(families: list[Family], *, detail: bool, width: int = 120,
-                   color: bool = False) -> str:
+def families_table(
+    families: list[Family], *, detail: bool, width: int = 120, color: bool = False
+) -> str:
     if not detail:
-        table = Table(title="built-in families (archinspect families NAME for arguments)",
-                      title_justify="left")
+        table = Table(
+            title="built-in families (archinspect families NAME for arguments)",
+            title_justify="left",
+        )
         table.add_column("family", no_wrap=True)
         table.add_column("what it is")
         table.add_column("arguments")
@@ -58,11 +73,19 @@ def families_table(families: list[Family], *, detail: bool, width: int = 120,
 def families_markdown(families: list[Family]) -> str:
     lines = []
     for f in families:
-        lines += [f"### {f.name}", "", f.summary, "",
-                  "| argument | type | default | meaning |", "|---|---|---|---|"]
+        lines += [
+            f"### {f.name}",
+            "",
+            f.summary,
+            "",
+            "| argument | type | default | meaning |",
+            "|---|---|---|---|",
+        ]
         for a in f.all_args:
-            lines.append(f"| {a.name} | {a.type_name().replace('|', chr(92) + '|')} | "
-                         f"{_default(a)} | {a.help} |")
+            lines.append(
+                f"| {a.name} | {a.type_name().replace('|', chr(92) + '|')} | "
+                f"{_default(a)} | {a.help} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -76,6 +99,14 @@ def families_csv(families: list[Family]) -> str:
     writer.writerow(["family", "argument", "type", "required", "default", "help"])
     for f in families:
         for a in f.all_args:
-            writer.writerow([f.name, a.name, a.type_name(), a.required,
-                             "" if a.required else yaml_repr(a.default), a.help])
+            writer.writerow(
+                [
+                    f.name,
+                    a.name,
+                    a.type_name(),
+                    a.required,
+                    "" if a.required else yaml_repr(a.default),
+                    a.help,
+                ]
+            )
     return buffer.getvalue()

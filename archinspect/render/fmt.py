@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 _SHORT = {
-    "float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16",
-    "complex64": "c64", "complex128": "c128", "int32": "i32", "int64": "i64", "bool": "bool",
+    "float32": "f32",
+    "float64": "f64",
+    "float16": "f16",
+    "bfloat16": "bf16",
+    "complex64": "c64",
+    "complex128": "c128",
+    "int32": "i32",
+    "int64": "i64",
+    "bool": "bool",
 }
 
 

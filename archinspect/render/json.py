@@ -26,8 +26,12 @@ def count_json(report: CountReport) -> str:
                 "own_params": r.own_params,
                 "folded": r.folded,
                 "arrays": [
-                    {"name": leaf.name, "shape": list(leaf.shape), "dtype": leaf.dtype,
-                     "params": leaf.params}
+                    {
+                        "name": leaf.name,
+                        "shape": list(leaf.shape),
+                        "dtype": leaf.dtype,
+                        "params": leaf.params,
+                    }
                     for leaf in r.leaves
                 ],
             }

@@ -15,21 +15,27 @@ from archinspect.report import CountReport
 
 def to_text(renderables: list, *, width: int = 120, color: bool = False) -> str:
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, color_system="standard" if color else None,
-                      force_terminal=color, no_color=not color, highlight=False,
-                      legacy_windows=False)
+    console = Console(
+        file=buffer,
+        width=width,
+        color_system="standard" if color else None,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        legacy_windows=False,
+    )
     for item in renderables:
         console.print(item)
     # Rich pads titles and grids to the full width; trailing blanks only make diffs noisy.
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
-
 def count_table(report: CountReport, *, width: int = 120, color: bool = False) -> str:
     p = report.params
     shape = "×".join(str(d) for d in report.input_shape)
-    title = (f"{report.name} · {report.family} · {dims_label(report.num_spatial_dims)} · "
-             f"input {shape}")
+    title = (
+        f"{report.name} · {report.family} · {dims_label(report.num_spatial_dims)} · input {shape}"
+    )
     table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("module", no_wrap=True)
     table.add_column("type", no_wrap=True)
@@ -37,8 +43,9 @@ def count_table(report: CountReport, *, width: int = 120, color: bool = False) -
     table.add_column("params", justify="right")
     table.add_column("arrays", overflow="fold")
     for r in report.rows:
-        label = Text("  " * max(r.depth - 1, 0) + row_path(r.path),
-                     style="bold" if r.depth == 0 else "")
+        label = Text(
+            "  " * max(r.depth - 1, 0) + row_path(r.path), style="bold" if r.depth == 0 else ""
+        )
         table.add_row(label, Text(r.type), num(r.own_params), num(r.params), Text(arrays_text(r)))
 
     summary = Table.grid(padding=(0, 2))

@@ -87,25 +87,27 @@ def _convert(node: yaml.Node, path: str, doc: Document) -> Any:
         for key_node, value_node in node.value:
             key_loc = _loc(doc.source, key_node.start_mark)
             if key_node.tag == _CORE + "merge":
-                doc.problems.append(Problem(
-                    path, "YAML merge keys (<<) are not supported; write the keys out", key_loc
-                ))
+                doc.problems.append(
+                    Problem(
+                        path, "YAML merge keys (<<) are not supported; write the keys out", key_loc
+                    )
+                )
                 continue
             key = _convert(key_node, join(path, "<key>"), doc)
             doc.marks.pop(join(path, "<key>"), None)
             if not isinstance(key, str):
-                doc.problems.append(Problem(
-                    path, f"keys must be strings, got {key!r}", key_loc
-                ))
+                doc.problems.append(Problem(path, f"keys must be strings, got {key!r}", key_loc))
                 continue
             child = join(path, key)
             if key in first_seen:
-                doc.problems.append(Problem(
-                    child,
-                    f"duplicate key {key!r} (first defined at line {first_seen[key].line}); "
-                    "each key may appear once",
-                    key_loc,
-                ))
+                doc.problems.append(
+                    Problem(
+                        child,
+                        f"duplicate key {key!r} (first defined at line {first_seen[key].line}); "
+                        "each key may appear once",
+                        key_loc,
+                    )
+                )
                 continue
             first_seen[key] = key_loc
             doc.key_marks[child] = key_loc

@@ -26,8 +26,10 @@ def load_spec(path: str | os.PathLike | None = None, overrides: list[str] | None
             path = FALLBACK_FILE
         else:
             spec = load_spec_text(DEFAULT_SPEC, DEFAULT_SOURCE, overrides, "default-unet-2d")
-            note = (f"note: no spec given and no ./{FALLBACK_FILE}; using the embedded default "
-                    "(2-D ClassicUNet at 64x64)")
+            note = (
+                f"note: no spec given and no ./{FALLBACK_FILE}; using the embedded default "
+                "(2-D ClassicUNet at 64x64)"
+            )
             return _with_notes(spec, (note,))
     p = Path(path)
     try:

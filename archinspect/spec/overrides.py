@@ -21,9 +21,7 @@ def apply_overrides(doc: Document, overrides: list[str]) -> None:
         where = Location(f"--set {item}")
         value_doc = parse_document(text, f"--set {item}")
         if value_doc.problems:
-            doc.problems.extend(
-                Problem(key, p.message, where) for p in value_doc.problems
-            )
+            doc.problems.extend(Problem(key, p.message, where) for p in value_doc.problems)
             continue
         if doc.data is None:
             doc.data = {}
@@ -39,10 +37,13 @@ def apply_overrides(doc: Document, overrides: list[str]) -> None:
                 node[part] = {}
                 doc.marks[path] = where
             if not isinstance(node[part], dict):
-                doc.problems.append(Problem(
-                    path, f"--set {key}: {path} is not a mapping, cannot set a key inside it",
-                    where,
-                ))
+                doc.problems.append(
+                    Problem(
+                        path,
+                        f"--set {key}: {path} is not a mapping, cannot set a key inside it",
+                        where,
+                    )
+                )
                 blocked = True
                 break
             node = node[part]
@@ -50,8 +51,11 @@ def apply_overrides(doc: Document, overrides: list[str]) -> None:
             continue
         full = join(path, parts[-1])
         node[parts[-1]] = value_doc.data
-        for sub in [m for m in doc.marks if m == full or m.startswith(full + ".")
-                    or m.startswith(full + "[")]:
+        for sub in [
+            m
+            for m in doc.marks
+            if m == full or m.startswith(full + ".") or m.startswith(full + "[")
+        ]:
             del doc.marks[sub]
         for sub in value_doc.marks:
             if not sub:

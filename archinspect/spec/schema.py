@@ -10,6 +10,7 @@ from archinspect.registry import FAMILIES, FAMILY_NAMES
 from archinspect.spec.numbers import AMOUNT_HELP
 from archinspect.spec.validate import BUDGET_AMOUNTS, DTYPES
 
+_AMOUNT_PATTERN = r"^\s*[0-9][0-9_]*(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*(|k|K|M|G|T|P|Ki|Mi|Gi|Ti)\s*$"
 SCHEMA_ID = "https://archinspect.invalid/schema/spec.json"
 
 
@@ -19,20 +20,29 @@ def _amount() -> dict:
         "oneOf": [
             {"type": "integer", "minimum": 0},
             {"type": "number", "minimum": 0},
-            {"type": "string",
-             "pattern": r"^\s*[0-9][0-9_]*(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*(|k|K|M|G|T|P|Ki|Mi|Gi|Ti)\s*$"},
+            {"type": "string", "pattern": _AMOUNT_PATTERN},
         ],
     }
 
 
 def _rf_bound() -> dict:
-    axis = {"oneOf": [
-        {"type": "integer", "minimum": 0},
-        {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2,
-         "maxItems": 2},
-    ]}
-    return {"oneOf": [{"type": "integer", "minimum": 0},
-                      {"type": "array", "items": axis, "minItems": 1}]}
+    axis = {
+        "oneOf": [
+            {"type": "integer", "minimum": 0},
+            {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 0},
+                "minItems": 2,
+                "maxItems": 2,
+            },
+        ]
+    }
+    return {
+        "oneOf": [
+            {"type": "integer", "minimum": 0},
+            {"type": "array", "items": axis, "minItems": 1},
+        ]
+    }
 
 
 def build_schema() -> dict:
@@ -45,14 +55,16 @@ def build_schema() -> dict:
             if not arg.required:
                 schema = {**schema, "default": arg.default}
             props[arg.name] = schema
-        branches.append({
-            "if": {"properties": {"family": {"const": name}}, "required": ["family"]},
-            "then": {
-                "properties": props,
-                "required": ["family", *(a.name for a in family.all_args if a.required)],
-                "additionalProperties": False,
-            },
-        })
+        branches.append(
+            {
+                "if": {"properties": {"family": {"const": name}}, "required": ["family"]},
+                "then": {
+                    "properties": props,
+                    "required": ["family", *(a.name for a in family.all_args if a.required)],
+                    "additionalProperties": False,
+                },
+            }
+        )
     positive = {"type": "integer", "minimum": 1}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -73,9 +85,12 @@ def build_schema() -> dict:
                 "type": "object",
                 "additionalProperties": False,
                 "properties": {
-                    "resolution": {"oneOf": [
-                        positive, {"type": "array", "items": positive, "minItems": 1,
-                                   "maxItems": 3}]},
+                    "resolution": {
+                        "oneOf": [
+                            positive,
+                            {"type": "array", "items": positive, "minItems": 1, "maxItems": 3},
+                        ]
+                    },
                     "batch_size": positive,
                     "dtype": {"enum": list(DTYPES)},
                 },

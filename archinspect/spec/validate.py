@@ -15,8 +15,13 @@ TOP_KEYS = ("name", "model", "input", "sweep", "budget")
 INPUT_KEYS = ("resolution", "batch_size", "dtype")
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 DEFAULT_RESOLUTION = 64
-BUDGET_AMOUNTS = ("max_params", "max_learnable_params", "max_flops", "max_param_bytes",
-                  "max_memory")
+BUDGET_AMOUNTS = (
+    "max_params",
+    "max_learnable_params",
+    "max_flops",
+    "max_param_bytes",
+    "max_memory",
+)
 BUDGET_KEYS = (*BUDGET_AMOUNTS, "receptive_field")
 SWEEPABLE_INPUT = ("input.resolution", "input.batch_size")
 
@@ -69,8 +74,14 @@ def validate(doc: Document, default_name: str) -> Spec:
         raise SpecError(doc.source, c.problems)
     assert family is not None and inp is not None
     return Spec(
-        name=name, source=doc.source, family=family.name, args=args,
-        explicit=frozenset(explicit), input=inp, sweep=sweep, budget=budget,
+        name=name,
+        source=doc.source,
+        family=family.name,
+        args=args,
+        explicit=frozenset(explicit),
+        input=inp,
+        sweep=sweep,
+        budget=budget,
         marks=dict(doc.marks),
     )
 
@@ -147,31 +158,43 @@ def _input(c: _Collector, raw: Any, family: Family | None, args: dict) -> InputS
         resolution = (res_raw,) * (dims or 1)
     elif isinstance(res_raw, list) and res_raw and all(_is_pos_int(r) for r in res_raw):
         if dims is not None and len(res_raw) != dims:
-            c.at("input.resolution",
-                 f"needs one size per spatial axis (num_spatial_dims={dims}), "
-                 f"got {len(res_raw)}: {yaml_repr(res_raw)}")
+            c.at(
+                "input.resolution",
+                f"needs one size per spatial axis (num_spatial_dims={dims}), "
+                f"got {len(res_raw)}: {yaml_repr(res_raw)}",
+            )
             ok = False
         resolution = tuple(res_raw)
     else:
-        c.at("input.resolution",
-             "must be a positive integer or a list of positive integers (one per axis), "
-             f"got {yaml_repr(res_raw)}")
+        c.at(
+            "input.resolution",
+            "must be a positive integer or a list of positive integers (one per axis), "
+            f"got {yaml_repr(res_raw)}",
+        )
         ok = False
     if ok and is_mlp and resolution is not None and _is_pos_int(args.get("num_points")):
         n = args["num_points"]
         if any(r != n for r in resolution):
-            c.at("input.resolution",
-                 f"an MLP sees exactly num_points={n} cells per axis, got {yaml_repr(res_raw)}")
+            c.at(
+                "input.resolution",
+                f"an MLP sees exactly num_points={n} cells per axis, got {yaml_repr(res_raw)}",
+            )
             ok = False
     batch = raw.get("batch_size", 1)
     if not _is_pos_int(batch):
-        c.at("input.batch_size", f"must be a positive integer, got {yaml_repr(batch)}"
-             + (" (a boolean)" if isinstance(batch, bool) else ""))
+        c.at(
+            "input.batch_size",
+            f"must be a positive integer, got {yaml_repr(batch)}"
+            + (" (a boolean)" if isinstance(batch, bool) else ""),
+        )
         ok = False
     dtype = raw.get("dtype", "float32")
     if dtype not in DTYPES:
-        c.at("input.dtype", f"must be one of {', '.join(DTYPES)}, got {yaml_repr(dtype)}"
-             + did_you_mean(dtype, DTYPES))
+        c.at(
+            "input.dtype",
+            f"must be one of {', '.join(DTYPES)}, got {yaml_repr(dtype)}"
+            + did_you_mean(dtype, DTYPES),
+        )
         ok = False
     if not ok or resolution is None:
         return None
@@ -182,16 +205,20 @@ def _sweep(c: _Collector, raw: Any, family: Family | None) -> dict[str, list[Any
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        c.at("sweep", f"must be a mapping of argument name to a list of values, "
-             f"got {yaml_repr(raw)}")
+        c.at(
+            "sweep", f"must be a mapping of argument name to a list of values, got {yaml_repr(raw)}"
+        )
         return {}
     out: dict[str, list[Any]] = {}
     allowed = tuple(a.name for a in family.all_args) + SWEEPABLE_INPUT if family else ()
     for key, values in raw.items():
         path = join("sweep", key)
         if family is not None and key not in allowed:
-            c.at_key(path, f"cannot sweep unknown argument {key!r}{did_you_mean(key, allowed)} "
-                     f"(allowed: {', '.join(allowed)})")
+            c.at_key(
+                path,
+                f"cannot sweep unknown argument {key!r}{did_you_mean(key, allowed)} "
+                f"(allowed: {', '.join(allowed)})",
+            )
             continue
         if not isinstance(values, list) or not values:
             c.at(path, f"must be a non-empty list of values, got {yaml_repr(values)}")
@@ -199,9 +226,17 @@ def _sweep(c: _Collector, raw: Any, family: Family | None) -> dict[str, list[Any
         arg = family.arg(key) if family else None
         for i, v in enumerate(values):
             message = arg.check(v) if arg is not None else None
-            if arg is None and key in SWEEPABLE_INPUT and not (
-                _is_pos_int(v) or (key == "input.resolution" and isinstance(v, list)
-                                   and all(_is_pos_int(x) for x in v))
+            if (
+                arg is None
+                and key in SWEEPABLE_INPUT
+                and not (
+                    _is_pos_int(v)
+                    or (
+                        key == "input.resolution"
+                        and isinstance(v, list)
+                        and all(_is_pos_int(x) for x in v)
+                    )
+                )
             ):
                 message = f"must be a positive integer, got {yaml_repr(v)}"
             if message is not None:
@@ -235,13 +270,27 @@ def _budget(c: _Collector, raw: Any) -> dict[str, Any]:
             for bound in ("min", "max"):
                 if bound in rf:
                     v = rf[bound]
-                    if not (_is_nonneg_int(v) or (isinstance(v, list) and v and all(
-                        _is_nonneg_int(x) or (isinstance(x, list) and len(x) == 2
-                                              and all(_is_nonneg_int(y) for y in x))
-                        for x in v))):
-                        c.at(join(path, bound),
-                             "must be a non-negative integer, or a list with one entry per axis "
-                             f"(an integer or a [backward, forward] pair), got {yaml_repr(v)}")
+                    if not (
+                        _is_nonneg_int(v)
+                        or (
+                            isinstance(v, list)
+                            and v
+                            and all(
+                                _is_nonneg_int(x)
+                                or (
+                                    isinstance(x, list)
+                                    and len(x) == 2
+                                    and all(_is_nonneg_int(y) for y in x)
+                                )
+                                for x in v
+                            )
+                        )
+                    ):
+                        c.at(
+                            join(path, bound),
+                            "must be a non-negative integer, or a list with one entry per axis "
+                            f"(an integer or a [backward, forward] pair), got {yaml_repr(v)}",
+                        )
             out["receptive_field"] = rf
     return out
 
