@@ -131,7 +131,7 @@ class Arg:
                 return (
                     f"unknown activation {yaml_repr(value)}"
                     + did_you_mean(value, ACTIVATIONS)
-                    + f" (one of: {', '.join(ACTIVATIONS)})"
+                    + f" (one of: {one_of(ACTIVATIONS)})"
                 )
             return None
         if self.kind in ("int_list", "optional_int_list"):

@@ -194,7 +194,7 @@ FAMILIES: dict[str, Family] = {
                     "num_points",
                     "int",
                     required=True,
-                    help="points per spatial axis (the input must have exactly these)",
+                    help="points per spatial axis; the input must have exactly these",
                 ),
                 Arg("width_size", "int", 64, help="width of the hidden layers"),
                 Arg("depth", "int", 3, minimum=0, help="number of hidden layers"),

@@ -1,8 +1,8 @@
 """Safe YAML -> plain Python values, remembering where every key and value was written.
 
 PyYAML's loaders silently keep the last of two duplicate keys and lose positions; here the
-node graph is walked by hand so that duplicates, foreign tags and merge keys become located
-problems instead.
+node graph is walked by hand so that duplicates, foreign tags, merge keys, recursive aliases
+and alias bombs become located problems instead.
 """
 
 from __future__ import annotations
@@ -16,6 +16,18 @@ from archinspect.errors import Location, Problem
 
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null")}
+# A spec is a few dozen values; aliases that expand far beyond this are an attack, not a spec.
+MAX_NODES = 100_000
+
+
+class _Invalid:
+    """Stands in for a value that already has a problem, so it is not reported twice."""
+
+    def __repr__(self) -> str:
+        return "<invalid>"
+
+
+INVALID = _Invalid()
 
 
 @dataclass
@@ -27,6 +39,8 @@ class Document:
     marks: dict[str, Location] = field(default_factory=dict)
     key_marks: dict[str, Location] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Mappings that lost a key to an earlier problem: "missing key" there would be a knock-on.
+    incomplete: set[str] = field(default_factory=set)
 
     def where(self, path: str) -> Location | None:
         """Position of the value at `path`, else of its nearest located ancestor."""
@@ -53,22 +67,47 @@ def parent_path(path: str) -> str:
     return path.rpartition(".")[0]
 
 
+def _yaml_error_problem(exc: yaml.YAMLError, text: str, source: str) -> Problem:
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        return Problem(
+            "",
+            f"invalid YAML: unacceptable character {char!r} ({exc.reason})",
+            Location(source, line, column),
+        )
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        loc = _loc(source, mark) if mark is not None else Location(source)
+        problem = (exc.problem or "").strip()
+        context = (exc.context or "").strip()
+        if problem == "but found another document":
+            return Problem(
+                "",
+                "invalid YAML: a spec is a single YAML document, found a second one (a '---' line)",
+                loc,
+            )
+        message = f"invalid YAML: {problem or context or 'cannot parse'}"
+        if context and problem and exc.context_mark is not None:
+            where = _loc(source, exc.context_mark)
+            message += f" ({context} at line {where.line}, col {where.column})"
+        return Problem("", message, loc)
+    return Problem("", f"invalid YAML: {exc}", Location(source))
+
+
 def parse_document(text: str, source: str) -> Document:
     doc = Document(source=source, data=None)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = _loc(source, mark) if mark is not None else Location(source)
-        reason = (exc.problem or exc.context or "invalid YAML").strip()
-        doc.problems.append(Problem("", f"invalid YAML: {reason}", loc))
-        return doc
-    except yaml.YAMLError as exc:  # e.g. a reader error on bad bytes
-        doc.problems.append(Problem("", f"invalid YAML: {exc}", Location(source)))
+    except yaml.YAMLError as exc:
+        doc.problems.append(_yaml_error_problem(exc, text, source))
         return doc
     if node is None:
         return doc
-    doc.data = _convert(node, "", doc)
+    walker = _Walker(doc)
+    data = walker.convert(node, "")
+    doc.data = None if data is INVALID else data
     return doc
 
 
@@ -76,57 +115,94 @@ def _loc(source: str, mark: Any) -> Location:
     return Location(source, mark.line + 1, mark.column + 1)
 
 
-def _convert(node: yaml.Node, path: str, doc: Document) -> Any:
-    doc.marks[path] = _loc(doc.source, node.start_mark)
-    if isinstance(node, yaml.MappingNode):
+def short_tag(tag: str) -> str:
+    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
+
+
+class _Walker:
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.count = 0
+        self.active: set[int] = set()  # nodes being converted: re-entering one is a cycle
+        self.exploded = False
+
+    def problem(self, path: str, message: str, node: yaml.Node) -> Any:
+        self.doc.problems.append(Problem(path, message, _loc(self.doc.source, node.start_mark)))
+        return INVALID
+
+    def convert(self, node: yaml.Node, path: str) -> Any:
+        doc = self.doc
+        self.count += 1
+        if self.count > MAX_NODES:
+            if not self.exploded:
+                self.exploded = True
+                self.problem(
+                    path,
+                    f"the YAML expands to more than {MAX_NODES:,} values "
+                    "through aliases; refusing to read it",
+                    node,
+                )
+            return INVALID
+        if id(node) in self.active:
+            return self.problem(path, "recursive YAML alias (a value that contains itself)", node)
+        doc.marks[path] = _loc(doc.source, node.start_mark)
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag not in _SCALAR_TAGS:
+                return self._tag(node, path)
+            return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+            if node.tag != _CORE + "seq":
+                return self._tag(node, path)
+            items = [self.convert(item, join(path, i)) for i, item in enumerate(node.value)]
+            return INVALID if any(item is INVALID for item in items) else items
+        finally:
+            self.active.discard(id(node))
+
+    def _tag(self, node: yaml.Node, path: str) -> Any:
+        return self.problem(
+            path,
+            f"YAML tag {short_tag(node.tag)!r} is not allowed; archinspect reads plain (safe) "
+            "YAML only",
+            node,
+        )
+
+    def _mapping(self, node: yaml.MappingNode, path: str) -> Any:
+        doc = self.doc
         if node.tag != _CORE + "map":
-            doc.problems.append(_tag_problem(node, path, doc))
-            return None
+            return self._tag(node, path)
         out: dict[str, Any] = {}
         first_seen: dict[str, Location] = {}
         for key_node, value_node in node.value:
             key_loc = _loc(doc.source, key_node.start_mark)
             if key_node.tag == _CORE + "merge":
-                doc.problems.append(
-                    Problem(
-                        path, "YAML merge keys (<<) are not supported; write the keys out", key_loc
-                    )
+                self.problem(
+                    path, "YAML merge keys (<<) are not supported; write the keys out", key_node
                 )
+                doc.incomplete.add(path)
                 continue
-            key = _convert(key_node, join(path, "<key>"), doc)
-            doc.marks.pop(join(path, "<key>"), None)
-            if not isinstance(key, str):
-                doc.problems.append(Problem(path, f"keys must be strings, got {key!r}", key_loc))
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _CORE + "str":
+                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else "a collection"
+                self.problem(path, f"keys must be strings, got {shown}", key_node)
+                doc.incomplete.add(path)
                 continue
+            key = key_node.value
             child = join(path, key)
             if key in first_seen:
-                doc.problems.append(
-                    Problem(
-                        child,
-                        f"duplicate key {key!r} (first defined at line {first_seen[key].line}); "
-                        "each key may appear once",
-                        key_loc,
-                    )
+                self.problem(
+                    child,
+                    f"duplicate key {key!r} (first defined at line {first_seen[key].line}); "
+                    "each key may appear once",
+                    key_node,
                 )
                 continue
             first_seen[key] = key_loc
             doc.key_marks[child] = key_loc
-            out[key] = _convert(value_node, child, doc)
+            value = self.convert(value_node, child)
+            if value is INVALID:
+                doc.incomplete.add(path)
+                continue
+            out[key] = value
         return out
-    if isinstance(node, yaml.SequenceNode):
-        if node.tag != _CORE + "seq":
-            doc.problems.append(_tag_problem(node, path, doc))
-            return None
-        return [_convert(item, join(path, i), doc) for i, item in enumerate(node.value)]
-    if node.tag not in _SCALAR_TAGS:
-        doc.problems.append(_tag_problem(node, path, doc))
-        return None
-    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
-
-
-def _tag_problem(node: yaml.Node, path: str, doc: Document) -> Problem:
-    return Problem(
-        path,
-        f"YAML tag {node.tag!r} is not allowed; archinspect reads plain (safe) YAML only",
-        _loc(doc.source, node.start_mark),
-    )

@@ -49,7 +49,7 @@ def load_spec_text(
     text: str, source: str, overrides: list[str] | None = None, default_name: str = "spec"
 ) -> Spec:
     doc = parse_document(text, source)
-    if overrides and not (doc.problems and doc.data is None):
+    if overrides:
         apply_overrides(doc, overrides)
     return validate(doc, default_name)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archinspect.arguments import did_you_mean, yaml_repr
+from archinspect.arguments import did_you_mean, one_of, yaml_repr
 from archinspect.errors import Problem, SpecError
 from archinspect.registry import FAMILIES, FAMILY_NAMES, Family
 from archinspect.spec.document import Document, join
@@ -87,10 +87,11 @@ def validate(doc: Document, default_name: str) -> Spec:
 
 
 def _model(c: _Collector, data: dict) -> tuple[Family | None, dict[str, Any], set[str]]:
-    model = data.get("model")
-    if model is None:
-        c.at("", "missing required key 'model' (a mapping with `family:` and its arguments)")
+    if "model" not in data:
+        if "" not in c.doc.incomplete:
+            c.at("", "missing required key 'model' (a mapping with `family:` and its arguments)")
         return None, {}, set()
+    model = data["model"]
     if not isinstance(model, dict):
         c.at("model", f"must be a mapping with a `family:` key, got {yaml_repr(model)}")
         return None, {}, set()
@@ -102,7 +103,8 @@ def _model(c: _Collector, data: dict) -> tuple[Family | None, dict[str, Any], se
         )
         return None, {}, set()
     if "family" not in model:
-        c.at("model", f"missing required key 'family' (one of: {', '.join(FAMILY_NAMES)})")
+        if "model" not in c.doc.incomplete:
+            c.at("model", f"missing required key 'family' (one of: {', '.join(FAMILY_NAMES)})")
         return None, {}, set()
     name = model["family"]
     if name not in FAMILIES:
@@ -122,7 +124,8 @@ def _model(c: _Collector, data: dict) -> tuple[Family | None, dict[str, Any], se
         path = join("model", arg.name)
         if arg.name not in model:
             if arg.required:
-                c.at("model", f"missing required key {arg.name!r} ({arg.help})")
+                if "model" not in c.doc.incomplete:
+                    c.at("model", f"missing required key {arg.name!r} ({arg.help})")
                 bad.add(arg.name)
             continue
         value = model[arg.name]
@@ -192,7 +195,7 @@ def _input(c: _Collector, raw: Any, family: Family | None, args: dict) -> InputS
     if dtype not in DTYPES:
         c.at(
             "input.dtype",
-            f"must be one of {', '.join(DTYPES)}, got {yaml_repr(dtype)}"
+            f"must be one of {one_of(DTYPES)}, got {yaml_repr(dtype)}"
             + did_you_mean(dtype, DTYPES),
         )
         ok = False

@@ -1,0 +1,623 @@
+"""Spec loading: defaults, explicit keys, --set overrides, fallbacks, numbers, shipped configs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from archinspect.cli import app
+from archinspect.errors import (
+    ArchinspectError,
+    Location,
+    Problem,
+    SpecError,
+    UsageError,
+)
+from archinspect.spec import InputSpec, Spec, load_spec, load_spec_text
+from archinspect.spec.default import DEFAULT_SOURCE
+from archinspect.spec.numbers import parse_amount
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+
+CONVNET = """\
+model:
+  family: ConvNet
+  num_spatial_dims: 1
+  in_channels: 1
+  out_channels: 1
+"""
+
+UNET_2D = """\
+name: my-unet
+model:
+  family: ClassicUNet
+  num_spatial_dims: 2
+  in_channels: 3
+  out_channels: 2
+  hidden_channels: 8
+  use_norm: false
+input:
+  resolution: [32, 16]
+  batch_size: 4
+  dtype: bfloat16
+"""
+
+DEFAULT_NOTE = (
+    "note: no spec given and no ./archinspect.yaml; using the embedded default "
+    "(2-D ClassicUNet at 64x64)"
+)
+
+runner = CliRunner()
+
+
+def _problem_lines(exc: pytest.ExceptionInfo[SpecError]) -> list[str]:
+    return exc.value.message.splitlines()[1:]
+
+
+# --- defaults and explicit keys ---------------------------------------------------------------
+
+
+def test_defaults_are_filled_in() -> None:
+    spec = load_spec_text(CONVNET, "convnet.yaml")
+    assert isinstance(spec, Spec)
+    assert spec.name == "spec"
+    assert spec.source == "convnet.yaml"
+    assert spec.family == "ConvNet"
+    assert spec.args == {
+        "num_spatial_dims": 1,
+        "in_channels": 1,
+        "out_channels": 1,
+        "hidden_channels": 16,
+        "depth": 10,
+        "kernel_size": 3,
+        "activation": "relu",
+        "final_activation": "identity",
+        "use_bias": True,
+        "use_final_bias": True,
+        "boundary_mode": "periodic",
+    }
+    assert spec.explicit == frozenset({"num_spatial_dims", "in_channels", "out_channels"})
+    assert spec.input == InputSpec(resolution=(64,), batch_size=1, dtype="float32")
+    assert spec.sweep == {}
+    assert spec.budget == {}
+    assert spec.notes == ()
+    assert spec.num_spatial_dims == 1
+    assert spec.input_shape == (1, 64)
+
+
+def test_explicit_values_are_kept() -> None:
+    spec = load_spec_text(UNET_2D, "unet.yaml", default_name="unet")
+    assert spec.name == "my-unet"
+    assert spec.family == "ClassicUNet"
+    assert spec.args == {
+        "num_spatial_dims": 2,
+        "in_channels": 3,
+        "out_channels": 2,
+        "hidden_channels": 8,
+        "num_levels": 4,
+        "use_norm": False,
+        "activation": "relu",
+        "boundary_mode": "periodic",
+    }
+    assert spec.explicit == frozenset(
+        {"num_spatial_dims", "in_channels", "out_channels", "hidden_channels", "use_norm"}
+    )
+    assert spec.input == InputSpec(resolution=(32, 16), batch_size=4, dtype="bfloat16")
+    assert spec.input_shape == (3, 32, 16)
+
+
+def test_positions_are_recorded() -> None:
+    spec = load_spec_text(UNET_2D, "unet.yaml")
+    assert spec.marks["model.hidden_channels"] == Location("unet.yaml", 7, 20)
+    assert spec.marks["input.resolution"] == Location("unet.yaml", 10, 15)
+    assert spec.marks["input.resolution[1]"] == Location("unet.yaml", 10, 20)
+
+
+def test_name_defaults_to_file_stem(tmp_path: Path) -> None:
+    path = tmp_path / "tiny-conv.yaml"
+    path.write_text(CONVNET, encoding="utf-8")
+    spec = load_spec(path)
+    assert spec.name == "tiny-conv"
+    assert spec.source == str(path)
+
+
+def test_list_argument_is_kept() -> None:
+    text = CONVNET.replace("ConvNet", "DilatedResNet") + "  dilation_rates: [1, 3, 1]\n"
+    spec = load_spec_text(text, "d.yaml")
+    assert spec.args["dilation_rates"] == [1, 3, 1]
+    assert spec.args["hidden_channels"] == 32
+    assert "dilation_rates" in spec.explicit
+
+
+def test_optional_list_may_be_null() -> None:
+    text = CONVNET.replace("ConvNet", "ModernUNet") + "  channel_multipliers: null\n"
+    spec = load_spec_text(text, "m.yaml")
+    assert spec.args["channel_multipliers"] is None
+    assert spec.args["num_levels"] == 4
+
+
+def test_underscored_integers() -> None:
+    text = CONVNET + "  hidden_channels: 1_024\nbudget:\n  max_params: 1_000_000\n"
+    spec = load_spec_text(text, "u.yaml")
+    assert spec.args["hidden_channels"] == 1024
+    assert spec.budget == {"max_params": 1_000_000}
+
+
+def test_budget_amounts_are_parsed() -> None:
+    text = CONVNET + (
+        "budget:\n"
+        "  max_params: 1.5M\n"
+        "  max_learnable_params: 1_000_000\n"
+        "  max_flops: 5e9\n"
+        "  max_param_bytes: 512Mi\n"
+        "  max_memory: 2.5e9\n"
+        "  receptive_field: {min: 32}\n"
+    )
+    spec = load_spec_text(text, "b.yaml")
+    assert spec.budget == {
+        "max_params": 1_500_000,
+        "max_learnable_params": 1_000_000,
+        "max_flops": 5_000_000_000,
+        "max_param_bytes": 536_870_912,
+        "max_memory": 2_500_000_000,
+        "receptive_field": {"min": 32},
+    }
+
+
+def test_sweep_values_are_kept() -> None:
+    text = CONVNET + "sweep:\n  hidden_channels: [4, 8]\n  input.resolution: [32, 64]\n"
+    spec = load_spec_text(text, "s.yaml")
+    assert spec.sweep == {"hidden_channels": [4, 8], "input.resolution": [32, 64]}
+
+
+# --- resolution --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dims", "resolution", "expected"),
+    [
+        (1, "", (64,)),
+        (2, "", (64, 64)),
+        (3, "input:\n  resolution: 32\n", (32, 32, 32)),
+        (2, "input:\n  resolution: 48\n", (48, 48)),
+        (2, "input:\n  resolution: [48, 24]\n", (48, 24)),
+    ],
+)
+def test_resolution_is_broadcast(dims: int, resolution: str, expected: tuple[int, ...]) -> None:
+    text = CONVNET.replace("num_spatial_dims: 1", f"num_spatial_dims: {dims}") + resolution
+    assert load_spec_text(text, "r.yaml").input.resolution == expected
+
+
+@pytest.mark.parametrize(("dims", "expected"), [(1, (48,)), (2, (48, 48))])
+def test_mlp_resolution_defaults_to_num_points(dims: int, expected: tuple[int, ...]) -> None:
+    text = CONVNET.replace("ConvNet", "MLP").replace("spatial_dims: 1", f"spatial_dims: {dims}")
+    text += "  num_points: 48\n"
+    spec = load_spec_text(text, "mlp.yaml")
+    assert spec.input.resolution == expected
+    assert spec.args["num_points"] == 48
+    assert spec.args["width_size"] == 64
+
+
+# --- --set overrides ---------------------------------------------------------------------------
+
+
+def test_set_int() -> None:
+    spec = load_spec_text(CONVNET, "c.yaml", ["model.hidden_channels=32"])
+    assert spec.args["hidden_channels"] == 32
+    assert type(spec.args["hidden_channels"]) is int
+    assert "hidden_channels" in spec.explicit
+    assert spec.marks["model.hidden_channels"] == Location("--set model.hidden_channels=32")
+
+
+def test_set_bool_and_string() -> None:
+    spec = load_spec_text(UNET_2D, "u.yaml", ["model.use_norm=true", "model.activation=gelu"])
+    assert spec.args["use_norm"] is True
+    assert spec.args["activation"] == "gelu"
+
+
+def test_set_false() -> None:
+    text = CONVNET.replace("ConvNet", "ModernResNet")
+    spec = load_spec_text(text, "r.yaml", ["model.use_norm=false"])
+    assert spec.args["use_norm"] is False
+    assert spec.explicit == frozenset(
+        {"num_spatial_dims", "in_channels", "out_channels", "use_norm"}
+    )
+
+
+def test_set_list_replaces_file_value() -> None:
+    spec = load_spec_text(UNET_2D, "u.yaml", ["input.resolution=[64, 128]"])
+    assert spec.input.resolution == (64, 128)
+    assert spec.marks["input.resolution[0]"] == Location("--set input.resolution=[64, 128]")
+
+
+def test_set_creates_missing_sections() -> None:
+    spec = load_spec_text(CONVNET, "c.yaml", ["budget.max_params=1.5M", "name=renamed"])
+    assert spec.budget == {"max_params": 1_500_000}
+    assert spec.name == "renamed"
+
+
+def test_set_into_empty_file() -> None:
+    overrides = [
+        "model.family=ConvNet",
+        "model.num_spatial_dims=2",
+        "model.in_channels=1",
+        "model.out_channels=1",
+    ]
+    spec = load_spec_text("", "empty.yaml", overrides)
+    assert spec.family == "ConvNet"
+    assert spec.input.resolution == (64, 64)
+
+
+def test_later_set_wins() -> None:
+    overrides = ["model.hidden_channels=8", "model.depth=2", "model.hidden_channels=64"]
+    spec = load_spec_text(CONVNET, "c.yaml", overrides)
+    assert spec.args["hidden_channels"] == 64
+    assert spec.args["depth"] == 2
+
+
+def test_set_replaces_a_bad_file_value() -> None:
+    text = CONVNET + "  hidden_channels: -16\n"
+    spec = load_spec_text(text, "c.yaml", ["model.hidden_channels=16"])
+    assert spec.args["hidden_channels"] == 16
+
+
+def test_bad_set_value_is_located_at_the_override() -> None:
+    with pytest.raises(SpecError, match=r"\(1 problem\)") as exc:
+        load_spec_text(CONVNET, "c.yaml", ["model.hidden_channels=-3"])
+    assert _problem_lines(exc) == [
+        "  --set model.hidden_channels=-3, model.hidden_channels: "
+        "must be a positive integer, got -3"
+    ]
+    assert exc.value.problems == [
+        Problem(
+            "model.hidden_channels",
+            "must be a positive integer, got -3",
+            Location("--set model.hidden_channels=-3"),
+        )
+    ]
+
+
+def test_unknown_set_key_is_located_at_the_override() -> None:
+    with pytest.raises(SpecError, match=re.escape("--set model.x=5, model.x: unknown key 'x'")):
+        load_spec_text(CONVNET, "c.yaml", ["model.x=5"])
+
+
+def test_set_bool_where_int_expected() -> None:
+    with pytest.raises(SpecError, match=r"got true \(a boolean\)") as exc:
+        load_spec_text(CONVNET, "c.yaml", ["model.hidden_channels=true"])
+    assert _problem_lines(exc) == [
+        "  --set model.hidden_channels=true, model.hidden_channels: "
+        "must be a positive integer, got true (a boolean)"
+    ]
+
+
+def test_set_problems_come_after_file_problems() -> None:
+    text = CONVNET + "  depth: -1\n"
+    with pytest.raises(SpecError, match=r"\(2 problems\)") as exc:
+        load_spec_text(text, "c.yaml", ["model.kernel_size=0"])
+    assert _problem_lines(exc) == [
+        "  line 6, col 10, model.depth: must be a non-negative integer, got -1",
+        "  --set model.kernel_size=0, model.kernel_size: must be a positive integer, got 0",
+    ]
+
+
+def test_set_tag_is_refused() -> None:
+    with pytest.raises(SpecError, match="is not allowed") as exc:
+        load_spec_text(CONVNET, "c.yaml", ["model.hidden_channels=!!python/name:os.system"])
+    assert _problem_lines(exc) == [
+        "  --set model.hidden_channels=!!python/name:os.system, model.hidden_channels: "
+        "YAML tag '!!python/name:os.system' is not allowed; "
+        "archinspect reads plain (safe) YAML only"
+    ]
+
+
+def test_set_invalid_yaml_value() -> None:
+    with pytest.raises(SpecError, match="invalid YAML") as exc:
+        load_spec_text(CONVNET, "c.yaml", ["model.hidden_channels=[1"])
+    assert _problem_lines(exc) == [
+        "  --set model.hidden_channels=[1, model.hidden_channels: "
+        "invalid YAML: expected ',' or ']', but got '<stream end>' "
+        "(while parsing a flow sequence at line 1, col 1)"
+    ]
+
+
+def test_empty_set_value_is_located_at_the_override() -> None:
+    with pytest.raises(SpecError, match="got null") as exc:
+        load_spec_text(CONVNET + "  hidden_channels: 8\n", "c.yaml", ["model.hidden_channels="])
+    assert _problem_lines(exc) == [
+        "  --set model.hidden_channels=, model.hidden_channels: "
+        "must be a positive integer, got null"
+    ]
+
+
+@pytest.mark.parametrize("item", ["model.hidden_channels", "=3", "model..x=1", ".x=1", " =1"])
+def test_malformed_set_is_a_usage_error(item: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(f"got {item!r}")) as exc:
+        load_spec_text(CONVNET, "c.yaml", [item])
+    assert exc.value.exit_code == 2
+    assert exc.value.message == (
+        "error: --set expects KEY=VALUE with a dotted key, e.g. "
+        f"--set model.hidden_channels=32; got {item!r}"
+    )
+
+
+def test_malformed_set_on_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    result = runner.invoke(app, ["count", "configs/convnet.yaml", "--set", "hidden_channels"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: --set expects KEY=VALUE with a dotted key, e.g. "
+        "--set model.hidden_channels=32; got 'hidden_channels'\n"
+    )
+
+
+def test_bad_set_on_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    result = runner.invoke(
+        app, ["validate", "configs/convnet.yaml", "--set", "model.kernel_size=0"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: configs/convnet.yaml is not a valid archinspect spec (1 problem)\n"
+        "  --set model.kernel_size=0, model.kernel_size: must be a positive integer, got 0\n"
+    )
+
+
+# --- fallbacks ---------------------------------------------------------------------------------
+
+
+def test_fallback_to_archinspect_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "archinspect.yaml").write_text(CONVNET, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec()
+    assert spec.source == "archinspect.yaml"
+    assert spec.name == "archinspect"
+    assert spec.family == "ConvNet"
+    assert spec.notes == ()
+
+
+def test_fallback_file_gets_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "archinspect.yaml").write_text(CONVNET, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_spec(None, ["model.depth=3"]).args["depth"] == 3
+
+
+def test_fallback_file_errors_name_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "archinspect.yaml").write_text("model: {}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SpecError, match=r"^error: archinspect\.yaml is not a valid"):
+        load_spec()
+
+
+def test_embedded_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec()
+    assert spec.notes == (DEFAULT_NOTE,)
+    assert spec.source == DEFAULT_SOURCE
+    assert spec.name == "default-unet-2d"
+    assert spec.family == "ClassicUNet"
+    assert spec.args == {
+        "num_spatial_dims": 2,
+        "in_channels": 1,
+        "out_channels": 1,
+        "hidden_channels": 16,
+        "num_levels": 4,
+        "use_norm": True,
+        "activation": "relu",
+        "boundary_mode": "periodic",
+    }
+    assert spec.input == InputSpec(resolution=(64, 64))
+
+
+def test_embedded_default_gets_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec(None, ["model.hidden_channels=4"])
+    assert spec.args["hidden_channels"] == 4
+    assert spec.notes == (DEFAULT_NOTE,)
+
+
+def test_a_directory_named_archinspect_yaml_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "archinspect.yaml").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert load_spec().source == DEFAULT_SOURCE
+
+
+def test_embedded_default_note_on_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["count", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == DEFAULT_NOTE + "\n"
+    assert DEFAULT_NOTE not in result.stdout
+
+
+# --- files that cannot be read -----------------------------------------------------------------
+
+
+def test_file_not_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ArchinspectError, match=r"^error: spec file not found: nope\.yaml$") as exc:
+        load_spec("nope.yaml")
+    assert not isinstance(exc.value, SpecError)
+    assert exc.value.exit_code == 2
+
+
+def test_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "specs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        ArchinspectError, match=r"^error: specs is a directory, not a spec file$"
+    ) as exc:
+        load_spec("specs")
+    assert exc.value.exit_code == 2
+
+
+def test_not_utf8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "latin1.yaml").write_bytes("name: caf\xe9\n".encode("latin-1"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        ArchinspectError, match=r"^error: latin1\.yaml is not UTF-8 text \(invalid continuation"
+    ) as exc:
+        load_spec("latin1.yaml")
+    assert exc.value.exit_code == 2
+
+
+def test_file_not_found_on_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["count", "missing.yaml"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == "error: spec file not found: missing.yaml\n"
+
+
+# --- spec errors as data -----------------------------------------------------------------------
+
+
+def test_spec_error_carries_sorted_problems() -> None:
+    text = CONVNET + "  kernel_size: 0\ninput:\n  batch_size: 0\n  dtype: f32\n"
+    with pytest.raises(SpecError, match=r"^error: x\.yaml is not a valid archinspect spec") as exc:
+        load_spec_text(text, "x.yaml")
+    assert exc.value.exit_code == 2
+    assert exc.value.source == "x.yaml"
+    assert exc.value.problems == [
+        Problem(
+            "model.kernel_size", "must be a positive integer, got 0", Location("x.yaml", 6, 16)
+        ),
+        Problem("input.batch_size", "must be a positive integer, got 0", Location("x.yaml", 8, 15)),
+        Problem(
+            "input.dtype",
+            "must be one of 'float32', 'float64', 'float16', 'bfloat16', got 'f32'; "
+            "did you mean 'float32'?",
+            Location("x.yaml", 9, 10),
+        ),
+    ]
+
+
+def test_aliases_without_merge_keys_are_allowed() -> None:
+    text = CONVNET + "sweep:\n  hidden_channels: &widths [4, 8]\n  kernel_size: *widths\n"
+    spec = load_spec_text(text, "a.yaml")
+    assert spec.sweep == {"hidden_channels": [4, 8], "kernel_size": [4, 8]}
+
+
+def test_recursive_alias_is_a_spec_error() -> None:
+    with pytest.raises(SpecError, match="is not a valid archinspect spec") as exc:
+        load_spec_text(CONVNET + "sweep:\n  depth: &d [1, *d]\n", "rec.yaml")
+    assert _problem_lines(exc) == [
+        "  line 7, col 10, sweep.depth[1]: recursive YAML alias (a value that contains itself)"
+    ]
+
+
+def test_alias_bomb_is_refused_quickly() -> None:
+    """'Billion laughs': 10 aliases per level, 8 levels would expand to 10**8 values."""
+    import time
+
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        levels.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    text = "\n".join(levels) + "\n"
+    start = time.perf_counter()
+    with pytest.raises(SpecError, match="expands to more than 100,000 values") as exc:
+        load_spec_text(text, "bomb.yaml")
+    assert time.perf_counter() - start < 5.0
+    bombs = [p for p in exc.value.problems if "expands" in p.message]
+    assert len(bombs) == 1  # reported once, not once per alias
+
+
+# --- SI amounts --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0, 0),
+        (1_000_000, 1_000_000),
+        ("1_000_000", 1_000_000),
+        ("1.5M", 1_500_000),
+        ("20G", 20_000_000_000),
+        ("5e9", 5_000_000_000),
+        ("1e6", 1_000_000),
+        ("512Mi", 536_870_912),
+        ("2Ki", 2048),
+        ("1.5k", 1500),
+        ("3T", 3 * 10**12),
+        (" 7 M ", 7_000_000),
+        (5e9, 5_000_000_000),
+        (1.5e6, 1_500_000),
+        (2.0, 2),
+        ("12345678901234567890", 12345678901234567890),
+    ],
+)
+def test_parse_amount(value: object, expected: int) -> None:
+    result = parse_amount(value)
+    assert result == expected
+    assert type(result) is int
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1.2345",
+        1.5,
+        True,
+        False,
+        None,
+        -1,
+        -1.0,
+        "-1",
+        "1.5X",
+        "1.5m",
+        "M",
+        "",
+        "1e-3",
+        float("nan"),
+        float("inf"),
+        [1],
+        {"a": 1},
+        "0x10",
+    ],
+)
+def test_parse_amount_rejects(value: object) -> None:
+    assert parse_amount(value) is None
+
+
+# --- shipped configs ---------------------------------------------------------------------------
+
+
+def test_there_are_shipped_configs() -> None:
+    assert len(CONFIGS) >= 8
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_shipped_config_loads(path: Path) -> None:
+    spec = load_spec(path)
+    assert spec.source == str(path)
+    assert spec.notes == ()
+    assert len(spec.input.resolution) == spec.num_spatial_dims
+    text = path.read_text(encoding="utf-8")
+    assert f"family: {spec.family}\n" in text
+    assert f"name: {spec.name}\n" in text
+
+
+def test_shipped_unet_config_values() -> None:
+    spec = load_spec(REPO / "configs" / "unet.yaml")
+    assert spec.name == "unet-2d"
+    assert spec.family == "ClassicUNet"
+    assert spec.args == {
+        "num_spatial_dims": 2,
+        "in_channels": 1,
+        "out_channels": 1,
+        "hidden_channels": 16,
+        "num_levels": 4,
+        "use_norm": True,
+        "activation": "relu",
+        "boundary_mode": "periodic",
+    }
+    assert spec.input == InputSpec(resolution=(128, 128), batch_size=1, dtype="float32")
