@@ -38,6 +38,7 @@ class ParamSummary:
     bytes: int
     by_dtype: dict[str, int]  # real parameters per dtype
     elements_by_dtype: dict[str, int]  # stored elements per dtype
+    bytes_by_dtype: dict[str, int]
     complex_elements: int  # elements counted twice in the totals
 
 

@@ -50,7 +50,7 @@ class TestCount:
     def test_fno_table_golden_says_complex_counts_twice(self, golden):
         result = invoke("count", "configs/fno.yaml", "--depth", "3")
         assert result.exit_code == 0, result.output
-        assert "complex64: 98,304 (49,152 complex elements x 2)" in result.stdout
+        assert "complex64: 98,304 (49,152 complex elements x 2), 393,216 bytes" in result.stdout
         assert "note: 49,152 complex weights count as two real parameters each" in result.stdout
         golden("count_fno.table.txt", result.stdout)
 
@@ -87,6 +87,7 @@ class TestCount:
         assert data["params"]["elements_by_dtype"] == {"complex64": 49152, "float32": 4321}
         assert data["params"]["total"] == 102625
         assert data["params"]["bytes"] == 49152 * 8 + 4321 * 4
+        assert data["params"]["bytes_by_dtype"] == {"complex64": 49152 * 8, "float32": 4321 * 4}
 
     def test_csv(self):
         result = invoke("count", "configs/convnet.yaml", "--format", "csv", "--depth", "1")

@@ -114,11 +114,13 @@ def fold(rows: list[ModuleRow], depth: int | None) -> list[ModuleRow]:
 def summarize(leaves: list[LeafRow]) -> ParamSummary:
     by_dtype: dict[str, int] = {}
     elements: dict[str, int] = {}
+    nbytes: dict[str, int] = {}
     complex_elements = 0
     for leaf in leaves:
         by_dtype[leaf.dtype] = by_dtype.get(leaf.dtype, 0) + leaf.params
         n = math.prod(leaf.shape)
         elements[leaf.dtype] = elements.get(leaf.dtype, 0) + n
+        nbytes[leaf.dtype] = nbytes.get(leaf.dtype, 0) + leaf.bytes
         if leaf.params != n:
             complex_elements += n
     total = sum(leaf.params for leaf in leaves)
@@ -131,6 +133,7 @@ def summarize(leaves: list[LeafRow]) -> ParamSummary:
         bytes=sum(leaf.bytes for leaf in leaves),
         by_dtype=dict(sorted(by_dtype.items())),
         elements_by_dtype=dict(sorted(elements.items())),
+        bytes_by_dtype=dict(sorted(nbytes.items())),
         complex_elements=complex_elements,
     )
 

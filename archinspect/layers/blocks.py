@@ -162,7 +162,8 @@ class ModernResBlock(eqx.Module):
 
 
 class DilatedResBlock(eqx.Module):
-    """Residual block of 3-convs with the given dilations, each after norm and activation."""
+    """Residual block: per dilation rate, norm -> 3-conv with that dilation -> activation; then
+    the block's input is added (no activation after the sum)."""
 
     norm_layers: list[eqx.nn.GroupNorm | None]
     conv_layers: list[Conv]
@@ -199,5 +200,5 @@ class DilatedResBlock(eqx.Module):
         act = activation(self.activation)
         h = x
         for norm, conv in zip(self.norm_layers, self.conv_layers, strict=True):
-            h = conv(act(_apply(norm, h)))
+            h = act(conv(_apply(norm, h)))
         return x + h

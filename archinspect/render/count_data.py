@@ -15,6 +15,7 @@ def params_dict(report: CountReport) -> dict:
         "bytes": p.bytes,
         "by_dtype": dict(p.by_dtype),
         "elements_by_dtype": dict(p.elements_by_dtype),
+        "bytes_by_dtype": dict(p.bytes_by_dtype),
         "complex_elements": p.complex_elements,
     }
 

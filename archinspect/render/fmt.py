@@ -40,11 +40,13 @@ def dims_label(n: int) -> str:
     return f"{n}-D"
 
 
-def dtype_lines(by_dtype: dict[str, int], elements: dict[str, int]) -> list[str]:
+def dtype_lines(
+    by_dtype: dict[str, int], elements: dict[str, int], nbytes: dict[str, int]
+) -> list[str]:
     out = []
     for dtype, params in by_dtype.items():
         line = f"{dtype}: {num(params)}"
         if params != elements[dtype]:
             line += f" ({num(elements[dtype])} complex elements x 2)"
-        out.append(line)
+        out.append(f"{line}, {num(nbytes[dtype])} bytes")
     return out

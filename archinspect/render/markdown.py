@@ -14,6 +14,7 @@ def _cell(text: str) -> str:
 def count_markdown(report: CountReport) -> str:
     p = report.params
     shape = "×".join(str(d) for d in report.input_shape)
+    dtypes = dtype_lines(p.by_dtype, p.elements_by_dtype, p.bytes_by_dtype)
     lines = [
         f"### {report.name} — {report.family}, {dims_label(report.num_spatial_dims)}, "
         f"input {shape}",
@@ -24,7 +25,7 @@ def count_markdown(report: CountReport) -> str:
         f"| learnable | {num(p.learnable)} |",
         f"| materialized | {num(p.materialized)} |",
         f"| parameter bytes | {num(p.bytes)} ({human_bytes(p.bytes)}) |",
-        f"| by dtype | {'; '.join(dtype_lines(p.by_dtype, p.elements_by_dtype))} |",
+        f"| by dtype | {'; '.join(dtypes)} |",
         "",
         "| module | type | own | params | arrays |",
         "|---|---|---:|---:|---|",

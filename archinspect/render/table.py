@@ -56,7 +56,7 @@ def count_table(report: CountReport, *, width: int = 120, color: bool = False) -
     summary.add_row("learnable", num(p.learnable), "")
     summary.add_row("materialized", num(p.materialized), "")
     summary.add_row("parameter bytes", num(p.bytes), human_bytes(p.bytes))
-    for i, line in enumerate(dtype_lines(p.by_dtype, p.elements_by_dtype)):
+    for i, line in enumerate(dtype_lines(p.by_dtype, p.elements_by_dtype, p.bytes_by_dtype)):
         summary.add_row("by dtype" if i == 0 else "", "", line)
     items: list = [table, summary]
     items += [Text(f"note: {note}") for note in report.notes]
