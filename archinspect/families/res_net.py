@@ -11,7 +11,7 @@ from archinspect.layers.conv import Conv
 
 class _ResNet(eqx.Module):
     lifting: Conv
-    blocks: list[eqx.Module]
+    blocks: list[ClassicResBlock | ModernResBlock]
     projection: Conv
 
     def __call__(self, x: jax.Array) -> jax.Array:

@@ -14,15 +14,17 @@ import jax
 import jax.numpy as jnp
 
 from archinspect.layers.blocks import ClassicDoubleConvBlock, ModernResBlock
+
+Block = ClassicDoubleConvBlock | ModernResBlock
 from archinspect.layers.conv import Conv, UpConv
 
 
 class _UNet(eqx.Module):
-    lifting: eqx.Module
+    lifting: Block
     down_sampling_blocks: list[Conv]
-    left_arc_blocks: list[list[eqx.Module]]
+    left_arc_blocks: list[list[Block]]
     up_sampling_blocks: list[UpConv]
-    right_arc_blocks: list[list[eqx.Module]]
+    right_arc_blocks: list[list[Block]]
     projection: Conv
     num_levels: int = eqx.field(static=True)
 

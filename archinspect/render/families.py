@@ -56,7 +56,7 @@ def families_table(
         for f in families:
             table.add_row(Text(f.name), Text(f.summary), Text(", ".join(a.name for a in f.args)))
         return to_text([table], width=width, color=color)
-    items = []
+    items: list[Table | Text] = []
     for f in families:
         table = Table(title=f"{f.name}: {f.summary}", title_justify="left")
         table.add_column("argument", no_wrap=True)
