@@ -14,9 +14,9 @@ import jax
 import jax.numpy as jnp
 
 from archinspect.layers.blocks import ClassicDoubleConvBlock, ModernResBlock
+from archinspect.layers.conv import Conv, UpConv
 
 Block = ClassicDoubleConvBlock | ModernResBlock
-from archinspect.layers.conv import Conv, UpConv
 
 
 class _UNet(eqx.Module):
