@@ -293,3 +293,24 @@ def test_validate_command():
 def test_no_command_shows_help():
     result = invoke()
     assert "count" in result.output and "families" in result.output
+
+
+@pytest.mark.usefixtures("repo_root")
+def test_exact_beyond_float_precision():
+    """8e16 parameters: beyond float64's exact integers (2**53 ~ 9.0e15), still exact."""
+    result = invoke(
+        "count",
+        "configs/fno.yaml",
+        "--set",
+        "model.num_modes=1000000",
+        "--set",
+        "model.hidden_channels=100000",
+        "-f",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    h, m = 100_000, 1_000_000
+    # lifting 1->h with bias; 4 blocks of complex h*h*m (x2) + 1x1 h->h with bias; h->1 + bias
+    expected = (h + h) + 4 * (2 * h * h * m + h * h + h) + (h + 1)
+    assert expected == 80_000_040_000_700_001
+    assert json.loads(result.stdout)["params"]["total"] == expected

@@ -20,7 +20,14 @@ def num(n: int) -> str:
 
 
 def human_bytes(n: int) -> str:
-    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+    for unit, size in (
+        ("EB", 10**18),
+        ("PB", 10**15),
+        ("TB", 10**12),
+        ("GB", 10**9),
+        ("MB", 10**6),
+        ("kB", 10**3),
+    ):
         if n >= size:
             return f"{n / size:.2f} {unit}"
     return f"{n} B"
