@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,20 @@ def _is_container(x: Any) -> bool:
         isinstance(x, (list, tuple, dict))
         or (dataclasses.is_dataclass(x) and not isinstance(x, type))
     ) and not is_array_like(x)
+
+
+def module_tree(model: Any) -> Iterator[tuple[str, Any]]:
+    """(path, node) for every module/container node, in pre-order; the root has path ""."""
+    stack: list[tuple[str, Any]] = [("", model)]
+    while stack:
+        path, node = stack.pop()
+        yield path, node
+        children = [
+            (_join(path, name), child)
+            for name, child in _children(node)
+            if _is_container(child) and not is_array_like(child)
+        ]
+        stack.extend(reversed(children))
 
 
 def module_rows(model: Any) -> tuple[list[ModuleRow], list[LeafRow]]:
