@@ -2,31 +2,70 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from archinspect.errors import BuildError
+from archinspect.arguments import ACTIVATIONS
+from archinspect.errors import ArchinspectError, BuildError
 from archinspect.registry import FAMILIES
 from archinspect.spec.model import Spec
 
 
-def model_kwargs(spec: Spec) -> dict[str, Any]:
-    return dict(spec.args)
+def _target_kwargs(args: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for a target: activation names become JAX functions, lists tuples."""
+    from archinspect.activations import activation
+
+    out: dict[str, Any] = {}
+    for key, value in args.items():
+        if key.endswith("activation") and isinstance(value, str) and value in ACTIVATIONS:
+            out[key] = activation(value)
+        elif isinstance(value, list):
+            out[key] = tuple(value)
+        else:
+            out[key] = value
+    return out
 
 
-def build_abstract(spec: Spec) -> Any:
+def constructor(spec: Spec, trusted: Iterable[str] = ()) -> tuple[Any, dict[str, Any]]:
+    """The callable that builds the model and its keyword arguments (without `key`)."""
+    if spec.target is not None:
+        from archinspect.target import load_target
+
+        return load_target(spec.target, trusted, spec.source), _target_kwargs(spec.args)
+    return FAMILIES[spec.family].load_class(), dict(spec.args)
+
+
+def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
     """Trace the constructor with `eqx.filter_eval_shape`: no weight is ever allocated."""
     import equinox as eqx
     import jax
 
-    cls = FAMILIES[spec.family].load_class()
-    kwargs = model_kwargs(spec)
+    make, kwargs = constructor(spec, trusted)
 
-    def construct():
-        return cls(**kwargs, key=jax.random.PRNGKey(0))
+    def construct() -> Any:
+        return make(**kwargs, key=jax.random.PRNGKey(0))
 
+    what = spec.target or spec.family
     try:
-        return eqx.filter_eval_shape(construct)
-    except (ValueError, TypeError) as exc:
+        model = eqx.filter_eval_shape(construct)
+    except ArchinspectError:
+        raise
+    except (ValueError, TypeError, AssertionError) as exc:
         raise BuildError(
-            f"error: {spec.source}: cannot build {spec.family} with these arguments: {exc}"
+            f"error: {spec.source}: cannot build {what} with these arguments: "
+            f"{type(exc).__name__}: {exc}"
         ) from exc
+    if not isinstance(model, eqx.Module):
+        raise BuildError(
+            f"error: {spec.source}: model.target {what!r} returned a {type(model).__name__}, "
+            "not an Equinox module (eqx.Module)"
+        )
+    return model
+
+
+def build_concrete(spec: Spec, seed: int = 0, trusted: Iterable[str] = ()) -> Any:
+    """Build with real weights (only for analyses that need numbers, never for counting)."""
+    import jax
+
+    make, kwargs = constructor(spec, trusted)
+    return make(**kwargs, key=jax.random.PRNGKey(seed))

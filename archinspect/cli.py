@@ -70,6 +70,34 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+PlatformOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--platform",
+        metavar="cpu|gpu|tpu",
+        help="JAX backend for compiled analyses (FLOPs, memory); exit 2 if it is not present",
+    ),
+]
+TrustOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trust",
+        metavar="PKG",
+        help="also trust this top-level package for model.target imports (repeatable); "
+        "archinspect, equinox and pdequinox are trusted by default",
+    ),
+]
+DepthOpt = Annotated[
+    int,
+    typer.Option(
+        "--depth",
+        "-d",
+        min=0,
+        help="fold rows deeper than N into their parent (totals never change)",
+    ),
+]
+
+
 @app.callback()
 def _main(
     ctx: typer.Context,
@@ -80,8 +108,9 @@ def _main(
         ),
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="show tracebacks on errors")] = False,
+    platform: PlatformOpt = None,
 ) -> None:
-    ctx.obj = {"debug": debug}
+    ctx.obj = {"debug": debug, "platform": platform}
 
 
 def _run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
@@ -145,15 +174,8 @@ def count(
     set_: SetOpt = None,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
-    depth: Annotated[
-        int,
-        typer.Option(
-            "--depth",
-            "-d",
-            min=0,
-            help="fold module rows deeper than N into their parent (totals never change)",
-        ),
-    ] = 2,
+    depth: DepthOpt = 2,
+    trust: TrustOpt = None,
 ) -> None:
     """Count parameters exactly (total, learnable, materialized, by dtype and bytes), per module.
 
@@ -164,7 +186,7 @@ def count(
         loaded = _load(spec, set_)
         from archinspect.analysis.count import count_report
 
-        report = count_report(loaded, depth)
+        report = count_report(loaded, depth, trust or ())
         if format is Format.table:
             from archinspect.render.table import count_table
 
@@ -184,6 +206,84 @@ def count(
         _emit(text, output)
 
     _run(ctx, body)
+
+
+def _layers_command(
+    ctx: typer.Context,
+    spec: str | None,
+    set_: list[str] | None,
+    format: Format,
+    output: str | None,
+    depth: int,
+    trust: list[str] | None,
+    full: bool,
+) -> None:
+    def body() -> None:
+        loaded = _load(spec, set_)
+        from archinspect.analysis.inspect import inspect_report
+
+        report = inspect_report(
+            loaded,
+            depth=depth,
+            trusted=trust or (),
+            platform=ctx.obj.get("platform"),
+            costs=full,
+        )
+        if format is Format.table:
+            from archinspect.render.table import inspect_table
+
+            text = inspect_table(report, full=full, width=_width(), color=_color(output))
+        elif format is Format.json:
+            from archinspect.render.json import inspect_json
+
+            text = inspect_json(report, full=full)
+        elif format is Format.csv:
+            from archinspect.render.csv import layers_csv
+
+            text = layers_csv(report)
+        else:
+            from archinspect.render.markdown import inspect_markdown
+
+            text = inspect_markdown(report, full=full)
+        _emit(text, output)
+
+    _run(ctx, body)
+
+
+@app.command()
+def shapes(
+    ctx: typer.Context,
+    spec: SpecArg = None,
+    set_: SetOpt = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    depth: DepthOpt = 2,
+    trust: TrustOpt = None,
+) -> None:
+    """Per-layer input and output shapes of the forward pass, for any Equinox module.
+
+    Traced abstractly (no weights, nothing compiled); a module called several times is one
+    row with its call count.
+    """
+    _layers_command(ctx, spec, set_, format, output, depth, trust, full=False)
+
+
+@app.command()
+def inspect(
+    ctx: typer.Context,
+    spec: SpecArg = None,
+    set_: SetOpt = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    depth: DepthOpt = 2,
+    trust: TrustOpt = None,
+) -> None:
+    """The full report: parameters, per-layer shapes and FLOPs, memory.
+
+    FLOPs and memory are XLA's analyses of the forward pass and of a training step
+    (value_and_grad of a mean squared error), compiled for --platform but never run.
+    """
+    _layers_command(ctx, spec, set_, format, output, depth, trust, full=True)
 
 
 @app.command()

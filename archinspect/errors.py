@@ -73,3 +73,11 @@ class UsageError(ArchinspectError):
 
 class BuildError(ArchinspectError):
     """A valid-looking spec whose arguments the family rejects when it is built."""
+
+
+class TrustError(ArchinspectError):
+    """A `target:` names a package that is not trusted; nothing was imported."""
+
+
+class PlatformError(ArchinspectError):
+    """The requested JAX platform (cpu, gpu, tpu) is not available on this machine."""

@@ -53,3 +53,75 @@ class CountReport:
     rows: tuple[ModuleRow, ...]
     depth: int | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One module of the forward pass: shapes of its first call, how often it was called."""
+
+    path: str
+    type: str
+    depth: int
+    input_shapes: tuple[tuple[int, ...], ...]
+    output_shapes: tuple[tuple[int, ...], ...]
+    own_params: int
+    params: int
+    calls: int = 1
+    flops: int | None = None  # XLA's estimate for one sample, all calls of this module
+    rf: tuple[tuple[int | float, int | float], ...] | None = None  # cumulative stencil RF
+    folded: int = 0
+
+
+@dataclass(frozen=True)
+class XlaMemory:
+    """XLA's compiled memory analysis of one program (bytes)."""
+
+    argument_bytes: int
+    output_bytes: int
+    temp_bytes: int
+    alias_bytes: int
+    generated_code_bytes: int
+
+    @property
+    def peak_bytes(self) -> int:
+        """Arguments + outputs + temporaries, minus buffers that alias (donated)."""
+        return self.argument_bytes + self.output_bytes + self.temp_bytes - self.alias_bytes
+
+
+@dataclass(frozen=True)
+class FlopsReport:
+    forward: int  # XLA's estimate for the whole batch; a multiply-add is 2 FLOPs
+    per_sample: int
+    batch_size: int
+    method: str = "xla"
+
+
+@dataclass(frozen=True)
+class MemoryReport:
+    param_bytes: int
+    param_bytes_by_dtype: dict[str, int]
+    activation_bytes: int  # outputs of every leaf module, for the whole batch
+    forward: XlaMemory | None = None
+    train_step: XlaMemory | None = None
+
+
+@dataclass(frozen=True)
+class InspectReport:
+    """Everything `archinspect inspect` shows; `shapes` uses the layers part."""
+
+    name: str
+    spec: str
+    family: str
+    target: str | None
+    platform: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    batch_size: int
+    dtype: str
+    params: ParamSummary
+    layers: tuple[LayerRow, ...]
+    depth: int | None
+    flops: FlopsReport | None = None
+    memory: MemoryReport | None = None
+    receptive_field: object | None = None  # analysis.receptive_field.RFResult
+    notes: tuple[str, ...] = field(default_factory=tuple)

@@ -106,7 +106,7 @@ def test_explicit_values_are_kept() -> None:
     assert spec.explicit == frozenset(
         {"num_spatial_dims", "in_channels", "out_channels", "hidden_channels", "use_norm"}
     )
-    assert spec.input == InputSpec(resolution=(32, 16), batch_size=4, dtype="bfloat16")
+    assert spec.input == InputSpec(resolution=(32, 16), batch_size=4, dtype="bfloat16", channels=3)
     assert spec.input_shape == (3, 32, 16)
 
 
@@ -602,7 +602,11 @@ def test_shipped_config_loads(path: Path) -> None:
     assert spec.notes == ()
     assert len(spec.input.resolution) == spec.num_spatial_dims
     text = path.read_text(encoding="utf-8")
-    assert f"family: {spec.family}\n" in text
+    if spec.target is None:
+        assert f"family: {spec.family}\n" in text
+    else:
+        assert f"target: {spec.target}\n" in text
+        assert spec.target.endswith("." + spec.family)
     assert f"name: {spec.name}\n" in text
 
 

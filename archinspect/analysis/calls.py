@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ class Call:
 
     path: str  # "" for the root
     type: str
+    order: int  # when the call started: sorting by it puts parents before children
     depth: int
     input_shapes: tuple[tuple[int, ...], ...]
     output_shapes: tuple[tuple[int, ...], ...]
@@ -60,6 +62,7 @@ def recording(model: Any, calls: list[Call]) -> Iterator[None]:
             if type(node) not in classes and _has_call(type(node)):
                 classes.append(type(node))
     # Capture every original before patching any, so a subclass never wraps a wrapper.
+    counter = itertools.count()
     originals = {cls: (cls.__dict__.get("__call__"), cls.__call__) for cls in classes}
 
     def wrap(original: Callable) -> Callable:
@@ -69,11 +72,20 @@ def recording(model: Any, calls: list[Call]) -> Iterator[None]:
             if path is None:  # a module built during the call: not part of the tree
                 return original(self, *args, **kwargs)
             in_shapes, _ = _shapes((args, kwargs))
+            order = next(counter)
             with jax.named_scope(path or type(self).__name__):
                 out = original(self, *args, **kwargs)
             out_shapes, out_dtypes = _shapes(out)
             calls.append(
-                Call(path, type(self).__name__, _depth(path), in_shapes, out_shapes, out_dtypes)
+                Call(
+                    path,
+                    type(self).__name__,
+                    order,
+                    _depth(path),
+                    in_shapes,
+                    out_shapes,
+                    out_dtypes,
+                )
             )
             return out
 

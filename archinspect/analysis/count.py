@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from archinspect.analysis.params import fold, module_rows, summarize
 from archinspect.build import build_abstract
 from archinspect.report import CountReport
 from archinspect.spec.model import Spec
 
 
-def count_report(spec: Spec, depth: int | None = 2) -> CountReport:
-    model = build_abstract(spec)
+def count_report(
+    spec: Spec, depth: int | None = 2, trusted: Iterable[str] = (), model: Any = None
+) -> CountReport:
+    if model is None:
+        model = build_abstract(spec, trusted)
     rows, leaves = module_rows(model)
     notes = []
     summary = summarize(leaves)

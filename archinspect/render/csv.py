@@ -6,7 +6,8 @@ import csv
 import io
 
 from archinspect.render.count_data import arrays_text, layer_rows
-from archinspect.report import CountReport
+from archinspect.render.inspect_data import rf_text, shape_text
+from archinspect.report import CountReport, InspectReport
 
 
 def count_csv(report: CountReport) -> str:
@@ -15,4 +16,41 @@ def count_csv(report: CountReport) -> str:
     writer.writerow(["path", "type", "depth", "own_params", "params", "folded", "arrays"])
     for r in layer_rows(report):
         writer.writerow([r.path, r.type, r.depth, r.own_params, r.params, r.folded, arrays_text(r)])
+    return buffer.getvalue()
+
+
+def layers_csv(report: InspectReport) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "path",
+            "type",
+            "depth",
+            "input_shape",
+            "output_shape",
+            "own_params",
+            "params",
+            "calls",
+            "flops",
+            "receptive_field",
+            "folded",
+        ]
+    )
+    for r in report.layers:
+        writer.writerow(
+            [
+                r.path,
+                r.type,
+                r.depth,
+                shape_text(r.input_shapes, "x"),
+                shape_text(r.output_shapes, "x"),
+                r.own_params,
+                r.params,
+                r.calls,
+                "" if r.flops is None else r.flops,
+                rf_text(r.rf),
+                r.folded,
+            ]
+        )
     return buffer.getvalue()

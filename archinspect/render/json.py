@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from archinspect.render.count_data import layer_rows, params_dict
-from archinspect.report import CountReport
+from archinspect.render.inspect_data import report_dict
+from archinspect.report import CountReport, InspectReport
 
 
 def count_json(report: CountReport) -> str:
@@ -44,3 +45,7 @@ def count_json(report: CountReport) -> str:
 
 def dumps(data: object) -> str:
     return json.dumps(data, indent=2) + "\n"
+
+
+def inspect_json(report: InspectReport, *, full: bool) -> str:
+    return dumps(report_dict(report, full=full))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from archinspect.render.count_data import arrays_text
 from archinspect.render.fmt import dims_label, dtype_lines, human_bytes, num, row_path
-from archinspect.report import CountReport
+from archinspect.render.inspect_data import FLOPS_NOTE, flops_text, rf_text, shape_text
+from archinspect.report import CountReport, InspectReport
 
 
 def _cell(text: str) -> str:
@@ -36,6 +37,62 @@ def count_markdown(report: CountReport) -> str:
             f"| {indent}{_cell(row_path(r.path))} | {r.type} | {num(r.own_params)} | "
             f"{num(r.params)} | {_cell(arrays_text(r))} |"
         )
+    for note in report.notes:
+        lines += ["", f"*{note}.*"]
+    return "\n".join(lines) + "\n"
+
+
+def inspect_markdown(report: InspectReport, *, full: bool) -> str:
+    p = report.params
+    shape_in = "×".join(str(d) for d in report.input_shape)
+    shape_out = "×".join(str(d) for d in report.output_shape)
+    lines = [
+        f"### {report.name} — {report.family}, input {shape_in} → output {shape_out}, "
+        f"batch {report.batch_size}, {report.dtype}, {report.platform}",
+        "",
+        "| | |",
+        "|---|---:|",
+        f"| parameters | {num(p.total)} |",
+    ]
+    if full and report.flops is not None:
+        lines.append(f"| FLOPs, forward ({FLOPS_NOTE}) | {num(report.flops.forward)} |")
+    if full and report.memory is not None:
+        m = report.memory
+        lines.append(
+            f"| activation bytes (leaf outputs, whole batch) | {num(m.activation_bytes)} |"
+        )
+        if m.forward is not None:
+            lines.append(f"| XLA memory, forward (peak bytes) | {num(m.forward.peak_bytes)} |")
+        if m.train_step is not None:
+            lines.append(
+                f"| XLA memory, train step (peak bytes) | {num(m.train_step.peak_bytes)} |"
+            )
+    has_flops = full and any(r.flops is not None for r in report.layers)
+    has_rf = any(r.rf is not None for r in report.layers)
+    head = ["module", "type", "input", "output", "params", "calls"]
+    head += ["FLOPs"] * has_flops + ["RF"] * has_rf
+    lines += [
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---:" if h in ("params", "calls", "FLOPs") else "---" for h in head) + "|",
+    ]
+    for r in report.layers:
+        label = "&nbsp;&nbsp;" * r.depth + _cell(row_path(r.path))
+        if r.folded:
+            label += f" (+{r.folded})"
+        cells = [
+            label,
+            r.type,
+            shape_text(r.input_shapes),
+            shape_text(r.output_shapes),
+            num(r.params),
+            str(r.calls),
+        ]
+        if has_flops:
+            cells.append(flops_text(r))
+        if has_rf:
+            cells.append(rf_text(r.rf))
+        lines.append("| " + " | ".join(cells) + " |")
     for note in report.notes:
         lines += ["", f"*{note}.*"]
     return "\n".join(lines) + "\n"

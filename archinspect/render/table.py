@@ -10,7 +10,8 @@ from rich.text import Text
 
 from archinspect.render.count_data import arrays_text
 from archinspect.render.fmt import dims_label, dtype_lines, human_bytes, num, row_path
-from archinspect.report import CountReport
+from archinspect.render.inspect_data import FLOPS_NOTE, flops_text, rf_text, shape_text
+from archinspect.report import CountReport, InspectReport, XlaMemory
 
 
 def to_text(renderables: list, *, width: int = 120, color: bool = False) -> str:
@@ -58,6 +59,84 @@ def count_table(report: CountReport, *, width: int = 120, color: bool = False) -
     summary.add_row("parameter bytes", num(p.bytes), human_bytes(p.bytes))
     for i, line in enumerate(dtype_lines(p.by_dtype, p.elements_by_dtype, p.bytes_by_dtype)):
         summary.add_row("by dtype" if i == 0 else "", "", line)
+    items: list = [table, summary]
+    items += [Text(f"note: {note}") for note in report.notes]
+    return to_text(items, width=width, color=color)
+
+
+def _xla_line(m: XlaMemory) -> str:
+    return (
+        f"{num(m.peak_bytes)} bytes ({human_bytes(m.peak_bytes)}): arguments "
+        f"{num(m.argument_bytes)} + outputs {num(m.output_bytes)} + temporaries "
+        f"{num(m.temp_bytes)}" + (f" - aliased {num(m.alias_bytes)}" if m.alias_bytes else "")
+    )
+
+
+def inspect_table(
+    report: InspectReport, *, full: bool, width: int = 120, color: bool = False
+) -> str:
+    """`shapes` (full=False) and `inspect` (full=True) as a Rich table plus a summary."""
+    shape_in = "×".join(str(d) for d in report.input_shape)
+    shape_out = "×".join(str(d) for d in report.output_shape)
+    title = (
+        f"{report.name} · {report.family} · {dims_label(len(report.input_shape) - 1)} · "
+        f"input {shape_in} → output {shape_out} · batch {report.batch_size} · "
+        f"{report.dtype} · {report.platform}"
+    )
+    has_flops = full and any(r.flops is not None for r in report.layers)
+    has_rf = any(r.rf is not None for r in report.layers)
+    table = Table(title=title, title_justify="left")
+    table.add_column("module", no_wrap=True)
+    table.add_column("type", no_wrap=True)
+    table.add_column("input")
+    table.add_column("output")
+    table.add_column("params", justify="right")
+    table.add_column("calls", justify="right")
+    if has_flops:
+        table.add_column("FLOPs", justify="right")
+    if has_rf:
+        table.add_column("RF", no_wrap=True)
+    for r in report.layers:
+        label = "  " * r.depth + row_path(r.path)
+        if r.folded:
+            label += f" (+{r.folded})"
+        cells = [
+            Text(label, style="bold" if r.depth == 0 else ""),
+            Text(r.type),
+            shape_text(r.input_shapes),
+            shape_text(r.output_shapes),
+            num(r.params),
+            str(r.calls),
+        ]
+        if has_flops:
+            cells.append(flops_text(r))
+        if has_rf:
+            cells.append(rf_text(r.rf))
+        table.add_row(*cells)
+
+    p = report.params
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column(justify="right")
+    summary.add_column()
+    summary.add_row(
+        "parameters", num(p.total), f"exact; {num(p.bytes)} bytes ({human_bytes(p.bytes)})"
+    )
+    if full and report.flops is not None:
+        f = report.flops
+        per = f" ({num(f.per_sample)} per sample)" if f.batch_size > 1 else ""
+        summary.add_row("FLOPs, forward", num(f.forward), f"{FLOPS_NOTE}{per}")
+    if full and report.memory is not None:
+        m = report.memory
+        summary.add_row(
+            "activations",
+            num(m.activation_bytes),
+            f"bytes ({human_bytes(m.activation_bytes)}): outputs of every leaf module, whole batch",
+        )
+        if m.forward is not None:
+            summary.add_row("XLA memory, forward", "", _xla_line(m.forward))
+        if m.train_step is not None:
+            summary.add_row("XLA memory, train step", "", _xla_line(m.train_step))
     items: list = [table, summary]
     items += [Text(f"note: {note}") for note in report.notes]
     return to_text(items, width=width, color=color)

@@ -13,13 +13,14 @@ class InputSpec:
     resolution: tuple[int, ...]
     batch_size: int = 1
     dtype: str = "float32"
+    channels: int = 1  # channels of one input sample
 
 
 @dataclass(frozen=True)
 class Spec:
     name: str
     source: str
-    family: str
+    family: str  # a built-in family, or the class/function name of a `target:`
     args: dict[str, Any]  # every argument of the family, defaults filled in
     explicit: frozenset[str]  # the argument names the user wrote (or --set)
     input: InputSpec
@@ -27,12 +28,13 @@ class Spec:
     budget: dict[str, Any] = field(default_factory=dict)
     marks: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
     notes: tuple[str, ...] = ()
+    target: str | None = None  # import path when the model is loaded with `target:`
 
     @property
     def num_spatial_dims(self) -> int:
-        return self.args["num_spatial_dims"]
+        return len(self.input.resolution)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Unbatched, channels-first shape of one input sample."""
-        return (self.args["in_channels"], *self.input.resolution)
+        return (self.input.channels, *self.input.resolution)

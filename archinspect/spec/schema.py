@@ -11,6 +11,7 @@ from archinspect.spec.numbers import AMOUNT_HELP
 from archinspect.spec.validate import BUDGET_AMOUNTS, DTYPES
 
 _AMOUNT_PATTERN = r"^\s*[0-9][0-9_]*(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*(|k|K|M|G|T|P|Ki|Mi|Gi|Ti)\s*$"
+_TARGET_PATTERN = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*[.:][A-Za-z_]\w*$"
 SCHEMA_ID = "https://archinspect.invalid/schema/spec.json"
 
 
@@ -77,8 +78,16 @@ def build_schema() -> dict:
             "name": {"type": "string", "minLength": 1},
             "model": {
                 "type": "object",
-                "required": ["family"],
-                "properties": {"family": {"enum": list(FAMILY_NAMES)}},
+                "oneOf": [{"required": ["family"]}, {"required": ["target"]}],
+                "properties": {
+                    "family": {"enum": list(FAMILY_NAMES)},
+                    "target": {
+                        "type": "string",
+                        "pattern": _TARGET_PATTERN,
+                        "description": "import path of an Equinox module class or of a "
+                        "function returning one (its package must be trusted: --trust PKG)",
+                    },
+                },
                 "allOf": branches,
             },
             "input": {
@@ -90,6 +99,10 @@ def build_schema() -> dict:
                             positive,
                             {"type": "array", "items": positive, "minItems": 1, "maxItems": 3},
                         ]
+                    },
+                    "channels": {
+                        **positive,
+                        "description": "input channels of a `target:` model without in_channels",
                     },
                     "batch_size": positive,
                     "dtype": {"enum": list(DTYPES)},

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from archinspect.arguments import did_you_mean, one_of, yaml_repr
 from archinspect.errors import Problem, SpecError
-from archinspect.registry import FAMILIES, FAMILY_NAMES, Family
+from archinspect.registry import COMMON, FAMILIES, FAMILY_NAMES, Family
 from archinspect.spec.document import Document, join
 from archinspect.spec.model import InputSpec, Spec
 from archinspect.spec.numbers import AMOUNT_HELP, parse_amount
 
 TOP_KEYS = ("name", "model", "input", "sweep", "budget")
-INPUT_KEYS = ("resolution", "batch_size", "dtype")
+INPUT_KEYS = ("resolution", "channels", "batch_size", "dtype")
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 DEFAULT_RESOLUTION = 64
 BUDGET_AMOUNTS = (
@@ -65,18 +66,24 @@ def validate(doc: Document, default_name: str) -> Spec:
         c.at("name", f"must be a non-empty string, got {yaml_repr(name)}")
         name = default_name
 
-    family, args, explicit = _model(c, data)
-    inp = _input(c, data.get("input"), family, args)
+    target = None
+    if isinstance(data.get("model"), dict) and "target" in data["model"]:
+        target, args, explicit = _target_model(c, data["model"])
+        family = None
+    else:
+        family, args, explicit = _model(c, data)
+    inp = _input(c, data.get("input"), family, args, target)
     sweep = _sweep(c, data.get("sweep"), family)
     budget = _budget(c, data.get("budget"))
 
     if c.problems:
         raise SpecError(doc.source, c.problems)
-    assert family is not None and inp is not None
+    assert (family is not None or target is not None) and inp is not None
     return Spec(
         name=name,
         source=doc.source,
-        family=family.name,
+        family=family.name if family is not None else _target_name(target),
+        target=target,
         args=args,
         explicit=frozenset(explicit),
         input=inp,
@@ -96,12 +103,7 @@ def _model(c: _Collector, data: dict) -> tuple[Family | None, dict[str, Any], se
         c.at("model", f"must be a mapping with a `family:` key, got {yaml_repr(model)}")
         return None, {}, set()
     if "target" in model:
-        c.at_key(
-            "model.target",
-            "loading a module by import path (`target:`) is not supported yet; "
-            f"use `family:` with one of: {', '.join(FAMILY_NAMES)}",
-        )
-        return None, {}, set()
+        return None, {}, set()  # handled by _target_model
     if "family" not in model:
         if "model" not in c.doc.incomplete:
             c.at("model", f"missing required key 'family' (one of: {', '.join(FAMILY_NAMES)})")
@@ -144,7 +146,43 @@ def _model(c: _Collector, data: dict) -> tuple[Family | None, dict[str, Any], se
     return family, args, explicit
 
 
-def _input(c: _Collector, raw: Any, family: Family | None, args: dict) -> InputSpec | None:
+_TARGET = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*[.:][A-Za-z_]\w*$")
+
+
+def _target_name(target: str | None) -> str:
+    return re.split(r"[.:]", target or "")[-1]
+
+
+def _target_model(c: _Collector, model: dict) -> tuple[str | None, dict[str, Any], set[str]]:
+    """`target:` models: every other key is a keyword argument; only a few are checked here.
+
+    Nothing is imported during validation: trust is decided when the model is built.
+    """
+    target = model["target"]
+    ok = True
+    if "family" in model:
+        c.at_key("model.family", "give either `family:` or `target:`, not both")
+        ok = False
+    if not isinstance(target, str) or not _TARGET.match(target):
+        c.at(
+            "model.target",
+            "must be an import path to an Equinox module class or a function returning one, "
+            f"like 'pdequinox.arch.ClassicUNet' or 'my_pkg.nets:Net', got {yaml_repr(target)}",
+        )
+        ok = False
+    args = {k: v for k, v in model.items() if k != "target"}
+    for arg in COMMON:
+        if arg.name in args:
+            message = arg.check(args[arg.name])
+            if message is not None:
+                c.at(join("model", arg.name), message)
+                ok = False
+    return (target if ok else None), args, set(args)
+
+
+def _input(
+    c: _Collector, raw: Any, family: Family | None, args: dict, target: str | None = None
+) -> InputSpec | None:
     dims = args.get("num_spatial_dims") if isinstance(args.get("num_spatial_dims"), int) else None
     if raw is None:
         raw = {}
@@ -199,9 +237,42 @@ def _input(c: _Collector, raw: Any, family: Family | None, args: dict) -> InputS
             + did_you_mean(dtype, DTYPES),
         )
         ok = False
-    if not ok or resolution is None:
+    channels = _channels(c, raw, args, target)
+    if target is not None and dims is None and ok and resolution is not None:
+        if not isinstance(res_raw, list):
+            c.at(
+                "input.resolution",
+                "a `target:` model without `num_spatial_dims` needs one size per spatial axis "
+                f"(a list), got {yaml_repr(res_raw)}",
+            )
+            ok = False
+    if not ok or resolution is None or channels is None:
         return None
-    return InputSpec(resolution=resolution, batch_size=batch, dtype=dtype)
+    return InputSpec(resolution=resolution, batch_size=batch, dtype=dtype, channels=channels)
+
+
+def _channels(c: _Collector, raw: dict, args: dict, target: str | None) -> int | None:
+    """Input channels: the family's in_channels; for a target, input.channels or in_channels."""
+    if "channels" in raw:
+        value = raw["channels"]
+        if target is None:
+            c.at_key(
+                "input.channels",
+                "is only for `target:` models; a family's input has model.in_channels channels",
+            )
+            return None
+        if not _is_pos_int(value):
+            c.at("input.channels", f"must be a positive integer, got {yaml_repr(value)}")
+            return None
+        return value
+    if _is_pos_int(args.get("in_channels")):
+        return args["in_channels"]
+    if target is not None:
+        c.at(
+            "model",
+            "a `target:` model needs its input channels: give model.in_channels or input.channels",
+        )
+    return None
 
 
 def _sweep(c: _Collector, raw: Any, family: Family | None) -> dict[str, list[Any]]:

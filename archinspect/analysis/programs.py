@@ -1,0 +1,71 @@
+"""The XLA programs archinspect lowers and compiles — never runs — for FLOPs and memory.
+
+The model's array leaves are ShapeDtypeStructs; they are split from the static parts and
+passed to `jax.jit(...).lower(...)` as abstract arguments, so no weight is allocated even
+when the program is compiled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from archinspect.analysis.params import is_array_like
+
+
+def split(model: Any) -> tuple[Any, Any]:
+    """(dynamic arrays as ShapeDtypeStructs, static rest) of a concrete or abstract model."""
+    dynamic, static = eqx.partition(model, is_array_like)
+    dynamic = jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype) if is_array_like(x) else x, dynamic
+    )
+    return dynamic, static
+
+
+def forward_program(model: Any, batch_shape: tuple[int, ...], dtype: str) -> Any:
+    """Lowered batched forward pass: vmap(model) over inputs of `batch_shape`."""
+    dynamic, static = split(model)
+
+    def forward(params: Any, x: jax.Array) -> Any:
+        return jax.vmap(eqx.combine(params, static))(x)
+
+    return jax.jit(forward).lower(dynamic, jax.ShapeDtypeStruct(batch_shape, jnp.dtype(dtype)))
+
+
+def train_step_program(
+    model: Any, batch_shape: tuple[int, ...], output_shape: tuple[int, ...], dtype: str
+) -> Any:
+    """Lowered training step: value_and_grad of the mean squared error w.r.t. every array."""
+    dynamic, static = split(model)
+
+    def loss(params: Any, x: jax.Array, y: jax.Array) -> jax.Array:
+        prediction = jax.vmap(eqx.combine(params, static))(x)
+        return jnp.mean((prediction - y) ** 2)
+
+    def step(params: Any, x: jax.Array, y: jax.Array) -> Any:
+        return jax.value_and_grad(loss)(params, x, y)
+
+    dt = jnp.dtype(dtype)
+    return jax.jit(step).lower(
+        dynamic, jax.ShapeDtypeStruct(batch_shape, dt), jax.ShapeDtypeStruct(output_shape, dt)
+    )
+
+
+def module_program(module: Any, input_shape: tuple[int, ...], dtype: str) -> Any:
+    """Lowered single call of one submodule on one (unbatched) input."""
+    dynamic, static = split(module)
+
+    def call(params: Any, x: jax.Array) -> Any:
+        return eqx.combine(params, static)(x)
+
+    return jax.jit(call).lower(dynamic, jax.ShapeDtypeStruct(input_shape, jnp.dtype(dtype)))
+
+
+def xla_flops(cost: Any) -> int:
+    """FLOPs from an XLA cost analysis (a dict, or a list of one dict in older JAX)."""
+    if isinstance(cost, list | tuple):
+        cost = cost[0] if cost else {}
+    return int(round(float((cost or {}).get("flops", 0.0))))

@@ -1,0 +1,63 @@
+"""`target:` models: import an Equinox module (or a function returning one) by path, safely.
+
+Importing runs code, so the top-level package must be trusted before anything is imported:
+archinspect, equinox and pdequinox by default, more only with `--trust PKG` on the command line
+(never from the YAML file, so a changed config in a pull request cannot run new code in CI).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from archinspect.errors import ArchinspectError, TrustError
+
+DEFAULT_TRUSTED: tuple[str, ...] = ("archinspect", "equinox", "pdequinox")
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """'pkg.mod.Attr' or 'pkg.mod:Attr' -> ('pkg.mod', 'Attr')."""
+    if ":" in target:
+        module, _, attr = target.partition(":")
+    else:
+        module, _, attr = target.rpartition(".")
+    return module, attr
+
+
+def check_trusted(target: str, trusted: Iterable[str], source: str) -> None:
+    package = re.split(r"[.:]", target)[0]
+    allowed = tuple(dict.fromkeys((*DEFAULT_TRUSTED, *trusted)))
+    if package not in allowed:
+        raise TrustError(
+            f"error: {source}: model.target {target!r} is not trusted: importing it would run "
+            f"code from package {package!r}, which is not in the trust list "
+            f"({', '.join(allowed)}). If you trust it, pass --trust {package} on the command "
+            "line (the spec file cannot extend the trust list)."
+        )
+
+
+def load_target(target: str, trusted: Iterable[str], source: str) -> Callable[..., Any]:
+    """Import the target after the trust check; it must be a class or a callable."""
+    check_trusted(target, trusted, source)
+    module_name, attr = split_target(target)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ArchinspectError(
+            f"error: {source}: cannot import {module_name!r} for model.target {target!r}: {exc}"
+        ) from exc
+    try:
+        obj = getattr(module, attr)
+    except AttributeError:
+        raise ArchinspectError(
+            f"error: {source}: module {module_name!r} has no attribute {attr!r} "
+            f"(model.target {target!r})"
+        ) from None
+    if not callable(obj):
+        raise ArchinspectError(
+            f"error: {source}: model.target {target!r} is a {type(obj).__name__}, not an "
+            "Equinox module class or a function returning one"
+        )
+    return obj
