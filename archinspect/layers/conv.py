@@ -140,10 +140,10 @@ class UpConv(eqx.Module):
         self.bias = _init(bkey, (out_channels,) + (1,) * n, fan_in) if use_bias else None
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        spatial = x.shape[1:]
-        up_shape = tuple(n * s for n, s in zip(spatial, self.stride, strict=True))
-        up = jnp.zeros((x.shape[0], *up_shape), x.dtype)
-        up = up.at[(slice(None), *(slice(None, None, s) for s in self.stride))].set(x)
+        # Interior padding inserts stride-1 zeros between cells (and after the last), giving
+        # exactly stride*n cells; it transposes to a strided slice, cheap to differentiate.
+        zero = jnp.zeros((), x.dtype)
+        up = jax.lax.pad(x, zero, [(0, 0, 0)] + [(0, s - 1, s - 1) for s in self.stride])
         up = jnp.pad(up, ((0, 0), *self.padding), mode=_PAD_MODE[self.boundary_mode])
         y = jax.lax.conv_general_dilated(
             up[None], self.weight, (1,) * self.num_spatial_dims, "VALID"
