@@ -21,6 +21,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 	$(BIN)/ruff check archinspect tests benchmarks
+	$(BIN)/archinspect check configs/*.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check archinspect tests benchmarks

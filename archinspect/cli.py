@@ -15,6 +15,7 @@ import typer
 
 from archinspect import __version__
 
+EXIT_BUDGET = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 
@@ -284,6 +285,142 @@ def inspect(
     (value_and_grad of a mean squared error), compiled for --platform but never run.
     """
     _layers_command(ctx, spec, set_, format, output, depth, trust, full=True)
+
+
+class CheckFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    junit = "junit"
+    github = "github"
+
+
+def _expand(patterns: list[str]) -> list[str]:
+    """Spec paths, expanding globs the shell did not (quoted patterns in CI configs)."""
+    import glob
+
+    from archinspect.errors import UsageError
+
+    paths: list[str] = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?[") and not glob.os.path.exists(pattern):
+            matches = sorted(glob.glob(pattern, recursive=True))
+            if not matches:
+                raise UsageError(f"error: no spec file matches {pattern!r}")
+            paths += matches
+        else:
+            paths.append(pattern)
+    return list(dict.fromkeys(paths))
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    specs: Annotated[
+        list[str], typer.Argument(metavar="SPEC...", help="spec files or glob patterns")
+    ],
+    set_: SetOpt = None,
+    format: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="output format")
+    ] = CheckFormat.table,
+    output: OutputOpt = None,
+    trust: TrustOpt = None,
+    max_params: Annotated[
+        str | None, typer.Option("--max-params", metavar="N", help="e.g. 10k, 1.5M, 2e6")
+    ] = None,
+    max_learnable_params: Annotated[
+        str | None, typer.Option("--max-learnable-params", metavar="N")
+    ] = None,
+    max_flops: Annotated[
+        str | None, typer.Option("--max-flops", metavar="N", help="forward, whole batch")
+    ] = None,
+    max_param_bytes: Annotated[
+        str | None, typer.Option("--max-param-bytes", metavar="N", help="e.g. 40M, 512Mi")
+    ] = None,
+    max_memory: Annotated[
+        str | None,
+        typer.Option("--max-memory", metavar="N", help="XLA peak bytes of a training step"),
+    ] = None,
+    min_rf: Annotated[
+        int | None,
+        typer.Option("--min-rf", min=0, help="receptive field, every axis and direction"),
+    ] = None,
+    max_rf: Annotated[int | None, typer.Option("--max-rf", min=0)] = None,
+) -> None:
+    """Enforce budgets (params, FLOPs, memory, receptive field): exit 1 when any is exceeded.
+
+    Limits come from each spec's `budget:`; the --max-*/--min-rf options win over the file.
+    Exit 0 when every budget holds, 1 when any is exceeded, 2 for a bad spec or usage.
+    """
+
+    def body() -> None:
+        from archinspect.budget import check_specs
+        from archinspect.errors import ArchinspectError, UsageError
+        from archinspect.spec import load_spec
+        from archinspect.spec.numbers import AMOUNT_HELP, parse_amount
+
+        overrides: dict[str, object] = {}
+        for key, raw in (
+            ("max_params", max_params),
+            ("max_learnable_params", max_learnable_params),
+            ("max_flops", max_flops),
+            ("max_param_bytes", max_param_bytes),
+            ("max_memory", max_memory),
+        ):
+            if raw is not None:
+                amount = parse_amount(raw)
+                if amount is None:
+                    option = "--" + key.replace("_", "-")
+                    raise UsageError(f"error: {option} must be {AMOUNT_HELP}; got {raw!r}")
+                overrides[key] = amount
+        if min_rf is not None:
+            overrides["receptive_field.min"] = min_rf
+        if max_rf is not None:
+            overrides["receptive_field.max"] = max_rf
+        loaded: list = []
+        for path in _expand(specs):
+            try:
+                loaded.append((path, load_spec(path, set_ or [])))
+            except ArchinspectError as exc:
+                loaded.append((path, exc))
+        report = check_specs(
+            loaded, overrides, trusted=trust or (), platform=ctx.obj.get("platform")
+        )
+        if format is CheckFormat.table:
+            from archinspect.render.table import check_table
+
+            text = check_table(report, width=_width(), color=_color(output))
+        elif format is CheckFormat.json:
+            from archinspect.render.json import check_json
+
+            text = check_json(report)
+        elif format is CheckFormat.csv:
+            from archinspect.render.csv import check_csv
+
+            text = check_csv(report)
+        elif format is CheckFormat.markdown:
+            from archinspect.render.markdown import check_markdown
+
+            text = check_markdown(report)
+        elif format is CheckFormat.junit:
+            from archinspect.render.junit import check_junit
+
+            text = check_junit(report)
+        else:
+            from archinspect.render.github import check_github
+
+            text = check_github(report)
+        _emit(text, output)
+        if format in (CheckFormat.table, CheckFormat.csv, CheckFormat.markdown):
+            for _, message in report.errors:  # the formats that do not carry them
+                typer.echo(message, err=True)
+        if report.errors:
+            raise typer.Exit(EXIT_BAD_INPUT)
+        if report.exceeded:
+            raise typer.Exit(EXIT_BUDGET)
+
+    _run(ctx, body)
 
 
 @app.command()

@@ -81,3 +81,7 @@ class TrustError(ArchinspectError):
 
 class PlatformError(ArchinspectError):
     """The requested JAX platform (cpu, gpu, tpu) is not available on this machine."""
+
+
+class UnsupportedOperation(ArchinspectError):
+    """An analysis met an operation it has no exact rule for; it names it instead of guessing."""

@@ -125,3 +125,31 @@ class InspectReport:
     memory: MemoryReport | None = None
     receptive_field: object | None = None  # analysis.receptive_field.RFResult
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class BudgetResult:
+    """One budget of one spec: the limit, the measured value, whether it holds."""
+
+    spec: str  # the spec file as given
+    name: str  # the spec's name
+    budget: str  # max_params, ..., receptive_field.min, receptive_field.max
+    limit: object  # int, or per-axis [(backward, forward)] for receptive fields
+    actual: object
+    ok: bool
+    headroom: float | None  # percent of the limit still free (negative when exceeded)
+    line: int | None  # where the limit is written in the spec (None: from the command line)
+    column: int | None
+    from_command_line: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    results: tuple[BudgetResult, ...]
+    errors: tuple[tuple[str, str], ...]  # (spec, message) for specs that could not be checked
+    unbudgeted: tuple[str, ...]  # specs with no budget at all
+
+    @property
+    def exceeded(self) -> tuple[BudgetResult, ...]:
+        return tuple(r for r in self.results if not r.ok)

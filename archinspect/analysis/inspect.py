@@ -42,6 +42,7 @@ def inspect_report(
     trusted: Iterable[str] = (),
     platform: str | None = None,
     costs: bool = True,
+    layer_costs: bool = True,
     model: Any = None,
 ) -> InspectReport:
     """The full report; with costs=False only shapes and parameters (nothing is compiled)."""
@@ -67,7 +68,7 @@ def inspect_report(
             # the optimised HLO and buffer assignment, which that level does not change.
             with ThreadPoolExecutor(max_workers=2) as pool:
                 compiled = [pool.submit(p.compile, COMPILE_OPTIONS) for p in (forward, train)]
-                layer_flops = per_layer_flops(model, rows, spec.input.dtype)
+                layer_flops = per_layer_flops(model, rows, spec.input.dtype) if layer_costs else {}
                 forward_c, train_c = (f.result() for f in compiled)
         total = xla_flops(forward_c.cost_analysis())
         flops = FlopsReport(forward=total, per_sample=total // batch, batch_size=batch)

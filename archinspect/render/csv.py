@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 
+from archinspect.render.check_data import headroom_text, value_text
 from archinspect.render.count_data import arrays_text, layer_rows
 from archinspect.render.inspect_data import rf_text, shape_text
-from archinspect.report import CountReport, InspectReport
+from archinspect.report import CheckReport, CountReport, InspectReport
 
 
 def count_csv(report: CountReport) -> str:
@@ -51,6 +52,26 @@ def layers_csv(report: InspectReport) -> str:
                 "" if r.flops is None else r.flops,
                 rf_text(r.rf),
                 r.folded,
+            ]
+        )
+    return buffer.getvalue()
+
+
+def check_csv(report: CheckReport) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["spec", "name", "budget", "limit", "actual", "headroom", "ok", "line"])
+    for r in report.results:
+        writer.writerow(
+            [
+                r.spec,
+                r.name,
+                r.budget,
+                value_text(r.limit).replace(",", ""),
+                value_text(r.actual).replace(",", ""),
+                headroom_text(r),
+                r.ok,
+                "" if r.line is None else r.line,
             ]
         )
     return buffer.getvalue()

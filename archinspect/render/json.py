@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+from archinspect.render.check_data import result_dict
 from archinspect.render.count_data import layer_rows, params_dict
 from archinspect.render.inspect_data import report_dict
-from archinspect.report import CountReport, InspectReport
+from archinspect.report import CheckReport, CountReport, InspectReport
 
 
 def count_json(report: CountReport) -> str:
@@ -49,3 +50,14 @@ def dumps(data: object) -> str:
 
 def inspect_json(report: InspectReport, *, full: bool) -> str:
     return dumps(report_dict(report, full=full))
+
+
+def check_json(report: CheckReport) -> str:
+    return dumps(
+        {
+            "results": [result_dict(r) for r in report.results],
+            "errors": [{"spec": spec, "message": message} for spec, message in report.errors],
+            "unbudgeted": list(report.unbudgeted),
+            "ok": not report.exceeded and not report.errors,
+        }
+    )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from archinspect.render.check_data import headroom_text, summary_line, value_text
 from archinspect.render.count_data import arrays_text
 from archinspect.render.fmt import dims_label, dtype_lines, human_bytes, num, row_path
 from archinspect.render.inspect_data import FLOPS_NOTE, flops_text, rf_text, shape_text
-from archinspect.report import CountReport, InspectReport
+from archinspect.report import CheckReport, CountReport, InspectReport
 
 
 def _cell(text: str) -> str:
@@ -95,4 +96,15 @@ def inspect_markdown(report: InspectReport, *, full: bool) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     for note in report.notes:
         lines += ["", f"*{note}.*"]
+    return "\n".join(lines) + "\n"
+
+
+def check_markdown(report: CheckReport) -> str:
+    lines = ["| spec | budget | limit | actual | headroom | ok |", "|---|---|---:|---:|---:|---|"]
+    for r in report.results:
+        lines.append(
+            f"| {_cell(r.spec)} | {r.budget} | {value_text(r.limit)} | {value_text(r.actual)} | "
+            f"{headroom_text(r)} | {'ok' if r.ok else '**exceeded**'} |"
+        )
+    lines += ["", summary_line(report)]
     return "\n".join(lines) + "\n"

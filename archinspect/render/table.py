@@ -8,10 +8,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from archinspect.render.check_data import headroom_text, summary_line, value_text
 from archinspect.render.count_data import arrays_text
 from archinspect.render.fmt import dims_label, dtype_lines, human_bytes, num, row_path
 from archinspect.render.inspect_data import FLOPS_NOTE, flops_text, rf_text, shape_text
-from archinspect.report import CountReport, InspectReport, XlaMemory
+from archinspect.report import CheckReport, CountReport, InspectReport, XlaMemory
 
 
 def to_text(renderables: list, *, width: int = 120, color: bool = False) -> str:
@@ -139,4 +140,27 @@ def inspect_table(
             summary.add_row("XLA memory, train step", "", _xla_line(m.train_step))
     items: list = [table, summary]
     items += [Text(f"note: {note}") for note in report.notes]
+    return to_text(items, width=width, color=color)
+
+
+def check_table(report: CheckReport, *, width: int = 120, color: bool = False) -> str:
+    table = Table(title="archinspect check", title_justify="left")
+    for col, justify in (
+        ("spec", "left"),
+        ("budget", "left"),
+        ("limit", "right"),
+        ("actual", "right"),
+        ("headroom", "right"),
+        ("ok", "left"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in report.results:
+        verdict = Text("ok", style="green") if r.ok else Text("EXCEEDED", style="bold red")
+        limit = value_text(r.limit) + (" (cli)" if r.from_command_line else "")
+        table.add_row(
+            Text(r.spec), r.budget, limit, value_text(r.actual), headroom_text(r), verdict
+        )
+    items: list = [table] if report.results else []
+    items += [Text(f"{r.spec}: {r.message}") for r in report.exceeded]
+    items.append(Text(summary_line(report)))
     return to_text(items, width=width, color=color)
