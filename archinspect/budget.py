@@ -89,6 +89,8 @@ def evaluate(
             if ok
             else f"{words} {actual:,} exceed {key} {limit:,} by {actual - limit:,}"
         )
+        if key in overridden:
+            message += " (limit set on the command line)"
         line, column = _where(spec, f"budget.{key}")
         results.append(
             BudgetResult(
@@ -144,6 +146,8 @@ def evaluate(
                 f"receptive field {_fmt_pairs(actual_pairs)} {verdict} {relation} "
                 f"{_fmt_pairs(pairs)} per axis (backward, forward)"
             )
+            if f"receptive_field.{bound}" in overridden:
+                message += " (limit set on the command line)"
             line, column = _where(spec, path)
             results.append(
                 BudgetResult(
