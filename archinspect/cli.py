@@ -287,6 +287,236 @@ def inspect(
     _layers_command(ctx, spec, set_, format, output, depth, trust, full=True)
 
 
+def _spec_loader(spec: str | None, set_: list[str] | None):
+    """A function that loads the spec with extra overrides (the sweep's values win)."""
+    from archinspect.spec import load_spec
+
+    return lambda extra: load_spec(spec, [*(set_ or []), *extra])
+
+
+def _parse_values(raw: str) -> list:
+    """'4,8,16' -> [4, 8, 16]; '[32,32],[64,64]' -> [[32, 32], [64, 64]] (YAML rules)."""
+    import yaml
+
+    from archinspect.errors import UsageError
+
+    try:
+        values = yaml.safe_load("[" + raw + "]")
+    except yaml.YAMLError:
+        values = None
+    if not isinstance(values, list) or not values:
+        raise UsageError(f"error: --values expects a comma-separated list like 4,8,16; got {raw!r}")
+    return values
+
+
+@app.command()
+def sweep(
+    ctx: typer.Context,
+    spec: SpecArg = None,
+    param: Annotated[
+        list[str],
+        typer.Option(
+            "--param",
+            "-p",
+            help="argument to sweep, e.g. hidden_channels or input.resolution; repeat for a "
+            "grid (cartesian product)",
+        ),
+    ] = [],  # noqa: B006 - Typer reads the default, never mutates it
+    values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--values",
+            "-v",
+            help="values of the matching --param, e.g. 4,8,16 (else the spec's sweep: block, "
+            "else a default range)",
+        ),
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            help="extra metrics: flops, memory (compiled, never run); comma-separated",
+        ),
+    ] = None,
+    set_: SetOpt = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    plot: Annotated[
+        str | None,
+        typer.Option("--plot", metavar="FILE", help="draw the sweep to FILE.png or FILE.svg"),
+    ] = None,
+    trust: TrustOpt = None,
+) -> None:
+    """Sweep arguments and fit the scaling law of every metric (params, receptive field, ...).
+
+    Each row is validated and traced abstractly; invalid rows are kept with their error.
+    """
+
+    def body() -> None:
+        from archinspect.errors import UsageError
+        from archinspect.sweep import CHEAP_METRICS, OPTIONAL_METRICS, run_sweep, values_for
+
+        if not param:
+            raise UsageError(
+                "error: sweep needs at least one --param, e.g. --param hidden_channels"
+            )
+        if values is not None and len(values) > len(param):
+            raise UsageError("error: more --values than --param options")
+        extra = [m.strip() for m in (metrics or "").split(",") if m.strip()]
+        for m in extra:
+            if m not in OPTIONAL_METRICS:
+                raise UsageError(f"error: --metrics takes {', '.join(OPTIONAL_METRICS)}; got {m!r}")
+        loader = _spec_loader(spec, set_)
+        base = loader([])
+        for note in base.notes:
+            typer.echo(note, err=True)
+        given = [_parse_values(v) for v in (values or [])]
+        value_lists = [
+            values_for(p, base, given[i] if i < len(given) else None) for i, p in enumerate(param)
+        ]
+        wanted = (*CHEAP_METRICS, *extra)
+        total = 1
+        for v in value_lists:
+            total *= len(v)
+        progress_cm, callback = _progress(f"sweeping {' x '.join(param)}", total)
+        with progress_cm:
+            result = run_sweep(
+                loader,
+                base,
+                list(param),
+                value_lists,
+                wanted,
+                trusted=trust or (),
+                platform=ctx.obj.get("platform"),
+                progress=callback,
+            )
+        if plot is not None:
+            from archinspect.render.plot import sweep_plot
+
+            sweep_plot(result, plot)
+            typer.echo(f"wrote {plot}", err=True)
+        if format is Format.table:
+            from archinspect.render.table import sweep_table
+
+            text = sweep_table(result, width=_width(), color=_color(output))
+        elif format is Format.json:
+            from archinspect.render.json import sweep_json
+
+            text = sweep_json(result)
+        elif format is Format.csv:
+            from archinspect.render.csv import sweep_csv
+
+            text = sweep_csv(result)
+        else:
+            from archinspect.render.markdown import sweep_markdown
+
+            text = sweep_markdown(result)
+        _emit(text, output)
+
+    _run(ctx, body)
+
+
+def _progress(label: str, total: int):
+    """A Rich progress bar on stderr when it is a terminal; nothing when piped."""
+    import contextlib
+
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext(), None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = progress.add_task(label, total=total)
+    return progress, lambda done, _total: progress.update(task, completed=done)
+
+
+@app.command()
+def solve(
+    ctx: typer.Context,
+    spec: SpecArg = None,
+    param: Annotated[
+        str, typer.Option("--param", "-p", help="integer argument to solve for")
+    ] = "hidden_channels",
+    max_params: Annotated[str | None, typer.Option("--max-params", metavar="N")] = None,
+    max_flops: Annotated[str | None, typer.Option("--max-flops", metavar="N")] = None,
+    max_memory: Annotated[str | None, typer.Option("--max-memory", metavar="N")] = None,
+    min_rf: Annotated[
+        int | None,
+        typer.Option("--min-rf", min=0, help="smallest value whose RF reaches N on every side"),
+    ] = None,
+    lowest: Annotated[int, typer.Option("--lowest", min=0, help="smallest value to try")] = 1,
+    set_: SetOpt = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    trust: TrustOpt = None,
+) -> None:
+    """The largest value of --param within --max-params/--max-flops/--max-memory, or the
+    smallest that reaches --min-rf; with the metric at the answer and at the next value."""
+
+    def body() -> None:
+        from archinspect.errors import UsageError
+        from archinspect.solve import solve as run_solve
+        from archinspect.spec.numbers import AMOUNT_HELP, parse_amount
+
+        limits: dict[str, int] = {}
+        for key, raw in (
+            ("max_params", max_params),
+            ("max_flops", max_flops),
+            ("max_memory", max_memory),
+        ):
+            if raw is not None:
+                amount = parse_amount(raw)
+                if amount is None:
+                    option = "--" + key.replace("_", "-")
+                    raise UsageError(f"error: {option} must be {AMOUNT_HELP}; got {raw!r}")
+                limits[key] = amount
+        if min_rf is not None:
+            limits["min_rf"] = min_rf
+        if not limits:
+            raise UsageError(
+                "error: solve needs a limit: --max-params, --max-flops, --max-memory or --min-rf"
+            )
+        loader = _spec_loader(spec, set_)
+        base = loader([])
+        result = run_solve(
+            loader,
+            base,
+            param,
+            limits,
+            lowest=lowest,
+            trusted=trust or (),
+            platform=ctx.obj.get("platform"),
+        )
+        if format is Format.table:
+            from archinspect.render.table import solve_table
+
+            text = solve_table(result, width=_width(), color=_color(output))
+        elif format is Format.json:
+            from archinspect.render.json import solve_json
+
+            text = solve_json(result)
+        elif format is Format.csv:
+            from archinspect.render.csv import solve_csv
+
+            text = solve_csv(result)
+        else:
+            from archinspect.render.markdown import solve_markdown
+
+            text = solve_markdown(result)
+        _emit(text, output)
+        if result.value is None:
+            raise typer.Exit(EXIT_BUDGET)
+
+    _run(ctx, body)
+
+
 class CheckFormat(str, Enum):
     table = "table"
     json = "json"

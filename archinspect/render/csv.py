@@ -8,7 +8,11 @@ import io
 from archinspect.render.check_data import headroom_text, value_text
 from archinspect.render.count_data import arrays_text, layer_rows
 from archinspect.render.inspect_data import rf_text, shape_text
+from archinspect.render.sweep_data import metric_text
+from archinspect.render.sweep_data import value_text as value_text_sweep
 from archinspect.report import CheckReport, CountReport, InspectReport
+from archinspect.solve import SolveResult
+from archinspect.sweep import SweepResult
 
 
 def count_csv(report: CountReport) -> str:
@@ -74,4 +78,36 @@ def check_csv(report: CheckReport) -> str:
                 "" if r.line is None else r.line,
             ]
         )
+    return buffer.getvalue()
+
+
+def sweep_csv(result: SweepResult) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*result.swept, *result.metrics, "error"])
+    for row in result.rows:
+        cells = [value_text_sweep(row.values[p]) for p in result.swept]
+        cells += [
+            str(row.metrics[m])
+            if isinstance(row.metrics.get(m), int)
+            else metric_text(m, row.metrics.get(m), "x")
+            for m in result.metrics
+        ]
+        writer.writerow([*cells, row.error or ""])
+    return buffer.getvalue()
+
+
+def solve_csv(result: SolveResult) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["param", "value", "next_value", "binding", "limits"])
+    writer.writerow(
+        [
+            result.param,
+            "" if result.value is None else result.value,
+            "" if result.next_value is None else result.next_value,
+            " ".join(result.binding),
+            " ".join(f"{k}={v}" for k, v in result.limits.items()),
+        ]
+    )
     return buffer.getvalue()

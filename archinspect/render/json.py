@@ -7,7 +7,10 @@ import json
 from archinspect.render.check_data import result_dict
 from archinspect.render.count_data import layer_rows, params_dict
 from archinspect.render.inspect_data import report_dict
+from archinspect.render.sweep_data import solve_dict, sweep_dict
 from archinspect.report import CheckReport, CountReport, InspectReport
+from archinspect.solve import SolveResult
+from archinspect.sweep import SweepResult
 
 
 def count_json(report: CountReport) -> str:
@@ -61,3 +64,11 @@ def check_json(report: CheckReport) -> str:
             "ok": not report.exceeded and not report.errors,
         }
     )
+
+
+def sweep_json(result: SweepResult) -> str:
+    return dumps(sweep_dict(result))
+
+
+def solve_json(result: SolveResult) -> str:
+    return dumps(solve_dict(result))

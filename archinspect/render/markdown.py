@@ -6,7 +6,16 @@ from archinspect.render.check_data import headroom_text, summary_line, value_tex
 from archinspect.render.count_data import arrays_text
 from archinspect.render.fmt import dims_label, dtype_lines, human_bytes, num, row_path
 from archinspect.render.inspect_data import FLOPS_NOTE, flops_text, rf_text, shape_text
+from archinspect.render.sweep_data import (
+    METRIC_LABELS,
+    fit_line,
+    metric_text,
+    solve_lines,
+)
+from archinspect.render.sweep_data import value_text as sweep_value_text
 from archinspect.report import CheckReport, CountReport, InspectReport
+from archinspect.solve import SolveResult
+from archinspect.sweep import SweepResult
 
 
 def _cell(text: str) -> str:
@@ -108,3 +117,26 @@ def check_markdown(report: CheckReport) -> str:
         )
     lines += ["", summary_line(report)]
     return "\n".join(lines) + "\n"
+
+
+def sweep_markdown(result: SweepResult) -> str:
+    head = [*result.swept, *(METRIC_LABELS.get(m, m) for m in result.metrics), "error"]
+    lines = [
+        f"### {result.name}: sweep over {', '.join(result.swept)}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---" for _ in head) + "|",
+    ]
+    for row in result.rows:
+        cells = [sweep_value_text(row.values[p]) for p in result.swept]
+        cells += [metric_text(m, row.metrics.get(m)) for m in result.metrics]
+        cells.append(_cell(row.error or ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    if result.fits:
+        lines.append("")
+        lines += [f"- {fit_line(m, f)}" for m, f in result.fits.items()]
+    return "\n".join(lines) + "\n"
+
+
+def solve_markdown(result: SolveResult) -> str:
+    return "\n".join(solve_lines(result)) + "\n"

@@ -12,7 +12,11 @@ from archinspect.render.check_data import headroom_text, summary_line, value_tex
 from archinspect.render.count_data import arrays_text
 from archinspect.render.fmt import dims_label, dtype_lines, human_bytes, num, row_path
 from archinspect.render.inspect_data import FLOPS_NOTE, flops_text, rf_text, shape_text
+from archinspect.render.sweep_data import METRIC_LABELS, fit_line, metric_text, solve_lines
+from archinspect.render.sweep_data import value_text as sweep_value_text
 from archinspect.report import CheckReport, CountReport, InspectReport, XlaMemory
+from archinspect.solve import SolveResult
+from archinspect.sweep import SweepResult
 
 
 def to_text(renderables: list, *, width: int = 120, color: bool = False) -> str:
@@ -164,3 +168,36 @@ def check_table(report: CheckReport, *, width: int = 120, color: bool = False) -
     items += [Text(f"{r.spec}: {r.message}") for r in report.exceeded]
     items.append(Text(summary_line(report)))
     return to_text(items, width=width, color=color)
+
+
+def sweep_table(result: SweepResult, *, width: int = 120, color: bool = False) -> str:
+    table = Table(
+        title=f"{result.name}: sweep over {', '.join(result.swept)}", title_justify="left"
+    )
+    for p in result.swept:
+        table.add_column(p, justify="right")
+    for m in result.metrics:
+        table.add_column(
+            METRIC_LABELS.get(m, m),
+            justify="left" if m in ("receptive_field", "output_shape") else "right",
+        )
+    has_errors = any(r.error for r in result.rows)
+    if has_errors:
+        table.add_column("error", overflow="fold")
+    for row in result.rows:
+        cells: list = [sweep_value_text(row.values[p]) for p in result.swept]
+        cells += [metric_text(m, row.metrics.get(m)) for m in result.metrics]
+        if has_errors:
+            cells.append(Text(row.error or "", style="red"))
+        table.add_row(*cells)
+    items: list = [table]
+    if result.fits:
+        items.append(Text("fitted laws (power law in log-log over the upper half of the range):"))
+        items += [Text("  " + fit_line(m, f)) for m, f in result.fits.items()]
+    elif len(result.swept) > 1:
+        items.append(Text("(laws are fitted for one-parameter sweeps)"))
+    return to_text(items, width=width, color=color)
+
+
+def solve_table(result: SolveResult, *, width: int = 120, color: bool = False) -> str:
+    return to_text([Text(line) for line in solve_lines(result)], width=width, color=color)

@@ -1,0 +1,79 @@
+"""Scaling laws: a power law fitted in log-log over the upper half of a sweep (the asymptotic
+order), compared with an exponential (log-linear) fit, and named in words."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+WORDS = {0.0: "constant", 1.0: "linear", 2.0: "quadratic", 3.0: "cubic", 4.0: "quartic"}
+NAME_TOLERANCE = 0.15  # an exponent this close to a multiple of 0.5 gets that name
+
+
+@dataclass(frozen=True)
+class Fit:
+    exponent: float  # of the power law y ~ x**exponent
+    r2: float  # of the power-law fit, in log-log
+    law: str  # "quadratic", "power 1.37", "exponential", "constant", ...
+    base: float | None = None  # y ~ base**x when the law is exponential
+    r2_exponential: float | None = None
+    points: int = 0
+
+
+def _linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
+    """Least squares y = a + b x: (a, b, r2)."""
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    syy = sum((y - my) ** 2 for y in ys)
+    b = sxy / sxx if sxx else 0.0
+    a = my - b * mx
+    if syy == 0:
+        return a, b, 1.0
+    ss_res = sum((y - (a + b * x)) ** 2 for x, y in zip(xs, ys, strict=True))
+    return a, b, max(0.0, 1.0 - ss_res / syy)
+
+
+def power_word(exponent: float) -> str:
+    nearest = round(exponent * 2) / 2
+    if abs(exponent - nearest) <= NAME_TOLERANCE:
+        if nearest in WORDS:
+            return WORDS[nearest]
+        return f"power {nearest:g}"
+    return f"power {exponent:.2f}"
+
+
+def fit_law(xs: list[float], ys: list[float]) -> Fit | None:
+    """Fit over the upper half of the points (at least 3 where there are), or None if the data
+    cannot carry a law (fewer than 2 positive points, a non-numeric metric, infinities)."""
+    pts = sorted(
+        (float(x), float(y))
+        for x, y in zip(xs, ys, strict=True)
+        if x is not None
+        and y is not None
+        and x > 0
+        and y > 0
+        and math.isfinite(float(x))
+        and math.isfinite(float(y))
+    )
+    if len({x for x, _ in pts}) < 2:
+        return None
+    upper = pts[len(pts) // 2 - (1 if len(pts) >= 4 else 0) :] if len(pts) > 3 else pts
+    if len({x for x, _ in upper}) < 2:
+        upper = pts
+    lx = [math.log(x) for x, _ in upper]
+    ly = [math.log(y) for _, y in upper]
+    xs_up = [x for x, _ in upper]
+    if max(ly) - min(ly) < 1e-12:
+        return Fit(0.0, 1.0, "constant", points=len(upper))
+    _, exponent, r2 = _linear_fit(lx, ly)
+    _, slope, r2_exp = _linear_fit(xs_up, ly)
+    law = power_word(exponent)
+    base = None
+    # Exponential when a straight line in log-linear fits better than in log-log and the
+    # power law would be steep (a fast-growing polynomial over a short range looks alike).
+    if r2_exp > r2 + 1e-6 and exponent > 1.5 and slope > 0:
+        base = math.exp(slope)
+        law = f"exponential, base {base:.1f}"
+    return Fit(exponent, r2, law, base, r2_exp, len(upper))

@@ -1,0 +1,158 @@
+"""`solve`: the largest value of one parameter within maximum limits (or the smallest that
+meets a minimum receptive field), by exponential then binary search over a metric that grows
+monotonically with the parameter. Every probe is a full, exact measurement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from archinspect.errors import ArchinspectError
+from archinspect.spec.model import Spec
+
+LIMIT_METRIC = {"max_params": "params", "max_flops": "flops", "max_memory": "memory"}
+SEARCH_CAP = 2**40  # no architecture argument is searched beyond this
+
+
+@dataclass(frozen=True)
+class Probe:
+    value: int
+    metrics: dict[str, Any]
+    ok: bool
+    violated: tuple[str, ...]  # the limits this value crosses
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    name: str
+    spec: str
+    param: str
+    direction: str  # "largest" (maximum limits) or "smallest" (a minimum receptive field)
+    limits: dict[str, int]
+    value: int | None  # None: no value satisfies the limits
+    metric: dict[str, Any] | None
+    next_value: int | None
+    next_metric: dict[str, Any] | None
+    binding: tuple[str, ...]  # the limits the next value crosses
+    probes: int
+
+
+def rf_min_extent(rf: Any) -> float:
+    """The smallest backward or forward extent over all axes: what a minimum must bound."""
+    return min(min(b, f) for b, f in rf.per_axis)
+
+
+def solve(
+    spec_loader: Callable[[list[str]], Spec],
+    base: Spec,
+    param: str,
+    limits: dict[str, int],
+    *,
+    lowest: int = 1,
+    trusted: Iterable[str] = (),
+    platform: str | None = None,
+) -> SolveResult:
+    from archinspect.analysis.metrics import measure
+    from archinspect.sweep import display_name, spec_key
+
+    metrics = [LIMIT_METRIC[k] for k in limits if k in LIMIT_METRIC]
+    if "min_rf" in limits:
+        metrics.append("receptive_field")
+    cache: dict[int, Probe] = {}
+
+    def probe(v: int) -> Probe:
+        if v not in cache:
+            spec = spec_loader([f"{spec_key(param)}={v}"])
+            measured = measure(spec, metrics, trusted=trusted, platform=platform)
+            violated = tuple(
+                k for k, m in LIMIT_METRIC.items() if k in limits and measured[m] > limits[k]
+            )
+            if "min_rf" in limits and rf_min_extent(measured["receptive_field"]) < limits["min_rf"]:
+                violated += ("min_rf",)
+            cache[v] = Probe(v, measured, not violated, violated)
+        return cache[v]
+
+    if "min_rf" in limits:
+        # the smallest value whose receptive field reaches the minimum
+        hi = lowest
+        while "min_rf" in probe(hi).violated:
+            if hi >= SEARCH_CAP:
+                return _none(base, param, "smallest", limits, probe(hi), len(cache))
+            hi *= 2
+        lo = hi // 2 if hi > lowest else lowest - 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if "min_rf" in probe(mid).violated:
+                lo = mid
+            else:
+                hi = mid
+        found = probe(hi)
+        if not found.ok:
+            return _none(base, param, "smallest", limits, found, len(cache))
+        below = probe(hi - 1) if hi - 1 >= lowest else None
+        return SolveResult(
+            base.name,
+            base.source,
+            display_name(param),
+            "smallest",
+            limits,
+            hi,
+            found.metrics,
+            below.value if below else None,
+            below.metrics if below else None,
+            below.violated if below else (),
+            len(cache),
+        )
+
+    first = probe(lowest)
+    if not first.ok:
+        return _none(base, param, "largest", limits, first, len(cache))
+    lo, hi = lowest, lowest * 2 if lowest > 0 else 1
+    while probe(hi).ok:
+        if hi >= SEARCH_CAP:
+            raise ArchinspectError(
+                f"error: {param} can grow past {SEARCH_CAP:,} within these limits; "
+                "is the metric really growing with it?"
+            )
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if probe(mid).ok:
+            lo = mid
+        else:
+            hi = mid
+    found, nxt = probe(lo), probe(hi)
+    return SolveResult(
+        base.name,
+        base.source,
+        display_name(param),
+        "largest",
+        limits,
+        lo,
+        found.metrics,
+        hi,
+        nxt.metrics,
+        nxt.violated,
+        len(cache),
+    )
+
+
+def _none(
+    base: Spec, param: str, direction: str, limits: dict[str, int], at: Probe, probes: int
+) -> SolveResult:
+    from archinspect.sweep import display_name
+
+    return SolveResult(
+        base.name,
+        base.source,
+        display_name(param),
+        direction,
+        limits,
+        None,
+        None,
+        at.value,
+        at.metrics,
+        at.violated,
+        probes,
+    )
