@@ -65,6 +65,12 @@ def _where(spec: Spec, path: str) -> tuple[int | None, int | None]:
     return loc.line, loc.column
 
 
+def _set_on_command_line(spec: Spec, path: str) -> bool:
+    """True when `--set budget...=` wrote this limit (its mark is the override, not the file)."""
+    loc = spec.marks.get(path)
+    return loc is not None and loc.source.startswith("--set ")
+
+
 def _fmt_pairs(pairs: Iterable[tuple[float, float]]) -> str:
     def one(v: float) -> str:
         return "inf" if v == math.inf else str(int(v))
@@ -89,7 +95,8 @@ def evaluate(
             if ok
             else f"{words} {actual:,} exceed {key} {limit:,} by {actual - limit:,}"
         )
-        if key in overridden:
+        from_cli = key in overridden or _set_on_command_line(spec, f"budget.{key}")
+        if from_cli:
             message += " (limit set on the command line)"
         line, column = _where(spec, f"budget.{key}")
         results.append(
@@ -103,7 +110,7 @@ def evaluate(
                 headroom,
                 line,
                 column,
-                key in overridden,
+                from_cli,
                 message,
             )
         )
@@ -146,7 +153,8 @@ def evaluate(
                 f"receptive field {_fmt_pairs(actual_pairs)} {verdict} {relation} "
                 f"{_fmt_pairs(pairs)} per axis (backward, forward)"
             )
-            if f"receptive_field.{bound}" in overridden:
+            from_cli = f"receptive_field.{bound}" in overridden or _set_on_command_line(spec, path)
+            if from_cli:
                 message += " (limit set on the command line)"
             line, column = _where(spec, path)
             results.append(
@@ -160,7 +168,7 @@ def evaluate(
                     None,
                     line,
                     column,
-                    f"receptive_field.{bound}" in overridden,
+                    from_cli,
                     message,
                 )
             )

@@ -35,6 +35,19 @@ def _linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
     return a, b, max(0.0, 1.0 - ss_res / syy)
 
 
+def _difference_base(points: list[tuple[float, float]]) -> float | None:
+    """Base of y = a + b*c**x from ratios of successive differences, which cancel the
+    constant a (a receptive field of 2**(L+3) - 6 gives exactly 2). Needs equally spaced x."""
+    xs = [x for x, _ in points]
+    steps = {round(b - a, 12) for a, b in zip(xs, xs[1:], strict=False)}
+    diffs = [b - a for (_, a), (_, b) in zip(points, points[1:], strict=False)]
+    if len(steps) != 1 or len(diffs) < 2 or any(d <= 0 for d in diffs):
+        return None
+    step = steps.pop()
+    logs = [math.log(b / a) for a, b in zip(diffs, diffs[1:], strict=False)]
+    return math.exp(sum(logs) / len(logs) / step)
+
+
 def power_word(exponent: float) -> str:
     nearest = round(exponent * 2) / 2
     if abs(exponent - nearest) <= NAME_TOLERANCE:
@@ -74,6 +87,6 @@ def fit_law(xs: list[float], ys: list[float]) -> Fit | None:
     # Exponential when a straight line in log-linear fits better than in log-log and the
     # power law would be steep (a fast-growing polynomial over a short range looks alike).
     if r2_exp > r2 + 1e-6 and exponent > 1.5 and slope > 0:
-        base = math.exp(slope)
+        base = _difference_base(upper) or math.exp(slope)
         law = f"exponential, base {base:.1f}"
     return Fit(exponent, r2, law, base, r2_exp, len(upper))

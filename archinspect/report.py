@@ -138,7 +138,7 @@ class BudgetResult:
     actual: object
     ok: bool
     headroom: float | None  # percent of the limit still free (negative when exceeded)
-    line: int | None  # where the limit is written in the spec (None: from the command line)
+    line: int | None  # where the budget is written in the spec file (None: not in the file)
     column: int | None
     from_command_line: bool
     message: str

@@ -56,6 +56,12 @@ def sweep_plot(result: SweepResult, path: str) -> None:
         label = METRIC_LABELS.get(metric, metric)
         if metric == "receptive_field":
             label += " (backward+forward)"
+        if xs:
+            from matplotlib.ticker import NullFormatter
+
+            ax.set_xticks(xs)
+            ax.set_xticklabels([f"{x:g}" for x in xs])
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(param)
         ax.set_ylabel(label)
         ax.set_title(f"{label} vs {param}", fontsize=10)
@@ -71,6 +77,9 @@ def sweep_plot(result: SweepResult, path: str) -> None:
         raise ArchinspectError(f"error: cannot write {path}: directory {directory} does not exist")
     fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(path)[1], dir=directory)
     os.close(fd)
+    from archinspect.output import _umask
+
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         fig.savefig(tmp)
         os.replace(tmp, path)

@@ -74,7 +74,7 @@ def validate(doc: Document, default_name: str) -> Spec:
         family, args, explicit = _model(c, data)
     inp = _input(c, data.get("input"), family, args, target)
     sweep = _sweep(c, data.get("sweep"), family)
-    budget = _budget(c, data.get("budget"))
+    budget = _budget(c, data.get("budget"), len(inp.resolution) if inp is not None else None)
 
     if c.problems:
         raise SpecError(doc.source, c.problems)
@@ -319,7 +319,7 @@ def _sweep(c: _Collector, raw: Any, family: Family | None) -> dict[str, list[Any
     return out
 
 
-def _budget(c: _Collector, raw: Any) -> dict[str, Any]:
+def _budget(c: _Collector, raw: Any, dims: int | None = None) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -364,6 +364,11 @@ def _budget(c: _Collector, raw: Any) -> dict[str, Any]:
                             join(path, bound),
                             "must be a non-negative integer, or a list with one entry per axis "
                             f"(an integer or a [backward, forward] pair), got {yaml_repr(v)}",
+                        )
+                    elif isinstance(v, list) and dims is not None and len(v) != dims:
+                        c.at(
+                            join(path, bound),
+                            f"needs one entry per spatial axis ({dims}), got {yaml_repr(v)}",
                         )
             out["receptive_field"] = rf
     return out
