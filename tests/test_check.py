@@ -1162,13 +1162,6 @@ def test_rf_cli_bound_overrides_only_its_own_bound_in_the_file(in_tmp):
     ]
 
 
-WRONG_LENGTH_REASON = (
-    "a per-axis receptive_field list of the wrong length is only found after the RF is measured "
-    "(budget.evaluate), not when the spec is validated: it is not reported with the spec's other "
-    "problems (SPEC §1: every problem at once), and `validate` accepts the spec"
-)
-
-
 def test_wrong_length_rf_list_is_reported_with_the_other_problems(in_tmp):
     budget = "budget:\n  max_params: 1.5X\n  receptive_field: {min: [1, 1]}\n"
     (in_tmp / "two.yaml").write_text(TINY.format(name="two", budget=budget), encoding="utf-8")
