@@ -115,16 +115,22 @@ def solve_lines(result: SolveResult) -> list[str]:
             f"{METRIC_LABELS.get(k, k)} {metric_text(k, v)}" for k, v in metrics.items()
         )
 
-    limits = ", ".join(f"{k} {num(v)}" for k, v in result.limits.items())
+    limits = ", ".join(
+        f"a receptive field of {num(v)} on every side" if k == "min_rf" else f"{k} {num(v)}"
+        for k, v in result.limits.items()
+    )
     if result.value is None:
         return [
             f"no value of {result.param} satisfies {limits}",
             f"at {result.param}={result.next_value}: {show(result.next_metric)} "
             f"(crosses {', '.join(result.binding)})",
         ]
-    word = "largest" if result.direction == "largest" else "smallest"
+    if result.direction == "largest":
+        head = f"largest {result.param} within {limits}: {result.value}"
+    else:
+        head = f"smallest {result.param} reaching {limits}: {result.value}"
     lines = [
-        f"{word} {result.param} within {limits}: {result.value}",
+        head,
         f"  at {result.param}={result.value}: {show(result.metric)}",
     ]
     if result.next_value is not None:
