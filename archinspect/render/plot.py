@@ -54,8 +54,6 @@ def sweep_plot(result: SweepResult, path: str) -> None:
             ax.loglog(grid, curve, "-", color="#d0652b", label=f"{fit.law}")
             ax.legend(fontsize=8)
         label = METRIC_LABELS.get(metric, metric)
-        if metric == "receptive_field":
-            label += " (backward+forward)"
         if xs:
             from matplotlib.ticker import NullFormatter
 
@@ -63,7 +61,7 @@ def sweep_plot(result: SweepResult, path: str) -> None:
             ax.set_xticklabels([f"{x:g}" for x in xs])
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(param)
-        ax.set_ylabel(label)
+        ax.set_ylabel("cells, backward + forward" if metric == "receptive_field" else label)
         ax.set_title(f"{label} vs {param}", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
     fig.suptitle(f"{result.name}: sweep over {param}", fontsize=11)
