@@ -46,11 +46,13 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
         return make(**kwargs, key=jax.random.PRNGKey(0))
 
     what = spec.target or spec.family
+    # A user's target may fail in any way; a built-in family only on bad arguments.
+    caught = Exception if spec.target is not None else (ValueError, TypeError, AssertionError)
     try:
         model = eqx.filter_eval_shape(construct)
     except ArchinspectError:
         raise
-    except (ValueError, TypeError, AssertionError) as exc:
+    except caught as exc:
         raise BuildError(
             f"error: {spec.source}: cannot build {what} with these arguments: "
             f"{type(exc).__name__}: {exc}"

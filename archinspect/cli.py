@@ -362,6 +362,11 @@ def sweep(
             )
         if values is not None and len(values) > len(param):
             raise UsageError("error: more --values than --param options")
+        if plot is not None:
+            if not plot.endswith((".png", ".svg")):
+                raise UsageError(f"error: --plot writes .png or .svg files, got {plot!r}")
+            if len(param) != 1:
+                raise UsageError("error: --plot draws one-parameter sweeps; sweep one --param")
         extra = [m.strip() for m in (metrics or "").split(",") if m.strip()]
         for m in extra:
             if m not in OPTIONAL_METRICS:
@@ -370,6 +375,9 @@ def sweep(
         base = loader([])
         for note in base.notes:
             typer.echo(note, err=True)
+        from archinspect.sweep import check_params
+
+        check_params(base, list(param))
         given = [_parse_values(v) for v in (values or [])]
         value_lists = [
             values_for(p, base, given[i] if i < len(given) else None) for i, p in enumerate(param)

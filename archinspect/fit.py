@@ -1,5 +1,11 @@
 """Scaling laws: a power law fitted in log-log over the upper half of a sweep (the asymptotic
-order), compared with an exponential (log-linear) fit, and named in words."""
+order), compared with an exponential (log-linear) fit, and named in words.
+
+The exponent comes from the increments (dy/dx against x in log-log, slope e - 1), which cancels
+the constant offsets that biases and fixed layers add; the plain log-log fit of y is the
+fallback where the metric does not increase. An exponential is chosen when a straight line in
+log-linear fits y better than in log-log; its base comes from ratios of successive
+differences, which cancel offsets too."""
 
 from __future__ import annotations
 
@@ -33,6 +39,22 @@ def _linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:
         return a, b, 1.0
     ss_res = sum((y - (a + b * x)) ** 2 for x, y in zip(xs, ys, strict=True))
     return a, b, max(0.0, 1.0 - ss_res / syy)
+
+
+def _increment_fit(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """Exponent and r2 of y = a + b*x**e from the log-log fit of the increments dy/dx against
+    the midpoints: their slope is e - 1 whatever the constant a (biases, lifting layers), so a
+    receptive field of 11*(k-1) reads exactly linear. None when an increment is not positive."""
+    if len(points) < 3:
+        return None
+    mids, slopes = [], []
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        if y1 <= y0:
+            return None
+        mids.append(math.log((x0 + x1) / 2))
+        slopes.append(math.log((y1 - y0) / (x1 - x0)))
+    _, slope, r2 = _linear_fit(mids, slopes)
+    return 1.0 + slope, r2
 
 
 def _difference_base(points: list[tuple[float, float]]) -> float | None:
@@ -81,6 +103,9 @@ def fit_law(xs: list[float], ys: list[float]) -> Fit | None:
     if max(ly) - min(ly) < 1e-12:
         return Fit(0.0, 1.0, "constant", points=len(upper))
     _, exponent, r2 = _linear_fit(lx, ly)
+    increments = _increment_fit(upper)
+    if increments is not None:
+        exponent, r2 = increments
     _, slope, r2_exp = _linear_fit(xs_up, ly)
     law = power_word(exponent)
     base = None

@@ -4,6 +4,7 @@ monotonically with the parameter. Every probe is a full, exact measurement."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ class Probe:
     metrics: dict[str, Any]
     ok: bool
     violated: tuple[str, ...]  # the limits this value crosses
+    error: str | None = None  # why the config with this value cannot be built or run
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class SolveResult:
     next_metric: dict[str, Any] | None
     binding: tuple[str, ...]  # the limits the next value crosses
     probes: int
+    next_error: str | None = None  # why the next value's config is invalid, if it is
 
 
 def rf_min_extent(rf: Any) -> float:
@@ -59,12 +62,22 @@ def solve(
     metrics = [LIMIT_METRIC[k] for k in limits if k in LIMIT_METRIC]
     if "min_rf" in limits:
         metrics.append("receptive_field")
+    # The forward pass is traced too, so a value whose config cannot run (an FNO with more
+    # modes than the resolution holds, a UNet too deep for it) is never an answer.
+    metrics.append("output_shape")
     cache: dict[int, Probe] = {}
 
     def probe(v: int) -> Probe:
         if v not in cache:
-            spec = spec_loader([f"{spec_key(param)}={v}"])
-            measured = measure(spec, metrics, trusted=trusted, platform=platform)
+            try:
+                spec = spec_loader([f"{spec_key(param)}={v}"])
+                measured = measure(spec, metrics, trusted=trusted, platform=platform)
+            except ArchinspectError as exc:
+                reason = " ".join(line.strip() for line in exc.message.splitlines())
+                reason = re.sub(r"^error: [^:]*: ", "", reason)
+                cache[v] = Probe(v, {}, False, ("a valid config",), reason)
+                return cache[v]
+            measured.pop("output_shape", None)
             violated = tuple(
                 k for k, m in LIMIT_METRIC.items() if k in limits and measured[m] > limits[k]
             )
@@ -76,10 +89,17 @@ def solve(
     if "min_rf" in limits:
         # the smallest value whose receptive field reaches the minimum
         hi = lowest
+        previous = None
         while "min_rf" in probe(hi).violated:
-            if hi >= SEARCH_CAP:
-                return _none(base, param, "smallest", limits, probe(hi), len(cache))
-            hi *= 2
+            reach = rf_min_extent(probe(hi).metrics["receptive_field"])
+            if hi >= SEARCH_CAP or (previous is not None and reach <= previous and hi > 4):
+                raise ArchinspectError(
+                    f"error: the receptive field does not grow with {display_name(param)} "
+                    f"(still {reach:g} at {display_name(param)}={hi}); no value reaches "
+                    f"{limits['min_rf']}"
+                )
+            previous = reach
+            hi = hi * 2 if hi > 0 else 1
         lo = hi // 2 if hi > lowest else lowest - 1
         while hi - lo > 1:
             mid = (lo + hi) // 2
@@ -110,6 +130,11 @@ def solve(
         return _none(base, param, "largest", limits, first, len(cache))
     lo, hi = lowest, lowest * 2 if lowest > 0 else 1
     while probe(hi).ok:
+        if hi > 4 and probe(hi).metrics == probe(lo).metrics:
+            raise ArchinspectError(
+                f"error: the limited metrics do not grow with {display_name(param)} "
+                f"(the same at {display_name(param)}={lo} and {hi}); no largest value exists"
+            )
         if hi >= SEARCH_CAP:
             raise ArchinspectError(
                 f"error: {param} can grow past {SEARCH_CAP:,} within these limits; "
@@ -135,6 +160,7 @@ def solve(
         nxt.metrics,
         nxt.violated,
         len(cache),
+        nxt.error,
     )
 
 

@@ -59,6 +59,25 @@ def display_name(param: str) -> str:
     return param[len("model.") :] if param.startswith("model.") else param
 
 
+def check_params(spec: Spec, params: list[str]) -> None:
+    """Refuse a misspelt --param before sweeping (every row would fail the same way)."""
+    from archinspect.arguments import did_you_mean
+    from archinspect.registry import FAMILIES
+
+    if spec.target is not None:
+        return  # a target's keyword arguments are its own
+    names = [a.name for a in FAMILIES[spec.family].all_args]
+    allowed = [*names, *(f"model.{n}" for n in names), "input.resolution", "input.batch_size"]
+    for param in params:
+        if param not in allowed:
+            short = display_name(param)
+            raise UsageError(
+                f"error: --param {param}: {spec.family} has no argument {short!r}"
+                f"{did_you_mean(short, names)} (sweepable: {', '.join(names)}, "
+                "input.resolution, input.batch_size)"
+            )
+
+
 def values_for(param: str, spec: Spec, given: list[Any] | None) -> list[Any]:
     """From the flag, else the spec's `sweep:` block, else a default range for the name."""
     if given is not None:

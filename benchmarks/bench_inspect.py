@@ -39,7 +39,7 @@ def phases() -> None:
 
     model = build_abstract(spec)
     lap("build (filter_eval_shape)")
-    out, rows, _ = forward_layers(model, spec.input_shape, spec.input.dtype)
+    out, rows, calls = forward_layers(model, spec.input_shape, spec.input.dtype)
     lap(f"trace forward, record {len(rows)} module calls")
     batch = (1, *spec.input_shape)
     fwd = forward_program(model, batch, "float32")
@@ -50,7 +50,7 @@ def phases() -> None:
     lap("compile forward (sequential here)")
     train.compile(COMPILE_OPTIONS)
     lap("compile training step (sequential here)")
-    per_layer_flops(model, rows, "float32")
+    per_layer_flops(model, calls, "float32")
     lap("lower distinct layers for per-layer FLOPs")
 
 

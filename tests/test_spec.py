@@ -43,7 +43,7 @@ model:
 input:
   resolution: [32, 16]
   batch_size: 4
-  dtype: bfloat16
+  dtype: float32
 """
 
 DEFAULT_NOTE = (
@@ -106,7 +106,7 @@ def test_explicit_values_are_kept() -> None:
     assert spec.explicit == frozenset(
         {"num_spatial_dims", "in_channels", "out_channels", "hidden_channels", "use_norm"}
     )
-    assert spec.input == InputSpec(resolution=(32, 16), batch_size=4, dtype="bfloat16", channels=3)
+    assert spec.input == InputSpec(resolution=(32, 16), batch_size=4, dtype="float32", channels=3)
     assert spec.input_shape == (3, 32, 16)
 
 
@@ -625,3 +625,22 @@ def test_shipped_unet_config_values() -> None:
         "boundary_mode": "periodic",
     }
     assert spec.input == InputSpec(resolution=(128, 128), batch_size=1, dtype="float32")
+
+
+def test_family_input_dtype_other_than_float32_is_refused_at_its_line() -> None:
+    text = CONVNET + "input:\n  dtype: bfloat16\n"
+    with pytest.raises(SpecError, match="must be 'float32' for the built-in families") as exc:
+        load_spec_text(text, "d.yaml")
+    assert _problem_lines(exc) == [
+        "  line 7, col 10, input.dtype: must be 'float32' for the built-in families (their "
+        "weights are float32 and a convolution needs both in one dtype), got 'bfloat16'; other "
+        "dtypes are for `target:` modules built for them"
+    ]
+
+
+def test_target_input_dtype_may_be_float64() -> None:
+    text = (
+        "model:\n  target: pdequinox.arch.ConvNet\n  num_spatial_dims: 1\n  in_channels: 1\n"
+        "  out_channels: 1\ninput:\n  resolution: [16]\n  dtype: float64\n"
+    )
+    assert load_spec_text(text, "t.yaml").input.dtype == "float64"

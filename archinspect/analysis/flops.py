@@ -12,9 +12,9 @@ from typing import Any
 
 import jax
 
+from archinspect.analysis.calls import Call
 from archinspect.analysis.params import is_array_like, module_tree
 from archinspect.analysis.programs import module_program, xla_flops
-from archinspect.report import LayerRow
 
 
 def _signature(module: Any, input_shape: tuple[int, ...], dtype: str) -> tuple:
@@ -26,22 +26,24 @@ def _signature(module: Any, input_shape: tuple[int, ...], dtype: str) -> tuple:
     return (treedef, shapes, input_shape, dtype)
 
 
-def per_layer_flops(model: Any, rows: list[LayerRow], dtype: str) -> dict[str, int]:
-    """XLA's per-sample FLOPs of every row's module (all of its calls), by path.
+def per_layer_flops(model: Any, calls: list[Call], dtype: str) -> dict[str, int]:
+    """XLA's per-sample FLOPs of every called module, summed over its calls, by path.
 
-    Rows whose module takes more than one array argument are left out (no single input shape
-    to lower it with).
+    Each call is costed at its own input shape (a shared module may see several). Modules
+    called with more than one array argument are left out (no single input to lower with).
     """
     modules = dict(module_tree(model))
     cache: dict[tuple, int] = {}
     out: dict[str, int] = {}
-    for row in rows:
-        module = modules.get(row.path)
-        if module is None or len(row.input_shapes) != 1 or row.path == "":
-            continue  # the root's figure is the whole program's, compiled
-        key = _signature(module, row.input_shapes[0], dtype)
+    skipped: set[str] = set()
+    for call in calls:
+        module = modules.get(call.path)
+        if module is None or len(call.input_shapes) != 1 or call.path == "":
+            skipped.add(call.path)  # the root's figure is the whole program's, compiled
+            continue
+        key = _signature(module, call.input_shapes[0], dtype)
         if key not in cache:
-            lowered = module_program(module, row.input_shapes[0], dtype)
+            lowered = module_program(module, call.input_shapes[0], dtype)
             cache[key] = xla_flops(lowered.cost_analysis())
-        out[row.path] = cache[key] * row.calls
-    return out
+        out[call.path] = out.get(call.path, 0) + cache[key]
+    return {path: flops for path, flops in out.items() if path not in skipped}

@@ -18,7 +18,7 @@ from archinspect.analysis.platform import on_platform, resolve
 from archinspect.analysis.programs import forward_program, train_step_program, xla_flops
 from archinspect.analysis.shapes import fold_layers, forward_layers, leaf_paths
 from archinspect.build import build_abstract
-from archinspect.errors import BuildError
+from archinspect.errors import ArchinspectError, BuildError
 from archinspect.report import FlopsReport, InspectReport, MemoryReport
 from archinspect.spec.model import Spec
 
@@ -26,9 +26,13 @@ COMPILE_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
 def _forward(spec: Spec, model: Any):
+    # A user's target may fail in any way; a built-in family only on bad shapes or dtypes.
+    caught = Exception if spec.target is not None else (ValueError, TypeError, AssertionError)
     try:
         return forward_layers(model, spec.input_shape, spec.input.dtype)
-    except (ValueError, TypeError) as exc:
+    except ArchinspectError:
+        raise
+    except caught as exc:
         raise BuildError(
             f"error: {spec.source}: the forward pass of {spec.target or spec.family} fails "
             f"for input shape {spec.input_shape}: {type(exc).__name__}: {exc}"
@@ -46,11 +50,23 @@ def inspect_report(
     model: Any = None,
 ) -> InspectReport:
     """The full report; with costs=False only shapes and parameters (nothing is compiled)."""
-    import dataclasses
-
     platform = resolve(platform)
     if model is None:
         model = build_abstract(spec, trusted)
+    if spec.input.dtype == "float64":
+        # JAX would silently canonicalise a float64 input to float32 without x64 mode.
+        from jax.experimental import enable_x64
+
+        with enable_x64():
+            return _report(spec, model, depth, platform, costs, layer_costs)
+    return _report(spec, model, depth, platform, costs, layer_costs)
+
+
+def _report(
+    spec: Spec, model: Any, depth: int | None, platform: str, costs: bool, layer_costs: bool
+) -> InspectReport:
+    import dataclasses
+
     _, leaves = module_rows(model)
     params = summarize(leaves)
     output_shape, rows, calls = _forward(spec, model)
@@ -68,7 +84,7 @@ def inspect_report(
             # the optimised HLO and buffer assignment, which that level does not change.
             with ThreadPoolExecutor(max_workers=2) as pool:
                 compiled = [pool.submit(p.compile, COMPILE_OPTIONS) for p in (forward, train)]
-                layer_flops = per_layer_flops(model, rows, spec.input.dtype) if layer_costs else {}
+                layer_flops = per_layer_flops(model, calls, spec.input.dtype) if layer_costs else {}
                 forward_c, train_c = (f.result() for f in compiled)
         total = xla_flops(forward_c.cost_analysis())
         flops = FlopsReport(forward=total, per_sample=total // batch, batch_size=batch)

@@ -51,7 +51,7 @@ class SpectralConv(eqx.Module):
             limit = n // 2 + 1 if last else n // 2
             if m > limit:
                 raise ValueError(
-                    f"num_modes (={m}) needs at least {2 * m - (1 if last else 0)} cells "
+                    f"num_modes (={m}) needs at least {2 * m - (2 if last else 0)} cells "
                     f"on spatial axis {i}, got {n}"
                 )
         x_ft = jnp.fft.rfftn(x, axes=axes)

@@ -97,6 +97,7 @@ def solve_dict(result: SolveResult) -> dict:
         "next_value": result.next_value,
         "next_metric": _metrics_json(result.next_metric),
         "binding": list(result.binding),
+        "next_error": result.next_error,
         "probes": result.probes,
     }
 
@@ -115,10 +116,13 @@ def solve_lines(result: SolveResult) -> list[str]:
             f"{METRIC_LABELS.get(k, k)} {metric_text(k, v)}" for k, v in metrics.items()
         )
 
-    limits = ", ".join(
-        f"a receptive field of {num(v)} on every side" if k == "min_rf" else f"{k} {num(v)}"
-        for k, v in result.limits.items()
+    maxima = ", ".join(f"{k} {num(v)}" for k, v in result.limits.items() if k != "min_rf")
+    reach = (
+        f"a receptive field of {num(result.limits['min_rf'])} on every side"
+        if "min_rf" in result.limits
+        else ""
     )
+    limits = ", ".join(p for p in (reach, maxima) if p)
     if result.value is None:
         return [
             f"no value of {result.param} satisfies {limits}",
@@ -128,15 +132,21 @@ def solve_lines(result: SolveResult) -> list[str]:
     if result.direction == "largest":
         head = f"largest {result.param} within {limits}: {result.value}"
     else:
-        head = f"smallest {result.param} reaching {limits}: {result.value}"
+        head = (
+            f"smallest {result.param} reaching {reach}"
+            + (f" within {maxima}" if maxima else "")
+            + f": {result.value}"
+        )
     lines = [
         head,
         f"  at {result.param}={result.value}: {show(result.metric)}",
     ]
-    if result.next_value is not None:
+    if result.next_error is not None:
+        lines.append(f"  at {result.param}={result.next_value}: invalid — {result.next_error}")
+    elif result.next_value is not None:
         lines.append(
             f"  at {result.param}={result.next_value}: {show(result.next_metric)}"
             + (f" — crosses {', '.join(result.binding)}" if result.binding else "")
         )
-    lines.append(f"  ({result.probes} exact evaluations)")
+    lines.append(f"  ({result.probes} exact evaluation{'s' if result.probes != 1 else ''})")
     return lines

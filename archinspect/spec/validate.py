@@ -230,6 +230,14 @@ def _input(
         )
         ok = False
     dtype = raw.get("dtype", "float32")
+    if family is not None and dtype in DTYPES and dtype != "float32":
+        c.at(
+            "input.dtype",
+            f"must be 'float32' for the built-in families (their weights are float32 and a "
+            f"convolution needs both in one dtype), got {yaml_repr(dtype)}; other dtypes are "
+            "for `target:` modules built for them",
+        )
+        ok = False
     if dtype not in DTYPES:
         c.at(
             "input.dtype",

@@ -1,0 +1,353 @@
+"""`archinspect solve`: the largest value within maximum limits, or the smallest that reaches a
+minimum receptive field. Every answer is checked by counting the answer and the next value
+independently: `count --set ... -f json` for parameters, `inspect --set ... -f json` for FLOPs,
+pdequinox's own (exact, for a ConvNet) receptive field, and hand-derived arithmetic.
+
+Hand formulas (a k-conv in 1-D from a to b channels has b*a*k + b parameters):
+- ConvNet, 1-D, in = out = 1, width h, depth D, kernel k: lifting k*h + h, D-1 hidden convs
+  k*h*h + h, projection k*h + 1; receptive field (D+1)*(k-1)/2 per side for odd k.
+  With k=3, D=10: 27h^2 + 16h + 1. With h=16, k=5: 1296D - 1119.
+- The tiny model (D=1 over 8 cells): 7h + 1 parameters and 112h + 8 FLOPs (XLA: 2 per
+  multiply-add): lifting 2*3*h*8 + bias 8h, relu 8h, projection 2*3*h*8 + bias 8.
+"""
+
+from __future__ import annotations
+
+import json
+
+import equinox as eqx
+import jax
+import pdequinox as pdeqx
+import pytest
+from typer.testing import CliRunner
+
+from archinspect.cli import app
+
+runner = CliRunner()
+
+SOLVE_KEYS = {
+    "name",
+    "spec",
+    "param",
+    "direction",
+    "limits",
+    "value",
+    "metric",
+    "next_value",
+    "next_metric",
+    "binding",
+    "next_error",
+    "probes",
+}
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def solve_json(*args: str, exit_code: int = 0) -> dict:
+    result = invoke("solve", *args, "--format", "json")
+    assert result.exit_code == exit_code, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == SOLVE_KEYS
+    return data
+
+
+def counted(spec: str, *sets: str) -> int:
+    """Total parameters by `count`, independently of solve's search."""
+    args = [a for s in sets for a in ("--set", s)]
+    result = invoke("count", spec, *args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["params"]["total"]
+
+
+def inspected_flops(spec: str, *sets: str) -> int:
+    args = [a for s in sets for a in ("--set", s)]
+    result = invoke("inspect", spec, *args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["flops"]["forward"]
+
+
+def pdequinox_convnet_rf(depth: int, kernel_size: int) -> tuple:
+    """pdequinox's analytic receptive field of its ConvNet (exact for a plain conv stack)."""
+    model = eqx.filter_eval_shape(
+        pdeqx.arch.ConvNet,
+        1,
+        1,
+        1,
+        hidden_channels=16,
+        depth=depth,
+        kernel_size=kernel_size,
+        key=jax.random.PRNGKey(0),
+    )
+    return tuple((int(b), int(f)) for b, f in model.receptive_field)
+
+
+def convnet_params(h: int, depth: int, k: int) -> int:
+    return (k * h + h) + (depth - 1) * (k * h * h + h) + (k * h + 1)
+
+
+def tiny_params(h: int) -> int:
+    return 7 * h + 1
+
+
+def tiny_flops(h: int) -> int:
+    return 112 * h + 8
+
+
+@pytest.fixture
+def specs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    files = {
+        "c1.yaml": 'model: {"family": "ConvNet", "num_spatial_dims": 1, "in_channels": 1, '
+        '"out_channels": 1}\ninput: {"resolution": 64}\n',
+        "tiny.yaml": 'model: {"family": "ConvNet", "num_spatial_dims": 1, "in_channels": 1, '
+        '"out_channels": 1, "depth": 1}\ninput: {"resolution": 8}\n',
+        "f1.yaml": 'model: {"family": "ClassicFNO", "num_spatial_dims": 1, "in_channels": 1, '
+        '"out_channels": 1, "hidden_channels": 4, "num_blocks": 1}\ninput: {"resolution": 16}\n',
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_hand_formulas():
+    assert convnet_params(16, 10, 3) == 7_169  # SPEC §2 reference figure
+    assert convnet_params(32, 10, 3) == 28_161
+    assert [convnet_params(h, 10, 3) for h in (18, 19)] == [
+        27 * 18 * 18 + 16 * 18 + 1,
+        27 * 19 * 19 + 16 * 19 + 1,
+    ]
+    assert [convnet_params(16, D, 5) for D in (6, 7)] == [1296 * 6 - 1119, 1296 * 7 - 1119]
+    assert [convnet_params(h, 1, 3) for h in (2, 3, 4)] == [tiny_params(h) for h in (2, 3, 4)]
+
+
+class TestMaxParams:
+    def test_hidden_channels(self, specs):
+        data = solve_json("c1.yaml", "--param", "hidden_channels", "--max-params", "10k")
+        assert data == {
+            "name": "c1",
+            "spec": "c1.yaml",
+            "param": "hidden_channels",
+            "direction": "largest",
+            "limits": {"max_params": 10_000},
+            "value": 18,
+            "metric": {"params": 9_037},  # 27*324 + 288 + 1
+            "next_value": 19,
+            "next_metric": {"params": 10_052},  # 27*361 + 304 + 1
+            "binding": ["max_params"],
+            "next_error": None,
+            "probes": 10,  # 1, 2, 4, 8, 16, 32, then 24, 20, 18, 19
+        }
+        # counted independently: the answer fits, the next value does not
+        answer = counted("c1.yaml", "model.hidden_channels=18")
+        nxt = counted("c1.yaml", "model.hidden_channels=19")
+        assert answer == convnet_params(18, 10, 3) == 9_037
+        assert nxt == convnet_params(19, 10, 3) == 10_052
+        assert answer <= 10_000 < nxt
+
+    def test_table(self, specs):
+        result = invoke("solve", "c1.yaml", "--param", "hidden_channels", "--max-params", "1e4")
+        assert result.exit_code == 0, result.output
+        assert result.stdout == (
+            "largest hidden_channels within max_params 10,000: 18\n"
+            "  at hidden_channels=18: params 9,037\n"
+            "  at hidden_channels=19: params 10,052 — crosses max_params\n"
+            "  (10 exact evaluations)\n"
+        )
+        assert result.stderr == ""
+
+    @pytest.mark.parametrize(("limit", "value"), [("9037", 18), ("9036", 17)])
+    def test_limit_is_inclusive(self, specs, limit, value):
+        data = solve_json("c1.yaml", "--param", "hidden_channels", "--max-params", limit)
+        assert data["value"] == value
+        assert data["next_value"] == value + 1
+        assert data["metric"] == {"params": convnet_params(value, 10, 3)}
+        assert data["next_metric"] == {"params": convnet_params(value + 1, 10, 3)}
+
+    @pytest.mark.usefixtures("repo_root")
+    def test_fno_modes_within_the_config_budget(self):
+        # configs/fno.yaml: h=32, 4 blocks; 64 + 4*(2*32*32*m + 1056) + 33 = 8192m + 4321
+        data = solve_json("configs/fno.yaml", "--param", "num_modes", "--max-params", "110k")
+        assert (data["value"], data["next_value"]) == (12, 13)
+        assert data["metric"] == {"params": 8192 * 12 + 4321}  # 102,625: the config itself
+        assert data["next_metric"] == {"params": 8192 * 13 + 4321}  # 110,817
+        assert counted("configs/fno.yaml", "model.num_modes=12") == 102_625
+        assert counted("configs/fno.yaml", "model.num_modes=13") == 110_817
+
+    def test_fno_modes_stop_at_the_largest_valid_value(self, specs):
+        data = solve_json("f1.yaml", "--param", "num_modes", "--max-params", "100k")
+        # h=4, 1 block: 8 + (2*16*m + 20) + 5 = 32m + 33; m=9 is the largest that 16 cells carry
+        assert data["value"] == 9
+        assert data["metric"] == {"params": 32 * 9 + 33}
+
+
+class TestMinRF:
+    def test_smallest_depth_reaching_the_rf(self, specs):
+        data = solve_json(
+            "c1.yaml", "--set", "model.kernel_size=5", "--param", "depth", "--min-rf", "15"
+        )
+        assert data == {
+            "name": "c1",
+            "spec": "c1.yaml",
+            "param": "depth",
+            "direction": "smallest",
+            "limits": {"min_rf": 15},
+            "value": 7,  # 8 five-convs: 2*8 = 16 >= 15
+            "metric": {"receptive_field": [[16, 16]]},
+            "next_value": 6,  # 7 five-convs: 2*7 = 14 < 15
+            "next_metric": {"receptive_field": [[14, 14]]},
+            "binding": ["min_rf"],
+            "next_error": None,
+            "probes": 6,
+        }
+        # independently: pdequinox's ConvNet receptive field for the answer and the one below
+        assert pdequinox_convnet_rf(7, 5) == ((16, 16),)
+        assert pdequinox_convnet_rf(6, 5) == ((14, 14),)
+
+    def test_exact_hit(self, specs):
+        data = solve_json("c1.yaml", "--param", "depth", "--min-rf", "11")
+        assert (data["value"], data["next_value"]) == (10, 9)  # (D+1)*1 per side
+        assert data["metric"] == {"receptive_field": [[11, 11]]}
+        assert data["next_metric"] == {"receptive_field": [[10, 10]]}
+        assert pdequinox_convnet_rf(10, 3) == ((11, 11),)
+
+    def test_uses_the_smaller_side_of_an_even_kernel(self, specs):
+        # a 4-kernel reaches (1, 2) as JAX pads it: D+1 of them give (D+1, 2(D+1)); the minimum
+        # must hold on both sides, so 10 needs D+1 = 10, not 5
+        data = solve_json(
+            "c1.yaml", "--set", "model.kernel_size=4", "--param", "depth", "--min-rf", "10"
+        )
+        assert (data["value"], data["next_value"]) == (9, 8)
+        assert data["metric"] == {"receptive_field": [[10, 20]]}
+        assert data["next_metric"] == {"receptive_field": [[9, 18]]}
+
+    def test_the_lowest_value_already_reaches(self, specs):
+        data = solve_json("c1.yaml", "--param", "depth", "--min-rf", "2")
+        assert data["value"] == 1
+        assert data["metric"] == {"receptive_field": [[2, 2]]}
+        assert (data["next_value"], data["next_metric"], data["binding"]) == (None, None, [])
+
+    def test_table(self, specs):
+        result = invoke(
+            "solve", "c1.yaml", "--set", "model.kernel_size=5", "-p", "depth", "--min-rf", "15"
+        )
+        assert result.exit_code == 0, result.output
+        assert result.stdout == (
+            "smallest depth reaching a receptive field of 15 on every side: 7\n"
+            "  at depth=7: receptive field (16,16)\n"
+            "  at depth=6: receptive field (14,14) — crosses min_rf\n"
+            "  (6 exact evaluations)\n"
+        )
+
+
+class TestCombinedLimits:
+    def test_max_flops_on_a_tiny_model(self, specs):
+        data = solve_json("tiny.yaml", "--param", "hidden_channels", "--max-flops", "250")
+        assert (data["value"], data["next_value"]) == (2, 3)
+        assert data["metric"] == {"flops": 232}  # 112*2 + 8
+        assert data["next_metric"] == {"flops": 344}  # 112*3 + 8
+        assert data["binding"] == ["max_flops"]
+        # independently, XLA's figure through `inspect`, and by hand
+        assert inspected_flops("tiny.yaml", "model.hidden_channels=2") == tiny_flops(2) == 232
+        assert inspected_flops("tiny.yaml", "model.hidden_channels=3") == tiny_flops(3) == 344
+
+    def test_flops_binds_while_params_would_allow_more(self, specs):
+        data = solve_json(
+            "tiny.yaml",
+            *("--param", "hidden_channels", "--max-params", "29", "--max-flops", "400"),
+        )
+        assert data["limits"] == {"max_params": 29, "max_flops": 400}
+        assert (data["value"], data["next_value"]) == (3, 4)
+        assert data["metric"] == {"params": 22, "flops": 344}
+        # at 4: params 29 is still within max_params, flops 456 is not: only max_flops binds
+        assert data["next_metric"] == {"params": 29, "flops": 456}
+        assert data["binding"] == ["max_flops"]
+        assert counted("tiny.yaml", "model.hidden_channels=3") == tiny_params(3) == 22
+        assert counted("tiny.yaml", "model.hidden_channels=4") == tiny_params(4) == 29
+        assert (tiny_flops(3), tiny_flops(4)) == (344, 456)
+
+    def test_min_rf_with_max_params_both_met(self, specs):
+        data = solve_json(
+            "c1.yaml",
+            *("--set", "model.kernel_size=5", "--param", "depth"),
+            *("--min-rf", "15", "--max-params", "50k"),
+        )
+        assert (data["value"], data["next_value"]) == (7, 6)
+        assert data["metric"] == {"params": 7953, "receptive_field": [[16, 16]]}
+        assert data["next_metric"] == {"params": 6657, "receptive_field": [[14, 14]]}
+        assert data["binding"] == ["min_rf"]
+        assert counted("c1.yaml", "model.kernel_size=5", "model.depth=7") == 7953
+        assert convnet_params(16, 7, 5) == 7953
+
+    def test_min_rf_blocked_by_max_params(self, specs):
+        # depth 7 is the least that reaches the RF; its 7,953 parameters cross max_params, and
+        # every deeper net has more: no value satisfies both, and max_params is the one to blame
+        result = invoke(
+            "solve",
+            "c1.yaml",
+            *("--set", "model.kernel_size=5", "--param", "depth"),
+            *("--min-rf", "15", "--max-params", "5000"),
+        )
+        assert result.exit_code == 1
+        assert result.stdout == (
+            "no value of depth satisfies a receptive field of 15 on every side, max_params 5,000\n"
+            "at depth=7: params 7,953, receptive field (16,16) (crosses max_params)\n"
+        )
+
+
+class TestFailures:
+    def test_no_solution(self, specs):
+        # even hidden_channels=1 has 27 + 16 + 1 = 44 parameters
+        result = invoke("solve", "c1.yaml", "--param", "hidden_channels", "--max-params", "40")
+        assert result.exit_code == 1
+        assert result.stdout == (
+            "no value of hidden_channels satisfies max_params 40\n"
+            "at hidden_channels=1: params 44 (crosses max_params)\n"
+        )
+        assert counted("c1.yaml", "model.hidden_channels=1") == convnet_params(1, 10, 3) == 44
+
+    def test_no_solution_json(self, specs):
+        data = solve_json(
+            "c1.yaml", "--param", "hidden_channels", "--max-params", "40", exit_code=1
+        )
+        assert (data["value"], data["metric"]) == (None, None)
+        assert (data["next_value"], data["next_metric"]) == (1, {"params": 44})
+        assert data["binding"] == ["max_params"]
+
+    @pytest.mark.parametrize(("option", "raw"), [("--max-params", "lots"), ("--max-memory", "-5")])
+    def test_bad_amount(self, specs, option, raw):
+        result = invoke("solve", "c1.yaml", option, raw)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert result.stderr == (
+            f"error: {option} must be a non-negative number: 1000000, 1_000_000, 1e6, '1.5M', "
+            f"'20G', '512Mi'; got '{raw}'\n"
+        )
+
+    def test_no_limit(self, specs):
+        result = invoke("solve", "c1.yaml", "--param", "depth")
+        assert result.exit_code == 2
+        assert result.stderr == (
+            "error: solve needs a limit: --max-params, --max-flops, --max-memory or --min-rf\n"
+        )
+
+    def test_metric_that_does_not_grow(self, specs):
+        # parameters do not depend on the resolution: the search stops once they stay put
+        result = invoke("solve", "c1.yaml", "--param", "input.resolution", "--max-params", "10k")
+        assert result.exit_code == 2
+        assert result.stderr == (
+            "error: the limited metrics do not grow with input.resolution (the same at "
+            "input.resolution=4 and 8); no largest value exists\n"
+        )
+
+    def test_rf_that_does_not_grow_is_an_error_not_a_hang(self, specs):
+        # kernel 1: every conv is pointwise, the receptive field stays 0 at any depth
+        result = invoke(
+            "solve", "c1.yaml", "--set", "model.kernel_size=1", "--param", "depth", "--min-rf", "1"
+        )
+        assert result.exit_code == 2
+        assert result.stderr == (
+            "error: the receptive field does not grow with depth (still 0 at depth=8); "
+            "no value reaches 1\n"
+        )
