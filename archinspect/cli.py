@@ -99,6 +99,15 @@ DepthOpt = Annotated[
 ]
 
 
+RFOpt = Annotated[
+    bool,
+    typer.Option(
+        "--rf/--no-rf",
+        help="cumulative receptive field per layer and of the network (structural analysis)",
+    ),
+]
+
+
 @app.callback()
 def _main(
     ctx: typer.Context,
@@ -218,6 +227,7 @@ def _layers_command(
     depth: int,
     trust: list[str] | None,
     full: bool,
+    with_rf: bool,
 ) -> None:
     def body() -> None:
         loaded = _load(spec, set_)
@@ -229,6 +239,7 @@ def _layers_command(
             trusted=trust or (),
             platform=ctx.obj.get("platform"),
             costs=full,
+            rf=with_rf,
         )
         if format is Format.table:
             from archinspect.render.table import inspect_table
@@ -260,13 +271,14 @@ def shapes(
     output: OutputOpt = None,
     depth: DepthOpt = 2,
     trust: TrustOpt = None,
+    with_rf: RFOpt = True,
 ) -> None:
     """Per-layer input and output shapes of the forward pass, for any Equinox module.
 
     Traced abstractly (no weights, nothing compiled); a module called several times is one
     row with its call count.
     """
-    _layers_command(ctx, spec, set_, format, output, depth, trust, full=False)
+    _layers_command(ctx, spec, set_, format, output, depth, trust, full=False, with_rf=with_rf)
 
 
 @app.command()
@@ -278,13 +290,68 @@ def inspect(
     output: OutputOpt = None,
     depth: DepthOpt = 2,
     trust: TrustOpt = None,
+    with_rf: RFOpt = True,
 ) -> None:
     """The full report: parameters, per-layer shapes and FLOPs, memory.
 
     FLOPs and memory are XLA's analyses of the forward pass and of a training step
     (value_and_grad of a mean squared error), compiled for --platform but never run.
     """
-    _layers_command(ctx, spec, set_, format, output, depth, trust, full=True)
+    _layers_command(ctx, spec, set_, format, output, depth, trust, full=True, with_rf=with_rf)
+
+
+class RFMethod(str, Enum):
+    structural = "structural"
+    empirical = "empirical"
+    both = "both"
+
+
+@app.command()
+def rf(
+    ctx: typer.Context,
+    spec: SpecArg = None,
+    set_: SetOpt = None,
+    method: Annotated[
+        RFMethod,
+        typer.Option(
+            "--method",
+            "-m",
+            help="structural (dependency analysis of the traced program), empirical (gradients "
+            "of a positive linear float64 copy), or both (they must agree; for the built-in "
+            "families the analytic composition too)",
+        ),
+    ] = RFMethod.structural,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    trust: TrustOpt = None,
+) -> None:
+    """Exact receptive field per spatial axis and direction, its range over output positions,
+    and whether any output is coupled to every input (norms, FFTs, dense layers over space)."""
+
+    def body() -> None:
+        loaded = _load(spec, set_)
+        from archinspect.analysis.rf_report import rf_report
+
+        report = rf_report(loaded, method=method.value, trusted=trust or ())
+        if format is Format.table:
+            from archinspect.render.table import rf_table
+
+            text = rf_table(report, width=_width(), color=_color(output))
+        elif format is Format.json:
+            from archinspect.render.json import rf_json
+
+            text = rf_json(report)
+        elif format is Format.csv:
+            from archinspect.render.csv import rf_csv
+
+            text = rf_csv(report)
+        else:
+            from archinspect.render.markdown import rf_markdown
+
+            text = rf_markdown(report)
+        _emit(text, output)
+
+    _run(ctx, body)
 
 
 def _spec_loader(spec: str | None, set_: list[str] | None):

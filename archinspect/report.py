@@ -153,3 +153,15 @@ class CheckReport:
     @property
     def exceeded(self) -> tuple[BudgetResult, ...]:
         return tuple(r for r in self.results if not r.ok)
+
+
+@dataclass(frozen=True)
+class RFReport:
+    """`archinspect rf`: the receptive field of one spec, with the methods that agreed on it."""
+
+    name: str
+    spec: str
+    family: str
+    input_shape: tuple[int, ...]
+    result: object  # analysis.receptive_field.RFResult
+    methods: tuple[str, ...]  # every method whose result equals `result`

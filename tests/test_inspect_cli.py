@@ -260,7 +260,8 @@ class TestInspectConvNet:
     def test_table(self):
         out = invoke("inspect", *CONVNET)
         header = next(line for line in out.splitlines() if " module " in line)
-        assert header.split()[-2:] == ["FLOPs", "┃"]  # a FLOPs column, the last one
+        # FLOPs, then the cumulative receptive field, the last column
+        assert header.split()[-4:] == ["FLOPs", "┃", "RF", "┃"]
         assert "parameters" in out and "81" in out
         text = " ".join(out.split())
         assert "FLOPs, forward 1,610 XLA's estimate" in text
@@ -269,7 +270,8 @@ class TestInspectConvNet:
         assert "XLA memory, forward" in text and "XLA memory, train step" in text
         line = next(line for line in out.splitlines() if " layers[1] " in line)
         cells = [c.strip() for c in line.strip("│ \n").split("│")]
-        assert cells == ["layers[1]", "Conv", "4×10", "4×10", "52", "1", "1,000"]
+        # two 3-convs deep: (2, 2) cells each side
+        assert cells == ["layers[1]", "Conv", "4×10", "4×10", "52", "1", "1,000", "(2,2)"]
 
     def test_csv(self):
         rows = list(csv.DictReader(io.StringIO(invoke("inspect", *CONVNET, "-f", "csv"))))
@@ -292,8 +294,9 @@ class TestInspectConvNet:
             "a multiply-add = 2 FLOPs) | 1,610 |"
         ) in lines
         assert "| activation bytes (leaf outputs, whole batch) | 360 |" in lines
-        assert "| module | type | input | output | params | calls | FLOPs |" in lines
-        assert "| &nbsp;&nbsp;layers[1] | Conv | 4×10 | 4×10 | 52 | 1 | 1,000 |" in lines
+        assert "| module | type | input | output | params | calls | FLOPs | RF |" in lines
+        assert "| &nbsp;&nbsp;layers[1] | Conv | 4×10 | 4×10 | 52 | 1 | 1,000 | (2,2) |" in lines
+        assert "| receptive field (backward, forward) | (3,3) |" in lines
 
 
 def test_convnet_hand_flops():

@@ -703,18 +703,20 @@ class TestShapesCommand:
         assert lines[0].startswith(
             "### convnet-1d — ConvNet, input 1×10 → output 1×10, batch 1, float32, "
         )
-        assert "| module | type | input | output | params | calls |" in lines
-        assert "| &nbsp;&nbsp;layers[0] | Conv | 1×10 | 4×10 | 16 | 1 |" in lines
-        assert "| &nbsp;&nbsp;layers[1] | Conv | 4×10 | 4×10 | 52 | 1 |" in lines
-        assert "| &nbsp;&nbsp;layers[2] | Conv | 4×10 | 1×10 | 13 | 1 |" in lines
+        # the last column is the cumulative receptive field: one more 3-conv, one more cell
+        assert "| module | type | input | output | params | calls | RF |" in lines
+        assert "| &nbsp;&nbsp;layers[0] | Conv | 1×10 | 4×10 | 16 | 1 | (1,1) |" in lines
+        assert "| &nbsp;&nbsp;layers[1] | Conv | 4×10 | 4×10 | 52 | 1 | (2,2) |" in lines
+        assert "| &nbsp;&nbsp;layers[2] | Conv | 4×10 | 1×10 | 13 | 1 | (3,3) |" in lines
 
     def test_table(self):
         text = self.invoke()  # table is the default format
         assert "input 1×10 → output 1×10" in text
-        for path, type_, i, o, n in CONVNET_ROWS[1:]:
+        for depth, (path, type_, i, o, n) in enumerate(CONVNET_ROWS[1:], start=1):
             line = next(line for line in text.splitlines() if f" {path} " in line)
             cells = [c.strip() for c in line.strip("│ \n").split("│")]
-            assert cells == [path, type_, "×".join(map(str, i)), "×".join(map(str, o)), str(n), "1"]
+            shapes = ["×".join(map(str, i)), "×".join(map(str, o))]
+            assert cells == [path, type_, *shapes, str(n), "1", f"({depth},{depth})"]
 
 
 @pytest.mark.usefixtures("repo_root")

@@ -445,6 +445,7 @@ def test_module_class_target_from_archinspect_itself(tmp_path):
             "own_params": 21,
             "calls": 1,
             "folded": 0,
+            "receptive_field": [[1, 1]],  # one 3-conv
         }
     ]
 

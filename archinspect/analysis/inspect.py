@@ -47,6 +47,7 @@ def inspect_report(
     platform: str | None = None,
     costs: bool = True,
     layer_costs: bool = True,
+    rf: bool = False,
     model: Any = None,
 ) -> InspectReport:
     """The full report; with costs=False only shapes and parameters (nothing is compiled)."""
@@ -58,12 +59,32 @@ def inspect_report(
         from jax.experimental import enable_x64
 
         with enable_x64():
-            return _report(spec, model, depth, platform, costs, layer_costs)
-    return _report(spec, model, depth, platform, costs, layer_costs)
+            return _report(spec, model, depth, platform, costs, layer_costs, rf)
+    return _report(spec, model, depth, platform, costs, layer_costs, rf)
+
+
+def _receptive_fields(spec: Spec, model: Any) -> tuple[Any, dict, tuple[str, ...]]:
+    """Network RF and cumulative RF per layer; an analysis that cannot handle the model
+    (e.g. an unknown operation in a user's module) becomes a note, not a failed report."""
+    from archinspect.analysis.receptive_field import layer_receptive_fields, receptive_field
+
+    try:
+        result = receptive_field(model, spec.input_shape)
+        layers = layer_receptive_fields(model, spec.input_shape)
+    except ArchinspectError as exc:
+        reason = " ".join(line.strip() for line in exc.message.splitlines())
+        return None, {}, (f"receptive field not available: {reason}",)
+    return result, layers, ()
 
 
 def _report(
-    spec: Spec, model: Any, depth: int | None, platform: str, costs: bool, layer_costs: bool
+    spec: Spec,
+    model: Any,
+    depth: int | None,
+    platform: str,
+    costs: bool,
+    layer_costs: bool,
+    rf: bool,
 ) -> InspectReport:
     import dataclasses
 
@@ -97,6 +118,9 @@ def _report(
             forward=xla_memory(forward_c),
             train_step=xla_memory(train_c),
         )
+    rf_result, layer_rf, notes = _receptive_fields(spec, model) if rf else (None, {}, ())
+    if layer_rf:
+        rows = [dataclasses.replace(r, rf=layer_rf.get(r.path)) for r in rows]
     return InspectReport(
         name=spec.name,
         spec=spec.source,
@@ -112,4 +136,6 @@ def _report(
         depth=depth,
         flops=flops,
         memory=memory,
+        receptive_field=rf_result,
+        notes=notes,
     )

@@ -1,29 +1,33 @@
 """Dependency tables and one exact rule per jaxpr primitive, for the structural receptive field.
 
-Every array value of the traced forward pass carries, for each of its elements, the interval
-hull [lo, hi] of the input cells it depends on along each input spatial axis (tables that
-broadcast like the array, so a value that is the same for every channel stores one row). Hulls
-compose exactly for convolutional networks because their cones are monotone in the position;
-per-axis hulls are projections, and the projection of a union is the union of projections.
+Every array value of the traced forward pass carries, for each of its elements and each input
+spatial axis s, the interval hull [lo_s, hi_s] of the input cells along s that it depends on.
+Hulls compose exactly for convolutional networks because their cones are monotone in the
+position; per-axis hulls are projections, and the projection of a union is the union of the
+projections. Each table broadcasts like the array on its own (a value that is the same for
+every channel stores one row; lo_0 of a 3-D convolutional network varies along axis 0 only), so
+separable networks cost O(cells along one axis) per table, not O(all cells).
 
-Three more things travel with the tables:
-- `taint`: the element was computed with a boundary rule (padding, or a value wrapped or
-  mirrored from elsewhere). Only untainted elements are measured, so the result is the stencil
-  of the network on an unbounded domain, whatever the boundary mode.
-- `dense`: the element depends on a whole axis through a dense layer over space (the SPEC's
+Two more tables per axis travel with them:
+- `taint_s`: the element's s-hull may have been shaped by a boundary rule along s (padding, a
+  value wrapped or mirrored from elsewhere). Only untainted elements are measured, so the result
+  is the stencil on an unbounded domain, the same for every boundary mode. A boundary rule
+  along axis t does not change the s-projection of box-window dependencies, so it taints
+  component t only.
+- `dense_s`: the element depends on the whole axis through a dense layer over space (the SPEC's
   convention reports the number of points there).
-- per array axis a `Tag`: which input spatial axis it runs along and the affine map from
-  position to input coordinate; data movement (concatenate, scatter, gather) that breaks the
-  map along a spatial axis is how periodic, reflecting and edge padding are recognised.
+
+And per array axis a `Tag`: the input spatial axes it runs along and the affine map from
+position to input coordinate. Data movement (concatenate, scatter, gather) that breaks the map
+along a spatial axis is how periodic, reflecting and edge padding are recognised.
 
 Statistics over space (reductions), FFTs and dense contractions over space are global
-couplings: they are recorded as `GlobalSource`s; reductions add nothing to the stencil, FFTs
-make it infinite along their axes, dense layers make it the whole axis.
+couplings: they are recorded; reductions add nothing to the stencil, FFTs make it infinite
+along their axes, dense layers make it the whole axis.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +39,19 @@ import numpy as np
 from archinspect.errors import UnsupportedOperation
 
 INF = math.inf
+# Coordinates are cell indices (and halves, quarters on up-sampled grids) below 2**16: float32
+# holds them exactly, with room to spare, and halves the memory traffic of float64.
+COORD = np.float32
+KINDS = ("lo", "hi", "taint", "dense")
+FILL: dict[str, Any] = {"lo": INF, "hi": -INF, "taint": False, "dense": False}
+DTYPE: dict[str, Any] = {"lo": COORD, "hi": COORD, "taint": bool, "dense": bool}
+UNION: dict[str, Callable] = {
+    "lo": np.minimum,
+    "hi": np.maximum,
+    "taint": np.logical_or,
+    "dense": np.logical_or,
+}
+REDUCE: dict[str, Callable] = {"lo": np.min, "hi": np.max, "taint": np.any, "dense": np.any}
 
 
 @dataclass(frozen=True)
@@ -68,13 +85,18 @@ class Tag:
 
 @dataclass
 class Val:
-    """Dependency tables of one array value (see the module docstring)."""
+    """Dependency tables of one array value (see the module docstring).
+
+    Each of lo, hi, taint, dense holds one table per input spatial axis; a table has the
+    array's rank and broadcasts to its shape. lo is +inf and hi -inf where there is no
+    dependency; -inf/+inf where it is infinite (an FFT).
+    """
 
     shape: tuple[int, ...]
-    lo: np.ndarray  # float64, table shape + (d,); +inf where there is no dependency
-    hi: np.ndarray  # float64, table shape + (d,); -inf where there is no dependency
-    taint: np.ndarray  # bool, table shape
-    dense: np.ndarray  # bool, table shape + (d,)
+    lo: tuple[np.ndarray, ...]
+    hi: tuple[np.ndarray, ...]
+    taint: tuple[np.ndarray, ...]
+    dense: tuple[np.ndarray, ...]
     tags: tuple[Tag | None, ...]
 
     @property
@@ -83,72 +105,76 @@ class Val:
 
     @property
     def d(self) -> int:
-        return self.lo.shape[-1]
+        return len(self.lo)
 
-    def nonempty(self) -> bool:
-        return bool(np.any(self.lo <= self.hi))
+    def table(self, kind: str) -> tuple[np.ndarray, ...]:
+        return getattr(self, kind)
 
-
-@dataclass(frozen=True)
-class GlobalSource:
-    """A module through which an output depends on every input cell along some axis."""
-
-    path: str
-    type: str
-    kind: str  # "normalization" | "global pooling" | "fft" | "dense over space"
+    def nonempty(self, s: int | None = None) -> bool:
+        comps = range(self.d) if s is None else (s,)
+        return any(bool(np.any(self.lo[c] <= self.hi[c])) for c in comps)
 
 
-def empty(shape: Sequence[int], d: int) -> Val:
+def build(shape: Sequence[int], tags: Sequence[Tag | None], d: int,
+          fn: Callable[[str, int], np.ndarray]) -> Val:
+    """A Val whose table (kind, s) is fn(kind, s)."""
+    t = {k: tuple(fn(k, s) for s in range(d)) for k in KINDS}
+    return Val(tuple(shape), t["lo"], t["hi"], t["taint"], t["dense"], tuple(tags))
+
+
+def each(v: Val, shape: Sequence[int], tags: Sequence[Tag | None],
+         fn: Callable[[np.ndarray, str, int], np.ndarray]) -> Val:
+    """A Val whose table (kind, s) is fn(v's table (kind, s), kind, s)."""
+    return build(shape, tags, v.d, lambda k, s: fn(v.table(k)[s], k, s))
+
+
+def empty(shape: Sequence[int], d: int, tags: Sequence[Tag | None] | None = None) -> Val:
     one = (1,) * len(shape)
-    return Val(
-        tuple(shape),
-        np.full(one + (d,), INF),
-        np.full(one + (d,), -INF),
-        np.zeros(one, bool),
-        np.zeros(one + (d,), bool),
-        (None,) * len(shape),
-    )
+    tags = (None,) * len(shape) if tags is None else tags
+    return build(shape, tags, d, lambda k, s: np.full(one, FILL[k], DTYPE[k]))
 
 
 def input_val(shape: Sequence[int], d: int) -> Val:
     """The network input (C, *spatial): cell i of spatial axis s depends on exactly [i, i]."""
     n = len(shape)
-    lo = np.zeros((1,) + tuple(shape[1:]) + (d,))
-    for s in range(d):
-        idx = np.arange(shape[s + 1], dtype=float).reshape((-1,) + (1,) * (d - 1 - s))
-        lo[..., s] = idx
+
+    def table(kind: str, s: int) -> np.ndarray:
+        if kind in ("lo", "hi"):
+            shp = [1] * n
+            shp[s + 1] = shape[s + 1]
+            return np.arange(shape[s + 1], dtype=COORD).reshape(shp)
+        return np.zeros((1,) * n, bool)
+
     tags = (None,) + tuple(Tag(frozenset({s}), Fraction(1), Fraction(0)) for s in range(d))
-    return Val(tuple(shape), lo, lo.copy(), np.zeros((1,) * n, bool), np.zeros(lo.shape, bool), tags)
+    return build(shape, tags, d, table)
 
 
 # ----------------------------------------------------------------------------- table helpers
 
 
-def _tbl(v: Val) -> tuple[int, ...]:
-    return v.taint.shape
+def _along(arr: np.ndarray, axis: int, n: int) -> np.ndarray:
+    """arr broadcast to n along axis (a view) when it is uniform there."""
+    if arr.shape[axis] == n:
+        return arr
+    shape = list(arr.shape)
+    shape[axis] = n
+    return np.broadcast_to(arr, shape)
 
 
-def _materialize(v: Val, axes: Sequence[int]) -> Val:
-    """Broadcast the tables to the full array size along `axes` (views, not copies)."""
-    shape = list(_tbl(v))
-    for a in axes:
-        shape[a] = v.shape[a]
-    t = tuple(shape)
-    return Val(
-        v.shape,
-        np.broadcast_to(v.lo, t + (v.d,)),
-        np.broadcast_to(v.hi, t + (v.d,)),
-        np.broadcast_to(v.taint, t),
-        np.broadcast_to(v.dense, t + (v.d,)),
-        v.tags,
-    )
+def _to(arr: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """arr broadcast to `shape` on the axes where shape is not 1."""
+    target = [n if n != 1 else m for n, m in zip(shape, arr.shape, strict=True)]
+    return np.broadcast_to(arr, target)
 
 
-def _common(vals: Sequence[Val], skip: int | None = None) -> list[Val]:
-    """Bring tables to a common table shape (full size on an axis where any is non-trivial)."""
-    n = vals[0].ndim
-    full = [a for a in range(n) if a != skip and any(_tbl(v)[a] != 1 for v in vals)]
-    return [_materialize(v, full) for v in vals]
+def compress(arr: np.ndarray) -> np.ndarray:
+    """Drop the axes along which a table is constant back to size 1."""
+    for a in range(arr.ndim):
+        if arr.shape[a] > 1:
+            first = arr.take([0], axis=a)
+            if np.array_equal(arr, np.broadcast_to(first, arr.shape)):
+                arr = first
+    return arr
 
 
 def _with_rank(v: Val, n: int) -> Val:
@@ -157,18 +183,7 @@ def _with_rank(v: Val, n: int) -> Val:
         return v
     assert v.ndim == 0, (v.shape, n)
     one = (1,) * n
-    return Val(
-        one,
-        v.lo.reshape(one + (v.d,)),
-        v.hi.reshape(one + (v.d,)),
-        v.taint.reshape(one),
-        v.dense.reshape(one + (v.d,)),
-        (None,) * n,
-    )
-
-
-def _nonempty_mask(v: Val) -> np.ndarray:
-    return v.lo <= v.hi
+    return each(v, one, (None,) * n, lambda x, k, s: x.reshape(one))
 
 
 def _place(arr: np.ndarray, axis: int, length: int, pos: np.ndarray, fill: Any) -> np.ndarray:
@@ -186,12 +201,31 @@ def _place(arr: np.ndarray, axis: int, length: int, pos: np.ndarray, fill: Any) 
     return out
 
 
-def _gather_axis(arr: np.ndarray, axis: int, idx: np.ndarray, fill: Any) -> np.ndarray:
-    """arr taken at idx along axis; idx == -1 gives `fill`."""
+def _extend(arr: np.ndarray, axis: int, fill: Any) -> np.ndarray:
+    """One extra cell at the end of `axis` holding `fill` (no dependency)."""
     pad_shape = list(arr.shape)
     pad_shape[axis] = 1
-    ext = np.concatenate([arr, np.full(pad_shape, fill, arr.dtype)], axis=axis)
-    return np.take(ext, np.where(idx < 0, arr.shape[axis], idx), axis=axis)
+    return np.concatenate([arr, np.full(pad_shape, fill, arr.dtype)], axis=axis)
+
+
+def _mark_taint(v: Val, axes: frozenset[int] | set[int], axis: int, mask: np.ndarray) -> Val:
+    """Taint components `axes` where `mask` (1-D, along array axis `axis`) is set."""
+    if not np.any(mask):
+        return v
+    shp = [1] * v.ndim
+    shp[axis] = mask.size
+    m = mask.reshape(shp)
+    taint = list(v.taint)
+    for s in axes:
+        taint[s] = _along(taint[s], axis, mask.size) | m
+    return Val(v.shape, v.lo, v.hi, tuple(taint), v.dense, v.tags)
+
+
+def _taint_all(v: Val, axes: frozenset[int] | set[int]) -> Val:
+    taint = list(v.taint)
+    for s in axes:
+        taint[s] = np.ones((1,) * v.ndim, bool)
+    return Val(v.shape, v.lo, v.hi, tuple(taint), v.dense, v.tags)
 
 
 def _first_tag(tags: Sequence[Tag | None]) -> Tag | None:
@@ -209,6 +243,15 @@ def _union_tag(tags: Sequence[Tag | None]) -> Tag | None:
     return Tag(frozenset().union(*(t.axes for t in present)))
 
 
+def _inert(v: Val) -> bool:
+    """Depends on nothing, anywhere (cheap: such values have size-1 tables)."""
+    for k in KINDS:
+        for x in v.table(k):
+            if x.size != 1 or x.reshape(()) != FILL[k]:
+                return False
+    return True
+
+
 # ----------------------------------------------------------------------------- the context
 
 
@@ -223,6 +266,9 @@ class Context:
     mark: Callable[[str, Val], None]  # a module call's output value
     call: Callable[[Any, list[Val], tuple[str, ...]], list[Val]]  # interpret a sub-jaxpr
     prefix: tuple[str, ...] = field(default=())
+    # Records how far a window reaches along input axes (in input cells): a hint for how large
+    # an input must be so that some cells escape the boundary.
+    widen: Callable[[frozenset[int], float], None] = field(default=lambda axes, cells: None)
 
 
 Rule = Callable[[Any, list[Val], Context], list[Val]]
@@ -260,19 +306,31 @@ def _elementwise(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     shape = out_shape(eqn)
     n = len(shape)
     vals = [_with_rank(v, n) for v in ins]
-    lo = functools.reduce(np.minimum, [v.lo for v in vals])
-    hi = functools.reduce(np.maximum, [v.hi for v in vals])
-    taint = functools.reduce(np.logical_or, [v.taint for v in vals])
-    dense = functools.reduce(np.logical_or, [v.dense for v in vals])
-    tags: list[Tag | None] = []
-    for a in range(n):
-        tags.append(_first_tag([v.tags[a] for v in vals if v.shape[a] == shape[a]]))
-        for v in vals:
-            # A single cell of a spatial axis spread over the whole axis (x + x[:, :1]) is an
-            # absolute reference, not a stencil: distrust every result.
-            if v.shape[a] == 1 < shape[a] and v.tags[a] is not None and v.nonempty():
-                taint = np.ones(taint.shape, bool)
-    return [Val(shape, lo, hi, taint, dense, tuple(tags))]
+    tags = [
+        _first_tag([v.tags[a] for v in vals if v.shape[a] == shape[a]]) for a in range(n)
+    ]
+    # Weights, biases and literals depend on nothing: leave them out of the union.
+    vals = [v for v in vals if not _inert(v)]
+    if not vals:
+        return [empty(shape, ctx.d, tags)]
+    if len(vals) == 1:
+        out = Val(shape, vals[0].lo, vals[0].hi, vals[0].taint, vals[0].dense, tuple(tags))
+    else:
+        def union(k: str, s: int) -> np.ndarray:
+            acc = vals[0].table(k)[s]
+            for v in vals[1:]:
+                acc = UNION[k](acc, v.table(k)[s])
+            return acc
+
+        out = build(shape, tags, ctx.d, union)
+    for v in vals:
+        for a in range(n):
+            tag = v.tags[a]
+            # One cell of a spatial axis spread over the whole axis (x + x[:, :1]) is an
+            # absolute position, not a stencil: distrust the result along that axis.
+            if tag is not None and v.shape[a] == 1 < shape[a] and v.nonempty():
+                out = _taint_all(out, tag.axes)
+    return [out]
 
 
 @rule("optimization_barrier")
@@ -304,28 +362,23 @@ def _broadcast_in_dim(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v = ins[0]
     shape = out_shape(eqn)
     dims = eqn.params["broadcast_dimensions"]
-    tbl = [1] * len(shape)
     tags: list[Tag | None] = [None] * len(shape)
-    taint = v.taint
+    spread: set[int] = set()
     for i, a in enumerate(dims):
-        tbl[a] = _tbl(v)[i]
         tag = v.tags[i]
         if tag is not None and v.shape[i] == 1 < shape[a]:
             tag = tag.unmapped()
             if v.nonempty():
-                taint = np.ones(taint.shape, bool)
+                spread |= tag.axes
         tags[a] = tag
-    t = tuple(tbl)
-    return [
-        Val(
-            shape,
-            v.lo.reshape(t + (ctx.d,)),
-            v.hi.reshape(t + (ctx.d,)),
-            taint.reshape(t),
-            v.dense.reshape(t + (ctx.d,)),
-            tuple(tags),
-        )
-    ]
+
+    def expand(x: np.ndarray, k: str, s: int) -> np.ndarray:
+        shp = [1] * len(shape)
+        for i, a in enumerate(dims):
+            shp[a] = x.shape[i]
+        return x.reshape(shp)
+
+    return [_taint_all(each(v, shape, tags, expand), spread)]
 
 
 def _reshape_groups(old: Sequence[int], new: Sequence[int]) -> list[tuple[list[int], list[int]]]:
@@ -360,14 +413,8 @@ def _reshape(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         raise _unsupported(eqn, ctx, "reshape with a dimension permutation")
     shape = out_shape(eqn)
     groups = _reshape_groups(v.shape, shape)
-    full: list[int] = []
-    new_tbl = [1] * len(shape)
     tags: list[Tag | None] = [None] * len(shape)
     for g_old, g_new in groups:
-        if any(_tbl(v)[a] != 1 for a in g_old):
-            full.extend(g_old)
-            for b in g_new:
-                new_tbl[b] = shape[b]
         big_old = [a for a in g_old if v.shape[a] != 1]
         big_new = [b for b in g_new if shape[b] != 1]
         if len(big_old) == 1 and len(big_new) == 1:
@@ -378,18 +425,19 @@ def _reshape(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
             merged = _union_tag([v.tags[a] for a in g_old])
             for b in big_new:
                 tags[b] = merged
-    m = _materialize(v, full)
-    t = tuple(new_tbl)
-    return [
-        Val(
-            shape,
-            np.reshape(m.lo, t + (ctx.d,)),
-            np.reshape(m.hi, t + (ctx.d,)),
-            np.reshape(m.taint, t),
-            np.reshape(m.dense, t + (ctx.d,)),
-            tuple(tags),
-        )
-    ]
+
+    def reshape(x: np.ndarray, k: str, s: int) -> np.ndarray:
+        target = list(x.shape)
+        new = [1] * len(shape)
+        for g_old, g_new in groups:
+            if any(x.shape[a] != 1 for a in g_old):
+                for a in g_old:
+                    target[a] = v.shape[a]
+                for b in g_new:
+                    new[b] = shape[b]
+        return np.reshape(np.broadcast_to(x, target), new)
+
+    return [each(v, shape, tags, reshape)]
 
 
 @rule("squeeze")
@@ -397,73 +445,53 @@ def _squeeze(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v = ins[0]
     dims = tuple(a % v.ndim for a in eqn.params["dimensions"])
     keep = [a for a in range(v.ndim) if a not in dims]
-    return [
-        Val(
-            out_shape(eqn),
-            np.squeeze(v.lo, axis=dims),
-            np.squeeze(v.hi, axis=dims),
-            np.squeeze(v.taint, axis=dims),
-            np.squeeze(v.dense, axis=dims),
-            tuple(v.tags[a] for a in keep),
-        )
-    ]
+    tags = tuple(v.tags[a] for a in keep)
+    return [each(v, out_shape(eqn), tags, lambda x, k, s: np.squeeze(x, axis=dims))]
 
 
 @rule("transpose")
 def _transpose(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v = ins[0]
     perm = tuple(eqn.params["permutation"])
-    ext = perm + (v.ndim,)
-    return [
-        Val(
-            out_shape(eqn),
-            v.lo.transpose(ext),
-            v.hi.transpose(ext),
-            v.taint.transpose(perm),
-            v.dense.transpose(ext),
-            tuple(v.tags[a] for a in perm),
-        )
-    ]
+    tags = tuple(v.tags[a] for a in perm)
+    return [each(v, out_shape(eqn), tags, lambda x, k, s: x.transpose(perm))]
 
 
 @rule("rev")
 def _rev(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v = ins[0]
     dims = tuple(eqn.params["dimensions"])
-    flip = tuple(a for a in dims if _tbl(v)[a] != 1)
     tags = list(v.tags)
     for a in dims:
         tag = tags[a]
         if tag is not None and tag.mapped:
             assert tag.slope is not None and tag.offset is not None
             tags[a] = tag.moved(-tag.slope, tag.slope * (v.shape[a] - 1) + tag.offset)
-    return [
-        Val(
-            v.shape,
-            np.flip(v.lo, flip),
-            np.flip(v.hi, flip),
-            np.flip(v.taint, flip),
-            np.flip(v.dense, flip),
-            tuple(tags),
-        )
-    ]
+
+    def flip(x: np.ndarray, k: str, s: int) -> np.ndarray:
+        return np.flip(x, tuple(a for a in dims if x.shape[a] != 1))
+
+    return [each(v, v.shape, tags, flip)]
 
 
 def slice_val(v: Val, starts: Sequence[int], limits: Sequence[int], strides: Sequence[int]) -> Val:
-    index = []
     tags = list(v.tags)
     shape = []
-    for a, (b, e, s) in enumerate(zip(starts, limits, strides, strict=True)):
-        shape.append(max(0, -(-(e - b) // s)))
-        index.append(slice(None) if _tbl(v)[a] == 1 else slice(b, e, s))
+    for a, (b, e, st) in enumerate(zip(starts, limits, strides, strict=True)):
+        shape.append(max(0, -(-(e - b) // st)))
         tag = tags[a]
-        if tag is not None and tag.mapped and (b, s) != (0, 1):
+        if tag is not None and tag.mapped and (b, st) != (0, 1):
             assert tag.slope is not None and tag.offset is not None
-            tags[a] = tag.moved(tag.slope * s, tag.offset + tag.slope * b)
-    ix = tuple(index)
-    return Val(
-        tuple(shape), v.lo[ix], v.hi[ix], v.taint[ix], v.dense[ix], tuple(tags)
-    )
+            tags[a] = tag.moved(tag.slope * st, tag.offset + tag.slope * b)
+
+    def cut(x: np.ndarray, k: str, s: int) -> np.ndarray:
+        ix = tuple(
+            slice(None) if x.shape[a] == 1 else slice(b, e, st)
+            for a, (b, e, st) in enumerate(zip(starts, limits, strides, strict=True))
+        )
+        return x[ix]
+
+    return each(v, shape, tags, cut)
 
 
 @rule("slice")
@@ -502,22 +530,37 @@ def _dynamic_slice(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
 @rule("concatenate")
 def _concatenate(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     k = eqn.params["dimension"]
-    vals = [_materialize(v, [k]) for v in _common(ins, skip=k)]
     shape = out_shape(eqn)
+    vals = [v for v in ins if v.shape[k]]
     starts = np.cumsum([0] + [v.shape[k] for v in vals])
-    lo = np.concatenate([v.lo for v in vals], axis=k)
-    hi = np.concatenate([v.hi for v in vals], axis=k)
-    dense = np.concatenate([v.dense for v in vals], axis=k)
-    taint = np.concatenate([v.taint for v in vals], axis=k).copy()
+
+    def join(kind: str, s: int) -> np.ndarray:
+        arrays = [v.table(kind)[s] for v in vals]
+        target = [
+            shape[a] if a != k and any(x.shape[a] != 1 for x in arrays) else 1
+            for a in range(len(shape))
+        ]
+        arrays = [_to(x, target) for x in arrays]
+        if all(x.shape[k] == 1 for x in arrays) and all(
+            np.array_equal(x, arrays[0]) for x in arrays[1:]
+        ):
+            return arrays[0]  # the same all along the new axis
+        return np.concatenate(
+            [_along(x, k, v.shape[k]) for x, v in zip(arrays, vals, strict=True)], axis=k
+        )
+
     tags = [_first_tag([v.tags[a] for v in vals]) if a != k else None for a in range(len(shape))]
+    out = build(shape, tags, ctx.d, join)
     mapped = [i for i, v in enumerate(vals) if v.tags[k] is not None and v.tags[k].mapped]
-    if mapped:
+    axis_tag = _union_tag([v.tags[k] for v in vals])
+    if mapped and axis_tag is not None:
         # The longest piece fixes the axis's coordinates; a piece that does not continue them
         # (a slice from the far end, a mirrored or repeated edge, a constant) is a boundary.
         ref = max(mapped, key=lambda i: vals[i].shape[k])
         rt = vals[ref].tags[k]
         assert rt is not None and rt.slope is not None and rt.offset is not None
         off = rt.offset - rt.slope * int(starts[ref])
+        bad = np.zeros(shape[k], bool)
         for i, v in enumerate(vals):
             t = v.tags[k]
             ok = (
@@ -526,54 +569,49 @@ def _concatenate(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
                 and t.slope == rt.slope
                 and t.offset == off + rt.slope * int(starts[i])
             )
-            if not ok and v.shape[k]:
-                index = [slice(None)] * len(shape)
-                index[k] = slice(int(starts[i]), int(starts[i + 1]))
-                taint[tuple(index)] = True
-        tags[k] = Tag(_union_tag([v.tags[k] for v in vals]).axes, rt.slope, off)  # type: ignore[union-attr]
+            if not ok:
+                bad[int(starts[i]) : int(starts[i + 1])] = True
+        tags[k] = Tag(axis_tag.axes, rt.slope, off)
+        out = _mark_taint(Val(shape, out.lo, out.hi, out.taint, out.dense, tuple(tags)),
+                          axis_tag.axes, k, bad)
     else:
-        tags[k] = _union_tag([v.tags[k] for v in vals])
-    return [Val(shape, lo, hi, taint, dense, tuple(tags))]
+        tags[k] = axis_tag
+        out = Val(shape, out.lo, out.hi, out.taint, out.dense, tuple(tags))
+    return [out]
 
 
 @rule("pad")
 def _pad(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v, fill = ins
-    fill_lo = fill.lo.reshape(ctx.d)
-    fill_hi = fill.hi.reshape(ctx.d)
-    tags = list(v.tags)
     for a, (lo_p, hi_p, interior) in enumerate(eqn.params["padding_config"]):
         lo_p, hi_p, interior = int(lo_p), int(hi_p), int(interior)
         if (lo_p, hi_p, interior) == (0, 0, 0):
             continue
-        v = _materialize(v, [a])
         n = v.shape[a]
         length = lo_p + hi_p + (n + (n - 1) * interior if n else 0)
         pos = lo_p + np.arange(n) * (interior + 1)
-        lo = _place(np.asarray(v.lo), a, length, pos, 0.0)
-        hi = _place(np.asarray(v.hi), a, length, pos, 0.0)
-        holes = _place(np.zeros(n, bool), 0, length, pos, True)
-        hole_ix = [None] * v.ndim
-        hole_ix[a] = slice(None)
-        mask = holes[tuple(hole_ix)][..., None]
-        lo = np.where(mask, fill_lo, lo)
-        hi = np.where(mask, fill_hi, hi)
-        dense = _place(np.asarray(v.dense), a, length, pos, False)
-        taint = _place(np.asarray(v.taint), a, length, pos, False)
-        tag = tags[a]
-        if tag is not None:
-            # Cells outside the first and last source cell are padding: a boundary rule.
-            # Interior cells (zero insertion) are holes of the unbounded domain too.
-            q = np.arange(length)
-            outside = (q < lo_p) | (q > lo_p + (n - 1) * (interior + 1))
-            taint = taint | outside[tuple(hole_ix)]
-            if tag.mapped:
-                assert tag.slope is not None and tag.offset is not None
-                slope = tag.slope / (interior + 1)
-                tags[a] = tag.moved(slope, tag.offset - slope * lo_p)
+
+        def place(x: np.ndarray, kind: str, s: int) -> np.ndarray:
+            f = fill.table(kind)[s].reshape(())
+            if x.shape[a] == 1 and np.all(x == f):
+                return x  # padding with what is already everywhere
+            return _place(np.asarray(_along(x, a, n)), a, length, pos, f)
+
         shape = list(v.shape)
         shape[a] = length
-        v = Val(tuple(shape), lo, hi, taint, dense, tuple(tags))
+        tags = list(v.tags)
+        tag = tags[a]
+        if tag is not None and tag.mapped:
+            assert tag.slope is not None and tag.offset is not None
+            slope = tag.slope / (interior + 1)
+            tags[a] = tag.moved(slope, tag.offset - slope * lo_p)
+        v = each(v, shape, tags, place)
+        if tag is not None:
+            # Cells before the first and after the last source cell are padding: a boundary
+            # rule. Interior cells (zero insertion) are holes of the unbounded domain too.
+            q = np.arange(length)
+            outside = (q < lo_p) | (q > lo_p + (n - 1) * (interior + 1))
+            v = _mark_taint(v, tag.axes, a, outside)
     return [v]
 
 
@@ -582,26 +620,6 @@ def _pad(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
 REDUCTIONS = (
     "reduce_sum reduce_max reduce_min reduce_prod reduce_and reduce_or reduce_xor argmax argmin"
 ).split()
-
-
-@rule(*REDUCTIONS)
-def _reduce(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
-    v = ins[0]
-    axes = tuple(int(a) for a in eqn.params["axes"])
-    spatial = _spatial_axes(v, axes)
-    if spatial and v.nonempty():
-        # Statistics over space: a global coupling, not part of the stencil.
-        path, typ = ctx.module()
-        ctx.record_global("normalization" if "Norm" in typ else "global pooling")
-    lo, hi, taint, dense = _union_over(v, axes)
-    for s in spatial:
-        lo[..., s] = INF
-        hi[..., s] = -INF
-        dense[..., s] = False
-    if lo.size and not np.any(lo <= hi):
-        taint = np.zeros_like(taint)
-    keep = [a for a in range(v.ndim) if a not in axes]
-    return [Val(out_shape(eqn), lo, hi, taint, dense, tuple(v.tags[a] for a in keep))]
 
 
 def _spatial_axes(v: Val, axes: Sequence[int]) -> set[int]:
@@ -613,15 +631,32 @@ def _spatial_axes(v: Val, axes: Sequence[int]) -> set[int]:
     return out
 
 
-def _union_over(v: Val, axes: Sequence[int]) -> tuple[np.ndarray, ...]:
-    """Union of the tables over `axes` (which are removed)."""
-    ax = tuple(axes)
-    return (
-        np.min(v.lo, axis=ax),
-        np.max(v.hi, axis=ax),
-        np.any(v.taint, axis=ax),
-        np.any(v.dense, axis=ax),
-    )
+def _reduce_table(x: np.ndarray, kind: str, axes: Sequence[int], keepdims: bool) -> np.ndarray:
+    ax = tuple(a for a in axes if x.shape[a] != 1)
+    out = REDUCE[kind](x, axis=ax, keepdims=True) if ax else x
+    return out if keepdims else np.squeeze(out, axis=tuple(axes))
+
+
+@rule(*REDUCTIONS)
+def _reduce(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    v = ins[0]
+    axes = tuple(int(a) for a in eqn.params["axes"])
+    spatial = {s for s in _spatial_axes(v, axes) if v.nonempty(s)}
+    if spatial:
+        # Statistics over space: a global coupling, not part of the stencil.
+        path, typ = ctx.module()
+        ctx.record_global("normalization" if "Norm" in typ else "global pooling")
+    keep = [a for a in range(v.ndim) if a not in axes]
+    shape = out_shape(eqn)
+    tags = tuple(v.tags[a] for a in keep)
+    one = (1,) * len(shape)
+
+    def reduce(x: np.ndarray, kind: str, s: int) -> np.ndarray:
+        if s in spatial:
+            return np.full(one, FILL[kind], DTYPE[kind])
+        return _reduce_table(x, kind, axes, keepdims=False)
+
+    return [each(v, shape, tags, reduce)]
 
 
 # ----------------------------------------------------------------------------- contractions
@@ -633,47 +668,41 @@ def _dot_general(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     lhs, rhs = ins
     lf = [a for a in range(lhs.ndim) if a not in lc and a not in lb]
     rf = [a for a in range(rhs.ndim) if a not in rc and a not in rb]
+    shape = out_shape(eqn)
     parts = []
     for v, contract, batch, free, before, after in (
         (lhs, lc, lb, lf, 0, len(rf)),
         (rhs, rc, rb, rf, len(lf), 0),
     ):
-        lo, hi, taint, dense = _union_over(v, contract)
-        spatial = _spatial_axes(v, contract)
-        if spatial and v.nonempty():
+        spatial = {s for s in _spatial_axes(v, contract) if v.nonempty(s)}
+        if spatial:
             ctx.record_global("dense over space")
-            for s in spatial:
-                dense[..., s] = lo[..., s] <= hi[..., s]
         keep = [a for a in range(v.ndim) if a not in contract]
         order = [keep.index(a) for a in batch] + [keep.index(a) for a in free]
         nb = len(batch)
-        tbl = [lo.shape[i] for i in order]
-        t = tuple(tbl[:nb] + [1] * before + tbl[nb:] + [1] * after)
-        ext = tuple(order) + (len(keep),)
-        parts.append(
-            (
-                lo.transpose(ext).reshape(t + (ctx.d,)),
-                hi.transpose(ext).reshape(t + (ctx.d,)),
-                taint.transpose(order).reshape(t),
-                dense.transpose(ext).reshape(t + (ctx.d,)),
+
+        def arrange(x: np.ndarray, kind: str, s: int, contract=contract, order=order,
+                    nb=nb, before=before, after=after) -> np.ndarray:
+            y = _reduce_table(x, kind, contract, keepdims=False).transpose(order)
+            return y.reshape(y.shape[:nb] + (1,) * before + y.shape[nb:] + (1,) * after)
+
+        part = each(v, shape, (None,) * len(shape), arrange)
+        if spatial:
+            # A dense layer over space: every element depends on the whole axis.
+            dense = tuple(
+                (part.lo[s] <= part.hi[s]) if s in spatial else part.dense[s]
+                for s in range(ctx.d)
             )
-        )
-    (llo, lhi, lt, ld), (rlo, rhi, rt, rd) = parts
+            part = Val(shape, part.lo, part.hi, part.taint, dense, part.tags)
+        parts.append(part)
     tags = (
         [_first_tag([lhs.tags[a], rhs.tags[b]]) for a, b in zip(lb, rb, strict=True)]
         + [lhs.tags[a] for a in lf]
         + [rhs.tags[a] for a in rf]
     )
-    return [
-        Val(
-            out_shape(eqn),
-            np.minimum(llo, rlo),
-            np.maximum(lhi, rhi),
-            lt | rt,
-            ld | rd,
-            tuple(tags),
-        )
-    ]
+    left, right = parts
+    return [build(shape, tags, ctx.d,
+                  lambda k, s: UNION[k](left.table(k)[s], right.table(k)[s]))]
 
 
 @rule("conv_general_dilated")
@@ -684,92 +713,73 @@ def _conv(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         raise _unsupported(eqn, ctx, "convolution with batch_group_count > 1")
     lhs_spec, rhs_spec, out_spec = p["dimension_numbers"]
     nsp = len(lhs_spec) - 2
-    # Canonical layout (batch, feature, *spatial) for the computation.
-    perm = tuple(lhs_spec)
-    v = Val(
-        tuple(lhs.shape[a] for a in perm),
-        lhs.lo.transpose(perm + (lhs.ndim,)),
-        lhs.hi.transpose(perm + (lhs.ndim,)),
-        lhs.taint.transpose(perm),
-        lhs.dense.transpose(perm + (lhs.ndim,)),
-        tuple(lhs.tags[a] for a in perm),
-    )
+    perm = tuple(lhs_spec)  # canonical layout: (batch, feature, *spatial)
+    canon_shape = tuple(lhs.shape[a] for a in perm)
+    canon_tags = tuple(lhs.tags[a] for a in perm)
     groups = p["feature_group_count"]
-    out_features = rhs.shape[rhs_spec[0]]
-    lo, hi, taint, dense = (np.asarray(x) for x in (v.lo, v.hi, v.taint, v.dense))
-    if lo.shape[1] != 1:
-        # Every output feature of group g reads every input feature of group g.
-        def grouped(x: np.ndarray, red: Callable) -> np.ndarray:
-            shp = x.shape
-            x = x.reshape(shp[:1] + (groups, shp[1] // groups) + shp[2:])
-            x = red(x, axis=2)
-            return np.repeat(x, out_features // groups, axis=1)
-
-        lo, hi = grouped(lo, np.min), grouped(hi, np.max)
-        taint, dense = grouped(taint, np.any), grouped(dense, np.any)
-    if rhs.nonempty():
-        # A kernel computed from the input: every output depends on all of it.
-        lo = np.minimum(lo, np.min(rhs.lo, axis=tuple(range(rhs.ndim))))
-        hi = np.maximum(hi, np.max(rhs.hi, axis=tuple(range(rhs.ndim))))
-    tags: list[Tag | None] = [v.tags[0], None]
     out = out_shape(eqn)
+    out_features = rhs.shape[rhs_spec[0]]
+    kernel_dep = {k: [REDUCE[k](x) for x in rhs.table(k)] for k in KINDS}
+
+    # Per spatial axis: for every output position and tap, the lhs cell it reads (n: none, a
+    # hole or padding), and whether it reads padding.
+    windows = []
+    tags: list[Tag | None] = [canon_tags[0], None]
     for i in range(nsp):
-        a = 2 + i
-        n = v.shape[a]
+        n = canon_shape[2 + i]
         k = rhs.shape[rhs_spec[2 + i]]
-        s = p["window_strides"][i]
-        ld = p["lhs_dilation"][i]
-        rd = p["rhs_dilation"][i]
-        plo, phi = p["padding"][i]
+        st, ld, rd = p["window_strides"][i], p["lhs_dilation"][i], p["rhs_dilation"][i]
+        plo, _ = p["padding"][i]
         nd = (n - 1) * ld + 1 if n else 0
         k_eff = (k - 1) * rd + 1
         n_out = out[out_spec[2 + i]]
-        tag = v.tags[a]
-        if lo.shape[a] == 1 and n > 1:
-            lo, hi, taint, dense = (
-                np.broadcast_to(x, x.shape[:a] + (n,) + x.shape[a + 1 :])
-                for x in (lo, hi, taint, dense)
-            )
-        q = np.arange(n_out)
-        acc_lo = acc_hi = acc_dense = acc_taint = None
-        for t in range(k):
-            u = q * s + t * rd - plo  # index into the lhs after dilation, before padding
-            inside = (u >= 0) & (u <= nd - 1)
-            src = np.where(inside & (u % ld == 0), u // ld, -1)
-            g_lo = _gather_axis(np.asarray(lo), a, src, INF)
-            g_hi = _gather_axis(np.asarray(hi), a, src, -INF)
-            g_dense = _gather_axis(np.asarray(dense), a, src, False)
-            g_taint = _gather_axis(np.asarray(taint), a, src, False)
-            if tag is not None and not np.all(inside):
-                # The window reads padding: a boundary rule.
-                shp = [1] * g_taint.ndim
-                shp[a] = n_out
-                g_taint = g_taint | (~inside).reshape(shp)
-            if acc_lo is None:
-                acc_lo, acc_hi, acc_dense, acc_taint = g_lo, g_hi, g_dense, g_taint
-            else:
-                acc_lo = np.minimum(acc_lo, g_lo)
-                acc_hi = np.maximum(acc_hi, g_hi)
-                acc_dense = acc_dense | g_dense
-                acc_taint = acc_taint | g_taint
-        assert acc_lo is not None
-        lo, hi, dense, taint = acc_lo, acc_hi, acc_dense, acc_taint
+        u = np.arange(n_out)[:, None] * st + np.arange(k)[None, :] * rd - plo
+        inside = (u >= 0) & (u <= nd - 1)
+        src = np.where(inside & (u % ld == 0), u // ld, n)
+        windows.append((src, ~inside.all(axis=1), bool((src < n).any(axis=1).all()), n_out))
+        tag = canon_tags[2 + i]
         if tag is not None and tag.mapped:
             assert tag.slope is not None and tag.offset is not None
+            ctx.widen(tag.axes, float(abs(tag.slope) * (k_eff - 1) / ld))
             centre = Fraction(-plo + (k_eff - 1) // 2, ld)
-            tag = tag.moved(tag.slope * Fraction(s, ld), tag.slope * centre + tag.offset)
+            tag = tag.moved(tag.slope * Fraction(st, ld), tag.slope * centre + tag.offset)
         tags.append(tag)
+
+    def convolve(x: np.ndarray, kind: str, s: int) -> np.ndarray:
+        x = x.transpose(perm)
+        if x.shape[1] != 1:
+            # Every output feature of group g reads every input feature of group g.
+            if groups == 1:
+                x = REDUCE[kind](x, axis=1, keepdims=True)
+            else:
+                shp = x.shape
+                x = REDUCE[kind](x.reshape(shp[:1] + (groups, shp[1] // groups) + shp[2:]),
+                                 axis=2)
+                x = np.repeat(x, out_features // groups, axis=1)
+        for i, (src, _, all_read_data, n_out) in enumerate(windows):
+            a = 2 + i
+            if x.shape[a] == 1 and all_read_data:
+                continue  # uniform along the axis, and every window reads some cell
+            ext = _extend(np.asarray(_along(x, a, canon_shape[a])), a, FILL[kind])
+            acc = np.take(ext, src[:, 0], axis=a)
+            for t in range(1, src.shape[1]):
+                acc = UNION[kind](acc, np.take(ext, src[:, t], axis=a))
+            x = acc
+        if rhs.nonempty(s):
+            # A kernel computed from the input: every output depends on all of it.
+            x = UNION[kind](x, np.asarray(kernel_dep[kind][s], DTYPE[kind]))
+        return compress(np.ascontiguousarray(x))
+
+    canon_out = tuple(out[out_spec[j]] for j in range(len(out)))
+    result = each(lhs, canon_out, tags, convolve)
+    for i, (_, reads_pad, _, _) in enumerate(windows):
+        tag = tags[2 + i]
+        if tag is not None:
+            # The window reads padding: a boundary rule along this axis.
+            result = _mark_taint(result, tag.axes, 2 + i, reads_pad)
     inv = tuple(int(i) for i in np.argsort(out_spec))
-    return [
-        Val(
-            out,
-            lo.transpose(inv + (len(out),)),
-            hi.transpose(inv + (len(out),)),
-            taint.transpose(inv),
-            dense.transpose(inv + (len(out),)),
-            tuple(tags[i] for i in inv),
-        )
-    ]
+    return [each(result, out, tuple(result.tags[i] for i in inv),
+                 lambda x, k, s: x.transpose(inv))]
 
 
 @rule("fft")
@@ -777,28 +787,32 @@ def _fft(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v = ins[0]
     k = len(eqn.params["fft_lengths"])
     axes = tuple(range(v.ndim - k, v.ndim))
-    kind = getattr(eqn.params["fft_type"], "name", str(eqn.params["fft_type"]))
-    inverse = "I" in kind.upper().replace("FFT", "")  # IFFT, IRFFT
+    kind_name = getattr(eqn.params["fft_type"], "name", str(eqn.params["fft_type"]))
+    inverse = "I" in kind_name.upper().replace("FFT", "")  # IFFT, IRFFT
     spatial: set[int] = set()
     for a in axes:
         tag = v.tags[a]
         if tag is not None and v.shape[a] > 1:
             spatial |= tag.axes
-    lo, hi, taint, dense = (
-        np.expand_dims(x, axes) for x in _union_over(v, axes)
-    )
-    if spatial and v.nonempty():
+    spatial = {s for s in spatial if v.nonempty(s)}
+    if spatial:
         ctx.record_global("fft")
-        for s in spatial:
-            has = lo[..., s] <= hi[..., s]
-            lo[..., s] = np.where(has, -INF, INF)
-            hi[..., s] = np.where(has, INF, -INF)
     tags = list(v.tags)
     for a in axes:
         tag = tags[a]
         if tag is not None:
             tags[a] = Tag(tag.axes, tag.slope, tag.offset, freq=not inverse)
-    return [Val(out_shape(eqn), lo, hi, taint, dense, tuple(tags))]
+    lo_hi = {}
+    for s in spatial:
+        has = _reduce_table(v.lo[s], "lo", axes, True) <= _reduce_table(v.hi[s], "hi", axes, True)
+        lo_hi[s] = (np.where(has, -INF, INF).astype(COORD), np.where(has, INF, -INF).astype(COORD))
+
+    def transform(x: np.ndarray, kind: str, s: int) -> np.ndarray:
+        if s in lo_hi and kind in ("lo", "hi"):
+            return lo_hi[s][0 if kind == "lo" else 1]
+        return _reduce_table(x, kind, axes, keepdims=True)
+
+    return [each(v, out_shape(eqn), tags, transform)]
 
 
 # ----------------------------------------------------------------------------- calls
@@ -912,79 +926,222 @@ def _fit(coord: np.ndarray, s: int) -> tuple[int | None, Tag | None, np.ndarray]
     return a, tag, taint
 
 
-def _refit(val: Val, coords: dict[int, np.ndarray], fallback: Sequence[Tag | None]) -> Val:
+def _refit(v: Val, coords: dict[int, np.ndarray], fallback: Sequence[Tag | None]) -> Val:
+    """Tags of a scatter's or gather's result from where its cells came from (see `_fit`)."""
     tags = list(fallback)
-    taint = np.asarray(np.broadcast_to(val.taint, val.shape)).copy() if coords else val.taint
+    taint = list(v.taint)
     for s, coord in coords.items():
         a, tag, bad = _fit(coord, s)
         if a is None or tag is None:
             continue
-        taint |= bad
+        taint[s] = compress(np.broadcast_to(taint[s], v.shape) | bad)
         tags[a] = tag
-    return Val(val.shape, val.lo, val.hi, taint, val.dense, tuple(tags))
+    return Val(v.shape, v.lo, v.hi, tuple(taint), v.dense, tuple(tags))
 
 
-def _full(v: Val) -> Val:
-    return _materialize(v, range(v.ndim))
+def _moved(sources: list[Val], shape: tuple[int, ...], src: np.ndarray, d: int,
+           tags: Sequence[Tag | None]) -> Val:
+    """Cell i of the result is cell src[i] of the concatenated, flattened sources (-1: none)."""
+    flat = src.reshape(-1)
+
+    def take(kind: str, s: int) -> np.ndarray:
+        parts = [np.broadcast_to(v.table(kind)[s], v.shape).reshape(-1) for v in sources]
+        parts.append(np.full(1, FILL[kind], DTYPE[kind]))
+        pool = np.concatenate(parts)
+        return compress(pool[np.where(flat < 0, pool.size - 1, flat)].reshape(shape))
+
+    return build(shape, tags, d, take)
 
 
-def _jax_scatter(eqn: Any, operand: np.ndarray, indices: np.ndarray, updates: np.ndarray,
-                 combine: str) -> np.ndarray:
+def _moved_coords(sources: list[Val], shape: tuple[int, ...], src: np.ndarray, d: int
+                  ) -> dict[int, np.ndarray]:
+    flat = src.reshape(-1)
+    coords = {}
+    for s in range(d):
+        found = [_coords(v, s) for v in sources]
+        if all(c is None for c in found):
+            continue
+        parts = [
+            np.full(math.prod(v.shape), np.nan) if c is None else np.asarray(c, float).reshape(-1)
+            for v, c in zip(sources, found, strict=True)
+        ]
+        parts.append(np.full(1, np.nan))
+        pool = np.concatenate(parts)
+        coords[s] = pool[np.where(flat < 0, pool.size - 1, flat)].reshape(shape)
+    return coords
+
+
+@dataclass
+class _AxisPlacement:
+    """Where an update lands along one operand axis: update axis `source` (None: the update has
+    no such axis) at operand positions `pos` (one per update position, or one constant)."""
+
+    source: int | None
+    pos: np.ndarray
+
+
+def _placement(eqn: Any, operand: Val, updates: Val, indices: np.ndarray
+               ) -> list[_AxisPlacement] | None:
+    """The scatter as a placement axis by axis, when it is one (strided and windowed writes
+    such as x.at[:, ::2].set(y) or x.at[:, :m].set(y)); None otherwise."""
+    dn = eqn.params["dimension_numbers"]
+    if getattr(dn, "operand_batching_dims", ()) or indices.ndim == 0:
+        return None
+    window = list(dn.update_window_dims)
+    batch = [u for u in range(updates.ndim) if u not in window]
+    if tuple(indices.shape[:-1]) != tuple(updates.shape[u] for u in batch):
+        return None
+    comps: dict[int, tuple[int | None, np.ndarray]] = {}  # operand axis -> (batch axis, pos)
+    used: set[int] = set()
+    for j, o in enumerate(dn.scatter_dims_to_operand_dims):
+        c = indices[..., j]
+        moving = [b for b in range(c.ndim) if c.shape[b] > 1 and np.ptp(c, axis=b).any()]
+        if not moving:
+            comps[o] = (None, c.reshape(-1)[:1])
+            continue
+        if len(moving) > 1 or moving[0] in used:
+            return None
+        b = moving[0]
+        line = np.moveaxis(c, b, 0).reshape(c.shape[b], -1)[:, 0]
+        if not np.array_equal(np.moveaxis(c, b, 0), np.broadcast_to(
+                line.reshape((-1,) + (1,) * (c.ndim - 1)), np.moveaxis(c, b, 0).shape)):
+            return None
+        used.add(b)
+        comps[o] = (b, line)
+    if any(updates.shape[batch[b]] > 1 and b not in used for b in range(len(batch))):
+        return None  # several updates land on the same cells
+    inserted = set(dn.inserted_window_dims)
+    window_axes = [o for o in range(operand.ndim) if o not in inserted]
+    out: list[_AxisPlacement] = []
+    for o in range(operand.ndim):
+        b, start = comps.get(o, (None, np.zeros(1, np.int64)))
+        if o in inserted:
+            source = None if b is None else batch[b]
+            pos = start
+        else:
+            w = window[window_axes.index(o)]
+            if b is not None:
+                return None  # a window that also moves with the batch
+            source, pos = w, int(start[0]) + np.arange(updates.shape[w])
+        if np.any(pos < 0) or np.any(pos >= operand.shape[o]):
+            return None  # partly out of bounds: leave it to the general rule
+        out.append(_AxisPlacement(source, np.asarray(pos, np.int64)))
+    return out
+
+
+def _placed(operand: Val, updates: Val, axes: list[_AxisPlacement], combine: bool,
+            d: int) -> Val:
+    """`updates` written into `operand` axis by axis (set, or union for combining scatters)."""
+    order = [p.source for p in axes if p.source is not None]
+    missing = [u for u in range(updates.ndim) if u not in order]
+
+    def write(kind: str, s: int) -> np.ndarray:
+        op = operand.table(kind)[s]
+        up = np.squeeze(updates.table(kind)[s], axis=tuple(missing)) if missing else \
+            updates.table(kind)[s]
+        # Updates in operand-axis order, with a unit axis where the update has none.
+        rank = {u: i for i, u in enumerate(sorted(order))}
+        up = up.transpose([rank[u] for u in order]) if order else up
+        shp, k = [], 0
+        for p in axes:
+            if p.source is None:
+                shp.append(1)
+            else:
+                shp.append(up.shape[k])
+                k += 1
+        up = up.reshape(shp)
+        full = [
+            n if (op.shape[o] != 1 or up.shape[o] != 1 or len(p.pos) != n
+                  or not np.array_equal(np.sort(p.pos), np.arange(n))) else 1
+            for o, (n, p) in enumerate(zip(operand.shape, axes, strict=True))
+        ]
+        res = np.array(np.broadcast_to(op, [f if f != 1 else op.shape[o]
+                                            for o, f in enumerate(full)]))
+        res = np.array(np.broadcast_to(res, full))
+        index = np.ix_(*(p.pos if full[o] != 1 else np.zeros(1, np.int64)
+                         for o, p in enumerate(axes)))
+        grid = tuple(len(ix.reshape(-1)) for ix in index)
+        vals = np.broadcast_to(up, grid)
+        if combine:
+            UNION[kind].at(res, index, vals)
+        else:
+            res[index] = vals
+        return compress(res)
+
+    out = build(operand.shape, operand.tags, d, write)
+    tags = list(operand.tags)
+    for o, p in enumerate(axes):
+        t_op = operand.tags[o]
+        t_up = updates.tags[p.source] if p.source is not None else None
+        if t_op is not None and t_op.mapped:
+            ok = (
+                t_up is not None
+                and t_up.mapped
+                and p.source is not None
+                and np.allclose(t_up.coord(np.arange(len(p.pos))), t_op.coord(p.pos))
+            )
+            if not ok:
+                mask = np.zeros(operand.shape[o], bool)
+                mask[p.pos] = True
+                out = _mark_taint(out, t_op.axes, o, mask)
+        elif t_up is not None and t_up.mapped and t_op is None:
+            # A spatial update written into a background array (zero insertion): the result's
+            # cells take the update's coordinates; background cells beyond the first and last
+            # written cell are padding, those in between are holes.
+            assert t_up.slope is not None and t_up.offset is not None
+            step = int(p.pos[1] - p.pos[0]) if len(p.pos) > 1 else 1
+            slope = t_up.slope / step
+            tags[o] = Tag(t_up.axes, slope, t_up.offset - slope * int(p.pos[0]))
+            q = np.arange(operand.shape[o])
+            out = _mark_taint(out, t_up.axes, o, (q < p.pos.min()) | (q > p.pos.max()))
+        elif t_op is None and t_up is not None:
+            tags[o] = t_up
+    return Val(out.shape, out.lo, out.hi, out.taint, out.dense, tuple(tags))
+
+
+SCATTERS = (
+    "scatter scatter-add scatter_add scatter-mul scatter_mul scatter-min scatter_min "
+    "scatter-max scatter_max scatter_sub scatter-sub"
+).split()
+
+
+@rule(*SCATTERS)
+def _scatter(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     import jax
 
+    operand, _, updates = ins[0], ins[1], ins[2]
+    indices = np.asarray(ctx.concrete(1))
+    axes = _placement(eqn, operand, updates, indices)
+    if axes is not None:
+        return [_placed(operand, updates, axes, eqn.primitive.name != "scatter", ctx.d)]
+    _check_size(eqn, ctx, operand, updates)
     p = eqn.params
-    fn = {
-        "set": jax.lax.scatter,
-        "min": jax.lax.scatter_min,
-        "max": jax.lax.scatter_max,
-    }[combine]
-    out = fn(
-        operand,
-        indices,
-        updates,
-        p["dimension_numbers"],
+    kw = dict(
+        dimension_numbers=p["dimension_numbers"],
         indices_are_sorted=p["indices_are_sorted"],
         unique_indices=p["unique_indices"],
         mode=p["mode"],
     )
-    return np.asarray(out)
+    n_op = math.prod(operand.shape)
+    op_ids = np.arange(n_op, dtype=np.int32).reshape(operand.shape)
+    up_ids = (n_op + np.arange(math.prod(updates.shape), dtype=np.int32)).reshape(updates.shape)
+    # Which source each cell holds after a set-scatter (the last write, as JAX does it).
+    src = np.asarray(jax.lax.scatter(op_ids, indices, up_ids, **kw))
+    out = _moved([operand, updates], operand.shape, src, ctx.d, operand.tags)
+    if eqn.primitive.name != "scatter":
+        # Combining scatters (add, mul, min, max): a cell holds the operand and every update
+        # that lands on it, so take the union over all of them.
+        def combine(kind: str, s: int) -> np.ndarray:
+            fn = jax.lax.scatter_max if kind != "lo" else jax.lax.scatter_min
+            base = np.broadcast_to(operand.table(kind)[s], operand.shape).astype(np.float32)
+            upd = np.broadcast_to(updates.table(kind)[s], updates.shape).astype(np.float32)
+            res = np.asarray(fn(base, indices, upd, **kw))
+            return compress(res.astype(DTYPE[kind]) if kind in ("lo", "hi") else res > 0)
 
-
-@rule("scatter", "scatter-add", "scatter_add", "scatter-mul", "scatter_mul", "scatter-min",
-      "scatter_min", "scatter-max", "scatter_max", "scatter_sub", "scatter-sub")
-def _scatter(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
-    operand, _, updates = _full(ins[0]), ins[1], _full(ins[2])
-    indices = np.asarray(ctx.concrete(1))
-    setting = eqn.primitive.name == "scatter"
-    d = ctx.d
-    f32 = np.float32
-    lo = np.empty(operand.shape + (d,))
-    hi = np.empty(operand.shape + (d,))
-    dense = np.empty(operand.shape + (d,), bool)
-    for s in range(d):
-        # Set: the element holds what was written last; combining scatters (add, mul, min,
-        # max) hold the operand and every update that lands on the element.
-        lo[..., s] = _jax_scatter(eqn, operand.lo[..., s].astype(f32), indices,
-                                  updates.lo[..., s].astype(f32), "set" if setting else "min")
-        hi[..., s] = _jax_scatter(eqn, operand.hi[..., s].astype(f32), indices,
-                                  updates.hi[..., s].astype(f32), "set" if setting else "max")
-        dense[..., s] = _jax_scatter(eqn, operand.dense[..., s].astype(f32), indices,
-                                     updates.dense[..., s].astype(f32),
-                                     "set" if setting else "max") > 0
-    taint = _jax_scatter(eqn, operand.taint.astype(f32), indices, updates.taint.astype(f32),
-                         "set" if setting else "max") > 0
-    out = Val(operand.shape, lo, hi, taint, dense, operand.tags)
-    coords = {}
-    for s in range(d):
-        c_op = _coords(operand, s)
-        c_up = _coords(updates, s)
-        if c_op is None and c_up is None:
-            continue
-        base = np.full(operand.shape, np.nan, f32) if c_op is None else c_op.astype(f32)
-        upd = np.full(updates.shape, np.nan, f32) if c_up is None else c_up.astype(f32)
-        coords[s] = _jax_scatter(eqn, base, indices, upd, "set").astype(float)
+        out = build(operand.shape, operand.tags, ctx.d, combine)
+    coords = _moved_coords([operand, updates], operand.shape, src, ctx.d)
     # Axes the updates' windows run along keep their tags (Fourier axes have no coordinates).
-    dn = eqn.params["dimension_numbers"]
+    dn = p["dimension_numbers"]
     skipped = set(dn.inserted_window_dims) | set(getattr(dn, "operand_batching_dims", ()))
     fallback = list(operand.tags)
     op_axes = [a for a in range(operand.ndim) if a not in skipped]
@@ -998,10 +1155,11 @@ def _scatter(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
 def _gather(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     import jax
 
-    operand = _full(ins[0])
+    operand = ins[0]
     indices = np.asarray(ctx.concrete(1))
+    _check_size(eqn, ctx, operand)
     p = eqn.params
-    ids = np.arange(int(np.prod(operand.shape)), dtype=np.int32).reshape(operand.shape)
+    ids = np.arange(math.prod(operand.shape), dtype=np.int32).reshape(operand.shape)
     src = np.asarray(
         jax.lax.gather(
             ids,
@@ -1015,24 +1173,6 @@ def _gather(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         )
     )
     shape = out_shape(eqn)
-    flat = src.reshape(-1)
-    lo = _gather_axis(np.asarray(operand.lo).reshape(-1, ctx.d), 0, flat, INF)
-    hi = _gather_axis(np.asarray(operand.hi).reshape(-1, ctx.d), 0, flat, -INF)
-    dense = _gather_axis(np.asarray(operand.dense).reshape(-1, ctx.d), 0, flat, False)
-    taint = _gather_axis(np.asarray(operand.taint).reshape(-1), 0, flat, False)
-    out = Val(
-        shape,
-        lo.reshape(shape + (ctx.d,)),
-        hi.reshape(shape + (ctx.d,)),
-        taint.reshape(shape),
-        dense.reshape(shape + (ctx.d,)),
-        (None,) * len(shape),
-    )
-    coords = {}
-    for s in range(ctx.d):
-        c = _coords(operand, s)
-        if c is not None:
-            coords[s] = _gather_axis(c.reshape(-1), 0, flat, np.nan).reshape(shape)
     dn = p["dimension_numbers"]
     skipped = set(dn.collapsed_slice_dims) | set(getattr(dn, "operand_batching_dims", ()))
     fallback: list[Tag | None] = [None] * len(shape)
@@ -1041,35 +1181,29 @@ def _gather(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         tag = operand.tags[oa]
         if tag is not None and shape[oa_out] == operand.shape[oa]:
             fallback[oa_out] = tag if not tag.mapped else tag.unmapped()
-    return [_refit(out, coords, fallback)]
+    out = _moved([operand], shape, src, ctx.d, fallback)
+    return [_refit(out, _moved_coords([operand], shape, src, ctx.d), fallback)]
 
 
 @rule("dynamic_update_slice")
 def _dynamic_update_slice(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
-    operand, update = _full(ins[0]), _full(ins[1])
-    starts = []
+    operand, update = ins[0], ins[1]
+    axes = []
     for a in range(operand.ndim):
         start = int(ctx.concrete(2 + a))
-        starts.append(min(max(start, 0), operand.shape[a] - update.shape[a]))
-    region = tuple(slice(b, b + n) for b, n in zip(starts, update.shape, strict=True))
-    lo, hi = np.array(operand.lo), np.array(operand.hi)
-    taint, dense = np.array(operand.taint), np.array(operand.dense)
-    lo[region], hi[region] = update.lo, update.hi
-    taint[region], dense[region] = update.taint, update.dense
-    out = Val(operand.shape, lo, hi, taint, dense, operand.tags)
-    coords = {}
-    for s in range(ctx.d):
-        c_op, c_up = _coords(operand, s), _coords(update, s)
-        if c_op is None and c_up is None:
-            continue
-        c = np.full(operand.shape, np.nan) if c_op is None else np.array(c_op)
-        c[region] = np.nan if c_up is None else c_up
-        coords[s] = c
-    fallback = [
-        t if t is not None else (u if update.shape[a] == operand.shape[a] else None)
-        for a, (t, u) in enumerate(zip(operand.tags, update.tags, strict=True))
-    ]
-    return [_refit(out, coords, fallback)]
+        start = min(max(start, 0), operand.shape[a] - update.shape[a])  # JAX clamps the start
+        axes.append(_AxisPlacement(a, start + np.arange(update.shape[a])))
+    return [_placed(operand, update, axes, False, ctx.d)]
+
+
+# Element-by-element scatters and gathers index every cell: refuse sizes that would not fit.
+MAX_ELEMENTS = 1 << 24
+
+
+def _check_size(eqn: Any, ctx: Context, *vals: Val) -> None:
+    if max(math.prod(v.shape) for v in vals) > MAX_ELEMENTS:
+        raise _unsupported(eqn, ctx, f"a '{eqn.primitive.name}' over more than "
+                           f"{MAX_ELEMENTS:,} elements that is not a strided or windowed write")
 
 
 # ----------------------------------------------------------------------------- errors

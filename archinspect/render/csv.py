@@ -8,9 +8,10 @@ import io
 from archinspect.render.check_data import headroom_text, value_text
 from archinspect.render.count_data import arrays_text, layer_rows
 from archinspect.render.inspect_data import rf_text, shape_text
+from archinspect.render.rf_data import extent_text
 from archinspect.render.sweep_data import metric_text
 from archinspect.render.sweep_data import value_text as value_text_sweep
-from archinspect.report import CheckReport, CountReport, InspectReport
+from archinspect.report import CheckReport, CountReport, InspectReport, RFReport
 from archinspect.solve import SolveResult
 from archinspect.sweep import SweepResult
 
@@ -110,4 +111,42 @@ def solve_csv(result: SolveResult) -> str:
             " ".join(f"{k}={v}" for k, v in result.limits.items()),
         ]
     )
+    return buffer.getvalue()
+
+
+def rf_csv(report: RFReport) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "axis",
+            "backward",
+            "forward",
+            "backward_min",
+            "backward_max",
+            "forward_min",
+            "forward_max",
+            "period",
+            "global",
+            "method",
+        ]
+    )
+    r = report.result
+    for axis, ((b, f), ((b0, b1), (f0, f1)), p) in enumerate(
+        zip(r.per_axis, r.position_range, r.period, strict=True)
+    ):
+        writer.writerow(
+            [
+                axis,
+                extent_text(b),
+                extent_text(f),
+                extent_text(b0),
+                extent_text(b1),
+                extent_text(f0),
+                extent_text(f1),
+                p,
+                r.global_,
+                r.method,
+            ]
+        )
     return buffer.getvalue()

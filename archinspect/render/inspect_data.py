@@ -13,10 +13,14 @@ def shape_text(shapes: tuple[tuple[int, ...], ...], sep: str = "×") -> str:
     return ", ".join(sep.join(str(d) for d in s) or "scalar" for s in shapes)
 
 
-def rf_text(rf: tuple | None) -> str:
+def rf_text(rf: tuple | None, compact: bool = False) -> str:
+    """'(11,11) (3,3)' per axis; compact: one pair when every axis has the same."""
     if rf is None:
         return ""
-    return " ".join(f"({_rf_value(b)},{_rf_value(f)})" for b, f in rf)
+    pairs = [f"({_rf_value(b)},{_rf_value(f)})" for b, f in rf]
+    if compact and len(set(pairs)) == 1:
+        return pairs[0] + (f"×{len(pairs)}" if len(pairs) > 1 else "")
+    return " ".join(pairs)
 
 
 def _rf_value(v: int | float) -> str:
@@ -100,6 +104,10 @@ def report_dict(report: InspectReport, *, full: bool) -> dict:
                 "forward": xla_memory_dict(m.forward),
                 "train_step": xla_memory_dict(m.train_step),
             }
+    if report.receptive_field is not None:
+        from archinspect.render.rf_data import rf_dict
+
+        data["receptive_field"] = rf_dict(report.receptive_field)
     data["depth"] = report.depth
     data["layers"] = [layer_dict(r) for r in report.layers]
     data["notes"] = list(report.notes)

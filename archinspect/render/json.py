@@ -7,8 +7,9 @@ import json
 from archinspect.render.check_data import result_dict
 from archinspect.render.count_data import layer_rows, params_dict
 from archinspect.render.inspect_data import report_dict
+from archinspect.render.rf_data import rf_dict
 from archinspect.render.sweep_data import solve_dict, sweep_dict
-from archinspect.report import CheckReport, CountReport, InspectReport
+from archinspect.report import CheckReport, CountReport, InspectReport, RFReport
 from archinspect.solve import SolveResult
 from archinspect.sweep import SweepResult
 
@@ -72,3 +73,15 @@ def sweep_json(result: SweepResult) -> str:
 
 def solve_json(result: SolveResult) -> str:
     return dumps(solve_dict(result))
+
+
+def rf_json(report: RFReport) -> str:
+    return dumps(
+        {
+            "name": report.name,
+            "spec": report.spec,
+            "family": report.family,
+            "input_shape": list(report.input_shape),
+            "receptive_field": {**rf_dict(report.result), "methods": list(report.methods)},
+        }
+    )

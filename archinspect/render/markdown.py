@@ -6,6 +6,7 @@ from archinspect.render.check_data import headroom_text, summary_line, value_tex
 from archinspect.render.count_data import arrays_text
 from archinspect.render.fmt import dims_label, dtype_lines, human_bytes, num, row_path
 from archinspect.render.inspect_data import FLOPS_NOTE, flops_text, rf_text, shape_text
+from archinspect.render.rf_data import extent_text, global_text, range_text
 from archinspect.render.sweep_data import (
     METRIC_LABELS,
     fit_line,
@@ -13,7 +14,7 @@ from archinspect.render.sweep_data import (
     solve_lines,
 )
 from archinspect.render.sweep_data import value_text as sweep_value_text
-from archinspect.report import CheckReport, CountReport, InspectReport
+from archinspect.report import CheckReport, CountReport, InspectReport, RFReport
 from archinspect.solve import SolveResult
 from archinspect.sweep import SweepResult
 
@@ -64,6 +65,13 @@ def inspect_markdown(report: InspectReport, *, full: bool) -> str:
         "|---|---:|",
         f"| parameters | {num(p.total)} |",
     ]
+    if report.receptive_field is not None:
+        from archinspect.render.rf_data import per_axis_text
+
+        lines.append(
+            f"| receptive field (backward, forward) | {per_axis_text(report.receptive_field)} |"
+        )
+        lines.append(f"| global coupling | {_cell(global_text(report.receptive_field, limit=2))} |")
     if full and report.flops is not None:
         lines.append(f"| FLOPs, forward ({FLOPS_NOTE}) | {num(report.flops.forward)} |")
     if full and report.memory is not None:
@@ -140,3 +148,27 @@ def sweep_markdown(result: SweepResult) -> str:
 
 def solve_markdown(result: SolveResult) -> str:
     return "\n".join(solve_lines(result)) + "\n"
+
+
+def rf_markdown(report: RFReport) -> str:
+    r = report.result
+    shape = "×".join(str(d) for d in report.input_shape)
+    lines = [
+        f"### {report.name} — {report.family}, input {shape}: receptive field",
+        "",
+        "| axis | backward | forward | backward over positions | forward over positions | period |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for axis, ((b, f), (br, fr), p) in enumerate(
+        zip(r.per_axis, r.position_range, r.period, strict=True)
+    ):
+        lines.append(
+            f"| {axis} | {extent_text(b)} | {extent_text(f)} | {range_text(br)} | "
+            f"{range_text(fr)} | {p} |"
+        )
+    lines += [
+        "",
+        f"- global coupling: {_cell(global_text(r, limit=100))}",
+        f"- methods in agreement: {', '.join(report.methods)}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -12,9 +12,10 @@ from archinspect.render.check_data import headroom_text, summary_line, value_tex
 from archinspect.render.count_data import arrays_text
 from archinspect.render.fmt import dims_label, dtype_lines, human_bytes, num, row_path
 from archinspect.render.inspect_data import FLOPS_NOTE, flops_text, rf_text, shape_text
+from archinspect.render.rf_data import extent_text, global_text, per_axis_text, range_text
 from archinspect.render.sweep_data import METRIC_LABELS, fit_line, metric_text, solve_lines
 from archinspect.render.sweep_data import value_text as sweep_value_text
-from archinspect.report import CheckReport, CountReport, InspectReport, XlaMemory
+from archinspect.report import CheckReport, CountReport, InspectReport, RFReport, XlaMemory
 from archinspect.solve import SolveResult
 from archinspect.sweep import SweepResult
 
@@ -91,14 +92,14 @@ def inspect_table(
     has_flops = full and any(r.flops is not None for r in report.layers)
     has_rf = any(r.rf is not None for r in report.layers)
     table = Table(title=title, title_justify="left")
-    table.add_column("module", no_wrap=True)
-    table.add_column("type", no_wrap=True)
-    table.add_column("input")
-    table.add_column("output")
-    table.add_column("params", justify="right")
-    table.add_column("calls", justify="right")
+    table.add_column("module", overflow="fold")
+    table.add_column("type", overflow="fold")
+    table.add_column("input", no_wrap=True)
+    table.add_column("output", no_wrap=True)
+    table.add_column("params", justify="right", no_wrap=True)
+    table.add_column("calls", justify="right", no_wrap=True)
     if has_flops:
-        table.add_column("FLOPs", justify="right")
+        table.add_column("FLOPs", justify="right", no_wrap=True)
     if has_rf:
         table.add_column("RF", no_wrap=True)
     for r in report.layers:
@@ -116,7 +117,7 @@ def inspect_table(
         if has_flops:
             cells.append(flops_text(r))
         if has_rf:
-            cells.append(rf_text(r.rf))
+            cells.append(rf_text(r.rf, compact=True))
         table.add_row(*cells)
 
     p = report.params
@@ -127,6 +128,10 @@ def inspect_table(
     summary.add_row(
         "parameters", num(p.total), f"exact; {num(p.bytes)} bytes ({human_bytes(p.bytes)})"
     )
+    if report.receptive_field is not None:
+        r = report.receptive_field
+        summary.add_row("receptive field", "", per_axis_text(r) + " (backward, forward) per axis")
+        summary.add_row("global coupling", "", global_text(r, limit=2))
     if full and report.flops is not None:
         f = report.flops
         per = f" ({num(f.per_sample)} per sample)" if f.batch_size > 1 else ""
@@ -201,3 +206,39 @@ def sweep_table(result: SweepResult, *, width: int = 120, color: bool = False) -
 
 def solve_table(result: SolveResult, *, width: int = 120, color: bool = False) -> str:
     return to_text([Text(line) for line in solve_lines(result)], width=width, color=color)
+
+
+def rf_table(report: RFReport, *, width: int = 120, color: bool = False) -> str:
+    r = report.result
+    shape = "×".join(str(d) for d in report.input_shape)
+    table = Table(
+        title=f"{report.name} · {report.family} · {dims_label(len(report.input_shape) - 1)} · "
+        f"input {shape} · receptive field",
+        title_justify="left",
+    )
+    for col in (
+        "axis",
+        "backward",
+        "forward",
+        "backward over positions",
+        "forward over positions",
+        "period",
+    ):
+        table.add_column(col, justify="right")
+    for axis, ((b, f), (br, fr), p) in enumerate(
+        zip(r.per_axis, r.position_range, r.period, strict=True)
+    ):
+        table.add_row(
+            str(axis), extent_text(b), extent_text(f), range_text(br), range_text(fr), str(p)
+        )
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    summary.add_row("stencil RF", per_axis_text(r) + " cells (backward, forward) per axis")
+    summary.add_row("global coupling", global_text(r))
+    summary.add_row(
+        "methods", ", ".join(report.methods) + (" (agree)" if len(report.methods) > 1 else "")
+    )
+    analysed = "×".join(str(d) for d in r.analysed_shape)
+    summary.add_row("analysed on", f"input {analysed}")
+    return to_text([table, summary], width=width, color=color)

@@ -1,0 +1,133 @@
+"""Exact receptive fields (SPEC §3): the public API and its result types.
+
+Three independent methods live in their own modules:
+- `rf_structural`: a dependency analysis over the traced jaxpr, for any Equinox module;
+- `rf_empirical`: gradients of a positive, linear float64 copy of the model;
+- `rf_analytic`: per-layer composition for the built-in families, from the Spec.
+
+A receptive field is given per spatial axis as (backward, forward): how many input cells before
+and after an output cell it depends on, the maximum over output positions (`position_range`
+gives the minimum and maximum over one period of positions, for strided and up-sampling
+networks). `math.inf` marks spectral (FFT) coupling; a dense layer over space gives the number
+of points, by the SPEC's convention. The stencil RF never includes global statistics: those set
+`global_` and are named in `global_via`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from archinspect.errors import ArchinspectError, UsageError
+
+Extent = int | float
+Pair = tuple[Extent, Extent]
+
+METHODS = ("structural", "empirical", "both")
+
+
+@dataclass(frozen=True)
+class GlobalSource:
+    """A module through which an output depends on every input cell of an axis."""
+
+    path: str  # module path in the tree, "" for the root
+    type: str  # class name, e.g. "GroupNorm"
+    kind: str  # "normalization" | "global pooling" | "fft" | "dense over space"
+
+    def describe(self) -> str:
+        return f"{self.path or '<root>'} ({self.type})"
+
+
+@dataclass(frozen=True)
+class RFResult:
+    per_axis: tuple[Pair, ...]  # (backward, forward) per spatial axis, max over positions
+    position_range: tuple[tuple[Pair, Pair], ...]  # per axis: ((min, max) back, (min, max) fwd)
+    period: tuple[int, ...]  # per axis: the RF repeats with the position modulo this
+    global_: bool
+    global_via: tuple[GlobalSource, ...]
+    method: str  # "structural" | "empirical" | "analytic"
+    analysed_shape: tuple[int, ...]  # input shape actually analysed (C, *spatial)
+
+
+class MethodsDisagree(ArchinspectError):
+    """--method both: the structural and empirical methods gave different receptive fields."""
+
+
+def receptive_field(
+    model: Any, input_shape: tuple[int, ...], *, method: str = "structural"
+) -> RFResult:
+    """Exact receptive field of `model` (abstract or concrete) for inputs of `input_shape`.
+
+    `input_shape` is unbatched and channels-first; the analysis may use a larger input where a
+    boundary would otherwise reach every output cell, and reports it in `analysed_shape`.
+    """
+    if method not in METHODS:
+        raise UsageError(
+            f"error: unknown receptive-field method {method!r}; use one of {', '.join(METHODS)}"
+        )
+    if method == "empirical":
+        from archinspect.analysis.rf_empirical import empirical_receptive_field
+
+        return empirical_receptive_field(model, tuple(input_shape))
+    from archinspect.analysis.rf_structural import structural_receptive_field
+
+    result = structural_receptive_field(model, tuple(input_shape))
+    if method == "both":
+        from archinspect.analysis.rf_empirical import empirical_receptive_field
+
+        check = empirical_receptive_field(
+            model, tuple(input_shape), start=search_start(result, tuple(input_shape))
+        )
+        differences = compare(result, check)
+        if differences:
+            raise MethodsDisagree(
+                "error: receptive field: the structural and empirical methods disagree ("
+                + "; ".join(differences)
+                + "); please report this with the spec"
+            )
+    return result
+
+
+def search_start(result: RFResult, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Where the empirical search may start given another method's result: the spec's size
+    doubled until one period of cells in the middle, with their stencils, stays a period away
+    from both ends (2 * max extent + 4 * period cells). Only a hint; it does not change results.
+    """
+    sizes = []
+    for n, (back, fwd), p in zip(input_shape[1:], result.per_axis, result.period, strict=True):
+        reach = max(back, fwd)
+        need = 2 * reach + 4 * p if reach != float("inf") else n
+        while n < need and n < 1 << 20:
+            n *= 2
+        sizes.append(int(n))
+    return tuple(sizes)
+
+
+def compare(a: RFResult, b: RFResult) -> list[str]:
+    """What differs between two results in the numbers both methods measure."""
+    out = []
+    for s, (pa, pb) in enumerate(zip(a.per_axis, b.per_axis, strict=True)):
+        if pa != pb:
+            out.append(f"axis {s}: {a.method} {_fmt(pa)}, {b.method} {_fmt(pb)}")
+    for s, (ra, rb) in enumerate(zip(a.position_range, b.position_range, strict=True)):
+        if ra != rb and a.per_axis[s] == b.per_axis[s]:
+            out.append(f"axis {s} position range: {a.method} {ra}, {b.method} {rb}")
+    if a.global_ != b.global_:
+        out.append(f"global coupling: {a.method} {a.global_}, {b.method} {b.global_}")
+    return out
+
+
+def _fmt(pair: Pair) -> str:
+    return "(" + ", ".join("inf" if x == float("inf") else str(x) for x in pair) + ")"
+
+
+def layer_receptive_fields(model: Any, input_shape: tuple[int, ...]) -> dict[str, tuple[Pair, ...]]:
+    """Cumulative stencil RF (w.r.t. the network input) at the output of every module call.
+
+    Keys are module paths as in the count report ("" is the whole model); a module called more
+    than once gets the union of its calls. Calls whose output is not laid out along the input's
+    spatial axes (e.g. a flattened vector that no dense layer has mixed yet) are left out.
+    """
+    from archinspect.analysis.rf_structural import structural_layer_fields
+
+    return structural_layer_fields(model, tuple(input_shape))

@@ -1,0 +1,491 @@
+"""Method A: the receptive field from a dependency analysis of the traced forward pass.
+
+The model is traced to a jaxpr (abstractly: no weight is allocated) with every module call in a
+named scope and its outputs marked; `rf_rules` then propagates per-element dependency hulls
+through every equation, one exact rule per primitive, and refuses primitives it has no rule for.
+
+Boundaries: an output cell is measured only if nothing it depends on passed through a boundary
+rule (padding, wrapped or mirrored cells), so the stencil is that of the unbounded domain, the
+same for periodic, Dirichlet and Neumann boundaries. The analysed input starts at the requested
+size and doubles along an axis until the untainted output cells cover every phase of the
+network's period there (the lcm of the down-sampling factors of all its grids): the result is
+then exact, not an extrapolation. A model that refuses a larger input is analysed at its size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from archinspect.analysis.receptive_field import GlobalSource, Pair, RFResult
+from archinspect.analysis.rf_rules import (
+    RULES,
+    Context,
+    Tag,
+    Val,
+    empty,
+    input_val,
+    unknown,
+)
+from archinspect.errors import ArchinspectError, UnsupportedOperation
+
+# Never analyse more than this many cells per channel: a receptive field this large is a bug.
+MAX_CELLS = 1 << 30
+MAX_AXIS = 1 << 16
+
+
+class _NotConcrete(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------- tracing
+
+
+def _mark_primitive() -> Any:
+    from jax.extend.core import Primitive
+
+    prim = Primitive("archinspect_rf_mark")
+    prim.def_impl(lambda x, *, path: x)
+    prim.def_abstract_eval(lambda x, *, path: x)
+    return prim
+
+
+_MARK: Any = None
+
+
+@contextlib.contextmanager
+def _marking(model: Any, calls: list) -> Iterator[None]:
+    """Mark each recorded call's array outputs in the jaxpr with the call's path.
+
+    Runs inside `calls.recording`, whose wrappers append a Call when a module of the tree
+    returns; the newest entry after the wrapped call is therefore this call.
+    """
+    import equinox as eqx
+    import jax
+
+    from archinspect.analysis.params import module_tree
+
+    global _MARK
+    if _MARK is None:
+        _MARK = _mark_primitive()
+    classes = []
+    for _, node in module_tree(model):
+        if isinstance(node, eqx.Module) and "__call__" in type(node).__dict__:
+            if type(node) not in classes:
+                classes.append(type(node))
+    originals = {cls: cls.__dict__["__call__"] for cls in classes}
+
+    def wrap(inner: Any) -> Any:
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            before = len(calls)
+            out = inner(self, *args, **kwargs)
+            if len(calls) > before:
+                path = calls[-1].path
+                out = jax.tree_util.tree_map(
+                    lambda v: _MARK.bind(v, path=path) if isinstance(v, jax.Array) else v, out
+                )
+            return out
+
+        return call
+
+    try:
+        for cls, inner in originals.items():
+            type.__setattr__(cls, "__call__", wrap(inner))
+        yield
+    finally:
+        for cls, inner in originals.items():
+            type.__setattr__(cls, "__call__", inner)
+
+
+def trace(model: Any, input_shape: tuple[int, ...]) -> tuple[Any, list]:
+    """The closed jaxpr of model(x) (inputs: the model's arrays, then x) and its calls."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    from archinspect.analysis.calls import recording
+    from archinspect.analysis.params import is_array_like
+
+    dynamic, static = eqx.partition(model, is_array_like)
+    calls: list = []
+
+    def forward(dyn: Any, x: Any) -> Any:
+        m = eqx.combine(dyn, static)
+        with recording(m, calls), _marking(m, calls):
+            return m(x)
+
+    x = jax.ShapeDtypeStruct(input_shape, jnp.float32)
+    closed = jax.make_jaxpr(forward)(dynamic, x)
+    return closed, calls
+
+
+# ----------------------------------------------------------------------------- interpretation
+
+
+@dataclass
+class _Env:
+    vals: dict[Any, Val] = field(default_factory=dict)
+    producers: dict[Any, tuple[Any, int]] = field(default_factory=dict)
+    consts: dict[Any, Any] = field(default_factory=dict)
+    links: dict[Any, tuple[_Env, Any]] = field(default_factory=dict)
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+
+class Interpreter:
+    """Runs the rules over a jaxpr and collects global sources, grid slopes and marked calls."""
+
+    def __init__(self, d: int, calls: list):
+        self.d = d
+        self.scopes: dict[str, str] = {}
+        self.types: dict[str, str] = {}
+        for call in calls:
+            self.scopes.setdefault(call.path or call.type, call.path)
+            self.types.setdefault(call.path, call.type)
+        self.globals: list[GlobalSource] = []
+        self.slopes: dict[int, set[Fraction]] = {s: {Fraction(1)} for s in range(d)}
+        self.marks: dict[str, list[Val]] = {}
+        self.reach: list[float] = [0.0] * d
+
+    def module(self, stack: tuple[str, ...]) -> tuple[str, str]:
+        for comp in reversed(stack):
+            if comp in self.scopes:
+                path = self.scopes[comp]
+                return path, self.types[path]
+        return "", self.types.get("", "?")
+
+    def record(self, stack: tuple[str, ...], kind: str) -> None:
+        path, typ = self.module(stack)
+        source = GlobalSource(path, typ, kind)
+        if source not in self.globals:
+            self.globals.append(source)
+
+    def run(
+        self,
+        jaxpr: Any,
+        consts: list[Any],
+        ins: list[Val],
+        prefix: tuple[str, ...],
+        parent: tuple[_Env, list[Any]] | None = None,
+    ) -> list[Val]:
+        env = _Env()
+        for var, value in zip(jaxpr.constvars, consts, strict=True):
+            env.vals[var] = empty(np.shape(value), self.d)
+            env.consts[var] = value
+        for i, (var, val) in enumerate(zip(jaxpr.invars, ins, strict=True)):
+            env.vals[var] = val
+            if parent is not None:
+                env.links[var] = (parent[0], parent[1][i])
+        for eqn in jaxpr.eqns:
+            stack = prefix + tuple(c for c in str(eqn.source_info.name_stack).split("/") if c)
+            vals = [self._val(env, atom) for atom in eqn.invars]
+            ctx = self._context(env, eqn, stack)
+            fn = RULES.get(eqn.primitive.name)
+            if fn is None:
+                raise unknown(eqn, ctx)
+            if all(math.prod(v.aval.shape) == 0 for v in eqn.outvars):
+                # Zero-size arrays (jnp.pad builds some) hold no element to depend on anything.
+                outs = [empty(tuple(v.aval.shape), self.d) for v in eqn.outvars]
+            else:
+                outs = fn(eqn, vals, ctx)
+            for i, (var, out) in enumerate(zip(eqn.outvars, outs, strict=True)):
+                env.vals[var] = out
+                env.producers[var] = (eqn, i)
+                for tag in out.tags:
+                    if tag is not None and tag.mapped and tag.slope:
+                        for s in tag.axes:
+                            self.slopes[s].add(abs(tag.slope))
+        return [self._val(env, atom) for atom in jaxpr.outvars]
+
+    def _context(self, env: _Env, eqn: Any, stack: tuple[str, ...]) -> Context:
+        def call(sub: Any, ins: list[Val], prefix: tuple[str, ...]) -> list[Val]:
+            jaxpr, consts = (sub.jaxpr, list(sub.consts)) if hasattr(sub, "consts") else (sub, [])
+            atoms = list(eqn.invars[len(eqn.invars) - len(ins) :])
+            return self.run(jaxpr, consts, ins, prefix, (env, atoms))
+
+        def concrete(i: int) -> np.ndarray:
+            try:
+                return np.asarray(self._concrete(env, eqn.invars[i]))
+            except _NotConcrete:
+                path, typ = self.module(stack)
+                where = f"{path} ({typ})" if path else f"the root module ({typ})"
+                raise UnsupportedOperation(
+                    f"error: receptive field: '{eqn.primitive.name}' in {where} uses indices "
+                    "computed from the data; only indexing fixed at trace time is analysed"
+                ) from None
+
+        def mark(path: str, val: Val) -> None:
+            self.marks.setdefault(path, []).append(val)
+
+        return Context(
+            d=self.d,
+            module=lambda: self.module(stack),
+            concrete=concrete,
+            record_global=lambda kind: self.record(stack, kind),
+            mark=mark,
+            call=call,
+            prefix=stack,
+            widen=self._widen,
+        )
+
+    def _widen(self, axes: frozenset[int], cells: float) -> None:
+        for s in axes:
+            self.reach[s] += cells
+
+    def _val(self, env: _Env, atom: Any) -> Val:
+        from jax.extend.core import Literal
+
+        if isinstance(atom, Literal):
+            return empty(np.shape(atom.val), self.d)
+        return env.vals[atom]
+
+    def _concrete(self, env: _Env, atom: Any) -> Any:
+        """The value of an index computed from constants only (iota, literals, arithmetic)."""
+        from jax.extend.core import Literal
+
+        if isinstance(atom, Literal):
+            return atom.val
+        if atom in env.cache:
+            return env.cache[atom]
+        if atom in env.consts:
+            value = env.consts[atom]
+        elif atom in env.links:
+            parent, outer = env.links[atom]
+            value = self._concrete(parent, outer)
+        elif atom in env.producers:
+            eqn, i = env.producers[atom]
+            args = [self._concrete(env, a) for a in eqn.invars]
+            outs = eqn.primitive.bind(*args, **eqn.params)
+            value = outs[i] if eqn.primitive.multiple_results else outs
+        else:
+            raise _NotConcrete
+        env.cache[atom] = value
+        return value
+
+
+# ----------------------------------------------------------------------------- measurement
+
+
+@dataclass
+class Analysis:
+    output: Val
+    globals: list[GlobalSource]
+    periods: tuple[int, ...]
+    marks: dict[str, list[Val]]
+    sizes: tuple[int, ...]
+    reach: list[float]  # per axis, the sum of every window's reach in input cells
+
+
+def analyse(model: Any, input_shape: tuple[int, ...]) -> Analysis:
+    """Trace and interpret once, at exactly `input_shape`."""
+    d = len(input_shape) - 1
+    closed, calls = trace(model, input_shape)
+    interp = Interpreter(d, calls)
+    jaxpr = closed.jaxpr
+    ins = [empty(tuple(v.aval.shape), d) for v in jaxpr.invars[:-1]]
+    ins.append(input_val(input_shape, d))
+    outs = interp.run(jaxpr, list(closed.consts), ins, ())
+    if len(outs) != 1:
+        raise UnsupportedOperation(
+            f"error: receptive field: the model returns {len(outs)} arrays; "
+            "archinspect analyses models with one output array"
+        )
+    periods = tuple(math.lcm(*(slope.numerator for slope in interp.slopes[s])) for s in range(d))
+    return Analysis(
+        outs[0], interp.globals, periods, interp.marks, tuple(input_shape[1:]), interp.reach
+    )
+
+
+@dataclass
+class Measured:
+    per_axis: list[Pair | None]  # None: the axis cannot be related to the input's
+    ranges: list[tuple[Pair, Pair] | None]
+    grow: set[int]  # spatial axes along which too few cells are free of boundary effects
+    escaped: list[bool]  # per axis: some cell is free of boundary effects
+
+
+def _num(x: float) -> int | float:
+    if math.isinf(x):
+        return math.inf
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def _axis_of(v: Val, s: int) -> tuple[int, Tag] | None:
+    for a, tag in enumerate(v.tags):
+        if tag is not None and tag.mapped and s in tag.axes:
+            return a, tag
+    return None
+
+
+def _alignment(n: int, n_in: int, tag: Tag) -> Fraction | None:
+    """Cells of an axis are identified with input cells by index when the sizes are in an
+    integer ratio (same size: cell q is input cell q; a grid 4x coarser: cell q is input cell
+    4q), as a user reads a same-padded, causal or strided network. Otherwise (a VALID conv
+    shrank the axis) a cell sits at the centre of its window, as the tag's map says."""
+    if tag.slope is None or tag.slope <= 0:
+        return None
+    if n_in % n == 0 or n % n_in == 0:
+        return Fraction(n_in, n)
+    return None
+
+
+def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measured:
+    """Extents of every element of v that no boundary rule touched, per input spatial axis.
+
+    The result is exact when, for every axis, those elements cover every combination of phases
+    (positions modulo the period) of the axes with a finite stencil; `grow` names the axes to
+    enlarge otherwise. Tables are used as they broadcast, never expanded to every cell.
+    """
+    d = len(sizes)
+    per_axis: list[Pair | None] = [None] * d
+    ranges: list[tuple[Pair, Pair] | None] = [None] * d
+    phases: dict[int, tuple[int, int]] = {}  # spatial axis -> (array axis, positions/period)
+    selected: dict[int, np.ndarray] = {}
+    for s in range(d):
+        lo, hi = v.lo[s], v.hi[s]
+        has = lo <= hi
+        if np.any(v.dense[s] & has):
+            n = sizes[s]
+            per_axis[s], ranges[s] = (n, n), ((n, n), (n, n))
+            continue
+        if np.any(np.isinf(lo) & has) or np.any(np.isinf(hi) & has):
+            inf = (math.inf, math.inf)
+            per_axis[s], ranges[s] = inf, (inf, inf)
+            continue
+        if not np.any(has):
+            per_axis[s], ranges[s] = (0, 0), ((0, 0), (0, 0))
+            continue
+        found = _axis_of(v, s)
+        if found is None:
+            continue
+        a, tag = found
+        shp = [1] * v.ndim
+        shp[a] = v.shape[a]
+        slope = _alignment(v.shape[a], sizes[s], tag)
+        if slope is None:
+            coord = tag.coord(np.arange(v.shape[a], dtype=float)).reshape(shp)
+            slope = tag.slope
+        else:
+            coord = (np.arange(v.shape[a], dtype=float) * float(slope)).reshape(shp)
+        assert slope is not None
+        positions = Fraction(periods[s]) / abs(slope)
+        phases[s] = (a, positions.numerator if positions.denominator == 1 else 0)
+        back, fwd, sel = np.broadcast_arrays(coord - lo, hi - coord, ~v.taint[s] & has)
+        selected[s] = sel
+        if np.any(sel):
+            b, f = back[sel], fwd[sel]
+            per_axis[s] = (_num(b.max()), _num(f.max()))
+            ranges[s] = ((_num(b.min()), _num(b.max())), (_num(f.min()), _num(f.max())))
+    grow: set[int] = set()
+    for sel in selected.values():
+        grow |= _uncovered(sel, phases, v.shape)
+    escaped = [bool(np.any(selected[s])) if s in selected else True for s in range(d)]
+    return Measured(per_axis, ranges, grow, escaped)
+
+
+def _uncovered(sel: np.ndarray, phases: dict[int, tuple[int, int]], shape: tuple[int, ...]
+               ) -> set[int]:
+    """Spatial axes to grow so that `sel` (a broadcastable table) meets every combination of
+    phases. Along an axis where `sel` is uniform, a selected cell stands for every phase."""
+    if any(q <= 0 or shape[a] < q for a, q in phases.values()):
+        return {s for s, (a, q) in phases.items() if q <= 0 or shape[a] < q}
+    if not np.any(sel):
+        return set(phases)
+    varying = {s: (a, q) for s, (a, q) in phases.items() if sel.shape[a] != 1}
+    code = np.zeros(sel.shape, np.int64)
+    mult = 1
+    for a, q in varying.values():
+        shp = [1] * sel.ndim
+        shp[a] = sel.shape[a]
+        code = code + (np.arange(sel.shape[a]) % q).reshape(shp) * mult
+        mult *= q
+    if len(np.unique(np.broadcast_to(code, sel.shape)[sel])) == mult:
+        return set()
+    short = set()
+    for s, (a, q) in varying.items():
+        along = np.any(sel, axis=tuple(i for i in range(sel.ndim) if i != a))
+        if len(np.unique(np.nonzero(along)[0] % q)) < q:
+            short.add(s)
+    return short or set(varying)
+
+
+# ----------------------------------------------------------------------------- the driver
+
+
+def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured]:
+    """Analyse at input_shape, doubling the spatial size until the result is exact."""
+    channels = input_shape[0]
+    result = analyse(model, input_shape)
+    while True:
+        m = measure(result.output, result.sizes, result.periods)
+        if not m.grow:
+            return result, m
+        sizes = list(result.sizes)
+        for s in m.grow:
+            # Double, or jump straight to a size where the windows' total reach leaves a period
+            # of cells (an upper bound of the boundary band when nothing escaped it yet).
+            need = 2 * sizes[s] if m.escaped[s] else result.reach[s] + 2 * result.periods[s]
+            while sizes[s] < need:
+                sizes[s] *= 2
+        if math.prod(sizes) > MAX_CELLS or max(sizes) > MAX_AXIS:
+            raise ArchinspectError(
+                f"error: receptive field: at {result.sizes} cells no output cell is free of "
+                "boundary effects (or the model refers to fixed positions, like x + x[:, :1]); "
+                "archinspect does not analyse larger inputs"
+            )
+        try:
+            result = analyse(model, (channels, *sizes))
+        except (ValueError, TypeError) as exc:
+            raise ArchinspectError(
+                f"error: receptive field: at {result.sizes} cells the boundary reaches every "
+                f"output cell, and the model refuses a larger input ({exc})"
+            ) from exc
+
+
+def structural_receptive_field(model: Any, input_shape: tuple[int, ...]) -> RFResult:
+    result, m = _grown(model, input_shape)
+    if any(p is None for p in m.per_axis):
+        axis = next(s for s, p in enumerate(m.per_axis) if p is None)
+        raise UnsupportedOperation(
+            f"error: receptive field: the output's spatial axis {axis} is not laid out along "
+            "the input's (its cells cannot be matched to input cells)"
+        )
+    return RFResult(
+        per_axis=tuple(m.per_axis),  # type: ignore[arg-type]
+        position_range=tuple(m.ranges),  # type: ignore[arg-type]
+        period=result.periods,
+        global_=bool(result.globals),
+        global_via=tuple(result.globals),
+        method="structural",
+        analysed_shape=(input_shape[0], *result.sizes),
+    )
+
+
+def structural_layer_fields(
+    model: Any, input_shape: tuple[int, ...]
+) -> dict[str, tuple[Pair, ...]]:
+    result, _ = _grown(model, input_shape)
+    out: dict[str, tuple[Pair, ...]] = {}
+    for path, vals in result.marks.items():
+        fields: list[Pair] | None = None
+        for val in vals:
+            m = measure(val, result.sizes, result.periods)
+            if any(p is None for p in m.per_axis):
+                fields = None
+                break
+            pairs = [p for p in m.per_axis if p is not None]
+            fields = (
+                pairs
+                if fields is None
+                else [
+                    (max(a[0], b[0]), max(a[1], b[1])) for a, b in zip(fields, pairs, strict=True)
+                ]
+            )
+        if fields is not None:
+            out[path] = tuple(fields)
+    return out
