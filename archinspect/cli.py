@@ -186,6 +186,14 @@ def count(
     output: OutputOpt = None,
     depth: DepthOpt = 2,
     trust: TrustOpt = None,
+    with_rf: Annotated[
+        bool,
+        typer.Option(
+            "--rf",
+            help="add the cumulative receptive field per module and of the network "
+            "(off by default: counting stays a pure abstract build)",
+        ),
+    ] = False,
 ) -> None:
     """Count parameters exactly (total, learnable, materialized, by dtype and bytes), per module.
 
@@ -196,7 +204,7 @@ def count(
         loaded = _load(spec, set_)
         from archinspect.analysis.count import count_report
 
-        report = count_report(loaded, depth, trust or ())
+        report = count_report(loaded, depth, trust or (), rf=with_rf)
         if format is Format.table:
             from archinspect.render.table import count_table
 

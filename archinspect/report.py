@@ -28,6 +28,7 @@ class ModuleRow:
     params: int  # in its whole subtree; never changes when deeper rows are folded
     leaves: tuple[LeafRow, ...] = ()
     folded: int = 0  # how many deeper rows were folded into this one
+    rf: tuple[tuple[int | float, int | float], ...] | None = None  # cumulative, with --rf
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class CountReport:
     rows: tuple[ModuleRow, ...]
     depth: int | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    receptive_field: object | None = None  # analysis.receptive_field.RFResult, with --rf
 
 
 @dataclass(frozen=True)

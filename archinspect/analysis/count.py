@@ -12,7 +12,11 @@ from archinspect.spec.model import Spec
 
 
 def count_report(
-    spec: Spec, depth: int | None = 2, trusted: Iterable[str] = (), model: Any = None
+    spec: Spec,
+    depth: int | None = 2,
+    trusted: Iterable[str] = (),
+    model: Any = None,
+    rf: bool = False,
 ) -> CountReport:
     if model is None:
         model = build_abstract(spec, trusted)
@@ -23,6 +27,16 @@ def count_report(
         notes.append(
             f"{summary.complex_elements:,} complex weights count as two real parameters each"
         )
+    rows = fold(rows, depth)
+    rf_result = None
+    if rf:
+        import dataclasses
+
+        from archinspect.analysis.inspect import _receptive_fields
+
+        rf_result, layer_rf, rf_notes = _receptive_fields(spec, model)
+        notes += list(rf_notes)
+        rows = [dataclasses.replace(r, rf=layer_rf.get(r.path)) for r in rows]
     return CountReport(
         name=spec.name,
         spec=spec.source,
@@ -30,7 +44,8 @@ def count_report(
         num_spatial_dims=spec.num_spatial_dims,
         input_shape=spec.input_shape,
         params=summary,
-        rows=tuple(fold(rows, depth)),
+        rows=tuple(rows),
         depth=depth,
         notes=tuple(notes),
+        receptive_field=rf_result,
     )

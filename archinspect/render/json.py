@@ -7,7 +7,7 @@ import json
 from archinspect.render.check_data import result_dict
 from archinspect.render.count_data import layer_rows, params_dict
 from archinspect.render.inspect_data import report_dict
-from archinspect.render.rf_data import rf_dict
+from archinspect.render.rf_data import extent, rf_dict
 from archinspect.render.sweep_data import solve_dict, sweep_dict
 from archinspect.report import CheckReport, CountReport, InspectReport, RFReport
 from archinspect.solve import SolveResult
@@ -45,6 +45,11 @@ def count_json(report: CountReport) -> str:
         ],
         "notes": list(report.notes),
     }
+    if report.receptive_field is not None:
+        data["receptive_field"] = rf_dict(report.receptive_field)
+        for row, r in zip(data["layers"], layer_rows(report), strict=True):
+            if r.rf is not None:
+                row["receptive_field"] = [[extent(b), extent(f)] for b, f in r.rf]
     return dumps(data)
 
 

@@ -49,11 +49,17 @@ def count_table(report: CountReport, *, width: int = 120, color: bool = False) -
     table.add_column("own", justify="right")
     table.add_column("params", justify="right")
     table.add_column("arrays", overflow="fold")
+    has_rf = report.receptive_field is not None
+    if has_rf:
+        table.add_column("RF", no_wrap=True)
     for r in report.rows:
         label = Text(
             "  " * max(r.depth - 1, 0) + row_path(r.path), style="bold" if r.depth == 0 else ""
         )
-        table.add_row(label, Text(r.type), num(r.own_params), num(r.params), Text(arrays_text(r)))
+        cells = [label, Text(r.type), num(r.own_params), num(r.params), Text(arrays_text(r))]
+        if has_rf:
+            cells.append(rf_text(r.rf, compact=True))
+        table.add_row(*cells)
 
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
@@ -65,6 +71,10 @@ def count_table(report: CountReport, *, width: int = 120, color: bool = False) -
     summary.add_row("parameter bytes", num(p.bytes), human_bytes(p.bytes))
     for i, line in enumerate(dtype_lines(p.by_dtype, p.elements_by_dtype, p.bytes_by_dtype)):
         summary.add_row("by dtype" if i == 0 else "", "", line)
+    if report.receptive_field is not None:
+        rfr = report.receptive_field
+        summary.add_row("receptive field", "", per_axis_text(rfr) + " (backward, forward)")
+        summary.add_row("global coupling", "", global_text(rfr, limit=2))
     items: list = [table, summary]
     items += [Text(f"note: {note}") for note in report.notes]
     return to_text(items, width=width, color=color)
