@@ -92,6 +92,7 @@ def _report(
     params = summarize(leaves)
     output_shape, rows, calls = _forward(spec, model)
     flops = memory = None
+    rf_done = None
     if costs:
         batch = spec.input.batch_size
         batch_in = (batch, *spec.input_shape)
@@ -106,6 +107,8 @@ def _report(
             with ThreadPoolExecutor(max_workers=2) as pool:
                 compiled = [pool.submit(p.compile, COMPILE_OPTIONS) for p in (forward, train)]
                 layer_flops = per_layer_flops(model, calls, spec.input.dtype) if layer_costs else {}
+                if rf:  # the RF analysis also overlaps the compilations
+                    rf_done = _receptive_fields(spec, model)
                 forward_c, train_c = (f.result() for f in compiled)
         total = xla_flops(forward_c.cost_analysis())
         flops = FlopsReport(forward=total, per_sample=total // batch, batch_size=batch)
@@ -118,7 +121,9 @@ def _report(
             forward=xla_memory(forward_c),
             train_step=xla_memory(train_c),
         )
-    rf_result, layer_rf, notes = _receptive_fields(spec, model) if rf else (None, {}, ())
+    if rf_done is None:
+        rf_done = _receptive_fields(spec, model) if rf else (None, {}, ())
+    rf_result, layer_rf, notes = rf_done
     if layer_rf:
         rows = [dataclasses.replace(r, rf=layer_rf.get(r.path)) for r in rows]
     return InspectReport(
