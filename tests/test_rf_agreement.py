@@ -61,7 +61,6 @@ GRID = {
 }
 
 
-
 def spec(family, d, kwargs):
     args = {"num_spatial_dims": d, "in_channels": 1, "out_channels": 1, **kwargs}
     if family == "MLP":

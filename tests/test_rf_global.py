@@ -26,8 +26,13 @@ KEY = jax.random.PRNGKey(0)
 
 
 def spec(family, d=1, in_channels=1, resolution=16, **kwargs):
-    model = {"family": family, "num_spatial_dims": d, "in_channels": in_channels,
-             "out_channels": 1, **kwargs}
+    model = {
+        "family": family,
+        "num_spatial_dims": d,
+        "in_channels": in_channels,
+        "out_channels": 1,
+        **kwargs,
+    }
     return load_spec_text(
         yaml.safe_dump({"model": model, "input": {"resolution": resolution}}), "test"
     )
@@ -51,7 +56,11 @@ CASES = [
         dict(hidden_channels=4, num_blocks=2),
         norms(*block("blocks[0]"), *block("blocks[1]")),
     ),
-    ("ClassicResNet", dict(hidden_channels=4, num_blocks=1, use_norm=True), norms(*block("blocks[0]"))),
+    (
+        "ClassicResNet",
+        dict(hidden_channels=4, num_blocks=1, use_norm=True),
+        norms(*block("blocks[0]")),
+    ),
     (
         "DilatedResNet",
         dict(hidden_channels=2, num_blocks=1, dilation_rates=[1, 2]),

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import pytest
 
 from archinspect.analysis.receptive_field import layer_receptive_fields, receptive_field
-from archinspect.errors import UnsupportedOperation
+from archinspect.errors import ArchinspectError, UnsupportedOperation
 from archinspect.layers.conv import Conv, UpConv
 
 KEY = jax.random.PRNGKey(0)
@@ -217,3 +217,129 @@ def test_two_dimensional_kernels_per_axis():
     model = Conv(2, 1, 1, (2, 4), dilation=(1, 2), key=KEY)
     # axis 0: k=2 -> (0, 1); axis 1: k=4, r=2, k_eff = 7 -> (3, 3)
     assert both(model, (1, 16, 16)).per_axis == ((0, 1), (3, 3))
+
+
+class Cumulative(eqx.Module):
+    conv: Conv
+
+    def __call__(self, x):
+        return jax.lax.cumsum(self.conv(x), axis=1)
+
+
+class Sorted(eqx.Module):
+    conv: Conv
+
+    def __call__(self, x):
+        return jnp.sort(self.conv(x), axis=1)
+
+
+class DataIndexed(eqx.Module):
+    conv: Conv
+
+    def __call__(self, x):
+        y = self.conv(x)
+        return y + y[:, jnp.argmax(y[0])][:, None]
+
+
+class AbsoluteReference(eqx.Module):
+    conv: Conv
+
+    def __call__(self, x):
+        return self.conv(x) + x[:, :1]
+
+
+class TakeWrapped(eqx.Module):
+    """Periodic padding by jnp.take with wrapped indices, then a VALID 3-conv: (1, 1)."""
+
+    weight: jax.Array
+
+    def __call__(self, x):
+        n = x.shape[1]
+        y = jnp.take(x, jnp.arange(-1, n + 1) % n, axis=1)
+        return jax.lax.conv_general_dilated(y[None], self.weight, (1,), "VALID")[0]
+
+
+@pytest.mark.parametrize(
+    ("module", "primitive"), [(Cumulative, "cumsum"), (Sorted, "sort")], ids=["cumsum", "sort"]
+)
+def test_unknown_primitive_is_an_error_that_names_it(module, primitive):
+    with pytest.raises(
+        UnsupportedOperation,
+        match=rf"no exact dependency rule for primitive '{primitive}', used in the root module "
+        rf"\({module.__name__}\); archinspect does not guess",
+    ):
+        receptive_field(module(conv(3)), (1, 32))
+
+
+def test_indices_computed_from_the_data_are_refused():
+    with pytest.raises(UnsupportedOperation, match="uses indices computed from the data"):
+        receptive_field(DataIndexed(conv(3)), (1, 32))
+
+
+def test_a_fixed_position_reference_is_not_a_stencil():
+    # Every output cell depends on input cell 0: no cell is ever free of that, at any size.
+    with pytest.raises(ArchinspectError, match="refers to fixed positions"):
+        receptive_field(AbsoluteReference(conv(3)), (1, 32))
+
+
+def test_gathered_periodic_padding_is_recognised():
+    assert receptive_field(TakeWrapped(jnp.ones((1, 1, 3))), (1, 32)).per_axis == ((1, 1),)
+
+
+def test_both_raises_when_the_methods_disagree(monkeypatch):
+    import dataclasses
+
+    from archinspect.analysis import rf_empirical
+    from archinspect.analysis.receptive_field import MethodsDisagree
+
+    real = rf_empirical.empirical_receptive_field
+
+    def off_by_one(*args, **kwargs):
+        return dataclasses.replace(real(*args, **kwargs), per_axis=((2, 1),))
+
+    monkeypatch.setattr(rf_empirical, "empirical_receptive_field", off_by_one)
+    with pytest.raises(MethodsDisagree, match=r"axis 0: structural \(1, 1\), empirical \(2, 1\)"):
+        receptive_field(conv(3), (1, 16), method="both")
+
+
+class PoolThenUp(eqx.Module):
+    """Equinox's own layers: 3-conv, average pool 2/2, transposed 3-conv with stride 2."""
+
+    conv: eqx.nn.Conv1d
+    up: eqx.nn.ConvTranspose1d
+
+    def __call__(self, x):
+        return self.up(eqx.nn.AvgPool1d(2, 2)(self.conv(x)))
+
+
+class MaxPooled(eqx.Module):
+    conv: eqx.nn.Conv1d
+
+    def __call__(self, x):
+        return eqx.nn.MaxPool1d(3, 1, padding=1)(self.conv(x))
+
+
+def test_pooling_and_equinox_transposed_conv():
+    # conv: h[i] reads x[i-1 .. i+1]. Average pool 2/2: coarse j reads h[2j], h[2j+1], so
+    # x[2j-1 .. 2j+2]. ConvTranspose (k=3, s=2, p=1, output_padding=1) is a conv over the
+    # 2-dilated coarse grid padded (1, 2): fine p reads dilated p-1 .. p+1, i.e. coarse p/2 for
+    # even p -> x[p-1 .. p+2]: (1, 2); coarse (p-1)/2 and (p+1)/2 for odd p -> x[p-2 .. p+3]:
+    # (2, 3).
+    key = jax.random.PRNGKey(0)
+    model = PoolThenUp(
+        eqx.nn.Conv1d(1, 1, 3, padding=1, key=key),
+        eqx.nn.ConvTranspose1d(1, 1, 3, stride=2, padding=1, output_padding=1, key=key),
+    )
+    r = both(model, (1, 32))
+    assert r.per_axis == ((2, 3),)
+    assert r.position_range == (((1, 2), (2, 3)),)
+    assert r.period == (2,)
+
+
+def test_max_pool_is_a_stencil_but_not_linear():
+    model = MaxPooled(eqx.nn.Conv1d(1, 1, 3, padding=1, key=KEY))
+    assert receptive_field(model, (1, 32)).per_axis == ((2, 2),)  # (1, 1) + (1, 1)
+    # Its gradient flows to the maximum only: the empirical method cannot linearise it, and
+    # says so rather than measure a smaller stencil.
+    with pytest.raises(UnsupportedOperation, match="stays nonlinear"):
+        receptive_field(model, (1, 32), method="empirical")

@@ -15,6 +15,7 @@ of points, by the SPEC's convention. The stencil RF never includes global statis
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,11 +66,19 @@ def receptive_field(
         raise UsageError(
             f"error: unknown receptive-field method {method!r}; use one of {', '.join(METHODS)}"
         )
+    from archinspect.analysis.rf_structural import structural_receptive_field
+
     if method == "empirical":
         from archinspect.analysis.rf_empirical import empirical_receptive_field
 
-        return empirical_receptive_field(model, tuple(input_shape))
-    from archinspect.analysis.rf_structural import structural_receptive_field
+        # The structural result, when there is one, only says where to start looking.
+        try:
+            start = search_start(
+                structural_receptive_field(model, tuple(input_shape)), tuple(input_shape)
+            )
+        except ArchinspectError:
+            start = None
+        return empirical_receptive_field(model, tuple(input_shape), start=start)
 
     result = structural_receptive_field(model, tuple(input_shape))
     if method == "both":
@@ -89,17 +98,19 @@ def receptive_field(
 
 
 def search_start(result: RFResult, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Where the empirical search may start given another method's result: the spec's size
-    doubled until one period of cells in the middle, with their stencils, stays a period away
-    from both ends (2 * max extent + 4 * period cells). Only a hint; it does not change results.
+    """Where the empirical search may start given another method's result: the smallest
+    multiple of the period from which one period of cells in the middle, with their stencils,
+    stays a period away from both ends (2 * max extent + 5 periods). Only a hint: the empirical
+    method accepts a measurement on its own evidence, and falls back if the model refuses it.
     """
     sizes = []
     for n, (back, fwd), p in zip(input_shape[1:], result.per_axis, result.period, strict=True):
         reach = max(back, fwd)
-        need = 2 * reach + 4 * p if reach != float("inf") else n
-        while n < need and n < 1 << 20:
-            n *= 2
-        sizes.append(int(n))
+        if reach == float("inf"):
+            sizes.append(n)
+            continue
+        need = 2 * int(math.ceil(reach)) + 5 * p
+        sizes.append(max(n, -(-need // p) * p))
     return tuple(sizes)
 
 

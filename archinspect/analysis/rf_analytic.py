@@ -29,37 +29,42 @@ from typing import Any
 from archinspect.analysis.receptive_field import GlobalSource, RFResult
 from archinspect.errors import UnsupportedOperation
 
-Cone = Callable[[int], tuple[int, int]]
+End = Callable[[int], int]
 
 
-def _identity(q: int) -> tuple[int, int]:
-    return q, q
+class Cone:
+    """A monotone cone: cell q of its grid depends on cells [lo(q), hi(q)] below."""
+
+    def __init__(self, lo: End, hi: End):
+        self.lo = lo
+        self.hi = hi
+
+
+def _identity() -> Cone:
+    return Cone(lambda q: q, lambda q: q)
 
 
 def _conv(k: int, r: int = 1) -> Cone:
     before = r * ((k - 1) // 2)
     after = r * (k - 1) - before
-    return lambda q: (q - before, q + after)
+    return Cone(lambda q: q - before, lambda q: q + after)
 
 
 def _then(*cones: Cone) -> Cone:
-    """The cone of applying cones[0] first, then cones[1], ...: compose from the output down."""
+    """The cone of applying cones[0] first, then cones[1], ...: compose from the output down.
 
-    def cone(q: int) -> tuple[int, int]:
-        lo, hi = q, q
+    Monotone cones compose end point by end point, so each end is a chain of calls."""
+
+    def end(q: int, which: str) -> int:
         for c in reversed(cones):
-            lo, hi = c(lo)[0], c(hi)[1]
-        return lo, hi
+            q = getattr(c, which)(q)
+        return q
 
-    return cone
+    return Cone(lambda q: end(q, "lo"), lambda q: end(q, "hi"))
 
 
 def _union(*cones: Cone) -> Cone:
-    def cone(q: int) -> tuple[int, int]:
-        pairs = [c(q) for c in cones]
-        return min(p[0] for p in pairs), max(p[1] for p in pairs)
-
-    return cone
+    return Cone(lambda q: min(c.lo(q) for c in cones), lambda q: max(c.hi(q) for c in cones))
 
 
 def _block() -> Cone:
@@ -70,12 +75,12 @@ def _block() -> Cone:
 
 def _down_at(fine: Cone) -> Cone:
     """A coarse cell q after the stride-2 3-conv: fine cells [2q - 1, 2q + 1] of `fine`."""
-    return lambda q: (fine(2 * q - 1)[0], fine(2 * q + 1)[1])
+    return Cone(lambda q: fine.lo(2 * q - 1), lambda q: fine.hi(2 * q + 1))
 
 
 def _up_at(coarse: Cone) -> Cone:
     """A fine cell p after zero insertion and a 3-conv: coarse cells [floor(p/2), ceil(p/2)]."""
-    return lambda p: (coarse(p // 2)[0], coarse(-(-p // 2))[1])
+    return Cone(lambda p: coarse.lo(p // 2), lambda p: coarse.hi(-(-p // 2)))
 
 
 def _unet_cone(num_levels: int, num_blocks: int) -> Cone:
@@ -96,9 +101,8 @@ def _per_position(cone: Cone, period: int) -> tuple[tuple[int, int], tuple[tuple
     back = []
     fwd = []
     for q in range(period):
-        lo, hi = cone(q)
-        back.append(q - lo)
-        fwd.append(hi - q)
+        back.append(q - cone.lo(q))
+        fwd.append(cone.hi(q) - q)
     return (max(back), max(fwd)), ((min(back), max(back)), (min(fwd), max(fwd)))
 
 
@@ -152,7 +156,7 @@ def analytic_receptive_field(spec: Any) -> RFResult:
         cone = _then(*([_block()] * args["num_blocks"]))
     elif family == "DilatedResNet":
         block = _then(*(_conv(3, r) for r in args["dilation_rates"]))
-        cone = _then(*([_union(_identity, block)] * args["num_blocks"]))
+        cone = _then(*([_union(_identity(), block)] * args["num_blocks"]))
     elif family in ("ClassicUNet", "ModernUNet"):
         nb = args["num_blocks"] if family == "ModernUNet" else 1
         levels = args["num_levels"]

@@ -2,24 +2,27 @@
 
 Gradients of the real network are the `receptivefield` package's approach, and they lie: a dead
 ReLU or a saturated tanh has zero slope, so a cell the output does depend on gets a zero
-gradient, and weights of both signs can cancel. Here the gradient is taken of a copy in which
+gradient, and weights of both signs can cancel. Here the gradient (float64) is taken of a copy
+in which
 
-- every weight and bias is strictly positive (uniform in [0.5, 1.5], float64),
+- every weight and bias is strictly positive (uniform in [0.5, 1.5] / sqrt(fan-in), so that
+  products along deep paths stay far from float64's overflow and underflow),
 - every activation is the identity, and every normalization keeps no statistics (its output is
   its input: a positive affine map), which records it as a global coupling,
 
 so the copy is linear and every path from an input cell to an output cell contributes a
 positive product of weights: a gradient entry is nonzero exactly where a path exists. Two
-certificates guard the copy: the gradient is the same at two different inputs (the copy really
-is linear: no activation or norm was missed) and it has no negative entry on a finite stencil
-(no cancellation is possible). Either failing is an error, never a silent answer.
+certificates guard the copy: it is linear (checked on random inputs: no activation or norm was
+missed) and its gradients have no negative entry on a finite stencil (no subtraction, so no
+cancellation is possible). Either failing is an error, never a silent answer.
 
 The measured output cells are one full period of positions in the middle of the domain (the
 period is taken as the product of all strides, a multiple of the true one). A measurement is
-accepted when every measured dependency stays more than one period away from both ends of the
-axis, so no boundary rule (padding, wrapping, mirroring) touched it; otherwise the axis doubles.
-A dependency on the whole axis is global: infinite if it stays whole when the axis doubles (an
-FFT), the number of points if the model refuses a larger input (a dense layer over space).
+accepted when every measured dependency stays at least one period away from both ends of the
+axis, so no boundary rule (padding, wrapping, mirroring) reached it; otherwise the axis doubles.
+A dependency on the whole axis, on an axis longer than any finite stencil can be (a bound from
+the windows in the traced computation), is global: infinite if the model accepts a longer axis
+(an FFT), the number of points if it does not (a dense layer over space).
 
 Memory: in 2-D and 3-D, the built-in families (and pdequinox's) are measured one axis at a
 time, on inputs that are long along that axis and short along the others. That is exact for
@@ -69,7 +72,7 @@ def _known_activations() -> list[Any]:
         "log_sigmoid soft_sign hard_sigmoid hard_silu hard_swish mish sparse_plus squareplus"
     ).split()
     found = [getattr(jax.nn, n) for n in names if hasattr(jax.nn, n)]
-    return found + [jnp.tanh, jnp.sin, jnp.exp] + list(_BY_NAME.values())
+    return found + [jnp.tanh] + list(_BY_NAME.values())
 
 
 def _norm_types() -> tuple[type, ...]:
@@ -111,7 +114,7 @@ def positive_linear_copy(model: Any, seed: int = 0) -> tuple[Any, list[GlobalSou
     norms = _norm_types()
     activations = _known_activations()
     cut: list[GlobalSource] = []
-    activation_names = set()
+    activation_names: set[str] = set()
     from archinspect.activations import _BY_NAME
 
     activation_names.update(_BY_NAME)
@@ -128,9 +131,8 @@ def positive_linear_copy(model: Any, seed: int = 0) -> tuple[Any, list[GlobalSou
         if is_array_like(node):
             dtype = np.dtype(node.dtype)
             if dtype.kind in "fc" or dtype.name == "bfloat16":
-                # Scaled by 1/sqrt(fan-in) so that products over deep paths stay far from
-                # float64's overflow and underflow (a path product that underflowed to 0 would
-                # hide a dependency).
+                # A path product that underflowed to 0 would hide a dependency: 1/sqrt(fan-in)
+                # keeps every product near 1 (complex weights get a positive real part only).
                 fan = math.prod(node.shape[1:]) if len(node.shape) >= 2 else 1
                 values = rng.uniform(0.5, 1.5, node.shape) / math.sqrt(fan)
                 kind = jnp.complex128 if dtype.kind == "c" else jnp.float64
@@ -159,7 +161,10 @@ def positive_linear_copy(model: Any, seed: int = 0) -> tuple[Any, list[GlobalSou
             return {k: convert(v, name, _join(path, f"[{k!r}]")) for k, v in node.items()}
         return node
 
-    return convert(model, "", ""), cut
+    import jax
+
+    with jax.enable_x64(True):
+        return convert(model, "", ""), cut
 
 
 # ----------------------------------------------------------------------------- measurement
@@ -171,8 +176,11 @@ def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], i
     A grid's spacing along an axis is the product of the strides on its chain, so the period
     divides the product P of all strides along that axis (a slice's strides, which are not tied
     to an axis here, multiply every axis). A window of effective size k on a grid of spacing
-    g <= P widens a stencil by at most (k - 1) * g input cells, so no finite stencil is wider
-    than max(P) * sum(k - 1).
+    g <= P widens a stencil by at most (k - 1) * g input cells, and a concatenation shifts cells
+    by at most the length of the pieces it moves, so no finite stencil is wider than max(P)
+    times the sum of those. (Scatters and gathers that shift cells are not counted: a model
+    built on them may have a finite stencil reported as global; the structural method, and
+    `--method both`, do not rely on this bound.)
     """
     import equinox as eqx
     import jax
@@ -198,6 +206,12 @@ def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], i
                 widening += max(
                     (rhs[spec[2 + i]] - 1) * r for i, r in enumerate(eqn.params["rhs_dilation"])
                 )
+            elif name == "concatenate":
+                # Pieces moved next to others (rolls, wrapped padding) shift cells by at most
+                # their length: all but the largest piece along the joined axis.
+                k = eqn.params["dimension"]
+                lengths = sorted(v.aval.shape[k] for v in eqn.invars)
+                widening += sum(lengths[:-1])
             elif name == "slice" and eqn.params["strides"]:
                 for i in range(d):
                     periods[i] *= math.prod(eqn.params["strides"])
@@ -240,13 +254,17 @@ class _Gradients:
         self.dynamic, self.static = eqx.partition(model, eqx.is_array)
         self.batch = batch
         self.weights = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(self.dynamic))
-        self.compiled: dict[tuple[int, ...], Any] = {}
+        self.compiled: dict[tuple, Any] = {}
 
         def grads(dynamic: Any, x: Any, cts: Any) -> Any:
             _, vjp = jax.vjp(eqx.combine(dynamic, self.static), x)
             return jax.vmap(lambda ct: vjp(ct)[0])(cts)
 
+        def forward(dynamic: Any, xs: Any) -> Any:
+            return jax.vmap(eqx.combine(dynamic, self.static))(xs)
+
         self.fn = grads
+        self.forward = forward
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         import equinox as eqx
@@ -257,17 +275,40 @@ class _Gradients:
         out = eqx.filter_eval_shape(model, jax.ShapeDtypeStruct(shape, jnp.float64))
         return tuple(out.shape)
 
-    def _compiled(self, shape: tuple[int, ...], out_shape: tuple[int, ...]) -> Any:
+    def _compile(self, key: tuple, fn: Any, *args: Any) -> Any:
         import jax
 
-        if shape not in self.compiled:
-            x = np.zeros(shape)
-            cts = np.zeros((self.batch,) + out_shape)
-            small = self.weights * math.prod(shape[1:]) < 5e7
-            options = {"xla_backend_optimization_level": 0} if small else {}
-            lowered = jax.jit(self.fn).lower(self.dynamic, x, cts)
-            self.compiled[shape] = lowered.compile(compiler_options=options)
-        return self.compiled[shape]
+        if key not in self.compiled:
+            small = self.weights * math.prod(args[0].shape[1:]) < 5e7
+            options: dict[str, str | bool] = (
+                {"xla_backend_optimization_level": "0"} if small else {}
+            )
+            lowered = jax.jit(fn).lower(self.dynamic, *args)
+            self.compiled[key] = lowered.compile(compiler_options=options)
+        return self.compiled[key]
+
+    def _compiled(self, shape: tuple[int, ...], out_shape: tuple[int, ...]) -> Any:
+        cts = np.zeros((self.batch,) + out_shape)
+        return self._compile(("vjp", shape), self.fn, np.zeros(shape), cts)
+
+    def certify(self, shape: tuple[int, ...]) -> None:
+        """The copy is linear: f(a x1 + b x2) - f(0) = a (f(x1) - f(0)) + b (f(x2) - f(0)) for
+        random inputs, so no activation or norm survived (its gradient is then the same at
+        every input, and the gradients below are those of the copy's one linear map)."""
+        rng = np.random.default_rng(2)
+        x1, x2 = rng.normal(size=shape), rng.normal(size=shape)
+        a, b = 0.7, -1.3
+        xs = np.stack([np.zeros(shape), x1, x2, a * x1 + b * x2])
+        fn = self._compile(("forward", shape), self.forward, xs)
+        f0, f1, f2, f12 = np.asarray(fn(self.dynamic, xs))
+        expected = a * (f1 - f0) + b * (f2 - f0)
+        scale = float(np.max(np.abs(expected))) or 1.0
+        if not np.allclose(f12 - f0, expected, rtol=1e-9, atol=1e-12 * scale):
+            raise UnsupportedOperation(
+                "error: receptive field (empirical): the model stays nonlinear after its "
+                "activations and norms are cut (an activation or normalization archinspect "
+                "does not recognise); use the structural method"
+            )
 
     def __call__(self, x: np.ndarray, positions: list[tuple[int, ...]]) -> np.ndarray:
         """Gradients of the sum over output channels at each position (no cancellation)."""
@@ -290,29 +331,15 @@ class _Gradients:
         return np.concatenate(grads)[: len(positions)]
 
     def probe(self, shape: tuple[int, ...], positions: list[tuple[int, ...]]) -> list[_Probe]:
-        """Supports of the gradients at `positions`, certified (see `_certify`)."""
-        # The copy is linear, so the gradient does not depend on where it is taken: take it at
-        # a random input, and once more at zero for the first batch to prove that.
-        g = self(np.random.default_rng(1).normal(size=shape), positions)
+        """Supports of the gradients at `positions`, on a copy certified linear."""
+        self.certify(shape)
+        g = self(np.zeros(shape), positions)
         if not np.all(np.isfinite(g)):
             raise ArchinspectError(
                 "error: receptive field (empirical): the gradients of the positive copy "
                 "overflow float64 (the network is too deep for this method)"
             )
-        first = positions[: self.batch]
-        _certify(g[: len(first)], self(np.zeros(shape), first))
         return [_support(pos, gi) for pos, gi in zip(positions, g, strict=True)]
-
-
-def _certify(g: np.ndarray, g_at_zero: np.ndarray) -> None:
-    """The copy is linear: the same gradient at two inputs."""
-    scale = float(np.max(np.abs(g))) or 1.0
-    if not np.allclose(g, g_at_zero, rtol=1e-9, atol=1e-12 * scale):
-        raise UnsupportedOperation(
-            "error: receptive field (empirical): the model stays nonlinear after its "
-            "activations and norms are cut (an activation or normalization archinspect "
-            "does not recognise); use the structural method"
-        )
 
 
 def _support(position: tuple[int, ...], grad: np.ndarray) -> _Probe:
@@ -457,8 +484,10 @@ def empirical_receptive_field(
                 f"shape {input_shape}"
             )
         if start is not None:
-            hinted = (input_shape[0], *(max(a, b) for a, b in zip(input_shape[1:], start,
-                                                                  strict=True)))
+            hinted = (
+                input_shape[0],
+                *(max(a, b) for a, b in zip(input_shape[1:], start, strict=True)),
+            )
             if _accepts(copy, hinted):
                 input_shape = hinted
         periods, bound = _grid_bounds(copy, input_shape)

@@ -45,7 +45,7 @@ COORD = np.float32
 KINDS = ("lo", "hi", "taint", "dense")
 FILL: dict[str, Any] = {"lo": INF, "hi": -INF, "taint": False, "dense": False}
 DTYPE: dict[str, Any] = {"lo": COORD, "hi": COORD, "taint": bool, "dense": bool}
-UNION: dict[str, Callable] = {
+UNION: dict[str, np.ufunc] = {
     "lo": np.minimum,
     "hi": np.maximum,
     "taint": np.logical_or,
@@ -115,15 +115,20 @@ class Val:
         return any(bool(np.any(self.lo[c] <= self.hi[c])) for c in comps)
 
 
-def build(shape: Sequence[int], tags: Sequence[Tag | None], d: int,
-          fn: Callable[[str, int], np.ndarray]) -> Val:
+def build(
+    shape: Sequence[int], tags: Sequence[Tag | None], d: int, fn: Callable[[str, int], np.ndarray]
+) -> Val:
     """A Val whose table (kind, s) is fn(kind, s)."""
     t = {k: tuple(fn(k, s) for s in range(d)) for k in KINDS}
     return Val(tuple(shape), t["lo"], t["hi"], t["taint"], t["dense"], tuple(tags))
 
 
-def each(v: Val, shape: Sequence[int], tags: Sequence[Tag | None],
-         fn: Callable[[np.ndarray, str, int], np.ndarray]) -> Val:
+def each(
+    v: Val,
+    shape: Sequence[int],
+    tags: Sequence[Tag | None],
+    fn: Callable[[np.ndarray, str, int], np.ndarray],
+) -> Val:
     """A Val whose table (kind, s) is fn(v's table (kind, s), kind, s)."""
     return build(shape, tags, v.d, lambda k, s: fn(v.table(k)[s], k, s))
 
@@ -193,8 +198,8 @@ def _place(arr: np.ndarray, axis: int, length: int, pos: np.ndarray, fill: Any) 
     out = np.empty(shape, arr.dtype)
     out[...] = fill
     ok = (pos >= 0) & (pos < length)
-    dst = [slice(None)] * arr.ndim
-    src = [slice(None)] * arr.ndim
+    dst: list[Any] = [slice(None)] * arr.ndim
+    src: list[Any] = [slice(None)] * arr.ndim
     dst[axis] = pos[ok]
     src[axis] = np.nonzero(ok)[0]
     out[tuple(dst)] = arr[tuple(src)]
@@ -306,9 +311,7 @@ def _elementwise(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     shape = out_shape(eqn)
     n = len(shape)
     vals = [_with_rank(v, n) for v in ins]
-    tags = [
-        _first_tag([v.tags[a] for v in vals if v.shape[a] == shape[a]]) for a in range(n)
-    ]
+    tags = [_first_tag([v.tags[a] for v in vals if v.shape[a] == shape[a]]) for a in range(n)]
     # Weights, biases and literals depend on nothing: leave them out of the union.
     vals = [v for v in vals if not _inert(v)]
     if not vals:
@@ -316,6 +319,7 @@ def _elementwise(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     if len(vals) == 1:
         out = Val(shape, vals[0].lo, vals[0].hi, vals[0].taint, vals[0].dense, tuple(tags))
     else:
+
         def union(k: str, s: int) -> np.ndarray:
             acc = vals[0].table(k)[s]
             for v in vals[1:]:
@@ -572,8 +576,9 @@ def _concatenate(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
             if not ok:
                 bad[int(starts[i]) : int(starts[i + 1])] = True
         tags[k] = Tag(axis_tag.axes, rt.slope, off)
-        out = _mark_taint(Val(shape, out.lo, out.hi, out.taint, out.dense, tuple(tags)),
-                          axis_tag.axes, k, bad)
+        out = _mark_taint(
+            Val(shape, out.lo, out.hi, out.taint, out.dense, tuple(tags)), axis_tag.axes, k, bad
+        )
     else:
         tags[k] = axis_tag
         out = Val(shape, out.lo, out.hi, out.taint, out.dense, tuple(tags))
@@ -591,7 +596,7 @@ def _pad(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         length = lo_p + hi_p + (n + (n - 1) * interior if n else 0)
         pos = lo_p + np.arange(n) * (interior + 1)
 
-        def place(x: np.ndarray, kind: str, s: int) -> np.ndarray:
+        def place(x: np.ndarray, kind: str, s: int, a=a, n=n, length=length, pos=pos) -> np.ndarray:
             f = fill.table(kind)[s].reshape(())
             if x.shape[a] == 1 and np.all(x == f):
                 return x  # padding with what is already everywhere
@@ -681,8 +686,16 @@ def _dot_general(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         order = [keep.index(a) for a in batch] + [keep.index(a) for a in free]
         nb = len(batch)
 
-        def arrange(x: np.ndarray, kind: str, s: int, contract=contract, order=order,
-                    nb=nb, before=before, after=after) -> np.ndarray:
+        def arrange(
+            x: np.ndarray,
+            kind: str,
+            s: int,
+            contract=contract,
+            order=order,
+            nb=nb,
+            before=before,
+            after=after,
+        ) -> np.ndarray:
             y = _reduce_table(x, kind, contract, keepdims=False).transpose(order)
             return y.reshape(y.shape[:nb] + (1,) * before + y.shape[nb:] + (1,) * after)
 
@@ -690,8 +703,7 @@ def _dot_general(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         if spatial:
             # A dense layer over space: every element depends on the whole axis.
             dense = tuple(
-                (part.lo[s] <= part.hi[s]) if s in spatial else part.dense[s]
-                for s in range(ctx.d)
+                (part.lo[s] <= part.hi[s]) if s in spatial else part.dense[s] for s in range(ctx.d)
             )
             part = Val(shape, part.lo, part.hi, part.taint, dense, part.tags)
         parts.append(part)
@@ -701,8 +713,69 @@ def _dot_general(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         + [rhs.tags[a] for a in rf]
     )
     left, right = parts
-    return [build(shape, tags, ctx.d,
-                  lambda k, s: UNION[k](left.table(k)[s], right.table(k)[s]))]
+    return [build(shape, tags, ctx.d, lambda k, s: UNION[k](left.table(k)[s], right.table(k)[s]))]
+
+
+@dataclass
+class _Window:
+    """A sliding window along one array axis: for every output position and tap, the input
+    cell it reads (n: none, i.e. a hole of the dilated input or padding)."""
+
+    src: np.ndarray  # (n_out, taps)
+    reads_pad: np.ndarray  # (n_out,) the window reads padding
+    always_reads: bool  # every window reads at least one cell
+    n: int
+
+
+def _window(
+    ctx: Context,
+    tag: Tag | None,
+    n: int,
+    n_out: int,
+    taps: int,
+    stride: int,
+    pad_lo: int,
+    base_dilation: int = 1,
+    window_dilation: int = 1,
+) -> tuple[_Window, Tag | None]:
+    """The window's reads, and the output axis's tag: a cell sits at its window's centre
+    (the floor of it for even windows), in the coordinates of the input."""
+    nd = (n - 1) * base_dilation + 1 if n else 0
+    k_eff = (taps - 1) * window_dilation + 1
+    u = np.arange(n_out)[:, None] * stride + np.arange(taps)[None, :] * window_dilation - pad_lo
+    inside = (u >= 0) & (u <= nd - 1)
+    src = np.where(inside & (u % base_dilation == 0), u // base_dilation, n)
+    reads_pad = np.asarray(~inside.all(axis=1))
+    window = _Window(src, reads_pad, bool((src < n).any(axis=1).all()), n)
+    if tag is not None and tag.mapped:
+        assert tag.slope is not None and tag.offset is not None
+        ctx.widen(tag.axes, float(abs(tag.slope) * (k_eff - 1) / base_dilation))
+        centre = Fraction(-pad_lo + (k_eff - 1) // 2, base_dilation)
+        tag = tag.moved(
+            tag.slope * Fraction(stride, base_dilation), tag.slope * centre + tag.offset
+        )
+    return window, tag
+
+
+def _slide(x: np.ndarray, kind: str, axis: int, w: _Window) -> np.ndarray:
+    """The union over each window along `axis` (a table that is uniform along the axis stays so
+    when every window reads a cell)."""
+    if x.shape[axis] == 1 and w.always_reads:
+        return x
+    ext = _extend(np.asarray(_along(x, axis, w.n)), axis, FILL[kind])
+    acc = np.take(ext, w.src[:, 0], axis=axis)
+    for t in range(1, w.src.shape[1]):
+        acc = UNION[kind](acc, np.take(ext, w.src[:, t], axis=axis))
+    return acc
+
+
+def _taint_padding(v: Val, windows: dict[int, _Window], tags: Sequence[Tag | None]) -> Val:
+    for a, w in windows.items():
+        tag = tags[a]
+        if tag is not None:
+            # The window reads padding: a boundary rule along this axis.
+            v = _mark_taint(v, tag.axes, a, w.reads_pad)
+    return v
 
 
 @rule("conv_general_dilated")
@@ -720,29 +793,20 @@ def _conv(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     out = out_shape(eqn)
     out_features = rhs.shape[rhs_spec[0]]
     kernel_dep = {k: [REDUCE[k](x) for x in rhs.table(k)] for k in KINDS}
-
-    # Per spatial axis: for every output position and tap, the lhs cell it reads (n: none, a
-    # hole or padding), and whether it reads padding.
-    windows = []
+    windows: dict[int, _Window] = {}
     tags: list[Tag | None] = [canon_tags[0], None]
     for i in range(nsp):
-        n = canon_shape[2 + i]
-        k = rhs.shape[rhs_spec[2 + i]]
-        st, ld, rd = p["window_strides"][i], p["lhs_dilation"][i], p["rhs_dilation"][i]
-        plo, _ = p["padding"][i]
-        nd = (n - 1) * ld + 1 if n else 0
-        k_eff = (k - 1) * rd + 1
-        n_out = out[out_spec[2 + i]]
-        u = np.arange(n_out)[:, None] * st + np.arange(k)[None, :] * rd - plo
-        inside = (u >= 0) & (u <= nd - 1)
-        src = np.where(inside & (u % ld == 0), u // ld, n)
-        windows.append((src, ~inside.all(axis=1), bool((src < n).any(axis=1).all()), n_out))
-        tag = canon_tags[2 + i]
-        if tag is not None and tag.mapped:
-            assert tag.slope is not None and tag.offset is not None
-            ctx.widen(tag.axes, float(abs(tag.slope) * (k_eff - 1) / ld))
-            centre = Fraction(-plo + (k_eff - 1) // 2, ld)
-            tag = tag.moved(tag.slope * Fraction(st, ld), tag.slope * centre + tag.offset)
+        windows[2 + i], tag = _window(
+            ctx,
+            canon_tags[2 + i],
+            canon_shape[2 + i],
+            out[out_spec[2 + i]],
+            rhs.shape[rhs_spec[2 + i]],
+            p["window_strides"][i],
+            p["padding"][i][0],
+            p["lhs_dilation"][i],
+            p["rhs_dilation"][i],
+        )
         tags.append(tag)
 
     def convolve(x: np.ndarray, kind: str, s: int) -> np.ndarray:
@@ -753,33 +817,47 @@ def _conv(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
                 x = REDUCE[kind](x, axis=1, keepdims=True)
             else:
                 shp = x.shape
-                x = REDUCE[kind](x.reshape(shp[:1] + (groups, shp[1] // groups) + shp[2:]),
-                                 axis=2)
+                x = REDUCE[kind](x.reshape(shp[:1] + (groups, shp[1] // groups) + shp[2:]), axis=2)
                 x = np.repeat(x, out_features // groups, axis=1)
-        for i, (src, _, all_read_data, n_out) in enumerate(windows):
-            a = 2 + i
-            if x.shape[a] == 1 and all_read_data:
-                continue  # uniform along the axis, and every window reads some cell
-            ext = _extend(np.asarray(_along(x, a, canon_shape[a])), a, FILL[kind])
-            acc = np.take(ext, src[:, 0], axis=a)
-            for t in range(1, src.shape[1]):
-                acc = UNION[kind](acc, np.take(ext, src[:, t], axis=a))
-            x = acc
+        for a, w in windows.items():
+            x = _slide(x, kind, a, w)
         if rhs.nonempty(s):
             # A kernel computed from the input: every output depends on all of it.
             x = UNION[kind](x, np.asarray(kernel_dep[kind][s], DTYPE[kind]))
         return compress(np.ascontiguousarray(x))
 
     canon_out = tuple(out[out_spec[j]] for j in range(len(out)))
-    result = each(lhs, canon_out, tags, convolve)
-    for i, (_, reads_pad, _, _) in enumerate(windows):
-        tag = tags[2 + i]
-        if tag is not None:
-            # The window reads padding: a boundary rule along this axis.
-            result = _mark_taint(result, tag.axes, 2 + i, reads_pad)
+    result = _taint_padding(each(lhs, canon_out, tags, convolve), windows, tags)
     inv = tuple(int(i) for i in np.argsort(out_spec))
-    return [each(result, out, tuple(result.tags[i] for i in inv),
-                 lambda x, k, s: x.transpose(inv))]
+    return [each(result, out, tuple(result.tags[i] for i in inv), lambda x, k, s: x.transpose(inv))]
+
+
+@rule("reduce_window_sum", "reduce_window_max", "reduce_window_min", "reduce_window")
+def _reduce_window(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    # Pooling: a window per array axis (size 1 on the axes it does not pool); a generic
+    # reduce_window takes operands then init values, and every operand's window is the same.
+    p = eqn.params
+    n_ops = len(eqn.outvars)
+    operands = ins[:n_ops]
+    out = out_shape(eqn)
+    windows: dict[int, _Window] = {}
+    tags = list(operands[0].tags)
+    for a in range(len(out)):
+        k, st = p["window_dimensions"][a], p["window_strides"][a]
+        (plo, phi), bd, wd = p["padding"][a], p["base_dilation"][a], p["window_dilation"][a]
+        if (k, st, plo, phi, bd, wd) != (1, 1, 0, 0, 1, 1):
+            windows[a], tags[a] = _window(
+                ctx, tags[a], operands[0].shape[a], out[a], k, st, plo, bd, wd
+            )
+
+    def pool(x: np.ndarray, kind: str, s: int) -> np.ndarray:
+        for a, w in windows.items():
+            x = _slide(x, kind, a, w)
+        return compress(np.ascontiguousarray(x))
+
+    merged = _elementwise(_FakeEqn(eqn, 0), list(operands), ctx)[0] if n_ops > 1 else operands[0]
+    result = _taint_padding(each(merged, out, tags, pool), windows, tags)
+    return [result] * n_ops
 
 
 @rule("fft")
@@ -861,7 +939,7 @@ class _FakeEqn:
         return [self.eqn.outvars[self.i]]
 
 
-# ----------------------------------------------------------------------------- indexed data movement
+# ----------------------------------------------------------------------------- indexed moves
 
 
 def _coords(v: Val, s: int) -> np.ndarray | None:
@@ -939,8 +1017,9 @@ def _refit(v: Val, coords: dict[int, np.ndarray], fallback: Sequence[Tag | None]
     return Val(v.shape, v.lo, v.hi, tuple(taint), v.dense, tuple(tags))
 
 
-def _moved(sources: list[Val], shape: tuple[int, ...], src: np.ndarray, d: int,
-           tags: Sequence[Tag | None]) -> Val:
+def _moved(
+    sources: list[Val], shape: tuple[int, ...], src: np.ndarray, d: int, tags: Sequence[Tag | None]
+) -> Val:
     """Cell i of the result is cell src[i] of the concatenated, flattened sources (-1: none)."""
     flat = src.reshape(-1)
 
@@ -953,8 +1032,9 @@ def _moved(sources: list[Val], shape: tuple[int, ...], src: np.ndarray, d: int,
     return build(shape, tags, d, take)
 
 
-def _moved_coords(sources: list[Val], shape: tuple[int, ...], src: np.ndarray, d: int
-                  ) -> dict[int, np.ndarray]:
+def _moved_coords(
+    sources: list[Val], shape: tuple[int, ...], src: np.ndarray, d: int
+) -> dict[int, np.ndarray]:
     flat = src.reshape(-1)
     coords = {}
     for s in range(d):
@@ -980,8 +1060,9 @@ class _AxisPlacement:
     pos: np.ndarray
 
 
-def _placement(eqn: Any, operand: Val, updates: Val, indices: np.ndarray
-               ) -> list[_AxisPlacement] | None:
+def _placement(
+    eqn: Any, operand: Val, updates: Val, indices: np.ndarray
+) -> list[_AxisPlacement] | None:
     """The scatter as a placement axis by axis, when it is one (strided and windowed writes
     such as x.at[:, ::2].set(y) or x.at[:, :m].set(y)); None otherwise."""
     dn = eqn.params["dimension_numbers"]
@@ -1003,8 +1084,10 @@ def _placement(eqn: Any, operand: Val, updates: Val, indices: np.ndarray
             return None
         b = moving[0]
         line = np.moveaxis(c, b, 0).reshape(c.shape[b], -1)[:, 0]
-        if not np.array_equal(np.moveaxis(c, b, 0), np.broadcast_to(
-                line.reshape((-1,) + (1,) * (c.ndim - 1)), np.moveaxis(c, b, 0).shape)):
+        if not np.array_equal(
+            np.moveaxis(c, b, 0),
+            np.broadcast_to(line.reshape((-1,) + (1,) * (c.ndim - 1)), np.moveaxis(c, b, 0).shape),
+        ):
             return None
         used.add(b)
         comps[o] = (b, line)
@@ -1013,14 +1096,15 @@ def _placement(eqn: Any, operand: Val, updates: Val, indices: np.ndarray
     inserted = set(dn.inserted_window_dims)
     window_axes = [o for o in range(operand.ndim) if o not in inserted]
     out: list[_AxisPlacement] = []
+    source: int | None
     for o in range(operand.ndim):
-        b, start = comps.get(o, (None, np.zeros(1, np.int64)))
+        moved_by, start = comps.get(o, (None, np.zeros(1, np.int64)))
         if o in inserted:
-            source = None if b is None else batch[b]
+            source = None if moved_by is None else batch[moved_by]
             pos = start
         else:
             w = window[window_axes.index(o)]
-            if b is not None:
+            if moved_by is not None:
                 return None  # a window that also moves with the batch
             source, pos = w, int(start[0]) + np.arange(updates.shape[w])
         if np.any(pos < 0) or np.any(pos >= operand.shape[o]):
@@ -1029,16 +1113,18 @@ def _placement(eqn: Any, operand: Val, updates: Val, indices: np.ndarray
     return out
 
 
-def _placed(operand: Val, updates: Val, axes: list[_AxisPlacement], combine: bool,
-            d: int) -> Val:
+def _placed(operand: Val, updates: Val, axes: list[_AxisPlacement], combine: bool, d: int) -> Val:
     """`updates` written into `operand` axis by axis (set, or union for combining scatters)."""
     order = [p.source for p in axes if p.source is not None]
     missing = [u for u in range(updates.ndim) if u not in order]
 
     def write(kind: str, s: int) -> np.ndarray:
         op = operand.table(kind)[s]
-        up = np.squeeze(updates.table(kind)[s], axis=tuple(missing)) if missing else \
-            updates.table(kind)[s]
+        up = (
+            np.squeeze(updates.table(kind)[s], axis=tuple(missing))
+            if missing
+            else updates.table(kind)[s]
+        )
         # Updates in operand-axis order, with a unit axis where the update has none.
         rank = {u: i for i, u in enumerate(sorted(order))}
         up = up.transpose([rank[u] for u in order]) if order else up
@@ -1051,15 +1137,23 @@ def _placed(operand: Val, updates: Val, axes: list[_AxisPlacement], combine: boo
                 k += 1
         up = up.reshape(shp)
         full = [
-            n if (op.shape[o] != 1 or up.shape[o] != 1 or len(p.pos) != n
-                  or not np.array_equal(np.sort(p.pos), np.arange(n))) else 1
+            n
+            if (
+                op.shape[o] != 1
+                or up.shape[o] != 1
+                or len(p.pos) != n
+                or not np.array_equal(np.sort(p.pos), np.arange(n))
+            )
+            else 1
             for o, (n, p) in enumerate(zip(operand.shape, axes, strict=True))
         ]
-        res = np.array(np.broadcast_to(op, [f if f != 1 else op.shape[o]
-                                            for o, f in enumerate(full)]))
+        res = np.array(
+            np.broadcast_to(op, [f if f != 1 else op.shape[o] for o, f in enumerate(full)])
+        )
         res = np.array(np.broadcast_to(res, full))
-        index = np.ix_(*(p.pos if full[o] != 1 else np.zeros(1, np.int64)
-                         for o, p in enumerate(axes)))
+        index = np.ix_(
+            *(p.pos if full[o] != 1 else np.zeros(1, np.int64) for o, p in enumerate(axes))
+        )
         grid = tuple(len(ix.reshape(-1)) for ix in index)
         vals = np.broadcast_to(up, grid)
         if combine:
@@ -1202,8 +1296,12 @@ MAX_ELEMENTS = 1 << 24
 
 def _check_size(eqn: Any, ctx: Context, *vals: Val) -> None:
     if max(math.prod(v.shape) for v in vals) > MAX_ELEMENTS:
-        raise _unsupported(eqn, ctx, f"a '{eqn.primitive.name}' over more than "
-                           f"{MAX_ELEMENTS:,} elements that is not a strided or windowed write")
+        raise _unsupported(
+            eqn,
+            ctx,
+            f"a '{eqn.primitive.name}' over more than "
+            f"{MAX_ELEMENTS:,} elements that is not a strided or windowed write",
+        )
 
 
 # ----------------------------------------------------------------------------- errors

@@ -7,9 +7,10 @@ through every equation, one exact rule per primitive, and refuses primitives it 
 Boundaries: an output cell is measured only if nothing it depends on passed through a boundary
 rule (padding, wrapped or mirrored cells), so the stencil is that of the unbounded domain, the
 same for periodic, Dirichlet and Neumann boundaries. The analysed input starts at the requested
-size and doubles along an axis until the untainted output cells cover every phase of the
+size and grows along an axis until the untainted output cells cover every phase of the
 network's period there (the lcm of the down-sampling factors of all its grids): the result is
-then exact, not an extrapolation. A model that refuses a larger input is analysed at its size.
+then exact, not an extrapolation. Where a model refuses a larger input (an MLP over a fixed
+number of points) and no cell is free of the boundary, the analysis says so instead.
 """
 
 from __future__ import annotations
@@ -120,7 +121,13 @@ def trace(model: Any, input_shape: tuple[int, ...]) -> tuple[Any, list]:
         with recording(m, calls), _marking(m, calls):
             return m(x)
 
-    x = jax.ShapeDtypeStruct(input_shape, jnp.float32)
+    # The input takes the model's floating dtype (its convolutions require one dtype).
+    floats = [
+        leaf.dtype
+        for leaf in jax.tree_util.tree_leaves(dynamic)
+        if np.dtype(leaf.dtype).kind == "f"
+    ]
+    x = jax.ShapeDtypeStruct(input_shape, floats[0] if floats else jnp.float32)
     closed = jax.make_jaxpr(forward)(dynamic, x)
     return closed, calls
 
@@ -173,6 +180,8 @@ class Interpreter:
         prefix: tuple[str, ...],
         parent: tuple[_Env, list[Any]] | None = None,
     ) -> list[Val]:
+        from jax.extend.core import Literal
+
         env = _Env()
         for var, value in zip(jaxpr.constvars, consts, strict=True):
             env.vals[var] = empty(np.shape(value), self.d)
@@ -181,7 +190,16 @@ class Interpreter:
             env.vals[var] = val
             if parent is not None:
                 env.links[var] = (parent[0], parent[1][i])
-        for eqn in jaxpr.eqns:
+        # Tables can be large: drop each value after the last equation that reads it.
+        last_use: dict[Any, int] = {}
+        for i, eqn in enumerate(jaxpr.eqns):
+            for atom in eqn.invars:
+                if not isinstance(atom, Literal):
+                    last_use[atom] = i
+        for atom in jaxpr.outvars:
+            if not isinstance(atom, Literal):
+                last_use[atom] = len(jaxpr.eqns)
+        for index, eqn in enumerate(jaxpr.eqns):
             stack = prefix + tuple(c for c in str(eqn.source_info.name_stack).split("/") if c)
             vals = [self._val(env, atom) for atom in eqn.invars]
             ctx = self._context(env, eqn, stack)
@@ -200,6 +218,10 @@ class Interpreter:
                     if tag is not None and tag.mapped and tag.slope:
                         for s in tag.axes:
                             self.slopes[s].add(abs(tag.slope))
+            del vals
+            for atom in eqn.invars:
+                if not isinstance(atom, Literal) and last_use.get(atom) == index:
+                    env.vals.pop(atom, None)
         return [self._val(env, atom) for atom in jaxpr.outvars]
 
     def _context(self, env: _Env, eqn: Any, stack: tuple[str, ...]) -> Context:
@@ -388,8 +410,9 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
     return Measured(per_axis, ranges, grow, escaped)
 
 
-def _uncovered(sel: np.ndarray, phases: dict[int, tuple[int, int]], shape: tuple[int, ...]
-               ) -> set[int]:
+def _uncovered(
+    sel: np.ndarray, phases: dict[int, tuple[int, int]], shape: tuple[int, ...]
+) -> set[int]:
     """Spatial axes to grow so that `sel` (a broadcastable table) meets every combination of
     phases. Along an axis where `sel` is uniform, a selected cell stands for every phase."""
     if any(q <= 0 or shape[a] < q for a, q in phases.values()):
@@ -427,9 +450,11 @@ def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured
             return result, m
         sizes = list(result.sizes)
         for s in m.grow:
-            # Double, or jump straight to a size where the windows' total reach leaves a period
-            # of cells (an upper bound of the boundary band when nothing escaped it yet).
-            need = 2 * sizes[s] if m.escaped[s] else result.reach[s] + 2 * result.periods[s]
+            # Double; or, when no cell escaped the boundary yet, jump to the windows' total reach
+            # along the axis (about where cells start to escape in a centred network).
+            need = 2 * sizes[s]
+            if not m.escaped[s]:
+                need = max(need, math.ceil(result.reach[s]))
             while sizes[s] < need:
                 sizes[s] *= 2
         if math.prod(sizes) > MAX_CELLS or max(sizes) > MAX_AXIS:

@@ -1,0 +1,218 @@
+"""The empirical method cannot be fooled where plain gradients are.
+
+The `receptivefield` package's approach takes the gradient of an output cell of the real network
+at some input and calls the nonzero entries the receptive field. A dead ReLU or a saturated tanh
+has slope zero, so cells the output does depend on get a zero gradient: the estimate shrinks.
+archinspect's empirical method takes the gradient of a positive, linear float64 copy instead,
+and must give the exact value on exactly those networks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import yaml
+
+from archinspect.analysis.receptive_field import receptive_field
+from archinspect.analysis.rf_empirical import positive_linear_copy
+from archinspect.build import build_abstract
+from archinspect.errors import UnsupportedOperation
+from archinspect.layers.conv import Conv
+from archinspect.registry import FAMILIES
+from archinspect.spec import load_spec_text
+
+KEY = jax.random.PRNGKey(0)
+
+
+def convnet(activation: str, depth: int = 3):
+    """A concrete ConvNet with depth + 1 3-convs: exact RF (depth + 1) * (1, 1)."""
+    args = {
+        "num_spatial_dims": 1,
+        "in_channels": 1,
+        "out_channels": 1,
+        "hidden_channels": 4,
+        "depth": depth,
+        "activation": activation,
+    }
+    spec = load_spec_text(yaml.safe_dump({"model": {"family": "ConvNet", **args}}), "t")
+    return FAMILIES["ConvNet"].load_class()(**spec.args, key=KEY)
+
+
+def naive_rf(model, n: int = 32):
+    """Gradient of the real network's centre output cell at a random input (float32)."""
+    x = jax.random.normal(jax.random.PRNGKey(1), (1, n))
+    grad = jax.grad(lambda v: model(v)[:, n // 2].sum())(x)
+    cells = np.nonzero(np.asarray(grad)[0])[0]
+    if cells.size == 0:
+        return (0, 0)
+    return (n // 2 - int(cells[0]), int(cells[-1]) - n // 2)
+
+
+def test_dead_relus_fool_the_naive_gradient_but_not_the_empirical_method():
+    model = convnet("relu")
+    # Every hidden bias at -100: every ReLU is dead for inputs of unit size.
+    dead = eqx.tree_at(
+        lambda m: [layer.bias for layer in m.layers[:-1]],
+        model,
+        [jnp.full_like(layer.bias, -100.0) for layer in model.layers[:-1]],
+    )
+    assert naive_rf(model) == (4, 4)  # alive, the naive estimate happens to be right
+    assert naive_rf(dead) == (0, 0)  # dead: it sees nothing
+    assert receptive_field(dead, (1, 32), method="empirical").per_axis == ((4, 4),)
+    assert receptive_field(dead, (1, 32)).per_axis == ((4, 4),)
+
+
+def test_saturated_tanh_fools_the_naive_gradient_but_not_the_empirical_method():
+    model = convnet("tanh")
+    # Weights scaled by 1000: every tanh saturates, and its float32 slope is exactly 0.
+    loud = eqx.tree_at(
+        lambda m: [layer.weight for layer in m.layers],
+        model,
+        [1000.0 * layer.weight for layer in model.layers],
+    )
+    back, fwd = naive_rf(loud)
+    assert back < 4 and fwd < 4
+    assert receptive_field(loud, (1, 32), method="empirical").per_axis == ((4, 4),)
+
+
+def test_positive_copy_of_a_built_in_unet():
+    s = load_spec_text(
+        yaml.safe_dump(
+            {
+                "model": {
+                    "family": "ModernUNet",
+                    "num_spatial_dims": 1,
+                    "in_channels": 1,
+                    "out_channels": 1,
+                    "hidden_channels": 2,
+                    "num_levels": 1,
+                }
+            }
+        ),
+        "t",
+    )
+    copy, cut = positive_linear_copy(build_abstract(s))
+    leaves = jax.tree_util.tree_leaves(copy)
+    assert leaves and all(x.dtype == np.float64 and bool(np.all(np.asarray(x) > 0)) for x in leaves)
+    modules = [
+        m
+        for m in jax.tree_util.tree_leaves(copy, is_leaf=lambda m: isinstance(m, eqx.Module))
+        if isinstance(m, eqx.Module)
+    ]
+    assert not any(isinstance(m, eqx.nn.GroupNorm) for m in modules)
+    assert copy.lifting.activation == "identity"
+    assert [g.path for g in cut][:3] == ["lifting.norm_1", "lifting.norm_2", "lifting.bypass_norm"]
+
+
+def test_positive_copy_of_a_pdequinox_network_replaces_callable_activations():
+    pdeq = pytest.importorskip("pdequinox")
+    model = eqx.filter_eval_shape(
+        lambda: pdeq.arch.ClassicResNet(1, 1, 1, num_blocks=1, key=KEY, activation=jax.nn.gelu)
+    )
+    copy, _ = positive_linear_copy(model)
+    assert copy.blocks[0].activation(3.0) == 3.0  # jax.nn.gelu(3.0) would be 2.996...
+    assert model.blocks[0].activation is jax.nn.gelu
+
+
+class Squared(eqx.Module):
+    """conv then an elementwise square held in a field archinspect cannot know is nonlinear."""
+
+    conv: Conv
+    fn: Callable = eqx.field(static=True)
+
+    def __call__(self, x):
+        return self.fn(self.conv(x))
+
+
+class Difference(eqx.Module):
+    """Two convs subtracted: with positive weights, paths of both signs remain."""
+
+    a: Conv
+    b: Conv
+
+    def __call__(self, x):
+        return self.a(x) - self.b(x)
+
+
+def test_an_unknown_nonlinearity_is_refused():
+    model = Squared(Conv(1, 1, 1, 3, key=KEY), jnp.square)
+    with pytest.raises(UnsupportedOperation, match="stays nonlinear"):
+        receptive_field(model, (1, 32), method="empirical")
+    assert receptive_field(model, (1, 32)).per_axis == ((1, 1),)  # structural: fine
+
+
+def test_a_subtraction_is_refused():
+    model = Difference(Conv(1, 1, 1, 3, key=KEY), Conv(1, 1, 1, 5, key=jax.random.PRNGKey(3)))
+    with pytest.raises(UnsupportedOperation, match="negative sign"):
+        receptive_field(model, (1, 32), method="empirical")
+    assert receptive_field(model, (1, 32)).per_axis == ((2, 2),)
+
+
+def test_global_couplings_measured_empirically():
+    fno = load_spec_text(
+        yaml.safe_dump(
+            {
+                "model": {
+                    "family": "ClassicFNO",
+                    "num_spatial_dims": 1,
+                    "in_channels": 1,
+                    "out_channels": 1,
+                    "hidden_channels": 2,
+                    "num_modes": 3,
+                    "num_blocks": 1,
+                },
+                "input": {"resolution": 16},
+            }
+        ),
+        "t",
+    )
+    r = receptive_field(build_abstract(fno), fno.input_shape, method="empirical")
+    assert r.per_axis == ((float("inf"), float("inf")),) and r.global_
+    mlp = load_spec_text(
+        yaml.safe_dump(
+            {
+                "model": {
+                    "family": "MLP",
+                    "num_spatial_dims": 1,
+                    "in_channels": 1,
+                    "out_channels": 1,
+                    "num_points": 12,
+                    "width_size": 4,
+                    "depth": 1,
+                }
+            }
+        ),
+        "t",
+    )
+    # A dense layer over space: the model refuses other sizes, so the axis length is reported.
+    r = receptive_field(build_abstract(mlp), mlp.input_shape, method="empirical")
+    assert r.per_axis == ((12, 12),) and r.global_
+
+
+def test_both_methods_must_agree():
+    model = Difference(Conv(1, 1, 1, 3, key=KEY), Conv(1, 1, 1, 3, key=KEY))
+    with pytest.raises(UnsupportedOperation):
+        receptive_field(model, (1, 16), method="both")
+    s = load_spec_text(
+        yaml.safe_dump(
+            {
+                "model": {
+                    "family": "ClassicUNet",
+                    "num_spatial_dims": 1,
+                    "in_channels": 1,
+                    "out_channels": 1,
+                    "hidden_channels": 2,
+                    "num_levels": 2,
+                },
+                "input": {"resolution": 16},
+            }
+        ),
+        "t",
+    )
+    r = receptive_field(build_abstract(s), s.input_shape, method="both")
+    assert r.method == "structural" and r.per_axis == ((26, 26),)
