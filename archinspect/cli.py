@@ -612,12 +612,13 @@ class CheckFormat(str, Enum):
 def _expand(patterns: list[str]) -> list[str]:
     """Spec paths, expanding globs the shell did not (quoted patterns in CI configs)."""
     import glob
+    import os
 
     from archinspect.errors import UsageError
 
     paths: list[str] = []
     for pattern in patterns:
-        if any(ch in pattern for ch in "*?[") and not glob.os.path.exists(pattern):
+        if any(ch in pattern for ch in "*?[") and not os.path.exists(pattern):
             matches = sorted(glob.glob(pattern, recursive=True))
             if not matches:
                 raise UsageError(f"error: no spec file matches {pattern!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class CountReport:
     rows: tuple[ModuleRow, ...]
     depth: int | None
     notes: tuple[str, ...] = field(default_factory=tuple)
-    receptive_field: object | None = None  # analysis.receptive_field.RFResult, with --rf
+    receptive_field: Any = None  # analysis.receptive_field.RFResult, with --rf
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class InspectReport:
     depth: int | None
     flops: FlopsReport | None = None
     memory: MemoryReport | None = None
-    receptive_field: object | None = None  # analysis.receptive_field.RFResult
+    receptive_field: Any = None  # analysis.receptive_field.RFResult
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -136,8 +137,8 @@ class BudgetResult:
     spec: str  # the spec file as given
     name: str  # the spec's name
     budget: str  # max_params, ..., receptive_field.min, receptive_field.max
-    limit: object  # int, or per-axis [(backward, forward)] for receptive fields
-    actual: object
+    limit: Any  # int, or per-axis [(backward, forward)] for receptive fields
+    actual: Any
     ok: bool
     headroom: float | None  # percent of the limit still free (negative when exceeded)
     line: int | None  # where the budget is written in the spec file (None: not in the file)
@@ -165,5 +166,5 @@ class RFReport:
     spec: str
     family: str
     input_shape: tuple[int, ...]
-    result: object  # analysis.receptive_field.RFResult
+    result: Any  # analysis.receptive_field.RFResult
     methods: tuple[str, ...]  # every method whose result equals `result`

@@ -151,7 +151,7 @@ def run_sweep(
                 else r.metrics.get(metric)
                 for r in good
             ]
-            fit = fit_law(xs, ys) if all(y is not None for y in ys) else None
+            fit = fit_law(xs, ys) if all(y is not None for y in ys) else None  # type: ignore[arg-type]
             if fit is not None:
                 fits[metric] = fit
     return SweepResult(

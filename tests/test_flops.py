@@ -403,3 +403,18 @@ def test_float64_input_for_a_family_is_refused_with_a_located_message():
     with pytest.raises(SpecError, match="must be 'float32' for the built-in families") as exc:
         load_spec_text(text, "test.yaml")
     assert "input.dtype" in str(exc.value)
+
+
+def test_float64_input_of_a_target_is_analysed_in_float64():
+    """JAX would canonicalise a float64 input to float32 unless x64 is on: it is, for the
+    analysis. eqx.nn.Identity has no weights, so the arguments are the 8 float64 cells."""
+    text = yaml.safe_dump(
+        {
+            "model": {"target": "equinox.nn.Identity"},
+            "input": {"resolution": [8], "channels": 1, "dtype": "float64"},
+        }
+    )
+    report = inspect_report(load_spec_text(text, "t.yaml"), depth=None, platform="cpu")
+    assert report.output_shape == (1, 8)
+    assert report.memory.forward.argument_bytes == 8 * 8
+    assert report.memory.activation_bytes == 8 * 8  # the root is the only (leaf) module

@@ -56,9 +56,9 @@ def inspect_report(
         model = build_abstract(spec, trusted)
     if spec.input.dtype == "float64":
         # JAX would silently canonicalise a float64 input to float32 without x64 mode.
-        from jax.experimental import enable_x64
+        import jax
 
-        with enable_x64():
+        with jax.enable_x64(True):
             return _report(spec, model, depth, platform, costs, layer_costs, rf)
     return _report(spec, model, depth, platform, costs, layer_costs, rf)
 

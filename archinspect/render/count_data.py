@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from archinspect.render.fmt import array_desc
-from archinspect.report import CountReport, ModuleRow
+from archinspect.report import CountReport, InspectReport, ModuleRow
 
 
-def params_dict(report: CountReport) -> dict:
+def params_dict(report: CountReport | InspectReport) -> dict:
     p = report.params
     return {
         "total": p.total,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from archinspect.render.check_data import result_dict
 from archinspect.render.count_data import layer_rows, params_dict
@@ -15,7 +16,7 @@ from archinspect.sweep import SweepResult
 
 
 def count_json(report: CountReport) -> str:
-    data = {
+    data: dict[str, Any] = {
         "name": report.name,
         "spec": report.spec,
         "family": report.family,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -56,7 +57,13 @@ def count_table(report: CountReport, *, width: int = 120, color: bool = False) -
         label = Text(
             "  " * max(r.depth - 1, 0) + row_path(r.path), style="bold" if r.depth == 0 else ""
         )
-        cells = [label, Text(r.type), num(r.own_params), num(r.params), Text(arrays_text(r))]
+        cells: list[Any] = [
+            label,
+            Text(r.type),
+            num(r.own_params),
+            num(r.params),
+            Text(arrays_text(r)),
+        ]
         if has_rf:
             cells.append(rf_text(r.rf, compact=True))
         table.add_row(*cells)
@@ -116,7 +123,7 @@ def inspect_table(
         label = "  " * r.depth + row_path(r.path)
         if r.folded:
             label += f" (+{r.folded})"
-        cells = [
+        cells: list[Any] = [
             Text(label, style="bold" if r.depth == 0 else ""),
             Text(r.type),
             shape_text(r.input_shapes),
