@@ -158,6 +158,16 @@ def _emit(text: str, output: str | None) -> None:
     typer.echo(f"wrote {output}", err=True)
 
 
+def _render(fmt: str, name: str, report: Any, output: str | None, **kwargs: Any) -> str:
+    """Text of `report` by the renderer `archinspect.render.<fmt>.<name>_<fmt>`."""
+    import importlib
+
+    render = getattr(importlib.import_module(f"archinspect.render.{fmt}"), f"{name}_{fmt}")
+    if fmt == "table":
+        return render(report, width=_width(), color=_color(output), **kwargs)
+    return render(report, **kwargs)
+
+
 def _color(output: str | None) -> bool:
     return output is None and sys.stdout.isatty()
 
@@ -205,23 +215,7 @@ def count(
         from archinspect.analysis.count import count_report
 
         report = count_report(loaded, depth, trust or (), rf=with_rf)
-        if format is Format.table:
-            from archinspect.render.table import count_table
-
-            text = count_table(report, width=_width(), color=_color(output))
-        elif format is Format.json:
-            from archinspect.render.json import count_json
-
-            text = count_json(report)
-        elif format is Format.csv:
-            from archinspect.render.csv import count_csv
-
-            text = count_csv(report)
-        else:
-            from archinspect.render.markdown import count_markdown
-
-            text = count_markdown(report)
-        _emit(text, output)
+        _emit(_render(format.value, "count", report, output), output)
 
     _run(ctx, body)
 
@@ -249,23 +243,7 @@ def _layers_command(
             costs=full,
             rf=with_rf,
         )
-        if format is Format.table:
-            from archinspect.render.table import inspect_table
-
-            text = inspect_table(report, full=full, width=_width(), color=_color(output))
-        elif format is Format.json:
-            from archinspect.render.json import inspect_json
-
-            text = inspect_json(report, full=full)
-        elif format is Format.csv:
-            from archinspect.render.csv import layers_csv
-
-            text = layers_csv(report)
-        else:
-            from archinspect.render.markdown import inspect_markdown
-
-            text = inspect_markdown(report, full=full)
-        _emit(text, output)
+        _emit(_render(format.value, "inspect", report, output, full=full), output)
 
     _run(ctx, body)
 
@@ -341,23 +319,7 @@ def rf(
         from archinspect.analysis.rf_report import rf_report
 
         report = rf_report(loaded, method=method.value, trusted=trust or ())
-        if format is Format.table:
-            from archinspect.render.table import rf_table
-
-            text = rf_table(report, width=_width(), color=_color(output))
-        elif format is Format.json:
-            from archinspect.render.json import rf_json
-
-            text = rf_json(report)
-        elif format is Format.csv:
-            from archinspect.render.csv import rf_csv
-
-            text = rf_csv(report)
-        else:
-            from archinspect.render.markdown import rf_markdown
-
-            text = rf_markdown(report)
-        _emit(text, output)
+        _emit(_render(format.value, "rf", report, output), output)
 
     _run(ctx, body)
 
@@ -478,23 +440,7 @@ def sweep(
 
             sweep_plot(result, plot)
             typer.echo(f"wrote {plot}", err=True)
-        if format is Format.table:
-            from archinspect.render.table import sweep_table
-
-            text = sweep_table(result, width=_width(), color=_color(output))
-        elif format is Format.json:
-            from archinspect.render.json import sweep_json
-
-            text = sweep_json(result)
-        elif format is Format.csv:
-            from archinspect.render.csv import sweep_csv
-
-            text = sweep_csv(result)
-        else:
-            from archinspect.render.markdown import sweep_markdown
-
-            text = sweep_markdown(result)
-        _emit(text, output)
+        _emit(_render(format.value, "sweep", result, output), output)
 
     _run(ctx, body)
 
@@ -577,23 +523,7 @@ def solve(
             trusted=trust or (),
             platform=ctx.obj.get("platform"),
         )
-        if format is Format.table:
-            from archinspect.render.table import solve_table
-
-            text = solve_table(result, width=_width(), color=_color(output))
-        elif format is Format.json:
-            from archinspect.render.json import solve_json
-
-            text = solve_json(result)
-        elif format is Format.csv:
-            from archinspect.render.csv import solve_csv
-
-            text = solve_csv(result)
-        else:
-            from archinspect.render.markdown import solve_markdown
-
-            text = solve_markdown(result)
-        _emit(text, output)
+        _emit(_render(format.value, "solve", result, output), output)
         if result.value is None:
             raise typer.Exit(EXIT_BUDGET)
 
@@ -701,31 +631,7 @@ def check(
         report = check_specs(
             loaded, overrides, trusted=trust or (), platform=ctx.obj.get("platform")
         )
-        if format is CheckFormat.table:
-            from archinspect.render.table import check_table
-
-            text = check_table(report, width=_width(), color=_color(output))
-        elif format is CheckFormat.json:
-            from archinspect.render.json import check_json
-
-            text = check_json(report)
-        elif format is CheckFormat.csv:
-            from archinspect.render.csv import check_csv
-
-            text = check_csv(report)
-        elif format is CheckFormat.markdown:
-            from archinspect.render.markdown import check_markdown
-
-            text = check_markdown(report)
-        elif format is CheckFormat.junit:
-            from archinspect.render.junit import check_junit
-
-            text = check_junit(report)
-        else:
-            from archinspect.render.github import check_github
-
-            text = check_github(report)
-        _emit(text, output)
+        _emit(_render(format.value, "check", report, output), output)
         if format in (CheckFormat.table, CheckFormat.csv, CheckFormat.markdown):
             for _, message in report.errors:  # the formats that do not carry them
                 typer.echo(message, err=True)

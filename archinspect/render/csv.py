@@ -25,7 +25,8 @@ def count_csv(report: CountReport) -> str:
     return buffer.getvalue()
 
 
-def layers_csv(report: InspectReport) -> str:
+def inspect_csv(report: InspectReport, *, full: bool = True) -> str:
+    """The layer rows (the same for `shapes` and `inspect`; `full` is accepted for symmetry)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(
