@@ -379,3 +379,26 @@ def test_gpu_gives_the_same_shapes_and_counts():
     ]
     assert gpu["memory"]["param_bytes"] == cpu["memory"]["param_bytes"]
     assert gpu["memory"]["activation_bytes"] == cpu["memory"]["activation_bytes"]
+
+
+def test_one_analysis_gives_the_network_and_layer_fields():
+    """Reports that show both use one structural analysis; it equals the two separate calls."""
+    from archinspect.analysis.receptive_field import (
+        layer_receptive_fields,
+        receptive_field,
+        receptive_fields,
+    )
+    from archinspect.build import build_abstract
+    from archinspect.spec import load_spec
+    from tests.conftest import ROOT
+
+    spec = load_spec(
+        ROOT / "configs" / "unet.yaml", ["model.hidden_channels=4", "model.num_levels=2"]
+    )
+    model = build_abstract(spec)
+    network, layers = receptive_fields(model, spec.input_shape)
+    assert network == receptive_field(model, spec.input_shape)
+    assert layers == layer_receptive_fields(model, spec.input_shape)
+    # a ClassicUNet with L levels reaches 2**(L+3) - 6 cells each way (derived by interval
+    # arithmetic over every skip path in tests/test_sweep.py): 26 for L = 2, on both axes
+    assert network.per_axis == ((2**5 - 6, 2**5 - 6),) * 2

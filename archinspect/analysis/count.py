@@ -32,9 +32,9 @@ def count_report(
     if rf:
         import dataclasses
 
-        from archinspect.analysis.inspect import _receptive_fields
+        from archinspect.analysis.rf_report import receptive_fields_or_note
 
-        rf_result, layer_rf, rf_notes = _receptive_fields(spec, model)
+        rf_result, layer_rf, rf_notes = receptive_fields_or_note(spec, model)
         notes += list(rf_notes)
         rows = [dataclasses.replace(r, rf=layer_rf.get(r.path)) for r in rows]
     return CountReport(

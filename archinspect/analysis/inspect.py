@@ -16,6 +16,7 @@ from archinspect.analysis.memory import activation_bytes, xla_memory
 from archinspect.analysis.params import module_rows, summarize
 from archinspect.analysis.platform import on_platform, resolve
 from archinspect.analysis.programs import forward_program, train_step_program, xla_flops
+from archinspect.analysis.rf_report import receptive_fields_or_note
 from archinspect.analysis.shapes import fold_layers, forward_layers, leaf_paths
 from archinspect.build import build_abstract
 from archinspect.errors import ArchinspectError, BuildError
@@ -63,20 +64,6 @@ def inspect_report(
     return _report(spec, model, depth, platform, costs, layer_costs, rf)
 
 
-def _receptive_fields(spec: Spec, model: Any) -> tuple[Any, dict, tuple[str, ...]]:
-    """Network RF and cumulative RF per layer; an analysis that cannot handle the model
-    (e.g. an unknown operation in a user's module) becomes a note, not a failed report."""
-    from archinspect.analysis.receptive_field import layer_receptive_fields, receptive_field
-
-    try:
-        result = receptive_field(model, spec.input_shape)
-        layers = layer_receptive_fields(model, spec.input_shape)
-    except ArchinspectError as exc:
-        reason = " ".join(line.strip() for line in exc.message.splitlines())
-        return None, {}, (f"receptive field not available: {reason}",)
-    return result, layers, ()
-
-
 def _report(
     spec: Spec,
     model: Any,
@@ -108,7 +95,7 @@ def _report(
                 compiled = [pool.submit(p.compile, COMPILE_OPTIONS) for p in (forward, train)]
                 layer_flops = per_layer_flops(model, calls, spec.input.dtype) if layer_costs else {}
                 if rf:  # the RF analysis also overlaps the compilations
-                    rf_done = _receptive_fields(spec, model)
+                    rf_done = receptive_fields_or_note(spec, model)
                 forward_c, train_c = (f.result() for f in compiled)
         total = xla_flops(forward_c.cost_analysis())
         flops = FlopsReport(forward=total, per_sample=total // batch, batch_size=batch)
@@ -122,7 +109,7 @@ def _report(
             train_step=xla_memory(train_c),
         )
     if rf_done is None:
-        rf_done = _receptive_fields(spec, model) if rf else (None, {}, ())
+        rf_done = receptive_fields_or_note(spec, model) if rf else (None, {}, ())
     rf_result, layer_rf, notes = rf_done
     if layer_rf:
         rows = [dataclasses.replace(r, rf=layer_rf.get(r.path)) for r in rows]

@@ -142,3 +142,12 @@ def layer_receptive_fields(model: Any, input_shape: tuple[int, ...]) -> dict[str
     from archinspect.analysis.rf_structural import structural_layer_fields
 
     return structural_layer_fields(model, tuple(input_shape))
+
+
+def receptive_fields(
+    model: Any, input_shape: tuple[int, ...]
+) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
+    """`receptive_field` (structural) and `layer_receptive_fields` from a single analysis."""
+    from archinspect.analysis.rf_structural import structural_fields
+
+    return structural_fields(model, tuple(input_shape))

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from archinspect.build import build_abstract
+from archinspect.errors import ArchinspectError
 from archinspect.report import RFReport
 from archinspect.spec.model import Spec
 
@@ -40,3 +41,17 @@ def rf_report(
         result=result,
         methods=tuple(methods),
     )
+
+
+def receptive_fields_or_note(spec: Spec, model: Any) -> tuple[Any, dict, tuple[str, ...]]:
+    """Network RF and cumulative RF per layer, for reports that show them next to other
+    figures: an analysis that cannot handle the model (e.g. an unknown operation in a user's
+    module) becomes a note there, not a failed report."""
+    from archinspect.analysis.receptive_field import receptive_fields
+
+    try:
+        result, layers = receptive_fields(model, spec.input_shape)
+    except ArchinspectError as exc:
+        reason = " ".join(line.strip() for line in exc.message.splitlines())
+        return None, {}, (f"receptive field not available: {reason}",)
+    return result, layers, ()

@@ -474,6 +474,18 @@ def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured
 
 def structural_receptive_field(model: Any, input_shape: tuple[int, ...]) -> RFResult:
     result, m = _grown(model, input_shape)
+    return _network_field(input_shape, result, m)
+
+
+def structural_fields(
+    model: Any, input_shape: tuple[int, ...]
+) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
+    """The network's RF and every layer's, from one analysis (reports that show both)."""
+    result, m = _grown(model, input_shape)
+    return _network_field(input_shape, result, m), _layer_fields(result)
+
+
+def _network_field(input_shape: tuple[int, ...], result: Analysis, m: Measured) -> RFResult:
     if any(p is None for p in m.per_axis):
         axis = next(s for s, p in enumerate(m.per_axis) if p is None)
         raise UnsupportedOperation(
@@ -495,6 +507,10 @@ def structural_layer_fields(
     model: Any, input_shape: tuple[int, ...]
 ) -> dict[str, tuple[Pair, ...]]:
     result, _ = _grown(model, input_shape)
+    return _layer_fields(result)
+
+
+def _layer_fields(result: Analysis) -> dict[str, tuple[Pair, ...]]:
     out: dict[str, tuple[Pair, ...]] = {}
     for path, vals in result.marks.items():
         fields: list[Pair] | None = None
