@@ -35,6 +35,12 @@ def constructor(spec: Spec, trusted: Iterable[str] = ()) -> tuple[Any, dict[str,
     return FAMILIES[spec.family].load_class(), dict(spec.args)
 
 
+def user_errors(spec: Spec) -> type[Exception] | tuple[type[Exception], ...]:
+    """What building or running the spec's model may raise that is the spec's fault, not a bug
+    here: anything from a user's `target:`, bad arguments or shapes from a built-in family."""
+    return Exception if spec.target is not None else (ValueError, TypeError, AssertionError)
+
+
 def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
     """Trace the constructor with `eqx.filter_eval_shape`: no weight is ever allocated."""
     import equinox as eqx
@@ -46,13 +52,11 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
         return make(**kwargs, key=jax.random.PRNGKey(0))
 
     what = spec.target or spec.family
-    # A user's target may fail in any way; a built-in family only on bad arguments.
-    caught = Exception if spec.target is not None else (ValueError, TypeError, AssertionError)
     try:
         model = eqx.filter_eval_shape(construct)
     except ArchinspectError:
         raise
-    except caught as exc:
+    except user_errors(spec) as exc:
         raise BuildError(
             f"error: {spec.source}: cannot build {what} with these arguments: "
             f"{type(exc).__name__}: {exc}"
@@ -63,11 +67,3 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
             "not an Equinox module (eqx.Module)"
         )
     return model
-
-
-def build_concrete(spec: Spec, seed: int = 0, trusted: Iterable[str] = ()) -> Any:
-    """Build with real weights (only for analyses that need numbers, never for counting)."""
-    import jax
-
-    make, kwargs = constructor(spec, trusted)
-    return make(**kwargs, key=jax.random.PRNGKey(seed))

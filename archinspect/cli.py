@@ -492,20 +492,10 @@ def solve(
     def body() -> None:
         from archinspect.errors import UsageError
         from archinspect.solve import solve as run_solve
-        from archinspect.spec.numbers import AMOUNT_HELP, parse_amount
 
-        limits: dict[str, int] = {}
-        for key, raw in (
-            ("max_params", max_params),
-            ("max_flops", max_flops),
-            ("max_memory", max_memory),
-        ):
-            if raw is not None:
-                amount = parse_amount(raw)
-                if amount is None:
-                    option = "--" + key.replace("_", "-")
-                    raise UsageError(f"error: {option} must be {AMOUNT_HELP}; got {raw!r}")
-                limits[key] = amount
+        limits: dict[str, int] = _amounts(
+            max_params=max_params, max_flops=max_flops, max_memory=max_memory
+        )
         if min_rf is not None:
             limits["min_rf"] = min_rf
         if not limits:
@@ -537,6 +527,24 @@ class CheckFormat(str, Enum):
     markdown = "markdown"
     junit = "junit"
     github = "github"
+
+
+def _amounts(**options: str | None) -> dict[str, int]:
+    """Exact limits from --max-* options ("10k", "1.5M", "2e6"); a bad one is a usage error
+    naming its option."""
+    from archinspect.errors import UsageError
+    from archinspect.spec.numbers import AMOUNT_HELP, parse_amount
+
+    out: dict[str, int] = {}
+    for key, raw in options.items():
+        if raw is None:
+            continue
+        amount = parse_amount(raw)
+        if amount is None:
+            option = "--" + key.replace("_", "-")
+            raise UsageError(f"error: {option} must be {AMOUNT_HELP}; got {raw!r}")
+        out[key] = amount
+    return out
 
 
 def _expand(patterns: list[str]) -> list[str]:
@@ -600,24 +608,18 @@ def check(
 
     def body() -> None:
         from archinspect.budget import check_specs
-        from archinspect.errors import ArchinspectError, UsageError
+        from archinspect.errors import ArchinspectError
         from archinspect.spec import load_spec
-        from archinspect.spec.numbers import AMOUNT_HELP, parse_amount
 
-        overrides: dict[str, object] = {}
-        for key, raw in (
-            ("max_params", max_params),
-            ("max_learnable_params", max_learnable_params),
-            ("max_flops", max_flops),
-            ("max_param_bytes", max_param_bytes),
-            ("max_memory", max_memory),
-        ):
-            if raw is not None:
-                amount = parse_amount(raw)
-                if amount is None:
-                    option = "--" + key.replace("_", "-")
-                    raise UsageError(f"error: {option} must be {AMOUNT_HELP}; got {raw!r}")
-                overrides[key] = amount
+        overrides: dict[str, object] = dict(
+            _amounts(
+                max_params=max_params,
+                max_learnable_params=max_learnable_params,
+                max_flops=max_flops,
+                max_param_bytes=max_param_bytes,
+                max_memory=max_memory,
+            )
+        )
         if min_rf is not None:
             overrides["receptive_field.min"] = min_rf
         if max_rf is not None:

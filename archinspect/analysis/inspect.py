@@ -18,7 +18,7 @@ from archinspect.analysis.platform import on_platform, resolve
 from archinspect.analysis.programs import forward_program, train_step_program, xla_flops
 from archinspect.analysis.rf_report import receptive_fields_or_note
 from archinspect.analysis.shapes import fold_layers, forward_layers, leaf_paths
-from archinspect.build import build_abstract
+from archinspect.build import build_abstract, user_errors
 from archinspect.errors import ArchinspectError, BuildError
 from archinspect.report import FlopsReport, InspectReport, MemoryReport
 from archinspect.spec.model import Spec
@@ -27,13 +27,11 @@ COMPILE_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
 def _forward(spec: Spec, model: Any):
-    # A user's target may fail in any way; a built-in family only on bad shapes or dtypes.
-    caught = Exception if spec.target is not None else (ValueError, TypeError, AssertionError)
     try:
         return forward_layers(model, spec.input_shape, spec.input.dtype)
     except ArchinspectError:
         raise
-    except caught as exc:
+    except user_errors(spec) as exc:
         raise BuildError(
             f"error: {spec.source}: the forward pass of {spec.target or spec.family} fails "
             f"for input shape {spec.input_shape}: {type(exc).__name__}: {exc}"
