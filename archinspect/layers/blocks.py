@@ -7,6 +7,8 @@ or where the bypass is the identity, so those positions hold no parameters.
 
 from __future__ import annotations
 
+from typing import Any
+
 import equinox as eqx
 import jax
 
@@ -20,6 +22,46 @@ def _norm(channels: int, use_norm: bool) -> eqx.nn.GroupNorm | None:
 
 def _apply(norm: eqx.nn.GroupNorm | None, x: jax.Array) -> jax.Array:
     return x if norm is None else norm(x)
+
+
+def _two_convs(
+    block: Any,
+    num_spatial_dims: int,
+    in_channels: int,
+    out_channels: int,
+    *,
+    activation: str,
+    use_norm: bool,
+    boundary_mode: str,
+    pre_norm: bool,
+    bypass: bool,
+    key: jax.Array,
+) -> None:
+    """Set the fields the two-conv blocks share, from their __init__.
+
+    A pre-norm block normalises its input channels before the first conv (and before a
+    channel-changing bypass); a post-norm block normalises each conv's output. The bypass, a
+    bias-free 1x1 conv, exists only where the channel count changes.
+    """
+    k1, k2, k3 = jax.random.split(key, 3)
+    block.conv_1 = Conv(
+        num_spatial_dims, in_channels, out_channels, 3, boundary_mode=boundary_mode, key=k1
+    )
+    block.norm_1 = _norm(in_channels if pre_norm else out_channels, use_norm)
+    block.conv_2 = Conv(
+        num_spatial_dims, out_channels, out_channels, 3, boundary_mode=boundary_mode, key=k2
+    )
+    block.norm_2 = _norm(out_channels, use_norm)
+    if bypass:
+        changes = in_channels != out_channels
+        block.bypass_conv = (
+            Conv(num_spatial_dims, in_channels, out_channels, 1, use_bias=False, key=k3)
+            if changes
+            else None
+        )
+        norm_channels = in_channels if pre_norm else out_channels
+        block.bypass_norm = _norm(norm_channels, use_norm) if changes else None
+    block.activation = activation
 
 
 class ClassicDoubleConvBlock(eqx.Module):
@@ -42,16 +84,18 @@ class ClassicDoubleConvBlock(eqx.Module):
         boundary_mode: str,
         key: jax.Array,
     ):
-        k1, k2 = jax.random.split(key)
-        self.conv_1 = Conv(
-            num_spatial_dims, in_channels, out_channels, 3, boundary_mode=boundary_mode, key=k1
+        _two_convs(
+            self,
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            activation=activation,
+            use_norm=use_norm,
+            boundary_mode=boundary_mode,
+            pre_norm=False,
+            bypass=False,
+            key=key,
         )
-        self.norm_1 = _norm(out_channels, use_norm)
-        self.conv_2 = Conv(
-            num_spatial_dims, out_channels, out_channels, 3, boundary_mode=boundary_mode, key=k2
-        )
-        self.norm_2 = _norm(out_channels, use_norm)
-        self.activation = activation
 
     def __call__(self, x: jax.Array) -> jax.Array:
         act = activation(self.activation)
@@ -81,24 +125,18 @@ class ClassicResBlock(eqx.Module):
         boundary_mode: str,
         key: jax.Array,
     ):
-        k1, k2, k3 = jax.random.split(key, 3)
-        self.conv_1 = Conv(
-            num_spatial_dims, in_channels, out_channels, 3, boundary_mode=boundary_mode, key=k1
+        _two_convs(
+            self,
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            activation=activation,
+            use_norm=use_norm,
+            boundary_mode=boundary_mode,
+            pre_norm=False,
+            bypass=True,
+            key=key,
         )
-        self.norm_1 = _norm(out_channels, use_norm)
-        self.conv_2 = Conv(
-            num_spatial_dims, out_channels, out_channels, 3, boundary_mode=boundary_mode, key=k2
-        )
-        self.norm_2 = _norm(out_channels, use_norm)
-        if in_channels != out_channels:
-            self.bypass_conv = Conv(
-                num_spatial_dims, in_channels, out_channels, 1, use_bias=False, key=k3
-            )
-            self.bypass_norm = _norm(out_channels, use_norm)
-        else:
-            self.bypass_conv = None
-            self.bypass_norm = None
-        self.activation = activation
 
     def __call__(self, x: jax.Array) -> jax.Array:
         act = activation(self.activation)
@@ -134,24 +172,18 @@ class ModernResBlock(eqx.Module):
         boundary_mode: str,
         key: jax.Array,
     ):
-        k1, k2, k3 = jax.random.split(key, 3)
-        self.conv_1 = Conv(
-            num_spatial_dims, in_channels, out_channels, 3, boundary_mode=boundary_mode, key=k1
+        _two_convs(
+            self,
+            num_spatial_dims,
+            in_channels,
+            out_channels,
+            activation=activation,
+            use_norm=use_norm,
+            boundary_mode=boundary_mode,
+            pre_norm=True,
+            bypass=True,
+            key=key,
         )
-        self.norm_1 = _norm(in_channels, use_norm)
-        self.conv_2 = Conv(
-            num_spatial_dims, out_channels, out_channels, 3, boundary_mode=boundary_mode, key=k2
-        )
-        self.norm_2 = _norm(out_channels, use_norm)
-        if in_channels != out_channels:
-            self.bypass_conv = Conv(
-                num_spatial_dims, in_channels, out_channels, 1, use_bias=False, key=k3
-            )
-            self.bypass_norm = _norm(in_channels, use_norm)
-        else:
-            self.bypass_conv = None
-            self.bypass_norm = None
-        self.activation = activation
 
     def __call__(self, x: jax.Array) -> jax.Array:
         act = activation(self.activation)
