@@ -18,7 +18,7 @@ _EXPORTS = {
     "InputSpec": "archinspect.spec.model",
     "build_abstract": "archinspect.build",
     "count_params": "archinspect.analysis.params",
-    "count_report": "archinspect.analysis.count",
+    "count_report": "archinspect.commands.count",
     "ArchinspectError": "archinspect.errors",
     "SpecError": "archinspect.errors",
     "FAMILIES": "archinspect.registry",

@@ -212,7 +212,7 @@ def count(
 
     def body() -> None:
         loaded = _load(spec, set_)
-        from archinspect.analysis.count import count_report
+        from archinspect.commands.count import count_report
 
         report = count_report(loaded, depth, trust or (), rf=with_rf)
         _emit(_render(format.value, "count", report, output), output)
@@ -233,7 +233,7 @@ def _layers_command(
 ) -> None:
     def body() -> None:
         loaded = _load(spec, set_)
-        from archinspect.analysis.inspect import inspect_report
+        from archinspect.commands.inspect import inspect_report
 
         report = inspect_report(
             loaded,
@@ -316,7 +316,7 @@ def rf(
 
     def body() -> None:
         loaded = _load(spec, set_)
-        from archinspect.analysis.rf_report import rf_report
+        from archinspect.commands.rf import rf_report
 
         report = rf_report(loaded, method=method.value, trusted=trust or ())
         _emit(_render(format.value, "rf", report, output), output)
@@ -390,8 +390,13 @@ def sweep(
     """
 
     def body() -> None:
+        from archinspect.commands.sweep import (
+            CHEAP_METRICS,
+            OPTIONAL_METRICS,
+            run_sweep,
+            values_for,
+        )
         from archinspect.errors import UsageError
-        from archinspect.sweep import CHEAP_METRICS, OPTIONAL_METRICS, run_sweep, values_for
 
         if not param:
             raise UsageError(
@@ -412,7 +417,7 @@ def sweep(
         base = loader([])
         for note in base.notes:
             typer.echo(note, err=True)
-        from archinspect.sweep import check_params
+        from archinspect.commands.sweep import check_params
 
         check_params(base, list(param))
         given = [_parse_values(v) for v in (values or [])]
@@ -490,8 +495,8 @@ def solve(
     smallest that reaches --min-rf; with the metric at the answer and at the next value."""
 
     def body() -> None:
+        from archinspect.commands.solve import solve as run_solve
         from archinspect.errors import UsageError
-        from archinspect.solve import solve as run_solve
 
         limits: dict[str, int] = _amounts(
             max_params=max_params, max_flops=max_flops, max_memory=max_memory
@@ -607,7 +612,7 @@ def check(
     """
 
     def body() -> None:
-        from archinspect.budget import check_specs
+        from archinspect.commands.check import check_specs
         from archinspect.errors import ArchinspectError
         from archinspect.spec import load_spec
 

@@ -85,3 +85,7 @@ class PlatformError(ArchinspectError):
 
 class UnsupportedOperation(ArchinspectError):
     """An analysis met an operation it has no exact rule for; it names it instead of guessing."""
+
+
+class MethodsDisagree(ArchinspectError):
+    """--method both: the structural and empirical methods gave different receptive fields."""

@@ -82,7 +82,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             "ConvNet",
             "plain stack of depth+1 same-padded convolutions",
-            "archinspect.families.conv_net:ConvNet",
+            "archinspect.models.conv_net:ConvNet",
             (
                 Arg("hidden_channels", "int", 16, help="channels of every hidden layer"),
                 Arg("depth", "int", 10, minimum=0, help="number of hidden layers"),
@@ -102,7 +102,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             "ClassicResNet",
             "1x1 lifting, post-activation residual blocks of two 3-convs, 1x1 projection",
-            "archinspect.families.res_net:ClassicResNet",
+            "archinspect.models.res_net:ClassicResNet",
             (
                 Arg("hidden_channels", "int", 32, help="channels inside the blocks"),
                 Arg("num_blocks", "int", 6, minimum=0, help="number of residual blocks"),
@@ -114,7 +114,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             "ModernResNet",
             "1x1 lifting, pre-activation residual blocks of two 3-convs, 1x1 projection",
-            "archinspect.families.res_net:ModernResNet",
+            "archinspect.models.res_net:ModernResNet",
             (
                 Arg("hidden_channels", "int", 32, help="channels inside the blocks"),
                 Arg("num_blocks", "int", 6, minimum=0, help="number of residual blocks"),
@@ -126,7 +126,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             "ClassicUNet",
             "U-Net with double-conv blocks, strided-conv down- and transposed-conv up-sampling",
-            "archinspect.families.u_net:ClassicUNet",
+            "archinspect.models.u_net:ClassicUNet",
             (
                 Arg("hidden_channels", "int", 16, help="channels at the finest level"),
                 Arg("num_levels", "int", 4, minimum=0, help="number of down-sampling levels"),
@@ -138,7 +138,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             "ModernUNet",
             "U-Net with pre-activation residual blocks and per-level channel multipliers",
-            "archinspect.families.u_net:ModernUNet",
+            "archinspect.models.u_net:ModernUNet",
             (
                 Arg("hidden_channels", "int", 16, help="channels at the finest level"),
                 Arg("num_levels", "int", 4, minimum=0, help="number of down-sampling levels"),
@@ -158,7 +158,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             "ClassicFNO",
             "Fourier neural operator: 1x1 lifting, spectral blocks with 1x1 bypass, projection",
-            "archinspect.families.fno:ClassicFNO",
+            "archinspect.models.fno:ClassicFNO",
             (
                 Arg("hidden_channels", "int", 32, help="channels inside the blocks"),
                 Arg("num_modes", "int", 12, help="Fourier modes kept per axis"),
@@ -170,7 +170,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             "DilatedResNet",
             "1x1 lifting, residual blocks of dilated 3-convs, 1x1 projection",
-            "archinspect.families.dilated_res_net:DilatedResNet",
+            "archinspect.models.dilated_res_net:DilatedResNet",
             (
                 Arg("hidden_channels", "int", 32, help="channels inside the blocks"),
                 Arg("num_blocks", "int", 2, minimum=0, help="number of residual blocks"),
@@ -188,7 +188,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             "MLP",
             "dense network over the flattened field (all points, all channels)",
-            "archinspect.families.mlp:MLP",
+            "archinspect.models.mlp:MLP",
             (
                 Arg(
                     "num_points",

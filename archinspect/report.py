@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+Extent = int | float  # math.inf marks spectral (FFT) coupling
+Pair = tuple[Extent, Extent]  # (backward, forward) in input cells
+
 
 @dataclass(frozen=True)
 class LeafRow:
@@ -45,6 +48,29 @@ class ParamSummary:
 
 
 @dataclass(frozen=True)
+class GlobalSource:
+    """A module through which an output depends on every input cell of an axis."""
+
+    path: str  # module path in the tree, "" for the root
+    type: str  # class name, e.g. "GroupNorm"
+    kind: str  # "normalization" | "global pooling" | "fft" | "dense over space"
+
+    def describe(self) -> str:
+        return f"{self.path or '<root>'} ({self.type})"
+
+
+@dataclass(frozen=True)
+class RFResult:
+    per_axis: tuple[Pair, ...]  # (backward, forward) per spatial axis, max over positions
+    position_range: tuple[tuple[Pair, Pair], ...]  # per axis: ((min, max) back, (min, max) fwd)
+    period: tuple[int, ...]  # per axis: the RF repeats with the position modulo this
+    global_: bool
+    global_via: tuple[GlobalSource, ...]
+    method: str  # "structural" | "empirical" | "analytic"
+    analysed_shape: tuple[int, ...]  # input shape actually analysed (C, *spatial)
+
+
+@dataclass(frozen=True)
 class CountReport:
     name: str
     spec: str
@@ -55,7 +81,7 @@ class CountReport:
     rows: tuple[ModuleRow, ...]
     depth: int | None
     notes: tuple[str, ...] = field(default_factory=tuple)
-    receptive_field: Any = None  # analysis.receptive_field.RFResult, with --rf
+    receptive_field: RFResult | None = None  # with --rf
 
 
 @dataclass(frozen=True)
@@ -126,7 +152,7 @@ class InspectReport:
     depth: int | None
     flops: FlopsReport | None = None
     memory: MemoryReport | None = None
-    receptive_field: Any = None  # analysis.receptive_field.RFResult
+    receptive_field: RFResult | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -166,5 +192,57 @@ class RFReport:
     spec: str
     family: str
     input_shape: tuple[int, ...]
-    result: Any  # analysis.receptive_field.RFResult
+    result: RFResult
     methods: tuple[str, ...]  # every method whose result equals `result`
+
+
+@dataclass(frozen=True)
+class Fit:
+    exponent: float  # of the power law y ~ x**exponent
+    r2: float  # of the power-law fit, in log-log
+    law: str  # "quadratic", "power 1.37", "exponential", "constant", ...
+    base: float | None = None  # y ~ base**x when the law is exponential
+    r2_exponential: float | None = None
+    points: int = 0
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    values: dict[str, Any]  # swept parameter -> value
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    name: str
+    spec: str
+    swept: tuple[str, ...]
+    rows: tuple[SweepRow, ...]
+    fits: dict[str, Fit]  # only for one-parameter sweeps
+    metrics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Probe:
+    value: int
+    metrics: dict[str, Any]
+    ok: bool
+    violated: tuple[str, ...]  # the limits this value crosses
+    error: str | None = None  # why the config with this value cannot be built or run
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    name: str
+    spec: str
+    param: str
+    direction: str  # "largest" (maximum limits) or "smallest" (a minimum receptive field)
+    limits: dict[str, int]
+    value: int | None  # None: no value satisfies the limits
+    metric: dict[str, Any] | None
+    next_value: int | None
+    next_metric: dict[str, Any] | None
+    binding: tuple[str, ...]  # the limits the next value crosses
+    probes: int
+    next_error: str | None = None  # why the next value's config is invalid, if it is

@@ -24,10 +24,10 @@ SPEC = "configs/unet.yaml"
 
 def phases() -> None:
     from archinspect.analysis.flops import per_layer_flops
-    from archinspect.analysis.inspect import COMPILE_OPTIONS
     from archinspect.analysis.programs import forward_program, train_step_program
     from archinspect.analysis.shapes import forward_layers
     from archinspect.build import build_abstract
+    from archinspect.commands.inspect import COMPILE_OPTIONS
     from archinspect.spec import load_spec
 
     spec = load_spec(SPEC)

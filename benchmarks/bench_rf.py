@@ -36,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from archinspect.analysis.receptive_field import receptive_field, search_start
-    from archinspect.analysis.rf_empirical import empirical_receptive_field
+    from archinspect.analysis.receptive_field.empirical import empirical_receptive_field
     from archinspect.build import build_abstract
     from archinspect.spec import load_spec
 

@@ -23,7 +23,7 @@ import json
 
 import pytest
 
-from archinspect.analysis.count import count_report
+from archinspect.commands.count import count_report
 from archinspect.spec.load import load_spec_text
 
 DIMS = (1, 2, 3)

@@ -27,8 +27,8 @@ import jax
 import pytest
 import yaml
 
-from archinspect.analysis.inspect import inspect_report
 from archinspect.analysis.shapes import leaf_paths
+from archinspect.commands.inspect import inspect_report
 from archinspect.errors import SpecError
 from archinspect.layers.conv import Conv
 from archinspect.spec import load_spec_text

@@ -13,9 +13,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from archinspect.analysis.count import count_report
 from archinspect.analysis.params import count_params, fold, module_rows
 from archinspect.build import build_abstract
+from archinspect.commands.count import count_report
 from archinspect.spec.load import load_spec_text
 
 
@@ -159,7 +159,7 @@ def test_static_fields_are_not_counted():
 
 
 def test_concrete_and_abstract_models_count_the_same():
-    from archinspect.families.conv_net import ConvNet
+    from archinspect.models.conv_net import ConvNet
 
     abstract = eqx.filter_eval_shape(
         lambda: ConvNet(2, 2, 3, hidden_channels=4, depth=2, key=jax.random.PRNGKey(0))

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from archinspect.analysis.receptive_field import receptive_field, search_start
-from archinspect.analysis.rf_analytic import analytic_receptive_field
-from archinspect.analysis.rf_empirical import empirical_receptive_field
+from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
+from archinspect.analysis.receptive_field.empirical import empirical_receptive_field
 from archinspect.build import build_abstract
 from archinspect.spec import load_spec_text
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from archinspect.analysis.receptive_field import receptive_field
-from archinspect.analysis.rf_empirical import positive_linear_copy
+from archinspect.analysis.receptive_field.empirical import positive_linear_copy
 from archinspect.build import build_abstract
 from archinspect.errors import UnsupportedOperation
 from archinspect.layers.conv import Conv

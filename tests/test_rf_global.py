@@ -16,10 +16,11 @@ import jax.numpy as jnp
 import pytest
 import yaml
 
-from archinspect.analysis.receptive_field import GlobalSource, receptive_field
-from archinspect.analysis.rf_analytic import analytic_receptive_field
+from archinspect.analysis.receptive_field import receptive_field
+from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
 from archinspect.build import build_abstract
 from archinspect.layers.conv import Conv
+from archinspect.report import GlobalSource
 from archinspect.spec import load_spec_text
 
 KEY = jax.random.PRNGKey(0)

@@ -289,8 +289,8 @@ def test_gathered_periodic_padding_is_recognised():
 def test_both_raises_when_the_methods_disagree(monkeypatch):
     import dataclasses
 
-    from archinspect.analysis import rf_empirical
-    from archinspect.analysis.receptive_field import MethodsDisagree
+    from archinspect.analysis.receptive_field import empirical as rf_empirical
+    from archinspect.errors import MethodsDisagree
 
     real = rf_empirical.empirical_receptive_field
 

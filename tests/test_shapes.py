@@ -25,8 +25,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from archinspect.analysis.inspect import inspect_report
 from archinspect.cli import app
+from archinspect.commands.inspect import inspect_report
 from archinspect.errors import BuildError
 from archinspect.layers.conv import Conv
 from archinspect.spec import load_spec_text

@@ -36,9 +36,10 @@ import pytest
 from typer.testing import CliRunner
 
 from archinspect.cli import app
+from archinspect.commands.sweep import CHEAP_METRICS, run_sweep, values_for
 from archinspect.render.json import sweep_json as render_sweep_json
+from archinspect.report import SweepResult
 from archinspect.spec.load import load_spec_text
-from archinspect.sweep import CHEAP_METRICS, SweepResult, run_sweep, values_for
 
 runner = CliRunner()
 

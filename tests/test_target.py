@@ -26,9 +26,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from archinspect.analysis.inspect import inspect_report
 from archinspect.build import build_abstract
 from archinspect.cli import app
+from archinspect.commands.inspect import inspect_report
 from archinspect.errors import TrustError
 from archinspect.layers.conv import Conv
 from archinspect.spec import load_spec_text

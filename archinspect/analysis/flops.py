@@ -12,9 +12,9 @@ from typing import Any
 
 import jax
 
-from archinspect.analysis.calls import Call
 from archinspect.analysis.params import is_array_like, module_tree
 from archinspect.analysis.programs import module_program, xla_flops
+from archinspect.analysis.recorder import Call
 
 
 def _signature(module: Any, input_shape: tuple[int, ...], dtype: str) -> tuple:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from archinspect.analysis.calls import Call
+from archinspect.analysis.recorder import Call
 from archinspect.report import XlaMemory
 
 

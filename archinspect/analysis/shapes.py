@@ -7,8 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from archinspect.analysis.calls import Call, traced_calls
 from archinspect.analysis.params import module_rows
+from archinspect.analysis.recorder import Call, traced_calls
 from archinspect.report import LayerRow
 
 

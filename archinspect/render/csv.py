@@ -11,9 +11,14 @@ from archinspect.render.inspect_data import rf_text, shape_text
 from archinspect.render.rf_data import extent_text
 from archinspect.render.sweep_data import metric_text
 from archinspect.render.sweep_data import value_text as value_text_sweep
-from archinspect.report import CheckReport, CountReport, InspectReport, RFReport
-from archinspect.solve import SolveResult
-from archinspect.sweep import SweepResult
+from archinspect.report import (
+    CheckReport,
+    CountReport,
+    InspectReport,
+    RFReport,
+    SolveResult,
+    SweepResult,
+)
 
 
 def count_csv(report: CountReport) -> str:

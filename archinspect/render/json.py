@@ -10,9 +10,14 @@ from archinspect.render.count_data import layer_rows, params_dict
 from archinspect.render.inspect_data import report_dict
 from archinspect.render.rf_data import extent, rf_dict
 from archinspect.render.sweep_data import solve_dict, sweep_dict
-from archinspect.report import CheckReport, CountReport, InspectReport, RFReport
-from archinspect.solve import SolveResult
-from archinspect.sweep import SweepResult
+from archinspect.report import (
+    CheckReport,
+    CountReport,
+    InspectReport,
+    RFReport,
+    SolveResult,
+    SweepResult,
+)
 
 
 def count_json(report: CountReport) -> str:

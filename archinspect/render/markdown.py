@@ -14,9 +14,14 @@ from archinspect.render.sweep_data import (
     solve_lines,
 )
 from archinspect.render.sweep_data import value_text as sweep_value_text
-from archinspect.report import CheckReport, CountReport, InspectReport, RFReport
-from archinspect.solve import SolveResult
-from archinspect.sweep import SweepResult
+from archinspect.report import (
+    CheckReport,
+    CountReport,
+    InspectReport,
+    RFReport,
+    SolveResult,
+    SweepResult,
+)
 
 
 def _cell(text: str) -> str:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 
+from archinspect.commands.sweep import rf_scalar
 from archinspect.errors import ArchinspectError
 from archinspect.render.sweep_data import METRIC_LABELS
-from archinspect.sweep import SweepResult, rf_scalar
+from archinspect.report import SweepResult
 
 
 def sweep_plot(result: SweepResult, path: str) -> None:

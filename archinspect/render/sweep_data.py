@@ -5,10 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from archinspect.fit import Fit
 from archinspect.render.fmt import num
-from archinspect.solve import SolveResult
-from archinspect.sweep import SweepResult
+from archinspect.report import Fit, SolveResult, SweepResult
 
 METRIC_LABELS = {
     "params": "params",

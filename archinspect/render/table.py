@@ -16,9 +16,15 @@ from archinspect.render.inspect_data import FLOPS_NOTE, flops_text, rf_text, sha
 from archinspect.render.rf_data import extent_text, global_text, per_axis_text, range_text
 from archinspect.render.sweep_data import METRIC_LABELS, fit_line, metric_text, solve_lines
 from archinspect.render.sweep_data import value_text as sweep_value_text
-from archinspect.report import CheckReport, CountReport, InspectReport, RFReport, XlaMemory
-from archinspect.solve import SolveResult
-from archinspect.sweep import SweepResult
+from archinspect.report import (
+    CheckReport,
+    CountReport,
+    InspectReport,
+    RFReport,
+    SolveResult,
+    SweepResult,
+    XlaMemory,
+)
 
 
 def to_text(renderables: list, *, width: int = 120, color: bool = False) -> str:
@@ -146,9 +152,9 @@ def inspect_table(
         "parameters", num(p.total), f"exact; {num(p.bytes)} bytes ({human_bytes(p.bytes)})"
     )
     if report.receptive_field is not None:
-        r = report.receptive_field
-        summary.add_row("receptive field", "", per_axis_text(r) + " (backward, forward) per axis")
-        summary.add_row("global coupling", "", global_text(r, limit=2))
+        rf = report.receptive_field
+        summary.add_row("receptive field", "", per_axis_text(rf) + " (backward, forward) per axis")
+        summary.add_row("global coupling", "", global_text(rf, limit=2))
     if full and report.flops is not None:
         f = report.flops
         per = f" ({num(f.per_sample)} per sample)" if f.batch_size > 1 else ""

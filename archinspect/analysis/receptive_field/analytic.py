@@ -26,8 +26,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from archinspect.analysis.receptive_field import GlobalSource, RFResult
 from archinspect.errors import UnsupportedOperation
+from archinspect.report import GlobalSource, RFResult
 
 End = Callable[[int], int]
 

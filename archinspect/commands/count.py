@@ -32,7 +32,7 @@ def count_report(
     if rf:
         import dataclasses
 
-        from archinspect.analysis.rf_report import receptive_fields_or_note
+        from archinspect.commands.rf import receptive_fields_or_note
 
         rf_result, layer_rf, rf_notes = receptive_fields_or_note(spec, model)
         notes += list(rf_notes)

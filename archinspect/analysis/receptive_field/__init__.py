@@ -16,42 +16,12 @@ of points, by the SPEC's convention. The stencil RF never includes global statis
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
-from archinspect.errors import ArchinspectError, UsageError
-
-Extent = int | float
-Pair = tuple[Extent, Extent]
+from archinspect.errors import ArchinspectError, MethodsDisagree, UsageError
+from archinspect.report import Pair, RFResult
 
 METHODS = ("structural", "empirical", "both")
-
-
-@dataclass(frozen=True)
-class GlobalSource:
-    """A module through which an output depends on every input cell of an axis."""
-
-    path: str  # module path in the tree, "" for the root
-    type: str  # class name, e.g. "GroupNorm"
-    kind: str  # "normalization" | "global pooling" | "fft" | "dense over space"
-
-    def describe(self) -> str:
-        return f"{self.path or '<root>'} ({self.type})"
-
-
-@dataclass(frozen=True)
-class RFResult:
-    per_axis: tuple[Pair, ...]  # (backward, forward) per spatial axis, max over positions
-    position_range: tuple[tuple[Pair, Pair], ...]  # per axis: ((min, max) back, (min, max) fwd)
-    period: tuple[int, ...]  # per axis: the RF repeats with the position modulo this
-    global_: bool
-    global_via: tuple[GlobalSource, ...]
-    method: str  # "structural" | "empirical" | "analytic"
-    analysed_shape: tuple[int, ...]  # input shape actually analysed (C, *spatial)
-
-
-class MethodsDisagree(ArchinspectError):
-    """--method both: the structural and empirical methods gave different receptive fields."""
 
 
 def receptive_field(
@@ -66,10 +36,10 @@ def receptive_field(
         raise UsageError(
             f"error: unknown receptive-field method {method!r}; use one of {', '.join(METHODS)}"
         )
-    from archinspect.analysis.rf_structural import structural_receptive_field
+    from archinspect.analysis.receptive_field.structural import structural_receptive_field
 
     if method == "empirical":
-        from archinspect.analysis.rf_empirical import empirical_receptive_field
+        from archinspect.analysis.receptive_field.empirical import empirical_receptive_field
 
         # The structural result, when there is one, only says where to start looking.
         try:
@@ -82,7 +52,7 @@ def receptive_field(
 
     result = structural_receptive_field(model, tuple(input_shape))
     if method == "both":
-        from archinspect.analysis.rf_empirical import empirical_receptive_field
+        from archinspect.analysis.receptive_field.empirical import empirical_receptive_field
 
         check = empirical_receptive_field(
             model, tuple(input_shape), start=search_start(result, tuple(input_shape))
@@ -139,7 +109,7 @@ def layer_receptive_fields(model: Any, input_shape: tuple[int, ...]) -> dict[str
     than once gets the union of its calls. Calls whose output is not laid out along the input's
     spatial axes (e.g. a flattened vector that no dense layer has mixed yet) are left out.
     """
-    from archinspect.analysis.rf_structural import structural_layer_fields
+    from archinspect.analysis.receptive_field.structural import structural_layer_fields
 
     return structural_layer_fields(model, tuple(input_shape))
 
@@ -148,6 +118,6 @@ def receptive_fields(
     model: Any, input_shape: tuple[int, ...]
 ) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
     """`receptive_field` (structural) and `layer_receptive_fields` from a single analysis."""
-    from archinspect.analysis.rf_structural import structural_fields
+    from archinspect.analysis.receptive_field.structural import structural_fields
 
     return structural_fields(model, tuple(input_shape))

@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 
 from archinspect.analysis.params import is_array_like
-from archinspect.analysis.receptive_field import GlobalSource, Pair, RFResult
 from archinspect.errors import ArchinspectError, UnsupportedOperation
+from archinspect.report import GlobalSource, Pair, RFResult
 
 MAX_CELLS = 1 << 22  # per channel; a larger domain would mean an RF far beyond any real model
 BATCH = 16  # cotangents per backward pass
@@ -359,7 +359,7 @@ def _support(position: tuple[int, ...], grad: np.ndarray) -> _Probe:
 
 def _separable(model: Any) -> bool:
     cls = type(model)
-    trusted = cls.__module__.startswith(("archinspect.families.", "pdequinox."))
+    trusted = cls.__module__.startswith(("archinspect.models.", "pdequinox."))
     return trusted and cls.__name__ in SEPARABLE
 
 

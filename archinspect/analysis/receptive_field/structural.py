@@ -24,8 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from archinspect.analysis.receptive_field import GlobalSource, Pair, RFResult
-from archinspect.analysis.rf_rules import (
+from archinspect.analysis.receptive_field.rules import (
     RULES,
     Context,
     Tag,
@@ -35,6 +34,7 @@ from archinspect.analysis.rf_rules import (
     unknown,
 )
 from archinspect.errors import ArchinspectError, UnsupportedOperation
+from archinspect.report import GlobalSource, Pair, RFResult
 
 # Never analyse more than this many cells per channel: a receptive field this large is a bug.
 MAX_CELLS = 1 << 30
@@ -110,8 +110,8 @@ def trace(model: Any, input_shape: tuple[int, ...]) -> tuple[Any, list]:
     import jax
     import jax.numpy as jnp
 
-    from archinspect.analysis.calls import recording
     from archinspect.analysis.params import is_array_like
+    from archinspect.analysis.recorder import recording
 
     dynamic, static = eqx.partition(model, is_array_like)
     calls: list = []

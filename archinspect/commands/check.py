@@ -10,7 +10,7 @@ from archinspect.errors import ArchinspectError, Problem, SpecError
 from archinspect.report import BudgetResult, CheckReport
 from archinspect.spec.model import Spec
 
-# budget key -> metric it limits (see archinspect.analysis.metrics)
+# budget key -> metric it limits (see archinspect.commands.measure)
 AMOUNT_METRICS = {
     "max_params": "params",
     "max_learnable_params": "learnable_params",
@@ -183,7 +183,7 @@ def check_specs(
     platform: str | None = None,
 ) -> CheckReport:
     """Measure each spec as far as its budgets need, and compare. Bad specs become errors."""
-    from archinspect.analysis.metrics import measure
+    from archinspect.commands.measure import measure
 
     results: list[BudgetResult] = []
     errors: list[tuple[str, str]] = []

@@ -15,14 +15,15 @@ from archinspect.spec.model import Spec
 def rf_report(
     spec: Spec, *, method: str = "structural", trusted: Iterable[str] = (), model: Any = None
 ) -> RFReport:
-    from archinspect.analysis.receptive_field import MethodsDisagree, compare, receptive_field
+    from archinspect.analysis.receptive_field import compare, receptive_field
+    from archinspect.errors import MethodsDisagree
 
     if model is None:
         model = build_abstract(spec, trusted)
     result = receptive_field(model, spec.input_shape, method=method)
     methods = ["structural", "empirical"] if method == "both" else [method]
     if method == "both" and spec.target is None:
-        from archinspect.analysis.rf_analytic import analytic_receptive_field
+        from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
 
         analytic = analytic_receptive_field(spec)
         differences = compare(result, analytic)

@@ -43,7 +43,7 @@ def measure(
             params=summary.total, learnable_params=summary.learnable, param_bytes=summary.bytes
         )
     if wanted & set(COST_METRICS):
-        from archinspect.analysis.inspect import inspect_report
+        from archinspect.commands.inspect import inspect_report
 
         report = inspect_report(spec, depth=0, platform=platform, model=model, layer_costs=False)
         assert report.flops is not None and report.memory is not None
@@ -52,7 +52,7 @@ def measure(
         out["memory"] = train.peak_bytes if train is not None else None
         out["output_shape"] = report.output_shape
     elif wanted & set(SHAPE_METRICS):
-        from archinspect.analysis.inspect import inspect_report
+        from archinspect.commands.inspect import inspect_report
 
         out["output_shape"] = inspect_report(spec, depth=0, model=model, costs=False).output_shape
     if wanted & set(RF_METRICS):

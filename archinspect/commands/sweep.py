@@ -7,11 +7,11 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
+from archinspect.analysis.fit import fit_law
 from archinspect.errors import ArchinspectError, UsageError
-from archinspect.fit import Fit, fit_law
+from archinspect.report import Fit, SweepResult, SweepRow
 from archinspect.spec.model import Spec
 
 DEFAULT_VALUES: dict[str, list[Any]] = {
@@ -31,23 +31,6 @@ DEFAULT_VALUES: dict[str, list[Any]] = {
 }
 CHEAP_METRICS = ("params", "learnable_params", "receptive_field", "output_shape")
 OPTIONAL_METRICS = ("flops", "memory")
-
-
-@dataclass(frozen=True)
-class SweepRow:
-    values: dict[str, Any]  # swept parameter -> value
-    metrics: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    name: str
-    spec: str
-    swept: tuple[str, ...]
-    rows: tuple[SweepRow, ...]
-    fits: dict[str, Fit]  # only for one-parameter sweeps
-    metrics: tuple[str, ...]
 
 
 def spec_key(param: str) -> str:
@@ -115,7 +98,7 @@ def run_sweep(
     """Evaluate every combination; a row whose config is invalid keeps its error message."""
     import yaml
 
-    from archinspect.analysis.metrics import measure
+    from archinspect.commands.measure import measure
 
     wanted = tuple(metrics)
     combos = list(itertools.product(*values))

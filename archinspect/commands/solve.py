@@ -6,39 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from archinspect.errors import ArchinspectError
+from archinspect.report import Probe, SolveResult
 from archinspect.spec.model import Spec
 
 LIMIT_METRIC = {"max_params": "params", "max_flops": "flops", "max_memory": "memory"}
 SEARCH_CAP = 2**40  # no architecture argument is searched beyond this
-
-
-@dataclass(frozen=True)
-class Probe:
-    value: int
-    metrics: dict[str, Any]
-    ok: bool
-    violated: tuple[str, ...]  # the limits this value crosses
-    error: str | None = None  # why the config with this value cannot be built or run
-
-
-@dataclass(frozen=True)
-class SolveResult:
-    name: str
-    spec: str
-    param: str
-    direction: str  # "largest" (maximum limits) or "smallest" (a minimum receptive field)
-    limits: dict[str, int]
-    value: int | None  # None: no value satisfies the limits
-    metric: dict[str, Any] | None
-    next_value: int | None
-    next_metric: dict[str, Any] | None
-    binding: tuple[str, ...]  # the limits the next value crosses
-    probes: int
-    next_error: str | None = None  # why the next value's config is invalid, if it is
 
 
 def rf_min_extent(rf: Any) -> float:
@@ -56,8 +31,8 @@ def solve(
     trusted: Iterable[str] = (),
     platform: str | None = None,
 ) -> SolveResult:
-    from archinspect.analysis.metrics import measure
-    from archinspect.sweep import display_name, spec_key
+    from archinspect.commands.measure import measure
+    from archinspect.commands.sweep import display_name, spec_key
 
     metrics = [LIMIT_METRIC[k] for k in limits if k in LIMIT_METRIC]
     if "min_rf" in limits:
@@ -167,7 +142,7 @@ def solve(
 def _none(
     base: Spec, param: str, direction: str, limits: dict[str, int], at: Probe, probes: int
 ) -> SolveResult:
-    from archinspect.sweep import display_name
+    from archinspect.commands.sweep import display_name
 
     return SolveResult(
         base.name,

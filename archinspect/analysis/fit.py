@@ -10,20 +10,11 @@ differences, which cancel offsets too."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from archinspect.report import Fit
 
 WORDS = {0.0: "constant", 1.0: "linear", 2.0: "quadratic", 3.0: "cubic", 4.0: "quartic"}
 NAME_TOLERANCE = 0.15  # an exponent this close to a multiple of 0.5 gets that name
-
-
-@dataclass(frozen=True)
-class Fit:
-    exponent: float  # of the power law y ~ x**exponent
-    r2: float  # of the power-law fit, in log-log
-    law: str  # "quadratic", "power 1.37", "exponential", "constant", ...
-    base: float | None = None  # y ~ base**x when the law is exponential
-    r2_exponential: float | None = None
-    points: int = 0
 
 
 def _linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float]:

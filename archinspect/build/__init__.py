@@ -29,7 +29,7 @@ def _target_kwargs(args: dict[str, Any]) -> dict[str, Any]:
 def constructor(spec: Spec, trusted: Iterable[str] = ()) -> tuple[Any, dict[str, Any]]:
     """The callable that builds the model and its keyword arguments (without `key`)."""
     if spec.target is not None:
-        from archinspect.target import load_target
+        from archinspect.build.target import load_target
 
         return load_target(spec.target, trusted, spec.source), _target_kwargs(spec.args)
     return FAMILIES[spec.family].load_class(), dict(spec.args)

@@ -16,9 +16,9 @@ from archinspect.analysis.memory import activation_bytes, xla_memory
 from archinspect.analysis.params import module_rows, summarize
 from archinspect.analysis.platform import on_platform, resolve
 from archinspect.analysis.programs import forward_program, train_step_program, xla_flops
-from archinspect.analysis.rf_report import receptive_fields_or_note
 from archinspect.analysis.shapes import fold_layers, forward_layers, leaf_paths
 from archinspect.build import build_abstract, user_errors
+from archinspect.commands.rf import receptive_fields_or_note
 from archinspect.errors import ArchinspectError, BuildError
 from archinspect.report import FlopsReport, InspectReport, MemoryReport
 from archinspect.spec.model import Spec
