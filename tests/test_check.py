@@ -37,7 +37,7 @@ def conv1d(ci: int, co: int, k: int) -> int:
 H2 = conv1d(1, 2, 3) + 9 * conv1d(2, 2, 3) + conv1d(2, 1, 3)
 # hidden 2, depth 1 (the TINY spec below): 8 + 7 = 15 (60 bytes)
 TINY_PARAMS = conv1d(1, 2, 3) + conv1d(2, 1, 3)
-# configs/convnet.yaml (hidden 16, depth 10): 64 + 9*784 + 49 = 7,169 (SPEC §2 reference)
+# configs/convnet.yaml (hidden 16, depth 10): 64 + 9*784 + 49 = 7,169 (README "Families")
 H16 = conv1d(1, 16, 3) + 9 * conv1d(16, 16, 3) + conv1d(16, 1, 3)
 
 
@@ -1017,7 +1017,6 @@ def rf_result(spec, bound, limit, actual, ok, line, cli=False) -> dict:
 
 @pytest.mark.parametrize(("depth", "k"), [(10, 3), (2, 5), (4, 7)])
 def test_rf_one_number_within_at_and_over(in_tmp, depth, k):
-    pytest.importorskip("archinspect.analysis.receptive_field")
     rf = convnet_rf(depth, k)
     assert convnet_rf(10, 3) == 11
     at = rf_spec(in_tmp / "at.yaml", {"min": rf, "max": rf}, depth=depth, k=k)
@@ -1042,7 +1041,6 @@ def test_rf_one_number_within_at_and_over(in_tmp, depth, k):
 
 
 def test_rf_per_axis_lists_of_ints_and_pairs(in_tmp):
-    pytest.importorskip("archinspect.analysis.receptive_field")
     # 2-D, depth 2, kernel 3: 3 convs, (3, 3) on both axes
     actual = [(3, 3), (3, 3)]
     ok_spec = rf_spec(in_tmp / "ok.yaml", {"min": [3, [3, 2]], "max": [[3, 3], 3]}, dims=2, depth=2)
@@ -1068,8 +1066,8 @@ def test_rf_per_axis_lists_of_ints_and_pairs(in_tmp):
 
 
 def test_rf_even_kernel_pairs(in_tmp):
-    """SPEC §3: a 4-tap conv is (1, 2) as JAX pads it; depth 1 = two convs: (2, 4)."""
-    pytest.importorskip("archinspect.analysis.receptive_field")
+    """README "Exact receptive fields": a 4-tap conv is (1, 2) as JAX pads it; depth 1 = two
+    convs: (2, 4)."""
     at = rf_spec(in_tmp / "at.yaml", {"min": [[2, 4]], "max": [[2, 4]]}, depth=1, k=4)
     result = check(at, "--format", "json")
     assert result.exit_code == 0, result.output
@@ -1079,7 +1077,6 @@ def test_rf_even_kernel_pairs(in_tmp):
 
 
 def test_rf_spectral_is_inf(in_tmp):
-    pytest.importorskip("archinspect.analysis.receptive_field")
     spec = in_tmp / "fno.yaml"
     spec.write_text(
         "model: {family: ClassicFNO, num_spatial_dims: 1, in_channels: 1, out_channels: 1,\n"
@@ -1105,7 +1102,6 @@ def test_rf_spectral_is_inf(in_tmp):
 
 
 def test_rf_wrong_length_list_is_a_located_spec_error(in_tmp):
-    pytest.importorskip("archinspect.analysis.receptive_field")
     spec = rf_spec(
         in_tmp / "long.yaml", {"min": 1, "max": [[3, 3], [3, 3], [3, 3]]}, dims=2, depth=2
     )
@@ -1127,7 +1123,6 @@ def test_rf_wrong_length_list_is_a_located_spec_error(in_tmp):
 
 
 def test_rf_limits_from_the_command_line(repo_root):
-    pytest.importorskip("archinspect.analysis.receptive_field")
     args = ("configs/convnet.yaml", "--set", "model.hidden_channels=2")
     at = check(*args, "--min-rf", "11", "--max-rf", "11")
     assert at.exit_code == 0, at.output
@@ -1152,7 +1147,6 @@ def test_rf_limits_from_the_command_line(repo_root):
 
 
 def test_rf_cli_bound_overrides_only_its_own_bound_in_the_file(in_tmp):
-    pytest.importorskip("archinspect.analysis.receptive_field")
     spec = rf_spec(in_tmp / "rf.yaml", {"min": 11, "max": 11})
     result = check(spec, "--max-rf", "10", "--format", "json")
     assert result.exit_code == 1
@@ -1201,7 +1195,7 @@ def test_pre_commit_hook(repo_root):
 
 # 2-D ClassicUNet of configs/unet.yaml, as derived by hand in tests/test_cli.py
 UNET_2D_TOTAL = 2544 + 196080 + 1177920 + 391920 + 588960 + 17
-# reference figures (SPEC §2) for the 1-D configs with default arguments
+# reference figures (README "Families") for the 1-D configs with default arguments
 REFERENCE = {
     "configs/convnet.yaml": H16,
     "configs/fno.yaml": 102_625,

@@ -635,7 +635,7 @@ def test_every_weight_is_learnable(family, kwargs):
 
 
 # ---------------------------------------------------------------------------------------------
-# SPEC.md §2 reference figures: 1-D, in = out = 1, every other argument at its default
+# README reference figures ("Families"): 1-D, in = out = 1, every other argument at its default
 
 
 @pytest.mark.parametrize(

@@ -324,7 +324,7 @@ def classic_unet_by_hand(d: int, i: int, o: int, h: int, levels: int, norm: bool
 
 
 def test_by_hand_formula_matches_reference():
-    assert classic_unet_by_hand(1, 1, 1, 16, 4, True) == 789_089  # SPEC.md §2
+    assert classic_unet_by_hand(1, 1, 1, 16, 4, True) == 789_089  # README "Families"
 
 
 def test_huge_model_is_counted_without_allocating():
@@ -344,7 +344,8 @@ def test_huge_model_is_counted_without_allocating():
 
 
 def test_huge_model_matches_pdequinox_abstractly():
-    pdeq = pytest.importorskip("pdequinox")
+    import pdequinox as pdeq
+
     theirs = eqx.filter_eval_shape(
         lambda: pdeq.arch.ClassicUNet(3, 1, 1, hidden_channels=1024, key=jax.random.PRNGKey(0))
     )

@@ -11,9 +11,9 @@ pdequinox count is the plain sum of its ShapeDtypeStruct leaves. For every cell 
   shape (2**(d-1), in, out, m, ..., m), archinspect one complex64 array; there the counts are
   compared (each complex element is two real parameters), not the arrays.
 
-pdequinox refuses num_blocks=0 for its Sequential networks (ResNets, FNO, DilatedResNet);
-those cells are skipped only when pdequinox raises, and test_counts.py checks archinspect's
-count for them by hand.
+pdequinox refuses num_blocks=0 for its Sequential networks (ResNets, FNO, DilatedResNet):
+`test_pdequinox_refuses_zero_blocks` pins exactly that, archinspect builds those networks
+(lifting and projection only), and test_counts.py checks their counts by hand.
 """
 
 from __future__ import annotations
@@ -27,13 +27,12 @@ from collections import Counter
 import equinox as eqx
 import jax
 import numpy as np
+import pdequinox as pdeq
 import pytest
 
-pdeq = pytest.importorskip("pdequinox")
-
-from archinspect.analysis.params import count_params, module_rows  # noqa: E402
-from archinspect.build import build_abstract  # noqa: E402
-from archinspect.spec.load import load_spec_text  # noqa: E402
+from archinspect.analysis.params import count_params, module_rows
+from archinspect.build import build_abstract
+from archinspect.spec.load import load_spec_text
 
 DIMS = (1, 2, 3)
 CHANNELS = ((1, 1), (3, 2))
@@ -53,13 +52,11 @@ GRID: dict[str, list[dict]] = {
         {},
         dict(hidden_channels=4, num_blocks=1),
         dict(hidden_channels=5, num_blocks=2, use_norm=True),
-        dict(hidden_channels=3, num_blocks=0),
     ],
     "ModernResNet": [
         {},
         dict(hidden_channels=4, num_blocks=1, use_norm=False),
         dict(hidden_channels=5, num_blocks=3, boundary_mode="neumann"),
-        dict(hidden_channels=3, num_blocks=0),
     ],
     "ClassicUNet": [
         {},
@@ -88,14 +85,12 @@ GRID: dict[str, list[dict]] = {
         dict(hidden_channels=4, num_modes=3, num_blocks=1),
         dict(hidden_channels=5, num_modes=2, num_blocks=2),
         dict(hidden_channels=3, num_modes=4, num_blocks=3),
-        dict(hidden_channels=3, num_blocks=0),
     ],
     "DilatedResNet": [
         {},
         dict(hidden_channels=4, num_blocks=1, dilation_rates=[1, 2], use_norm=False),
         dict(hidden_channels=5, num_blocks=2, dilation_rates=[1, 2, 4, 2, 1]),
         dict(hidden_channels=3, num_blocks=3, dilation_rates=[3]),
-        dict(hidden_channels=3, num_blocks=0),
     ],
     "MLP": [
         dict(num_points=16),
@@ -183,16 +178,7 @@ def _theirs(family: str, d: int, io: tuple[int, int], kwargs_json: str):
 def build_both(family, d, io, kwargs):
     """Both models, built once per cell and shared by the two tests below."""
     key = (family, d, io, json.dumps(kwargs, sort_keys=True))
-    ours = _ours(*key)  # archinspect must build every cell: no skip around this
-    try:
-        theirs = _theirs(*key)
-    except ValueError as exc:
-        if kwargs.get("num_blocks") == 0:
-            pytest.skip(
-                f"pdequinox refuses num_blocks=0 ({exc}); counted by hand in test_counts.py"
-            )
-        raise
-    return ours, theirs
+    return _ours(*key), _theirs(*key)
 
 
 @pytest.mark.parametrize("family, d, io, kwargs", CELLS)
@@ -225,6 +211,21 @@ def test_array_shapes_match_pdequinox(family, d, io, kwargs):
     else:
         assert our_complex == []
         assert their_spectral == []
+
+
+ZERO_BLOCKS = ("ClassicResNet", "ModernResNet", "ClassicFNO", "DilatedResNet")
+
+
+@pytest.mark.parametrize("family", ZERO_BLOCKS)
+def test_pdequinox_refuses_zero_blocks(family):
+    """pdequinox's Sequential networks need a block; archinspect builds lifting + projection.
+
+    1-D, in = 2, out = 3, hidden 4: lifting (2*4 + 4) + projection (4*3 + 3) = 12 + 15 = 27,
+    the same in every family (their liftings and projections are 1x1 convs with bias)."""
+    with pytest.raises(ValueError, match=r"^num_blocks must be at least 1($|\n)"):
+        pdequinox_model(family, 1, (2, 3), dict(hidden_channels=4, num_blocks=0))
+    ours = archinspect_model(family, 1, (2, 3), dict(hidden_channels=4, num_blocks=0))
+    assert count_params(ours).total == 2 * 4 + 4 + 4 * 3 + 3 == 27
 
 
 def test_grid_covers_every_family():

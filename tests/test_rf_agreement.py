@@ -7,8 +7,8 @@
 
 The grid varies depth, blocks, kernel size (odd and even), dilations, levels, channel
 multipliers and boundary modes; hidden channels stay tiny because the RF does not depend on
-them (SPEC §2), and every resolution is the smallest the family accepts, so the analyses grow
-the input themselves.
+them (README "Families"), and every resolution is the smallest the family accepts, so the
+analyses grow the input themselves.
 """
 
 from __future__ import annotations

@@ -110,7 +110,8 @@ def test_positive_copy_of_a_built_in_unet():
 
 
 def test_positive_copy_of_a_pdequinox_network_replaces_callable_activations():
-    pdeq = pytest.importorskip("pdequinox")
+    import pdequinox as pdeq
+
     model = eqx.filter_eval_shape(
         lambda: pdeq.arch.ClassicResNet(1, 1, 1, num_blocks=1, key=KEY, activation=jax.nn.gelu)
     )
@@ -196,7 +197,7 @@ def test_global_couplings_measured_empirically():
 
 def test_both_methods_must_agree():
     model = Difference(Conv(1, 1, 1, 3, key=KEY), Conv(1, 1, 1, 3, key=KEY))
-    with pytest.raises(UnsupportedOperation):
+    with pytest.raises(UnsupportedOperation, match=r"a path with a negative sign survives"):
         receptive_field(model, (1, 16), method="both")
     s = load_spec_text(
         yaml.safe_dump(

@@ -1,12 +1,12 @@
 """Receptive fields worked out by hand, for single layers and small compositions.
 
-Conventions (SPEC §3): per spatial axis (backward, forward) in input cells, the maximum over
-output positions; `position_range` gives ((min, max) backward, (min, max) forward) over one
-period of positions. A same-padded conv of kernel k and dilation r pads (k_eff - 1) // 2 cells
-before and the rest after, k_eff = (k - 1) * r + 1 (JAX's split), so output cell q reads input
-cells q - before .. q + after: (before, after). Stacking adds; a residual or concatenated skip
-takes the hull of its branches. Every model is checked by the structural method and, where the
-output grid is the input grid, by the empirical one as well.
+Conventions (README "Exact receptive fields"): per spatial axis (backward, forward) in input
+cells, the maximum over output positions; `position_range` gives ((min, max) backward, (min,
+max) forward) over one period of positions. A same-padded conv of kernel k and dilation r pads
+(k_eff - 1) // 2 cells before and the rest after, k_eff = (k - 1) * r + 1 (JAX's split), so
+output cell q reads input cells q - before .. q + after: (before, after). Stacking adds; a
+residual or concatenated skip takes the hull of its branches. Every model is checked by the
+structural method and, where the output grid is the input grid, by the empirical one as well.
 """
 
 from __future__ import annotations

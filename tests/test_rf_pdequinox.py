@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax
+import pdequinox as pdeq
 import pytest
 import yaml
 
 from archinspect.analysis.receptive_field import receptive_field
 from archinspect.build import build_abstract
 from archinspect.spec import load_spec_text
-
-pdeq = pytest.importorskip("pdequinox")
 
 
 def pdequinox_model(family, d=1, **kwargs):
@@ -58,7 +57,8 @@ def test_unet_defaults_are_smaller_than_pdequinox_claims(family, exact, exact_ra
     assert r.per_axis == ((exact, exact),)
     assert r.position_range == (exact_range,)
     assert r.period == (16,)
-    # pdequinox's analytic figure (SPEC §2) over-counts the up-sampling blocks by 15 cells.
+    # pdequinox's analytic figure (README "Where archinspect and pdequinox differ") over-counts
+    # the up-sampling blocks by 15 cells.
     assert model.receptive_field == ((pdequinox, pdequinox),)
     assert model.receptive_field[0][0] - exact == 1 + 2 + 4 + 8
     # The built-in family of the same arguments gives the same exact result and names the

@@ -301,7 +301,9 @@ def test_unet_resolution_not_divisible_by_two_to_the_levels(levels, res, factor)
     turns it into a BuildError (exit 2) that names the spec, the input shape and the rule."""
     model = {**UNET_MODEL, "num_levels": levels, "hidden_channels": 2}
     spec = spec_of(model, resolution=res)
-    with pytest.raises(BuildError) as info:
+    with pytest.raises(
+        BuildError, match=r"^error: test\.yaml: the forward pass of ClassicUNet"
+    ) as info:
         inspect_report(spec, costs=False)
     assert info.value.exit_code == 2
     assert str(info.value) == (
@@ -359,7 +361,9 @@ FNO = {"family": "ClassicFNO", "in_channels": 1, "out_channels": 1, "hidden_chan
 )
 def test_fno_with_too_few_cells_for_its_modes(dims, modes, res, axis, smallest):
     model = {**FNO, "num_spatial_dims": dims, "num_modes": modes, "num_blocks": 1}
-    with pytest.raises(BuildError) as info:
+    with pytest.raises(
+        BuildError, match=r"^error: test\.yaml: the forward pass of ClassicFNO"
+    ) as info:
         inspect_report(spec_of(model, resolution=res), costs=False)
     message = str(info.value)
     assert info.value.exit_code == 2

@@ -112,7 +112,7 @@ def specs(tmp_path, monkeypatch):
 
 
 def test_hand_formulas():
-    assert convnet_params(16, 10, 3) == 7_169  # SPEC §2 reference figure
+    assert convnet_params(16, 10, 3) == 7_169  # README "Families" reference figure
     assert convnet_params(32, 10, 3) == 28_161
     assert [convnet_params(h, 10, 3) for h in (18, 19)] == [
         27 * 18 * 18 + 16 * 18 + 1,

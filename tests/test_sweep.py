@@ -161,7 +161,8 @@ def classic_unet_rf(levels: int) -> int:
 
 
 def test_hand_formulas_match_the_spec_reference_figures():
-    # SPEC §2 reference figures (1-D, in = out = 1, defaults) and tests/test_cli.py's 2-D UNet.
+    # README "Families" reference figures (1-D, in = out = 1, defaults) and tests/test_cli.py's
+    # 2-D UNet.
     assert convnet_params(16, 10, 3, 1) == 7_169
     assert convnet_params(32, 10, 3, 1) == 28_161
     assert convnet_rf(10, 3) == 11

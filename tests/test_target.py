@@ -150,7 +150,8 @@ def test_pdequinox_target_equals_builtin_family(family, dims):
 
 
 def test_pdequinox_reference_count_through_target():
-    """SPEC §2's reference figure, 1-D ClassicResNet with defaults: 37,345 parameters."""
+    """The README's reference figure ("Families"), 1-D ClassicResNet with defaults: 37,345
+    parameters."""
     model = {"target": "pdequinox.arch:ClassicResNet", "num_spatial_dims": 1}
     report = inspect_report(spec_of({**model, "in_channels": 1, "out_channels": 1}), costs=False)
     assert report.params.total == 37_345
@@ -275,7 +276,7 @@ def test_untrusted_target_is_refused_without_importing(untrusted, tmp_path, comm
 def test_untrusted_dotted_target_and_the_python_api(untrusted):
     name, sentinel = untrusted()
     target = f"{name}.sub.deeper.Net"
-    with pytest.raises(TrustError) as info:
+    with pytest.raises(TrustError, match=rf"^error: test\.yaml: .*{name}") as info:
         build_abstract(spec_of({"target": target, **NET}, resolution=8))
     assert info.value.exit_code == 2
     assert str(info.value) + "\n" == untrusted_message("test.yaml", target, name)

@@ -1,4 +1,4 @@
-"""JSON renderer; keys follow SPEC.md section 9 and are stable."""
+"""JSON renderer; keys are the README's JSON contract and are stable."""
 
 from __future__ import annotations
 
