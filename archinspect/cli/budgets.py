@@ -76,7 +76,7 @@ def sweep(
         plan = plan_sweep(base, list(param), values, wanted)
         from archinspect.commands.sweep import run_sweep
 
-        progress_cm, callback = _progress(f"sweeping {' x '.join(plan.params)}", plan.total)
+        progress_cm, callback = progress(f"sweeping {' x '.join(plan.params)}", plan.total)
         with progress_cm:
             result = run_sweep(
                 loader,
@@ -98,7 +98,7 @@ def sweep(
     run(ctx, body)
 
 
-def _progress(label: str, total: int):
+def progress(label: str, total: int):
     """A Rich progress bar on stderr when it is a terminal; nothing when piped."""
     import contextlib
 
@@ -107,7 +107,7 @@ def _progress(label: str, total: int):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    progress = Progress(
+    bar = Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
@@ -115,8 +115,8 @@ def _progress(label: str, total: int):
         console=Console(stderr=True),
         transient=True,
     )
-    task = progress.add_task(label, total=total)
-    return progress, lambda done, _total: progress.update(task, completed=done)
+    task = bar.add_task(label, total=total)
+    return bar, lambda done, _total: bar.update(task, completed=done)
 
 
 def solve(
