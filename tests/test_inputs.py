@@ -154,3 +154,18 @@ class TestSweepOptions:
         assert plan.total == 18
         plan = inputs.plan_sweep(base, ["depth"], ["4,5"], ("params",))
         assert (plan.values, plan.total, plan.metrics) == ([[4, 5]], 2, ("params",))
+
+
+def test_the_schema_amount_pattern_is_the_parser_syntax():
+    import re
+
+    from archinspect.spec.numbers import AMOUNT_PATTERN, parse_amount
+    from archinspect.spec.schema import build_schema
+
+    amount = build_schema()["properties"]["budget"]["properties"]["max_params"]
+    assert {"type": "string", "pattern": AMOUNT_PATTERN} in amount["oneOf"]
+    for text, value in [("1.5M", 1_500_000), ("2e6", 2_000_000), (" 3 k ", 3000)]:
+        assert re.match(AMOUNT_PATTERN, text) and parse_amount(text) == value
+    assert parse_amount("512Mi") == 512 * 2**20
+    for text in ("1X", "1e", "-5", "k", "1.5 MB"):
+        assert not re.match(AMOUNT_PATTERN, text) and parse_amount(text) is None
