@@ -35,6 +35,7 @@ def solve(
     if len(minima) > 1:
         raise ValueError(f"solve takes at most one minimum, got {minima}")
     metrics = list(dict.fromkeys(name for name, _ in bounds.values()))
+    order = sorted(limits, key=lambda k: bounds[k][1] == "min")  # maxima first, then the minimum
     # The forward pass is traced too, so a value whose config cannot run (an FNO with more
     # modes than the resolution holds, a UNet too deep for it) is never an answer.
     metrics.append("output_shape")
@@ -51,8 +52,6 @@ def solve(
                 cache[v] = Probe(v, {}, False, ("a valid config",), reason)
                 return cache[v]
             measured.pop("output_shape", None)
-            # maxima first, then the minimum
-            order = sorted(limits, key=lambda k: bounds[k][1] == "min")
             violated = tuple(
                 k for k in order if not registry.within(k, measured[bounds[k][0]], limits[k])
             )
@@ -62,7 +61,7 @@ def solve(
     if minima:
         key = minima[0]
         name = bounds[key][0]
-        # the smallest value whose receptive field reaches the minimum
+        # the smallest value whose metric (the receptive field) reaches the minimum
         hi = lowest
         previous = None
         while key in probe(hi).violated:
