@@ -104,11 +104,21 @@ def test_every_limit_key_names_a_metric_and_a_bound():
 
 
 def test_the_validator_and_the_schema_accept_exactly_the_registry_budget_keys():
+    from archinspect.errors import SpecError
+    from archinspect.spec import load_spec_text
     from archinspect.spec.schema import build_schema
-    from archinspect.spec.validate import BUDGET_AMOUNTS, BUDGET_KEYS
 
-    assert BUDGET_AMOUNTS == metrics.BUDGET_AMOUNTS
-    assert BUDGET_KEYS == metrics.BUDGET_KEYS
+    head = (
+        "model: {family: ConvNet, num_spatial_dims: 1, in_channels: 1, out_channels: 1}\n"
+        "input: {resolution: 8}\n"
+    )
+    for key in metrics.BUDGET_AMOUNTS:
+        assert load_spec_text(head + f"budget: {{{key}: 10}}\n", "x.yaml").budget == {key: 10}
+    spec = load_spec_text(head + "budget: {receptive_field: {min: 1, max: 9}}\n", "x.yaml")
+    assert spec.budget == {"receptive_field": {"min": 1, "max": 9}}
+    with pytest.raises(SpecError) as exc:
+        load_spec_text(head + "budget: {max_parms: 10}\n", "x.yaml")
+    assert exc.value.message.endswith(f"(allowed: {', '.join(metrics.BUDGET_KEYS)})")
     schema_budget = build_schema()["properties"]["budget"]["properties"]
     assert tuple(schema_budget) == metrics.BUDGET_KEYS
 
