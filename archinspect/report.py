@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from archinspect.errors import Location, Problem
+
 Extent = int | float  # math.inf marks spectral (FFT) coupling
 Pair = tuple[Extent, Extent]  # (backward, forward) in input cells
 
@@ -158,7 +160,8 @@ class InspectReport:
 
 @dataclass(frozen=True)
 class BudgetResult:
-    """One budget of one spec: the limit, the measured value, whether it holds."""
+    """One budget of one spec: the limit, the measured value, whether it holds. Its message is
+    worded by archinspect.render.check_text.budget_message."""
 
     spec: str  # the spec file as given
     name: str  # the spec's name
@@ -167,16 +170,32 @@ class BudgetResult:
     actual: Any
     ok: bool
     headroom: float | None  # percent of the limit still free (negative when exceeded)
-    line: int | None  # where the budget is written in the spec file (None: not in the file)
-    column: int | None
+    location: Location | None  # where the budget is written in the spec file (None: not in it)
     from_command_line: bool
+
+    @property
+    def line(self) -> int | None:
+        return self.location.line if self.location is not None else None
+
+    @property
+    def column(self) -> int | None:
+        return self.location.column if self.location is not None else None
+
+
+@dataclass(frozen=True)
+class CheckError:
+    """A spec that could not be checked: the error as raised, and its located problems (a
+    spec's validation problems, with line, column and dotted path; empty for other errors)."""
+
+    spec: str  # the spec file as given
     message: str
+    problems: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)
 class CheckReport:
     results: tuple[BudgetResult, ...]
-    errors: tuple[tuple[str, str], ...]  # (spec, message) for specs that could not be checked
+    errors: tuple[CheckError, ...]  # specs that could not be checked
     unbudgeted: tuple[str, ...]  # specs with no budget at all
 
     @property

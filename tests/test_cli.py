@@ -156,6 +156,57 @@ def test_no_spec_uses_embedded_default(tmp_path, monkeypatch):
     assert data["params"]["total"] == UNET_2D_TOTAL  # same network, other resolution
 
 
+DEFAULT_NOTE = (
+    "note: no spec given and no ./archinspect.yaml; using the embedded default "
+    "(2-D ClassicUNet at 64x64)\n"
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["count"],
+        ["rf"],
+        ["shapes"],
+        # a one-level, two-channel UNet keeps the compiled programs small
+        ["inspect", "--set", "model.num_levels=1", "--set", "model.hidden_channels=2"],
+        ["sweep", "--param", "hidden_channels", "--values", "2"],
+        ["solve", "--max-params", "10k"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_every_command_says_when_it_uses_the_embedded_default(tmp_path, monkeypatch, args):
+    """README "Spec files": with no spec and no ./archinspect.yaml every command says on
+    stderr that it uses the embedded default, once, and reports on that spec."""
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*args, "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == DEFAULT_NOTE
+    data = json.loads(result.stdout)
+    assert data["spec"] == "<embedded default spec>"
+    assert data["name"] == "default-unet-2d"
+
+
+def test_solve_with_the_embedded_default_answers_for_it(tmp_path, monkeypatch):
+    """The hand count at hidden_channels=16 (UNET_2D_TOTAL) lies between the answers for a
+    limit one below it (15) and at it (16)."""
+    monkeypatch.chdir(tmp_path)
+    at = json.loads(invoke("solve", "--max-params", str(UNET_2D_TOTAL), "-f", "json").stdout)
+    assert (at["value"], at["metric"], at["next_value"]) == (16, {"params": UNET_2D_TOTAL}, 17)
+    below = json.loads(invoke("solve", "--max-params", str(UNET_2D_TOTAL - 1), "-f", "json").stdout)
+    assert (below["value"], below["next_value"], below["next_metric"]) == (
+        15,
+        16,
+        {"params": UNET_2D_TOTAL},
+    )
+
+
+def test_a_given_spec_has_no_note(repo_root):
+    result = invoke("solve", "configs/convnet.yaml", "--max-params", "10k", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+
 def test_no_spec_uses_archinspect_yaml(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "archinspect.yaml").write_text(

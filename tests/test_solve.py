@@ -351,3 +351,36 @@ class TestFailures:
             "error: the receptive field does not grow with depth (still 0 at depth=8); "
             "no value reaches 1\n"
         )
+
+
+class TestEveryLimitOfTheRegistry:
+    """solve() takes any limit key of archinspect.metrics, not only the CLI's options."""
+
+    def solve(self, spec: str, param: str, limits: dict):
+        from archinspect.commands.inputs import spec_loader
+        from archinspect.commands.solve import solve
+
+        loader = spec_loader(spec, None)
+        return solve(loader, loader([]), param, limits)
+
+    def test_max_param_bytes(self, specs):
+        # float32: 4 bytes per parameter; 4 * tiny_params(10) = 284
+        result = self.solve("tiny.yaml", "hidden_channels", {"max_param_bytes": 284})
+        assert (result.value, result.metric) == (10, {"param_bytes": 4 * tiny_params(10)})
+        assert (result.next_value, result.binding) == (11, ("max_param_bytes",))
+
+    def test_max_learnable_params(self, specs):
+        result = self.solve("tiny.yaml", "hidden_channels", {"max_learnable_params": 36})
+        assert (result.value, result.metric) == (5, {"learnable_params": tiny_params(5)})
+        assert result.next_metric == {"learnable_params": tiny_params(6)}
+
+    def test_max_rf_bounds_the_largest_side(self, specs):
+        # kernel 3: (D + 1) cells per side, so depth 4 reaches 5 and depth 5 reaches 6
+        result = self.solve("c1.yaml", "depth", {"max_rf": 5})
+        assert (result.direction, result.value, result.next_value) == ("largest", 4, 5)
+        assert result.metric["receptive_field"].per_axis == ((5, 5),)
+        assert result.binding == ("max_rf",)
+
+    def test_two_minima_are_refused(self, specs):
+        with pytest.raises(ValueError, match=r"at most one minimum, got \['min_rf', 'rece"):
+            self.solve("c1.yaml", "depth", {"min_rf": 3, "receptive_field.min": 3})

@@ -876,17 +876,17 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
 
     from rich.progress import Progress
 
-    from archinspect import cli
+    from archinspect.cli import budgets
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
     monkeypatch.setattr("sys.stderr", io.StringIO())
-    context, callback = cli._progress("sweeping hidden_channels", 3)
+    context, callback = budgets.progress("sweeping hidden_channels", 3)
     assert isinstance(context, contextlib.nullcontext)
     assert callback is None
     monkeypatch.setattr("sys.stderr", Terminal())
-    context, callback = cli._progress("sweeping hidden_channels", 3)
+    context, callback = budgets.progress("sweeping hidden_channels", 3)
     assert isinstance(context, Progress)
     assert callback is not None

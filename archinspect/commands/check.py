@@ -1,4 +1,5 @@
-"""Budgets: compare a spec's measured metrics with its limits. Pure: no printing, no exits."""
+"""Budgets: compare a spec's measured metrics with its limits. Pure: no printing, no exits, no
+wording (archinspect.render.check_text words each result)."""
 
 from __future__ import annotations
 
@@ -6,25 +7,10 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from archinspect.errors import ArchinspectError, Problem, SpecError
-from archinspect.report import BudgetResult, CheckReport
+from archinspect import metrics as registry
+from archinspect.errors import ArchinspectError, Location, Problem, SpecError
+from archinspect.report import BudgetResult, CheckError, CheckReport
 from archinspect.spec.model import Spec
-
-# budget key -> metric it limits (see archinspect.commands.measure)
-AMOUNT_METRICS = {
-    "max_params": "params",
-    "max_learnable_params": "learnable_params",
-    "max_flops": "flops",
-    "max_param_bytes": "param_bytes",
-    "max_memory": "memory",
-}
-METRIC_WORDS = {
-    "params": "parameters",
-    "learnable_params": "learnable parameters",
-    "flops": "forward FLOPs (XLA's estimate, whole batch)",
-    "param_bytes": "parameter bytes",
-    "memory": "training-step memory (XLA, peak bytes)",
-}
 
 Pairs = list[tuple[float, float]]
 
@@ -39,30 +25,29 @@ def rf_bound(value: Any, dims: int) -> Pairs | None:
 
 
 def budgets_of(spec: Spec, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The spec's budget with command-line overrides applied (they win)."""
+    """The spec's budget with command-line overrides applied (they win); an override of a
+    per-axis limit is keyed like its result, e.g. receptive_field.min."""
     merged = dict(spec.budget)
     for key, value in overrides.items():
-        if key.startswith("receptive_field."):
-            rf = dict(merged.get("receptive_field", {}))
-            rf[key.split(".", 1)[1]] = value
-            merged["receptive_field"] = rf
+        head, dot, bound = key.partition(".")
+        if dot:
+            nested = dict(merged.get(head, {}))
+            nested[bound] = value
+            merged[head] = nested
         else:
             merged[key] = value
     return merged
 
 
 def needed_metrics(budgets: dict[str, Any]) -> set[str]:
-    names = {AMOUNT_METRICS[k] for k in budgets if k in AMOUNT_METRICS}
-    if "receptive_field" in budgets:
-        names.add("receptive_field")
-    return names
+    return {m.name for m in registry.METRICS if m.budget is not None and m.budget in budgets}
 
 
-def _where(spec: Spec, path: str) -> tuple[int | None, int | None]:
+def _where(spec: Spec, path: str) -> Location | None:
     loc = spec.marks.get(path)
     if loc is None or loc.line is None or loc.source != spec.source:
-        return None, None
-    return loc.line, loc.column
+        return None
+    return loc
 
 
 def _set_on_command_line(spec: Spec, path: str) -> bool:
@@ -71,34 +56,26 @@ def _set_on_command_line(spec: Spec, path: str) -> bool:
     return loc is not None and loc.source.startswith("--set ")
 
 
-def _fmt_pairs(pairs: Iterable[tuple[float, float]]) -> str:
-    def one(v: float) -> str:
-        return "inf" if v == math.inf else str(int(v))
-
-    return " ".join(f"({one(b)},{one(f)})" for b, f in pairs)
+def _headroom(limit: int, actual: int, ok: bool) -> float:
+    return (limit - actual) / limit * 100 if limit else (0.0 if ok else -math.inf)
 
 
 def evaluate(
     spec: Spec, budgets: dict[str, Any], metrics: dict[str, Any], overridden: set[str]
 ) -> list[BudgetResult]:
+    """One result per budget, in the registry's order."""
     results = []
-    for key, metric in AMOUNT_METRICS.items():
-        if key not in budgets:
+    for metric in registry.METRICS:
+        if metric.budget is None or metric.budget not in budgets:
             continue
+        if metric.per_axis:
+            results += _per_axis(spec, metric, budgets[metric.budget] or {}, metrics, overridden)
+            continue
+        key = metric.budget
         limit = budgets[key]
-        actual = metrics[metric]
-        ok = actual <= limit  # exactly at the limit is within it
-        headroom = (limit - actual) / limit * 100 if limit else (0.0 if ok else -math.inf)
-        words = METRIC_WORDS[metric]
-        message = (
-            f"{words} {actual:,} within {key} {limit:,}"
-            if ok
-            else f"{words} {actual:,} exceed {key} {limit:,} by {actual - limit:,}"
-        )
-        from_cli = key in overridden or _set_on_command_line(spec, f"budget.{key}")
-        if from_cli:
-            message += " (limit set on the command line)"
-        line, column = _where(spec, f"budget.{key}")
+        actual = metrics[metric.name]
+        ok = registry.within(key, actual, limit)  # exactly at the limit is within it
+        path = f"budget.{key}"
         results.append(
             BudgetResult(
                 spec.source,
@@ -107,72 +84,69 @@ def evaluate(
                 limit,
                 actual,
                 ok,
-                headroom,
-                line,
-                column,
-                from_cli,
-                message,
+                _headroom(limit, actual, ok),
+                _where(spec, path),
+                key in overridden or _set_on_command_line(spec, path),
             )
         )
-    rf_limits = budgets.get("receptive_field") or {}
-    if rf_limits:
-        rf = metrics["receptive_field"]
-        actual_pairs = [tuple(p) for p in rf.per_axis]
-        dims = len(actual_pairs)
-        for bound in ("min", "max"):
-            if bound not in rf_limits:
-                continue
-            pairs = rf_bound(rf_limits[bound], dims)
-            path = f"budget.receptive_field.{bound}"
-            if pairs is None:
-                raise SpecError(
-                    spec.source,
-                    [
-                        Problem(
-                            path,
-                            f"needs one entry per spatial axis ({dims}), got {rf_limits[bound]!r}",
-                            spec.marks.get(path),
-                        )
-                    ],
-                )
-            if bound == "min":
-                ok = all(
-                    a >= w
-                    for ap, wp in zip(actual_pairs, pairs, strict=True)
-                    for a, w in zip(ap, wp, strict=True)
-                )
-            else:
-                ok = all(
-                    a <= w
-                    for ap, wp in zip(actual_pairs, pairs, strict=True)
-                    for a, w in zip(ap, wp, strict=True)
-                )
-            relation = "at least" if bound == "min" else "at most"
-            verdict = "meets" if ok else "violates"
-            message = (
-                f"receptive field {_fmt_pairs(actual_pairs)} {verdict} {relation} "
-                f"{_fmt_pairs(pairs)} per axis (backward, forward)"
-            )
-            from_cli = f"receptive_field.{bound}" in overridden or _set_on_command_line(spec, path)
-            if from_cli:
-                message += " (limit set on the command line)"
-            line, column = _where(spec, path)
-            results.append(
-                BudgetResult(
-                    spec.source,
-                    spec.name,
-                    f"receptive_field.{bound}",
-                    pairs,
-                    actual_pairs,
-                    ok,
-                    None,
-                    line,
-                    column,
-                    from_cli,
-                    message,
-                )
-            )
     return results
+
+
+def _per_axis(
+    spec: Spec,
+    metric: registry.Metric,
+    limits: dict[str, Any],
+    metrics: dict[str, Any],
+    overridden: set[str],
+) -> list[BudgetResult]:
+    """Receptive-field limits: every axis and direction compared with its own bound."""
+    results: list[BudgetResult] = []
+    if not limits:
+        return results
+    actual_pairs = [tuple(p) for p in metrics[metric.name].per_axis]
+    dims = len(actual_pairs)
+    for bound in registry.BOUNDS:
+        if bound not in limits:
+            continue
+        key = f"{metric.budget}.{bound}"
+        path = f"budget.{key}"
+        pairs = rf_bound(limits[bound], dims)
+        if pairs is None:
+            raise SpecError(
+                spec.source,
+                [
+                    Problem(
+                        path,
+                        f"needs one entry per spatial axis ({dims}), got {limits[bound]!r}",
+                        spec.marks.get(path),
+                    )
+                ],
+            )
+        sides = [
+            (a, w)
+            for ap, wp in zip(actual_pairs, pairs, strict=True)
+            for a, w in zip(ap, wp, strict=True)
+        ]
+        ok = all(a >= w for a, w in sides) if bound == "min" else all(a <= w for a, w in sides)
+        results.append(
+            BudgetResult(
+                spec.source,
+                spec.name,
+                key,
+                pairs,
+                actual_pairs,
+                ok,
+                None,
+                _where(spec, path),
+                key in overridden or _set_on_command_line(spec, path),
+            )
+        )
+    return results
+
+
+def _error(path: str, exc: ArchinspectError) -> CheckError:
+    problems = tuple(exc.problems) if isinstance(exc, SpecError) else ()
+    return CheckError(path, exc.message, problems)
 
 
 def check_specs(
@@ -186,11 +160,11 @@ def check_specs(
     from archinspect.commands.measure import measure
 
     results: list[BudgetResult] = []
-    errors: list[tuple[str, str]] = []
+    errors: list[CheckError] = []
     unbudgeted: list[str] = []
     for path, spec in specs:
         if isinstance(spec, ArchinspectError):
-            errors.append((path, spec.message))
+            errors.append(_error(path, spec))
             continue
         budgets = budgets_of(spec, overrides)
         if not budgets:
@@ -200,5 +174,5 @@ def check_specs(
             metrics = measure(spec, needed_metrics(budgets), trusted=trusted, platform=platform)
             results += evaluate(spec, budgets, metrics, set(overrides))
         except ArchinspectError as exc:
-            errors.append((path, exc.message))
+            errors.append(_error(path, exc))
     return CheckReport(tuple(results), tuple(errors), tuple(unbudgeted))

@@ -6,19 +6,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
 
+from archinspect import metrics as registry
 from archinspect.errors import ArchinspectError
 from archinspect.report import Probe, SolveResult
 from archinspect.spec.model import Spec
 
-LIMIT_METRIC = {"max_params": "params", "max_flops": "flops", "max_memory": "memory"}
 SEARCH_CAP = 2**40  # no architecture argument is searched beyond this
-
-
-def rf_min_extent(rf: Any) -> float:
-    """The smallest backward or forward extent over all axes: what a minimum must bound."""
-    return min(min(b, f) for b, f in rf.per_axis)
 
 
 def solve(
@@ -31,12 +25,17 @@ def solve(
     trusted: Iterable[str] = (),
     platform: str | None = None,
 ) -> SolveResult:
+    """`limits` maps limit keys of archinspect.metrics (max_params, max_flops, min_rf, ...) to
+    numbers; with a minimum (at most one), the smallest value meeting it is searched."""
     from archinspect.commands.measure import measure
     from archinspect.commands.sweep import display_name, spec_key
 
-    metrics = [LIMIT_METRIC[k] for k in limits if k in LIMIT_METRIC]
-    if "min_rf" in limits:
-        metrics.append("receptive_field")
+    bounds = {k: registry.limit(k) for k in limits}
+    minima = [k for k, (_, bound) in bounds.items() if bound == "min"]
+    if len(minima) > 1:
+        raise ValueError(f"solve takes at most one minimum, got {minima}")
+    metrics = list(dict.fromkeys(name for name, _ in bounds.values()))
+    order = sorted(limits, key=lambda k: bounds[k][1] == "min")  # maxima first, then the minimum
     # The forward pass is traced too, so a value whose config cannot run (an FNO with more
     # modes than the resolution holds, a UNet too deep for it) is never an answer.
     metrics.append("output_shape")
@@ -54,31 +53,31 @@ def solve(
                 return cache[v]
             measured.pop("output_shape", None)
             violated = tuple(
-                k for k, m in LIMIT_METRIC.items() if k in limits and measured[m] > limits[k]
+                k for k in order if not registry.within(k, measured[bounds[k][0]], limits[k])
             )
-            if "min_rf" in limits and rf_min_extent(measured["receptive_field"]) < limits["min_rf"]:
-                violated += ("min_rf",)
             cache[v] = Probe(v, measured, not violated, violated)
         return cache[v]
 
-    if "min_rf" in limits:
-        # the smallest value whose receptive field reaches the minimum
+    if minima:
+        key = minima[0]
+        name = bounds[key][0]
+        # the smallest value whose metric (the receptive field) reaches the minimum
         hi = lowest
         previous = None
-        while "min_rf" in probe(hi).violated:
-            reach = rf_min_extent(probe(hi).metrics["receptive_field"])
+        while key in probe(hi).violated:
+            reach = registry.bounded(name, probe(hi).metrics[name], "min")
             if hi >= SEARCH_CAP or (previous is not None and reach <= previous and hi > 4):
                 raise ArchinspectError(
-                    f"error: the receptive field does not grow with {display_name(param)} "
+                    f"error: the {registry.label(name)} does not grow with {display_name(param)} "
                     f"(still {reach:g} at {display_name(param)}={hi}); no value reaches "
-                    f"{limits['min_rf']}"
+                    f"{limits[key]}"
                 )
             previous = reach
             hi = hi * 2 if hi > 0 else 1
         lo = hi // 2 if hi > lowest else lowest - 1
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if "min_rf" in probe(mid).violated:
+            if key in probe(mid).violated:
                 lo = mid
             else:
                 hi = mid

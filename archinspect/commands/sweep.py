@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from archinspect import metrics as metrics_registry
 from archinspect.analysis.fit import fit_law
 from archinspect.errors import ArchinspectError, UsageError
 from archinspect.report import Fit, SweepResult, SweepRow
@@ -29,8 +30,8 @@ DEFAULT_VALUES: dict[str, list[Any]] = {
     "input.resolution": [16, 32, 64, 128, 256],
     "input.batch_size": [1, 2, 4, 8, 16, 32],
 }
-CHEAP_METRICS = ("params", "learnable_params", "receptive_field", "output_shape")
-OPTIONAL_METRICS = ("flops", "memory")
+CHEAP_METRICS = metrics_registry.SWEEP_ALWAYS  # every row: counted and traced
+OPTIONAL_METRICS = metrics_registry.SWEEP_ON_REQUEST  # with --metrics: compiled
 
 
 def spec_key(param: str) -> str:
@@ -78,10 +79,9 @@ def values_for(param: str, spec: Spec, given: list[Any] | None) -> list[Any]:
 
 
 def rf_scalar(rf: Any) -> float | None:
-    """One number for a receptive field: the largest backward+forward extent over the axes."""
-    if rf is None:
-        return None
-    return max(b + f for b, f in rf.per_axis)
+    """One number for a receptive field: the largest backward+forward extent over the axes.
+    (Kept for render/plot.py; archinspect.metrics.trend is the general form.)"""
+    return metrics_registry.trend("receptive_field", rf)
 
 
 def run_sweep(
@@ -126,15 +126,10 @@ def run_sweep(
         good = [r for r in rows if r.error is None and _is_number(r.values[name])]
         xs = [float(r.values[name]) for r in good]
         for metric in wanted:
-            if metric == "output_shape":
+            if not metrics_registry.fitted(metric):
                 continue
-            ys = [
-                rf_scalar(r.metrics.get(metric))
-                if metric == "receptive_field"
-                else r.metrics.get(metric)
-                for r in good
-            ]
-            fit = fit_law(xs, ys) if all(y is not None for y in ys) else None  # type: ignore[arg-type]
+            ys = [metrics_registry.trend(metric, r.metrics.get(metric)) for r in good]
+            fit = fit_law(xs, ys) if all(y is not None for y in ys) else None
             if fit is not None:
                 fits[metric] = fit
     return SweepResult(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from archinspect.render.check_text import budget_message
 from archinspect.render.fmt import num
 from archinspect.report import BudgetResult, CheckReport
 
@@ -51,7 +52,7 @@ def result_dict(r: BudgetResult) -> dict:
         else round(r.headroom, 3),
         "line": r.line,
         "from_command_line": r.from_command_line,
-        "message": r.message,
+        "message": budget_message(r),
     }
 
 

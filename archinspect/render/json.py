@@ -71,7 +71,7 @@ def check_json(report: CheckReport) -> str:
     return dumps(
         {
             "results": [result_dict(r) for r in report.results],
-            "errors": [{"spec": spec, "message": message} for spec, message in report.errors],
+            "errors": [{"spec": e.spec, "message": e.message} for e in report.errors],
             "unbudgeted": list(report.unbudgeted),
             "ok": not report.exceeded and not report.errors,
         }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from archinspect.render.check_data import value_text
+from archinspect.render.check_text import budget_message
 from archinspect.report import CheckReport
 
 
@@ -14,11 +15,11 @@ def check_junit(report: CheckReport) -> str:
     by_spec: dict[str, list] = {}
     for r in report.results:
         by_spec.setdefault(r.spec, []).append(r)
-    for spec, _message in report.errors:
-        by_spec.setdefault(spec, [])
+    for e in report.errors:
+        by_spec.setdefault(e.spec, [])
     totals = {"tests": 0, "failures": 0, "errors": 0}
     for spec, results in by_spec.items():
-        errors = [m for s, m in report.errors if s == spec]
+        errors = [e.message for e in report.errors if e.spec == spec]
         failures = sum(1 for r in results if not r.ok)
         suite = ET.SubElement(
             root,
@@ -40,7 +41,9 @@ def check_junit(report: CheckReport) -> str:
             if r.line is not None:
                 case.set("line", str(r.line))
             if not r.ok:
-                failure = ET.SubElement(case, "failure", message=r.message, type="BudgetExceeded")
+                failure = ET.SubElement(
+                    case, "failure", message=budget_message(r), type="BudgetExceeded"
+                )
                 failure.text = f"limit {value_text(r.limit)}, actual {value_text(r.actual)}" + (
                     f" ({spec}:{r.line})" if r.line else " (limit from the command line)"
                 )

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from archinspect.render.check_data import headroom_text, summary_line, value_text
+from archinspect.render.check_text import budget_message
 from archinspect.render.count_data import arrays_text
 from archinspect.render.fmt import dims_label, dtype_lines, human_bytes, num, row_path
 from archinspect.render.inspect_data import FLOPS_NOTE, flops_text, rf_text, shape_text
@@ -193,7 +194,7 @@ def check_table(report: CheckReport, *, width: int = 120, color: bool = False) -
             Text(r.spec), r.budget, limit, value_text(r.actual), headroom_text(r), verdict
         )
     items: list = [table] if report.results else []
-    items += [Text(f"{r.spec}: {r.message}") for r in report.exceeded]
+    items += [Text(f"{r.spec}: {budget_message(r)}") for r in report.exceeded]
     items.append(Text(summary_line(report)))
     return to_text(items, width=width, color=color)
 

@@ -20,7 +20,12 @@ _SUFFIX = {
     "Gi": 2**30,
     "Ti": 2**40,
 }
-_PATTERN = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]{0,2})\s*$")
+_NUMBER = r"[0-9][0-9_]*(\.[0-9]*)?([eE][+-]?[0-9]+)?"
+_PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([A-Za-z]{{0,2}})\s*$")
+_NUMBER_GROUP, _SUFFIX_GROUP = 1, 4
+
+# The same syntax as a JSON Schema (ECMA-262) pattern for editors: number, then a suffix.
+AMOUNT_PATTERN = rf"^\s*{_NUMBER}\s*({'|'.join(_SUFFIX)})\s*$"
 
 
 def parse_amount(value: Any) -> int | None:
@@ -39,10 +44,13 @@ def parse_amount(value: Any) -> int | None:
     if not isinstance(value, str):
         return None
     match = _PATTERN.match(value)
-    if not match or match.group(2) not in _SUFFIX:
+    if not match or match.group(_SUFFIX_GROUP) not in _SUFFIX:
         return None
     try:
-        number = Decimal(match.group(1).replace("_", "")) * _SUFFIX[match.group(2)]
+        number = (
+            Decimal(match.group(_NUMBER_GROUP).replace("_", ""))
+            * _SUFFIX[match.group(_SUFFIX_GROUP)]
+        )
     except InvalidOperation:
         return None
     if number != number.to_integral_value():

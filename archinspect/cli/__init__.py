@@ -1,0 +1,31 @@
+"""Command-line interface: the only package that prints to the terminal or exits.
+
+Each command parses its options, calls a use case (archinspect.commands), renders the report
+(archinspect.render) and prints or exits; nothing else.
+"""
+
+from archinspect.cli import budgets, model, specs
+from archinspect.cli.app import EXIT_BAD_INPUT, EXIT_BUDGET, EXIT_INTERNAL, app
+
+# In the order `--help` lists them.
+COMMANDS = (
+    model.count,
+    model.shapes,
+    model.inspect,
+    model.rf,
+    budgets.sweep,
+    budgets.solve,
+    budgets.check,
+    specs.families,
+    specs.schema,
+    specs.validate,
+)
+for _command in COMMANDS:
+    app.command()(_command)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_BUDGET", "EXIT_INTERNAL", "app", "main"]

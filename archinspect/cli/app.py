@@ -1,0 +1,213 @@
+"""The Typer app, its global options and what every command shares: the option types, running
+a command body (errors to messages and exit codes), loading the spec (its notes to stderr),
+rendering and writing the report.
+
+Heavy imports (JAX, Equinox, the analyses) happen inside the commands that need them, so
+`--help`, `families`, `schema` and spec validation stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from archinspect import __version__
+
+if TYPE_CHECKING:
+    from archinspect.commands.inputs import SpecLoader
+    from archinspect.spec.model import Spec
+
+EXIT_BUDGET = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+app = typer.Typer(
+    name="archinspect",
+    help="Exact, abstract architecture inspection for JAX/Equinox networks: parameters, "
+    "receptive fields, shapes, FLOPs, memory.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+SpecArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[SPEC]",
+        help="spec file; default ./archinspect.yaml, else an embedded 2-D ClassicUNet",
+        show_default=False,
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="override a spec key, e.g. --set model.hidden_channels=32 (repeatable)",
+    ),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="output format")]
+OutputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the report to FILE (atomically) instead of stdout",
+    ),
+]
+PlatformOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--platform",
+        metavar="cpu|gpu|tpu",
+        help="JAX backend for compiled analyses (FLOPs, memory); exit 2 if it is not present",
+    ),
+]
+TrustOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trust",
+        metavar="PKG",
+        help="also trust this top-level package for model.target imports (repeatable); "
+        "archinspect, equinox and pdequinox are trusted by default",
+    ),
+]
+DepthOpt = Annotated[
+    int,
+    typer.Option(
+        "--depth",
+        "-d",
+        min=0,
+        help="fold rows deeper than N into their parent (totals never change)",
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"archinspect {__version__}")
+        raise typer.Exit()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The global options, kept in Typer's context (ctx.obj) for the commands."""
+
+    debug: bool = False
+    platform: str | None = None
+
+
+def settings(ctx: typer.Context) -> Settings:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Settings) else Settings()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks on errors")] = False,
+    platform: PlatformOpt = None,
+) -> None:
+    ctx.obj = Settings(debug=debug, platform=platform)
+
+
+def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
+    """Run a command body; turn archinspect's errors into a message and an exit code."""
+    from archinspect.errors import ArchinspectError
+
+    debug = settings(ctx).debug
+    try:
+        return body()
+    except ArchinspectError as exc:
+        if debug:
+            raise
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
+        if debug:
+            raise
+        typer.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "(this is a bug in archinspect; run with --debug for the traceback)",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INTERNAL) from None
+
+
+def emit(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    from archinspect.output import write_atomic
+
+    write_atomic(output, text)
+    typer.echo(f"wrote {output}", err=True)
+
+
+def render(fmt: str, name: str, report: Any, output: str | None, **kwargs: Any) -> str:
+    """Text of `report` by the renderer `archinspect.render.<fmt>.<name>_<fmt>`."""
+    import importlib
+
+    renderer = getattr(importlib.import_module(f"archinspect.render.{fmt}"), f"{name}_{fmt}")
+    if fmt == "table":
+        return renderer(report, width=width(), color=color(output), **kwargs)
+    return renderer(report, **kwargs)
+
+
+def color(output: str | None) -> bool:
+    return output is None and sys.stdout.isatty()
+
+
+def width() -> int:
+    import shutil
+
+    return max(shutil.get_terminal_size((120, 24)).columns, 80) if sys.stdout.isatty() else 120
+
+
+def say_notes(spec: Spec) -> None:
+    """A spec's notes (e.g. that the embedded default is used) go to stderr."""
+    for note in spec.notes:
+        typer.echo(note, err=True)
+
+
+def load(spec: str | None, overrides: list[str] | None) -> Spec:
+    """The spec of a one-spec command, or its fallback; says which fallback on stderr."""
+    from archinspect.spec import load_spec
+
+    loaded = load_spec(spec, overrides or [])
+    say_notes(loaded)
+    return loaded
+
+
+def load_base(spec: str | None, overrides: list[str] | None) -> tuple[SpecLoader, Spec]:
+    """For commands that load the spec again per value (sweep, solve): the loader and the
+    spec as given, whose notes (the embedded-default fallback) go to stderr once."""
+    from archinspect.commands.inputs import spec_loader
+
+    loader = spec_loader(spec, overrides)
+    base = loader([])
+    say_notes(base)
+    return loader, base

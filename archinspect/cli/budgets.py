@@ -1,0 +1,250 @@
+"""Commands over many specs or values: sweep, solve, check."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from archinspect.cli.app import (
+    EXIT_BAD_INPUT,
+    EXIT_BUDGET,
+    Format,
+    FormatOpt,
+    OutputOpt,
+    SetOpt,
+    SpecArg,
+    TrustOpt,
+    emit,
+    load_base,
+    render,
+    run,
+    settings,
+)
+
+
+def sweep(
+    ctx: typer.Context,
+    spec: SpecArg = None,
+    param: Annotated[
+        list[str],
+        typer.Option(
+            "--param",
+            "-p",
+            help="argument to sweep, e.g. hidden_channels or input.resolution; repeat for a "
+            "grid (cartesian product)",
+        ),
+    ] = [],  # noqa: B006 - Typer reads the default, never mutates it
+    values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--values",
+            "-v",
+            help="values of the matching --param, e.g. 4,8,16 (else the spec's sweep: block, "
+            "else a default range)",
+        ),
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            help="extra metrics: flops, memory (compiled, never run); comma-separated",
+        ),
+    ] = None,
+    set_: SetOpt = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    plot: Annotated[
+        str | None,
+        typer.Option("--plot", metavar="FILE", help="draw the sweep to FILE.png or FILE.svg"),
+    ] = None,
+    trust: TrustOpt = None,
+) -> None:
+    """Sweep arguments and fit the scaling law of every metric (params, receptive field, ...).
+
+    Each row is validated and traced abstractly; invalid rows are kept with their error.
+    """
+
+    def body() -> None:
+        from archinspect.commands.inputs import check_sweep_options, plan_sweep, sweep_metrics
+
+        check_sweep_options(list(param), values, plot)
+        wanted = sweep_metrics(metrics)
+        loader, base = load_base(spec, set_)
+        plan = plan_sweep(base, list(param), values, wanted)
+        from archinspect.commands.sweep import run_sweep
+
+        progress_cm, callback = progress(f"sweeping {' x '.join(plan.params)}", plan.total)
+        with progress_cm:
+            result = run_sweep(
+                loader,
+                base,
+                plan.params,
+                plan.values,
+                plan.metrics,
+                trusted=trust or (),
+                platform=settings(ctx).platform,
+                progress=callback,
+            )
+        if plot is not None:
+            from archinspect.render.plot import sweep_plot
+
+            sweep_plot(result, plot)
+            typer.echo(f"wrote {plot}", err=True)
+        emit(render(format.value, "sweep", result, output), output)
+
+    run(ctx, body)
+
+
+def progress(label: str, total: int):
+    """A Rich progress bar on stderr when it is a terminal; nothing when piped."""
+    import contextlib
+
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext(), None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task(label, total=total)
+    return bar, lambda done, _total: bar.update(task, completed=done)
+
+
+def solve(
+    ctx: typer.Context,
+    spec: SpecArg = None,
+    param: Annotated[
+        str, typer.Option("--param", "-p", help="integer argument to solve for")
+    ] = "hidden_channels",
+    max_params: Annotated[str | None, typer.Option("--max-params", metavar="N")] = None,
+    max_flops: Annotated[str | None, typer.Option("--max-flops", metavar="N")] = None,
+    max_memory: Annotated[str | None, typer.Option("--max-memory", metavar="N")] = None,
+    min_rf: Annotated[
+        int | None,
+        typer.Option("--min-rf", min=0, help="smallest value whose RF reaches N on every side"),
+    ] = None,
+    lowest: Annotated[int, typer.Option("--lowest", min=0, help="smallest value to try")] = 1,
+    set_: SetOpt = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    trust: TrustOpt = None,
+) -> None:
+    """The largest value of --param within --max-params/--max-flops/--max-memory, or the
+    smallest that reaches --min-rf; with the metric at the answer and at the next value."""
+
+    def body() -> None:
+        from archinspect.commands.inputs import solve_limits
+        from archinspect.commands.solve import solve as run_solve
+
+        limits = solve_limits(
+            {"max_params": max_params, "max_flops": max_flops, "max_memory": max_memory}, min_rf
+        )
+        loader, base = load_base(spec, set_)
+        result = run_solve(
+            loader,
+            base,
+            param,
+            limits,
+            lowest=lowest,
+            trusted=trust or (),
+            platform=settings(ctx).platform,
+        )
+        emit(render(format.value, "solve", result, output), output)
+        if result.value is None:
+            raise typer.Exit(EXIT_BUDGET)
+
+    run(ctx, body)
+
+
+class CheckFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    junit = "junit"
+    github = "github"
+
+
+def check(
+    ctx: typer.Context,
+    specs: Annotated[
+        list[str], typer.Argument(metavar="SPEC...", help="spec files or glob patterns")
+    ],
+    set_: SetOpt = None,
+    format: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="output format")
+    ] = CheckFormat.table,
+    output: OutputOpt = None,
+    trust: TrustOpt = None,
+    max_params: Annotated[
+        str | None, typer.Option("--max-params", metavar="N", help="e.g. 10k, 1.5M, 2e6")
+    ] = None,
+    max_learnable_params: Annotated[
+        str | None, typer.Option("--max-learnable-params", metavar="N")
+    ] = None,
+    max_flops: Annotated[
+        str | None, typer.Option("--max-flops", metavar="N", help="forward, whole batch")
+    ] = None,
+    max_param_bytes: Annotated[
+        str | None, typer.Option("--max-param-bytes", metavar="N", help="e.g. 40M, 512Mi")
+    ] = None,
+    max_memory: Annotated[
+        str | None,
+        typer.Option("--max-memory", metavar="N", help="XLA peak bytes of a training step"),
+    ] = None,
+    min_rf: Annotated[
+        int | None,
+        typer.Option("--min-rf", min=0, help="receptive field, every axis and direction"),
+    ] = None,
+    max_rf: Annotated[int | None, typer.Option("--max-rf", min=0)] = None,
+) -> None:
+    """Enforce budgets (params, FLOPs, memory, receptive field): exit 1 when any is exceeded.
+
+    Limits come from each spec's `budget:`; the --max-*/--min-rf options win over the file.
+    Exit 0 when every budget holds, 1 when any is exceeded, 2 for a bad spec or usage.
+    """
+
+    def body() -> None:
+        from archinspect.commands.check import check_specs
+        from archinspect.commands.inputs import (
+            expand_specs,
+            load_each,
+            parse_amounts,
+            per_axis_overrides,
+        )
+
+        overrides: dict[str, object] = {
+            **parse_amounts(
+                {
+                    "max_params": max_params,
+                    "max_learnable_params": max_learnable_params,
+                    "max_flops": max_flops,
+                    "max_param_bytes": max_param_bytes,
+                    "max_memory": max_memory,
+                }
+            ),
+            **per_axis_overrides(min_rf=min_rf, max_rf=max_rf),
+        }
+        loaded = load_each(expand_specs(specs), set_)
+        report = check_specs(
+            loaded, overrides, trusted=trust or (), platform=settings(ctx).platform
+        )
+        emit(render(format.value, "check", report, output), output)
+        if format in (CheckFormat.table, CheckFormat.csv, CheckFormat.markdown):
+            for error in report.errors:  # the formats that do not carry them
+                typer.echo(error.message, err=True)
+        if report.errors:
+            raise typer.Exit(EXIT_BAD_INPUT)
+        if report.exceeded:
+            raise typer.Exit(EXIT_BUDGET)
+
+    run(ctx, body)

@@ -1,0 +1,164 @@
+"""Commands on one model: count, shapes, inspect, rf."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from archinspect.cli.app import (
+    DepthOpt,
+    Format,
+    FormatOpt,
+    OutputOpt,
+    SetOpt,
+    SpecArg,
+    TrustOpt,
+    emit,
+    load,
+    render,
+    run,
+    settings,
+)
+
+RFOpt = Annotated[
+    bool,
+    typer.Option(
+        "--rf/--no-rf",
+        help="cumulative receptive field per layer and of the network (structural analysis)",
+    ),
+]
+
+
+def count(
+    ctx: typer.Context,
+    spec: SpecArg = None,
+    set_: SetOpt = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    depth: DepthOpt = 2,
+    trust: TrustOpt = None,
+    with_rf: Annotated[
+        bool,
+        typer.Option(
+            "--rf",
+            help="add the cumulative receptive field per module and of the network "
+            "(off by default: counting stays a pure abstract build)",
+        ),
+    ] = False,
+) -> None:
+    """Count parameters exactly (total, learnable, materialized, by dtype and bytes), per module.
+
+    The model is built abstractly with eqx.filter_eval_shape: no weight memory is allocated.
+    """
+
+    def body() -> None:
+        loaded = load(spec, set_)
+        from archinspect.commands.count import count_report
+
+        report = count_report(loaded, depth, trust or (), rf=with_rf)
+        emit(render(format.value, "count", report, output), output)
+
+    run(ctx, body)
+
+
+def _layers_command(
+    ctx: typer.Context,
+    spec: str | None,
+    set_: list[str] | None,
+    format: Format,
+    output: str | None,
+    depth: int,
+    trust: list[str] | None,
+    full: bool,
+    with_rf: bool,
+) -> None:
+    def body() -> None:
+        loaded = load(spec, set_)
+        from archinspect.commands.inspect import inspect_report
+
+        report = inspect_report(
+            loaded,
+            depth=depth,
+            trusted=trust or (),
+            platform=settings(ctx).platform,
+            costs=full,
+            rf=with_rf,
+        )
+        emit(render(format.value, "inspect", report, output, full=full), output)
+
+    run(ctx, body)
+
+
+def shapes(
+    ctx: typer.Context,
+    spec: SpecArg = None,
+    set_: SetOpt = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    depth: DepthOpt = 2,
+    trust: TrustOpt = None,
+    with_rf: RFOpt = True,
+) -> None:
+    """Per-layer input and output shapes of the forward pass, for any Equinox module.
+
+    Traced abstractly (no weights, nothing compiled); a module called several times is one
+    row with its call count.
+    """
+    _layers_command(ctx, spec, set_, format, output, depth, trust, full=False, with_rf=with_rf)
+
+
+def inspect(
+    ctx: typer.Context,
+    spec: SpecArg = None,
+    set_: SetOpt = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    depth: DepthOpt = 2,
+    trust: TrustOpt = None,
+    with_rf: RFOpt = True,
+) -> None:
+    """The full report: parameters, per-layer shapes and FLOPs, memory.
+
+    FLOPs and memory are XLA's analyses of the forward pass and of a training step
+    (value_and_grad of a mean squared error), compiled for --platform but never run.
+    """
+    _layers_command(ctx, spec, set_, format, output, depth, trust, full=True, with_rf=with_rf)
+
+
+class RFMethod(str, Enum):
+    structural = "structural"
+    empirical = "empirical"
+    both = "both"
+
+
+def rf(
+    ctx: typer.Context,
+    spec: SpecArg = None,
+    set_: SetOpt = None,
+    method: Annotated[
+        RFMethod,
+        typer.Option(
+            "--method",
+            "-m",
+            help="structural (dependency analysis of the traced program), empirical (gradients "
+            "of a positive linear float64 copy), or both (they must agree; for the built-in "
+            "families the analytic composition too)",
+        ),
+    ] = RFMethod.structural,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    trust: TrustOpt = None,
+) -> None:
+    """Exact receptive field per spatial axis and direction, its range over output positions,
+    and whether any output is coupled to every input (norms, FFTs, dense layers over space)."""
+
+    def body() -> None:
+        loaded = load(spec, set_)
+        from archinspect.commands.rf import rf_report
+
+        report = rf_report(loaded, method=method.value, trusted=trust or ())
+        emit(render(format.value, "rf", report, output), output)
+
+    run(ctx, body)

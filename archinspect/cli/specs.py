@@ -1,0 +1,100 @@
+"""Commands about specs and families, none of which imports JAX: families, schema, validate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from archinspect.cli.app import (
+    EXIT_BAD_INPUT,
+    Format,
+    FormatOpt,
+    OutputOpt,
+    SetOpt,
+    color,
+    emit,
+    run,
+    width,
+)
+
+
+def families(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None,
+        typer.Argument(metavar="[NAME]", help="show one family's arguments"),
+    ] = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """List the built-in families, or one family's arguments, types and defaults."""
+
+    def body() -> None:
+        from archinspect.arguments import did_you_mean
+        from archinspect.errors import UsageError
+        from archinspect.registry import FAMILIES, FAMILY_NAMES
+        from archinspect.render import families as render
+
+        if name is None:
+            chosen = [FAMILIES[n] for n in FAMILY_NAMES]
+        elif name in FAMILIES:
+            chosen = [FAMILIES[name]]
+        else:
+            raise UsageError(
+                f"error: unknown family {name!r}{did_you_mean(name, FAMILY_NAMES)} "
+                f"(one of: {', '.join(FAMILY_NAMES)})"
+            )
+        if format is Format.table:
+            text = render.families_table(
+                chosen, detail=name is not None, width=width(), color=color(output)
+            )
+        elif format is Format.json:
+            text = render.families_json(chosen)
+        elif format is Format.csv:
+            text = render.families_csv(chosen)
+        else:
+            text = render.families_markdown(chosen)
+        emit(text, output)
+
+    run(ctx, body)
+
+
+def schema(ctx: typer.Context, output: OutputOpt = None) -> None:
+    """Print the JSON Schema of spec files (for editors, e.g. yaml-language-server)."""
+
+    def body() -> None:
+        from archinspect.render.json import dumps
+        from archinspect.spec.schema import build_schema
+
+        emit(dumps(build_schema()), output)
+
+    run(ctx, body)
+
+
+def validate(
+    ctx: typer.Context,
+    specs: Annotated[list[str], typer.Argument(metavar="SPEC...", help="spec files to check")],
+    set_: SetOpt = None,
+) -> None:
+    """Check spec files without building anything (no JAX import); exit 2 if any is bad.
+
+    Every problem of a file is reported at once.
+    """
+
+    def body() -> None:
+        from archinspect.errors import ArchinspectError
+        from archinspect.spec import load_spec
+
+        failures = []
+        for path in specs:
+            try:
+                load_spec(path, set_ or [])
+                typer.echo(f"ok: {path}")
+            except ArchinspectError as exc:
+                failures.append(exc)
+                typer.echo(exc.message, err=True)
+        if failures:
+            raise typer.Exit(EXIT_BAD_INPUT)
+
+    run(ctx, body)

@@ -1,0 +1,166 @@
+"""Command-line inputs turned into what the use cases take: value lists, exact limits, spec
+paths, spec loaders. Pure and testable without the CLI; a bad input is a UsageError naming
+the option (the CLI prints it and exits 2)."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from archinspect import metrics as registry
+from archinspect.errors import ArchinspectError, UsageError
+from archinspect.spec.model import Spec
+from archinspect.spec.numbers import AMOUNT_HELP, parse_amount
+
+SpecLoader = Callable[[list[str]], Spec]
+
+
+def option_name(key: str) -> str:
+    """'max_params' -> '--max-params'."""
+    return "--" + key.replace("_", "-")
+
+
+def parse_values(raw: str) -> list[Any]:
+    """'4,8,16' -> [4, 8, 16]; '[32,32],[64,64]' -> [[32, 32], [64, 64]] (YAML rules)."""
+    import yaml
+
+    try:
+        values = yaml.safe_load("[" + raw + "]")
+    except yaml.YAMLError:
+        values = None
+    if not isinstance(values, list) or not values:
+        raise UsageError(f"error: --values expects a comma-separated list like 4,8,16; got {raw!r}")
+    return values
+
+
+def parse_amounts(options: dict[str, str | None]) -> dict[str, int]:
+    """Exact limits from --max-* options ("10k", "1.5M", "2e6"), keyed by limit key (see
+    archinspect.metrics.LIMITS); options not given are left out; a bad one is a usage error
+    naming its option."""
+    out: dict[str, int] = {}
+    for key, raw in options.items():
+        if raw is None:
+            continue
+        amount = parse_amount(raw)
+        if amount is None:
+            raise UsageError(f"error: {option_name(key)} must be {AMOUNT_HELP}; got {raw!r}")
+        out[key] = amount
+    return out
+
+
+def per_axis_overrides(**bounds: int | None) -> dict[str, int]:
+    """--min-rf/--max-rf -> {'receptive_field.min': ..., 'receptive_field.max': ...}: the
+    budget keys of check's per-axis limits, for each given option (keyword: min_rf, max_rf)."""
+    out: dict[str, int] = {}
+    for metric in registry.METRICS:
+        if not metric.per_axis or metric.option is None:
+            continue
+        for bound in registry.BOUNDS:
+            value = bounds.get(f"{bound}_{metric.option}")
+            if value is not None:
+                out[f"{metric.budget}.{bound}"] = value
+    return out
+
+
+def solve_limits(amounts: dict[str, str | None], min_rf: int | None) -> dict[str, int]:
+    """The limits of `solve` (parsed amounts, then the minimum receptive field); at least one."""
+    limits = parse_amounts(amounts)
+    if min_rf is not None:
+        limits["min_rf"] = min_rf
+    if not limits:
+        options = [*(option_name(k) for k in amounts), "--min-rf"]
+        raise UsageError(f"error: solve needs a limit: {', '.join(options[:-1])} or {options[-1]}")
+    return limits
+
+
+def expand_specs(patterns: Iterable[str]) -> list[str]:
+    """Spec paths, expanding globs the shell did not (quoted patterns in CI configs)."""
+    paths: list[str] = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?[") and not os.path.exists(pattern):
+            matches = sorted(glob.glob(pattern, recursive=True))
+            if not matches:
+                raise UsageError(f"error: no spec file matches {pattern!r}")
+            paths += matches
+        else:
+            paths.append(pattern)
+    return list(dict.fromkeys(paths))
+
+
+def spec_loader(spec: str | None, overrides: Iterable[str] | None) -> SpecLoader:
+    """A function that loads the spec (or the fallback, see archinspect.spec.load_spec) with
+    `overrides` and then extra ones (a sweep's or solve's values win)."""
+    from archinspect.spec import load_spec
+
+    given = list(overrides or [])
+    return lambda extra: load_spec(spec, [*given, *extra])
+
+
+def load_each(
+    paths: Iterable[str], overrides: Iterable[str] | None
+) -> list[tuple[str, Spec | ArchinspectError]]:
+    """Every spec loaded, or the error that stopped it (`check` reports them all)."""
+    from archinspect.spec import load_spec
+
+    loaded: list[tuple[str, Spec | ArchinspectError]] = []
+    for path in paths:
+        try:
+            loaded.append((path, load_spec(path, list(overrides or []))))
+        except ArchinspectError as exc:
+            loaded.append((path, exc))
+    return loaded
+
+
+def check_sweep_options(params: list[str], values: list[str] | None, plot: str | None) -> None:
+    """The sweep's option combinations that are wrong before any spec is read."""
+    if not params:
+        raise UsageError("error: sweep needs at least one --param, e.g. --param hidden_channels")
+    if values is not None and len(values) > len(params):
+        raise UsageError("error: more --values than --param options")
+    if plot is not None:
+        if not plot.endswith((".png", ".svg")):
+            raise UsageError(f"error: --plot writes .png or .svg files, got {plot!r}")
+        if len(params) != 1:
+            raise UsageError("error: --plot draws one-parameter sweeps; sweep one --param")
+
+
+def sweep_metrics(raw: str | None) -> tuple[str, ...]:
+    """The metrics of a sweep: those of every row, then the --metrics ones (comma-separated)."""
+    extra = [m.strip() for m in (raw or "").split(",") if m.strip()]
+    for m in extra:
+        if m not in registry.SWEEP_ON_REQUEST:
+            raise UsageError(
+                f"error: --metrics takes {', '.join(registry.SWEEP_ON_REQUEST)}; got {m!r}"
+            )
+    return (*registry.SWEEP_ALWAYS, *extra)
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    params: list[str]
+    values: list[list[Any]]  # one list per param
+    metrics: tuple[str, ...]
+
+    @property
+    def total(self) -> int:
+        total = 1
+        for v in self.values:
+            total *= len(v)
+        return total
+
+
+def plan_sweep(
+    base: Spec, params: list[str], values: list[str] | None, metrics: tuple[str, ...]
+) -> SweepPlan:
+    """Check the params against the spec and find each one's values (flag, spec, default)."""
+    from archinspect.commands.sweep import check_params, values_for
+
+    check_params(base, list(params))
+    given = [parse_values(v) for v in (values or [])]
+    value_lists = [
+        values_for(p, base, given[i] if i < len(given) else None) for i, p in enumerate(params)
+    ]
+    return SweepPlan(list(params), value_lists, metrics)
