@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from archinspect.commands import inputs
@@ -29,7 +31,7 @@ class TestAmounts:
         assert got == {"max_params": 1_500_000, "max_memory": 2048}
 
     def test_a_bad_amount_names_its_option(self):
-        with pytest.raises(UsageError) as exc:
+        with pytest.raises(UsageError, match=r"^error: --max-learnable-params must be") as exc:
             inputs.parse_amounts({"max_learnable_params": "1.5X"})
         assert exc.value.message == (
             f"error: --max-learnable-params must be {AMOUNT_HELP}; got '1.5X'"
@@ -45,7 +47,7 @@ class TestAmounts:
             "max_params": 10_000,
             "min_rf": 5,
         }
-        with pytest.raises(UsageError) as exc:
+        with pytest.raises(UsageError, match=r"^error: solve needs a limit") as exc:
             inputs.solve_limits({"max_params": None, "max_flops": None, "max_memory": None}, None)
         assert exc.value.message == (
             "error: solve needs a limit: --max-params, --max-flops, --max-memory or --min-rf"
@@ -134,7 +136,7 @@ class TestSweepOptions:
         ],
     )
     def test_refused(self, params, values, plot, message):
-        with pytest.raises(UsageError) as exc:
+        with pytest.raises(UsageError, match=f"^{re.escape(message)}$") as exc:
             inputs.check_sweep_options(params, values, plot)
         assert exc.value.message == message
 

@@ -116,7 +116,7 @@ def test_the_validator_and_the_schema_accept_exactly_the_registry_budget_keys():
         assert load_spec_text(head + f"budget: {{{key}: 10}}\n", "x.yaml").budget == {key: 10}
     spec = load_spec_text(head + "budget: {receptive_field: {min: 1, max: 9}}\n", "x.yaml")
     assert spec.budget == {"receptive_field": {"min": 1, "max": 9}}
-    with pytest.raises(SpecError) as exc:
+    with pytest.raises(SpecError, match=r"budget\.max_parms: unknown key") as exc:
         load_spec_text(head + "budget: {max_parms: 10}\n", "x.yaml")
     assert exc.value.message.endswith(f"(allowed: {', '.join(metrics.BUDGET_KEYS)})")
     schema_budget = build_schema()["properties"]["budget"]["properties"]

@@ -1,4 +1,4 @@
-"""RFResult -> JSON-ready dicts and texts (the JSON keys of the README: per_axis, global, global_via,
+"""RFResult -> JSON-ready dicts and texts (the README's JSON keys: per_axis, global, global_via,
 position_range; infinite extents are the string "inf")."""
 
 from __future__ import annotations
