@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import math
 
-from archinspect.commands.sweep import rf_scalar
 from archinspect.errors import ArchinspectError
-from archinspect.render.sweep_data import METRIC_LABELS
+from archinspect.render.sweep import METRIC_LABELS, rf_scalar
 from archinspect.report import SweepResult
 
 
