@@ -69,3 +69,16 @@ class TestSweep:
         args = ["sweep", "configs/convnet.yaml", "-p", "depth", "-v", "1,2", "-p"]
         args += ["hidden_channels", "-v", "2,3"]
         golden("sweep_convnet_2p.table.txt", _stdout(args, 0))
+
+
+@pytest.mark.usefixtures("repo_root")
+class TestCountRF:
+    """`count --rf` shows the receptive field in every format (it was dropped in Markdown/CSV)."""
+
+    ARGS = ["count", "configs/convnet.yaml", "--rf", "--depth", "1"]
+
+    def test_markdown(self, golden):
+        golden("count_convnet_rf_depth1.md", _stdout([*self.ARGS, "--format", "markdown"], 0))
+
+    def test_csv(self, golden):
+        golden("count_convnet_rf_depth1.csv", _stdout([*self.ARGS, "--format", "csv"], 0))

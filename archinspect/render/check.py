@@ -41,6 +41,11 @@ def value_text(value: object) -> str:
     return str(value)
 
 
+def _csv_value(value: object) -> object:
+    """An amount as its digits; RF pairs as in the table ("(8,8)"; the writer quotes them)."""
+    return pairs_text(value) if isinstance(value, list) else value
+
+
 def _json_value(value: object) -> object:
     return pairs_json(value) if isinstance(value, list) else value
 
@@ -68,7 +73,7 @@ LIMIT = Column[BudgetResult](
     lambda r: _json_value(r.limit),
     lambda r: value_text(r.limit),
     "right",
-    csv=lambda r: value_text(r.limit).replace(",", ""),
+    csv=lambda r: _csv_value(r.limit),
     # the table marks a limit given on the command line, which wins over the file's
     short=lambda r: value_text(r.limit) + (" (cli)" if r.from_command_line else ""),
 )
@@ -78,7 +83,7 @@ ACTUAL = Column[BudgetResult](
     lambda r: _json_value(r.actual),
     lambda r: value_text(r.actual),
     "right",
-    csv=lambda r: value_text(r.actual).replace(",", ""),
+    csv=lambda r: _csv_value(r.actual),
 )
 HEADROOM = Column[BudgetResult](
     "headroom_percent", "headroom", _headroom_json, headroom_text, "right", csv=headroom_text
