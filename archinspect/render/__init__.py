@@ -11,13 +11,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_VIEWS = {
-    "CountReport": "count",
-    "RFReport": "rf",
-    "InspectReport": "inspect",
-    "CheckReport": "check",
-    "SweepResult": "sweep",
-    "SolveResult": "solve",
+from archinspect import report as _r
+
+_VIEWS: dict[type, str] = {
+    _r.CountReport: "count",
+    _r.RFReport: "rf",
+    _r.InspectReport: "inspect",
+    _r.CheckReport: "check",
+    _r.SweepResult: "sweep",
+    _r.SolveResult: "solve",
 }
 _TEXT_FORMATS = ("table", "markdown", "csv", "json", "junit", "github")
 
@@ -25,7 +27,7 @@ _TEXT_FORMATS = ("table", "markdown", "csv", "json", "junit", "github")
 def render(fmt: str, report: Any, **kwargs: Any) -> str:
     """The text of `report` in `fmt`; `width` and `color` go to the table only, `full` to the
     inspect view (shapes without it)."""
-    view = _VIEWS.get(type(report).__name__)
+    view = _VIEWS.get(type(report))
     if view is None or fmt not in _TEXT_FORMATS:
         raise ValueError(f"no {fmt} view of {type(report).__name__}")
     module = importlib.import_module(f"archinspect.render.{view}")

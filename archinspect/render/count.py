@@ -12,8 +12,6 @@ from archinspect.render.fmt import (
     dtype_lines,
     human_bytes,
     num,
-    pairs_json,
-    pairs_text,
     row_path,
     shape_text,
 )
@@ -21,7 +19,7 @@ from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
 from archinspect.render.formats.json import dumps
 from archinspect.render.formats.table import rich_table, summary_grid, to_text
-from archinspect.render.rf import network_fields, rf_dict
+from archinspect.render.rf import RF, network_fields, rf_dict
 from archinspect.render.view import Column, Field, Grid
 from archinspect.report import CountReport, InspectReport, ModuleRow
 
@@ -56,15 +54,6 @@ OWN = Column[ModuleRow](
 PARAMS = Column[ModuleRow]("params", "params", lambda r: r.params, lambda r: num(r.params), "right")
 FOLDED = Column[ModuleRow]("folded", "folded", lambda r: r.folded, lambda r: str(r.folded), "right")
 ARRAYS = Column[ModuleRow]("arrays", "arrays", _arrays, arrays_text, csv=arrays_text, fold=True)
-RF = Column[ModuleRow](
-    "receptive_field",
-    "RF",
-    lambda r: None if r.rf is None else pairs_json(r.rf),
-    lambda r: pairs_text(r.rf),
-    csv=lambda r: pairs_text(r.rf),
-    short=lambda r: pairs_text(r.rf, compact=True),
-    no_wrap=True,
-)
 # JSON's key order is the README's contract (params before own_params).
 JSON_KEYS = ("path", "type", "depth", "params", "own_params", "folded", "arrays")
 

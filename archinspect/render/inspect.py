@@ -12,8 +12,6 @@ from archinspect.render.fmt import (
     dims_label,
     human_bytes,
     num,
-    pairs_json,
-    pairs_text,
     row_path,
     shape_text,
 )
@@ -21,7 +19,7 @@ from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
 from archinspect.render.formats.json import dumps
 from archinspect.render.formats.table import rich_table, summary_grid, to_text
-from archinspect.render.rf import network_fields, rf_dict
+from archinspect.render.rf import RF, network_fields, rf_dict
 from archinspect.render.view import Column, Field, Grid
 from archinspect.report import InspectReport, LayerRow, XlaMemory
 
@@ -98,15 +96,6 @@ FLOPS = Column[LayerRow](
     lambda r: r.flops,
     lambda r: "" if r.flops is None else num(r.flops),
     "right",
-    no_wrap=True,
-)
-RF = Column[LayerRow](
-    "receptive_field",
-    "RF",
-    lambda r: None if r.rf is None else pairs_json(r.rf),
-    lambda r: pairs_text(r.rf),
-    csv=lambda r: pairs_text(r.rf),
-    short=lambda r: pairs_text(r.rf, compact=True),
     no_wrap=True,
 )
 FOLDED = Column[LayerRow]("folded", "folded", lambda r: r.folded, lambda r: str(r.folded), "right")

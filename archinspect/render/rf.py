@@ -4,6 +4,7 @@ receptive-field texts the other views share (the network's RF in `count --rf`, `
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from archinspect.render.fmt import (
     dims_label,
@@ -40,9 +41,7 @@ def rf_dict(result: RFResult) -> dict:
         "per_axis": pairs_json(result.per_axis),
         "global": bool(result.global_),
         "global_via": [{"path": g.path, "type": g.type, "kind": g.kind} for g in result.global_via],
-        "position_range": [
-            [pairs_json([b])[0], pairs_json([f])[0]] for b, f in result.position_range
-        ],
+        "position_range": [pairs_json([b, f]) for b, f in result.position_range],
         "period": list(result.period),
         "method": result.method,
         "analysed_shape": list(result.analysed_shape),
@@ -63,6 +62,18 @@ def network_fields(result: RFResult, *, per_axis: str) -> list[Field]:
         ),
         Field("global", "global coupling", note=coupling, markdown=coupling),
     ]
+
+
+# The cumulative RF at a module's output: a column of `count --rf`, `shapes` and `inspect`.
+RF = Column[Any](
+    "receptive_field",
+    "RF",
+    lambda r: None if r.rf is None else pairs_json(r.rf),
+    lambda r: pairs_text(r.rf),
+    csv=lambda r: pairs_text(r.rf),
+    short=lambda r: pairs_text(r.rf, compact=True),
+    no_wrap=True,
+)
 
 
 @dataclass(frozen=True)
