@@ -13,8 +13,9 @@ from archinspect.cli import app
 
 runner = CliRunner()
 
-# A small ClassicUNet (README "archinspect rf"): its RF varies with the output position (a range
-# and a period per axis) and its GroupNorms couple every output to every input.
+# A small ClassicUNet (README "Exact receptive fields: `archinspect rf`"): its RF varies with
+# the output position (a range and a period per axis) and its GroupNorms couple every output to
+# every input.
 UNET_SMALL = [
     "configs/unet.yaml",
     "--set",

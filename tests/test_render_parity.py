@@ -1,5 +1,6 @@
 """Every format shows the same fields: each field of a report's JSON appears in its table,
-Markdown and CSV (README "Output formats"), and the renderers import no compute module.
+Markdown and CSV (each command's section of the README lists its formats), and the renderers
+import no compute module.
 
 The reports are built by hand (no model, no JAX), with the awkward cases in them: an infinite
 extent, a module with two inputs, a failed sweep point, a limit from the command line. Row
