@@ -78,12 +78,6 @@ def values_for(param: str, spec: Spec, given: list[Any] | None) -> list[Any]:
     )
 
 
-def rf_scalar(rf: Any) -> float | None:
-    """One number for a receptive field: the largest backward+forward extent over the axes.
-    (Kept for render/plot.py; archinspect.metrics.trend is the general form.)"""
-    return metrics_registry.trend("receptive_field", rf)
-
-
 def run_sweep(
     spec_loader: Callable[[list[str]], Spec],
     base: Spec,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Sequence
+
 _SHORT = {
     "float32": "f32",
     "float64": "f64",
@@ -57,3 +60,36 @@ def dtype_lines(
             line += f" ({num(elements[dtype])} complex elements x 2)"
         out.append(f"{line}, {num(nbytes[dtype])} bytes")
     return out
+
+
+# Extents of a receptive field: an int number of cells, or math.inf for spectral (FFT) coupling.
+# Every renderer writes them through these four functions and nowhere else.
+
+
+def extent_json(v: float) -> int | str:
+    """An extent for JSON: an int, or the string "inf"."""
+    return "inf" if v == math.inf else int(v)
+
+
+def extent_text(v: float) -> str:
+    """An extent as text: "inf" or the int."""
+    return "inf" if v == math.inf else str(int(v))
+
+
+def pairs_json(pairs: Iterable[tuple[float, float]]) -> list[list[int | str]]:
+    """Per-axis (backward, forward) extents for JSON: [[b, f], ...]."""
+    return [[extent_json(b), extent_json(f)] for b, f in pairs]
+
+
+def pairs_text(pairs: Sequence[tuple[float, float]] | None, compact: bool = False) -> str:
+    """'(11,11) (3,3)' per axis; compact: one pair when every axis has the same ('(3,3)×2')."""
+    if pairs is None:
+        return ""
+    texts = [f"({extent_text(b)},{extent_text(f)})" for b, f in pairs]
+    if compact and len(set(texts)) == 1:
+        return texts[0] + (f"×{len(texts)}" if len(texts) > 1 else "")
+    return " ".join(texts)
+
+
+def shape_text(shape: Iterable[int], sep: str = "×") -> str:
+    return sep.join(str(d) for d in shape)

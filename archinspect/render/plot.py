@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import math
 
-from archinspect.commands.sweep import rf_scalar
+from archinspect import metrics as registry
 from archinspect.errors import ArchinspectError
-from archinspect.render.sweep_data import METRIC_LABELS
 from archinspect.report import SweepResult
 
 
@@ -29,7 +28,7 @@ def sweep_plot(result: SweepResult, path: str) -> None:
     if not path.endswith((".png", ".svg")):
         raise ArchinspectError(f"error: --plot writes .png or .svg files, got {path!r}")
     param = result.swept[0]
-    metrics = [m for m in result.metrics if m != "output_shape"]
+    metrics = [m for m in result.metrics if registry.fitted(m)]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         xs, ys = [], []
@@ -37,7 +36,7 @@ def sweep_plot(result: SweepResult, path: str) -> None:
             if row.error is not None:
                 continue
             y = row.metrics.get(metric)
-            y = rf_scalar(y) if metric == "receptive_field" else y
+            y = registry.trend(metric, y)
             if y is None or not math.isfinite(y) or y <= 0:
                 continue
             xs.append(float(row.values[param]))
@@ -54,7 +53,7 @@ def sweep_plot(result: SweepResult, path: str) -> None:
                 curve = [anchor_y * (g / anchor_x) ** fit.exponent for g in grid]
             ax.loglog(grid, curve, "-", color="#d0652b", label=f"{fit.law}")
             ax.legend(fontsize=8)
-        label = METRIC_LABELS.get(metric, metric)
+        label = registry.label(metric)
         if xs:
             from matplotlib.ticker import NullFormatter
 
@@ -62,7 +61,7 @@ def sweep_plot(result: SweepResult, path: str) -> None:
             ax.set_xticklabels([f"{x:g}" for x in xs])
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(param)
-        ax.set_ylabel("cells, backward + forward" if metric == "receptive_field" else label)
+        ax.set_ylabel(registry.axis_label(metric))
         ax.set_title(f"{label} vs {param}", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
     fig.suptitle(f"{result.name}: sweep over {param}", fontsize=11)

@@ -1,0 +1,250 @@
+"""`archinspect check`: one row per spec and budget, declared once for every format, plus the
+two CI formats (JUnit XML, GitHub workflow commands)."""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from rich.text import Text
+
+from archinspect.render.check_text import budget_message
+from archinspect.render.fmt import num, pairs_json, pairs_text
+from archinspect.render.formats import markdown as md
+from archinspect.render.formats.csv import csv_text
+from archinspect.render.formats.json import dumps
+from archinspect.render.formats.table import rich_table, to_text
+from archinspect.render.view import Column, Grid
+from archinspect.report import BudgetResult, CheckError, CheckReport
+
+# The two places the check view reads words: the message of a budget (worded by
+# render/check_text.py from the structured result) and the specs that could not be checked.
+
+
+def message(result: BudgetResult) -> str:
+    """What an exceeded (or kept) budget says, in words."""
+    return budget_message(result)
+
+
+def spec_errors(report: CheckReport) -> tuple[CheckError, ...]:
+    """Every spec that could not be checked, with its message and located problems."""
+    return report.errors
+
+
+def value_text(value: object) -> str:
+    """A budget's limit or measured value: an amount, or per-axis (backward, forward) pairs."""
+    if isinstance(value, int):
+        return num(value)
+    if isinstance(value, list):
+        return pairs_text(value)
+    return str(value)
+
+
+def _csv_value(value: object) -> object:
+    """An amount as its digits; RF pairs as in the table ("(8,8)"; the writer quotes them)."""
+    return pairs_text(value) if isinstance(value, list) else value
+
+
+def _json_value(value: object) -> object:
+    return pairs_json(value) if isinstance(value, list) else value
+
+
+def headroom_text(r: BudgetResult) -> str:
+    if r.headroom is None:
+        return ""
+    if r.headroom == -math.inf:
+        return "-inf%"
+    return f"{r.headroom:.1f}%"
+
+
+def _headroom_json(r: BudgetResult) -> float | None:
+    if r.headroom is None or r.headroom == -math.inf:
+        return None
+    return round(r.headroom, 3)
+
+
+SPEC = Column[BudgetResult]("spec", "spec", lambda r: r.spec, lambda r: r.spec)
+NAME = Column[BudgetResult]("name", "name", lambda r: r.name, lambda r: r.name)
+BUDGET = Column[BudgetResult]("budget", "budget", lambda r: r.budget, lambda r: r.budget)
+LIMIT = Column[BudgetResult](
+    "limit",
+    "limit",
+    lambda r: _json_value(r.limit),
+    lambda r: value_text(r.limit),
+    "right",
+    csv=lambda r: _csv_value(r.limit),
+    # the table marks a limit given on the command line, which wins over the file's
+    short=lambda r: value_text(r.limit) + (" (cli)" if r.from_command_line else ""),
+)
+ACTUAL = Column[BudgetResult](
+    "actual",
+    "actual",
+    lambda r: _json_value(r.actual),
+    lambda r: value_text(r.actual),
+    "right",
+    csv=lambda r: _csv_value(r.actual),
+)
+HEADROOM = Column[BudgetResult](
+    "headroom_percent", "headroom", _headroom_json, headroom_text, "right", csv=headroom_text
+)
+# CSV's headroom is the text ("-0.7%"), JSON's headroom_percent the number (-0.714)
+HEADROOM_TEXT = Column[BudgetResult]("headroom", "headroom", headroom_text, headroom_text, "right")
+OK = Column[BudgetResult](
+    "ok",
+    "ok",
+    lambda r: r.ok,
+    lambda r: "ok" if r.ok else "**exceeded**",
+    short=lambda r: "ok" if r.ok else "EXCEEDED",
+    style=lambda r: "green" if r.ok else "bold red",
+)
+LINE = Column[BudgetResult]("line", "line", lambda r: r.line, lambda r: str(r.line or ""))
+FROM_CLI = Column[BudgetResult](
+    "from_command_line", "from command line", lambda r: r.from_command_line, lambda r: ""
+)
+MESSAGE = Column[BudgetResult]("message", "message", message, message)
+
+JSON_KEYS: tuple[str, ...] = ("spec", "name", "budget", "limit", "actual", "ok")
+JSON_KEYS += ("headroom_percent", "line", "from_command_line", "message")
+
+
+def grid(report: CheckReport, fmt: str) -> Grid[BudgetResult]:
+    if fmt == "csv":
+        columns = [SPEC, NAME, BUDGET, LIMIT, ACTUAL, HEADROOM_TEXT, OK, LINE]
+    elif fmt == "json":
+        columns = [SPEC, NAME, BUDGET, LIMIT, ACTUAL, OK, HEADROOM, LINE, FROM_CLI, MESSAGE]
+    else:
+        columns = [SPEC, BUDGET, LIMIT, ACTUAL, HEADROOM, OK]
+    return Grid("archinspect check", columns, report.results)
+
+
+def summary_line(report: CheckReport) -> str:
+    results, exceeded, errors = report.results, report.exceeded, spec_errors(report)
+    specs = {r.spec for r in results}
+    bad = {r.spec for r in exceeded}
+    parts = [
+        f"{len(results)} budget{'s' if len(results) != 1 else ''} in "
+        f"{len(specs)} spec{'s' if len(specs) != 1 else ''}: "
+        f"{len(results) - len(exceeded)} ok, {len(exceeded)} exceeded"
+        + (f" (in {len(bad)} spec{'s' if len(bad) != 1 else ''})" if bad else "")
+    ]
+    if errors:
+        parts.append(f"{len(errors)} spec(s) could not be checked")
+    if report.unbudgeted:
+        parts.append(f"no budget in: {', '.join(report.unbudgeted)}")
+    return "; ".join(parts)
+
+
+def to_table(report: CheckReport, *, width: int = 120, color: bool = False) -> str:
+    items: list[Any] = [rich_table(grid(report, "table"))] if report.results else []
+    items += [Text(f"{r.spec}: {message(r)}") for r in report.exceeded]
+    items.append(Text(summary_line(report)))
+    return to_text(items, width=width, color=color)
+
+
+def to_markdown(report: CheckReport) -> str:
+    return md.join([*md.md_table(grid(report, "markdown")), "", summary_line(report)])
+
+
+def to_csv(report: CheckReport) -> str:
+    return csv_text(grid(report, "csv"))
+
+
+def to_json(report: CheckReport) -> str:
+    g = grid(report, "json")
+    return dumps(
+        {
+            "results": [g.record(r, JSON_KEYS) for r in g.rows],
+            "errors": [{"spec": e.spec, "message": e.message} for e in spec_errors(report)],
+            "unbudgeted": list(report.unbudgeted),
+            "ok": not report.exceeded and not spec_errors(report),
+        }
+    )
+
+
+def to_junit(report: CheckReport) -> str:
+    """JUnit XML: one testcase per spec and budget, a <failure> per exceeded budget, an <error>
+    per spec that could not be checked. Readable by CI systems (GitLab, Jenkins, ...)."""
+    root = ET.Element("testsuites", name="archinspect check")
+    by_spec: dict[str, list] = {}
+    for r in report.results:
+        by_spec.setdefault(r.spec, []).append(r)
+    for e in spec_errors(report):
+        by_spec.setdefault(e.spec, [])
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    for spec, results in by_spec.items():
+        errors = [e.message for e in spec_errors(report) if e.spec == spec]
+        failures = sum(1 for r in results if not r.ok)
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=spec,
+            tests=str(len(results) + len(errors)),
+            failures=str(failures),
+            errors=str(len(errors)),
+            skipped="0",
+        )
+        for r in results:
+            case = ET.SubElement(
+                suite, "testcase", classname=f"archinspect.{r.name}", name=r.budget, file=spec
+            )
+            if r.line is not None:
+                case.set("line", str(r.line))
+            if not r.ok:
+                failure = ET.SubElement(case, "failure", message=message(r), type="BudgetExceeded")
+                failure.text = f"limit {value_text(r.limit)}, actual {value_text(r.actual)}" + (
+                    f" ({spec}:{r.line})" if r.line else " (limit from the command line)"
+                )
+        for text in errors:
+            case = ET.SubElement(suite, "testcase", classname="archinspect", name="spec", file=spec)
+            error = ET.SubElement(case, "error", message=text.splitlines()[0], type="SpecError")
+            error.text = text
+        totals["tests"] += len(results) + len(errors)
+        totals["failures"] += failures
+        totals["errors"] += len(errors)
+    for key, value in totals.items():
+        root.set(key, str(value))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def to_github(report: CheckReport) -> str:
+    """GitHub Actions workflow commands: an ::error annotation on the YAML line of each exceeded
+    budget, so it lands on that line in a pull request."""
+    lines = []
+    for r in report.exceeded:
+        props = f"file={_escape_property(r.spec)}"
+        if r.line is not None:
+            props += f",line={r.line},col={r.column}"
+        props += f",title={_escape_property('archinspect budget ' + r.budget)}"
+        lines.append(f"::error {props}::{_escape_data(message(r))}")
+    for e in spec_errors(report):
+        # one annotation per located problem, on its line; the whole message where none is
+        located = [
+            (p, p.location)
+            for p in e.problems
+            if p.location is not None
+            and p.location.line is not None
+            and p.location.column is not None
+        ]
+        for p, where in located:
+            text = f"{p.path}: {p.message}" if p.path else p.message
+            lines.append(
+                f"::error file={_escape_property(e.spec)},line={where.line},"
+                f"col={where.column},title=archinspect spec::{_escape_data(text)}"
+            )
+        if not located:
+            lines.append(
+                f"::error file={_escape_property(e.spec)},title=archinspect spec::"
+                f"{_escape_data(e.message)}"
+            )
+    lines.append(summary_line(report))
+    return "\n".join(lines) + "\n"

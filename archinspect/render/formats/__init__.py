@@ -1,0 +1,1 @@
+"""Generic writers: lay out a report's declared view (render/view.py) in one format each."""

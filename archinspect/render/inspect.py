@@ -1,0 +1,283 @@
+"""`archinspect shapes` (full=False) and `inspect` (full=True): per-layer shapes, parameters,
+calls, FLOPs and receptive field, declared once for every format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+from archinspect.render.count import params_dict
+from archinspect.render.fmt import (
+    dims_label,
+    human_bytes,
+    num,
+    row_path,
+    shape_text,
+)
+from archinspect.render.formats import markdown as md
+from archinspect.render.formats.csv import csv_text
+from archinspect.render.formats.json import dumps
+from archinspect.render.formats.table import rich_table, summary_grid, to_text
+from archinspect.render.rf import RF, network_fields, rf_dict
+from archinspect.render.view import Column, Field, Grid
+from archinspect.report import InspectReport, LayerRow, XlaMemory
+
+FLOPS_NOTE = "XLA's estimate (cost analysis of the compiled program); a multiply-add = 2 FLOPs"
+
+
+def shapes_text(shapes: tuple[tuple[int, ...], ...], sep: str = "×") -> str:
+    return ", ".join(shape_text(s, sep) or "scalar" for s in shapes)
+
+
+def _one_shape(shapes: tuple[tuple[int, ...], ...]) -> list[int] | None:
+    return list(shapes[0]) if len(shapes) == 1 else None
+
+
+def _several(shapes: tuple[tuple[int, ...], ...]) -> list[list[int]] | None:
+    return [list(s) for s in shapes] if len(shapes) != 1 else None
+
+
+def _label(r: LayerRow) -> str:
+    return row_path(r.path) + (f" (+{r.folded})" if r.folded else "")
+
+
+PATH = Column[LayerRow](
+    "path",
+    "module",
+    lambda r: r.path,
+    _label,
+    style=lambda r: "bold" if r.depth == 0 else "",
+    fold=True,
+)
+TYPE = Column[LayerRow]("type", "type", lambda r: r.type, lambda r: r.type, fold=True)
+DEPTH = Column[LayerRow]("depth", "depth", lambda r: r.depth, lambda r: str(r.depth), "right")
+INPUT = Column[LayerRow](
+    "input_shape",
+    "input",
+    lambda r: _one_shape(r.input_shapes),
+    lambda r: shapes_text(r.input_shapes),
+    csv=lambda r: shapes_text(r.input_shapes, "x"),
+    no_wrap=True,
+)
+OUTPUT = Column[LayerRow](
+    "output_shape",
+    "output",
+    lambda r: _one_shape(r.output_shapes),
+    lambda r: shapes_text(r.output_shapes),
+    csv=lambda r: shapes_text(r.output_shapes, "x"),
+    no_wrap=True,
+)
+# JSON only: a module with several inputs or outputs lists them all (input_shape is null).
+INPUTS = Column[LayerRow](
+    "input_shapes",
+    "input",
+    lambda r: _several(r.input_shapes),
+    lambda r: shapes_text(r.input_shapes),
+)
+OUTPUTS = Column[LayerRow](
+    "output_shapes",
+    "output",
+    lambda r: _several(r.output_shapes),
+    lambda r: shapes_text(r.output_shapes),
+)
+OWN = Column[LayerRow](
+    "own_params", "own", lambda r: r.own_params, lambda r: num(r.own_params), "right"
+)
+PARAMS = Column[LayerRow](
+    "params", "params", lambda r: r.params, lambda r: num(r.params), "right", no_wrap=True
+)
+CALLS = Column[LayerRow](
+    "calls", "calls", lambda r: r.calls, lambda r: str(r.calls), "right", no_wrap=True
+)
+FLOPS = Column[LayerRow](
+    "flops",
+    "FLOPs",
+    lambda r: r.flops,
+    lambda r: "" if r.flops is None else num(r.flops),
+    "right",
+    no_wrap=True,
+)
+FOLDED = Column[LayerRow]("folded", "folded", lambda r: r.folded, lambda r: str(r.folded), "right")
+
+# JSON's key order is the README's contract; the optional keys are absent when empty.
+JSON_KEYS: tuple[str, ...] = (
+    "path",
+    "type",
+    "depth",
+    "input_shape",
+    "output_shape",
+    "params",
+    "own_params",
+)
+JSON_KEYS += ("calls", "folded", "input_shapes", "output_shapes", "flops", "receptive_field")
+OPTIONAL = ("input_shapes", "output_shapes", "flops", "receptive_field")
+
+
+def grid(report: InspectReport, fmt: str, *, full: bool) -> Grid[LayerRow]:
+    if fmt == "csv":
+        columns = [PATH, TYPE, DEPTH, INPUT, OUTPUT, OWN, PARAMS, CALLS, FLOPS, RF, FOLDED]
+        return Grid("", columns, report.layers)
+    if fmt == "json":
+        columns = [PATH, TYPE, DEPTH, INPUT, OUTPUT, PARAMS, OWN, CALLS, FOLDED]
+        return Grid("", [*columns, INPUTS, OUTPUTS, FLOPS, RF], report.layers)
+    has_flops = full and any(r.flops is not None for r in report.layers)
+    has_rf = any(r.rf is not None for r in report.layers)
+    columns = [PATH, TYPE, INPUT, OUTPUT, PARAMS, CALLS]
+    columns += [FLOPS] * has_flops + [RF] * has_rf
+    return Grid(" · ".join(_title(report)), columns, report.layers, indent=lambda r: r.depth)
+
+
+def _title(report: InspectReport) -> list[str]:
+    return [
+        report.name,
+        report.family,
+        dims_label(len(report.input_shape) - 1),
+        f"input {shape_text(report.input_shape)} → output {shape_text(report.output_shape)}",
+        f"batch {report.batch_size}",
+        report.dtype,
+        report.platform,
+    ]
+
+
+def _xla_line(m: XlaMemory) -> str:
+    return (
+        f"{num(m.peak_bytes)} bytes ({human_bytes(m.peak_bytes)}): arguments "
+        f"{num(m.argument_bytes)} + outputs {num(m.output_bytes)} + temporaries "
+        f"{num(m.temp_bytes)}" + (f" - aliased {num(m.alias_bytes)}" if m.alias_bytes else "")
+    )
+
+
+def summary(report: InspectReport, *, full: bool) -> list[Field]:
+    p = report.params
+    fields = [
+        Field(
+            "params",
+            "parameters",
+            num(p.total),
+            f"exact; {num(p.bytes)} bytes ({human_bytes(p.bytes)})",
+        )
+    ]
+    if report.receptive_field is not None:
+        fields += network_fields(report.receptive_field, per_axis=" (backward, forward) per axis")
+    if full and report.flops is not None:
+        f = report.flops
+        per = f" ({num(f.per_sample)} per sample)" if f.batch_size > 1 else ""
+        fields.append(
+            Field(
+                "flops",
+                "FLOPs, forward",
+                num(f.forward),
+                f"{FLOPS_NOTE}{per}",
+                md_label=f"FLOPs, forward ({FLOPS_NOTE})",
+            )
+        )
+    if full and report.memory is not None:
+        m = report.memory
+        fields.append(
+            Field(
+                "activation_bytes",
+                "activations",
+                num(m.activation_bytes),
+                f"bytes ({human_bytes(m.activation_bytes)}): outputs of every leaf module, "
+                "whole batch",
+                md_label="activation bytes (leaf outputs, whole batch)",
+            )
+        )
+        for key, label, x in (
+            ("forward", "forward", m.forward),
+            ("train_step", "train step", m.train_step),
+        ):
+            if x is not None:
+                fields.append(
+                    Field(
+                        key,
+                        f"XLA memory, {label}",
+                        note=_xla_line(x),
+                        markdown=num(x.peak_bytes),
+                        md_label=f"XLA memory, {label} (peak bytes)",
+                    )
+                )
+    return fields
+
+
+def to_table(report: InspectReport, *, full: bool, width: int = 120, color: bool = False) -> str:
+    items: list[Any] = [rich_table(grid(report, "table", full=full))]
+    items.append(summary_grid(summary(report, full=full)))
+    items += [Text(f"note: {note}") for note in report.notes]
+    return to_text(items, width=width, color=color)
+
+
+def to_markdown(report: InspectReport, *, full: bool) -> str:
+    name, family, _dims, *rest = _title(report)
+    lines = [f"### {name} — {family}, {', '.join(rest)}", ""]
+    lines += md.md_summary(summary(report, full=full))
+    lines += ["", *md.md_table(grid(report, "markdown", full=full))]
+    return md.join(lines + md.md_notes(report.notes))
+
+
+def to_csv(report: InspectReport, *, full: bool = True) -> str:
+    """The layer rows (the same for `shapes` and `inspect`; `full` is accepted for symmetry)."""
+    return csv_text(grid(report, "csv", full=full))
+
+
+def xla_memory_dict(m: XlaMemory | None) -> dict | None:
+    if m is None:
+        return None
+    return {
+        "argument_bytes": m.argument_bytes,
+        "output_bytes": m.output_bytes,
+        "temp_bytes": m.temp_bytes,
+        "alias_bytes": m.alias_bytes,
+        "generated_code_bytes": m.generated_code_bytes,
+        "peak_bytes": m.peak_bytes,
+    }
+
+
+def report_dict(report: InspectReport, *, full: bool) -> dict:
+    """The JSON object; `full` adds params, FLOPs and memory (inspect), else shapes only."""
+    data: dict[str, Any] = {"name": report.name, "spec": report.spec, "family": report.family}
+    if report.target is not None:
+        data["target"] = report.target
+    data.update(
+        {
+            "platform": report.platform,
+            "input_shape": list(report.input_shape),
+            "output_shape": list(report.output_shape),
+            "batch_size": report.batch_size,
+            "dtype": report.dtype,
+        }
+    )
+    if full:
+        data["params"] = params_dict(report)
+        if report.flops is not None:
+            data["flops"] = {
+                "forward": report.flops.forward,
+                "per_sample": report.flops.per_sample,
+                "batch_size": report.flops.batch_size,
+                "method": report.flops.method,
+                "note": FLOPS_NOTE,
+            }
+        if report.memory is not None:
+            m = report.memory
+            data["memory"] = {
+                "param_bytes": m.param_bytes,
+                "param_bytes_by_dtype": dict(m.param_bytes_by_dtype),
+                "activation_bytes": m.activation_bytes,
+                "forward": xla_memory_dict(m.forward),
+                "train_step": xla_memory_dict(m.train_step),
+            }
+    if report.receptive_field is not None:
+        data["receptive_field"] = rf_dict(report.receptive_field)
+    data["depth"] = report.depth
+    g = grid(report, "json", full=full)
+    data["layers"] = [
+        {k: v for k, v in g.record(r, JSON_KEYS).items() if not (k in OPTIONAL and v is None)}
+        for r in g.rows
+    ]
+    data["notes"] = list(report.notes)
+    return data
+
+
+def to_json(report: InspectReport, *, full: bool) -> str:
+    return dumps(report_dict(report, full=full))
