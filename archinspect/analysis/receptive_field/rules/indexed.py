@@ -205,6 +205,29 @@ def _placement(
     return out
 
 
+def _off_map(t_op: Tag, t_up: Tag | None, p: _AxisPlacement, n: int) -> np.ndarray:
+    """Cells of the operand's axis (n long) that a write along it leaves off the axis's map.
+
+    A write whose cells sit at their own coordinates keeps the map; one that puts them at the
+    operand's coordinates shifted by one constant over most of the axis (x.at[:, 1:].set(x[:,
+    :-1]), a roll by scatter) is a translation: as for a concatenation, the larger part fixes
+    the axis, and the cells kept from the operand, or written with another shift (wrapped
+    around), are the boundary. Any other write marks the cells it writes.
+    """
+    written = np.zeros(n, bool)
+    written[p.pos] = True
+    if t_up is None or not t_up.mapped or p.source is None or t_up.slope != t_op.slope:
+        return written
+    gap = np.round(t_up.coord(np.arange(len(p.pos))) - t_op.coord(p.pos), 9)
+    values, counts = np.unique(gap, return_counts=True)
+    common = values[np.argmax(counts)]
+    on = np.zeros(n, bool)
+    on[p.pos[gap == common]] = True
+    if 2 * on.sum() <= n:
+        return written
+    return ~on
+
+
 def _placed(operand: Val, updates: Val, axes: list[_AxisPlacement], combine: bool, d: int) -> Val:
     """`updates` written into `operand` axis by axis (set, or union for combining scatters)."""
     order = [p.source for p in axes if p.source is not None]
@@ -267,9 +290,7 @@ def _placed(operand: Val, updates: Val, axes: list[_AxisPlacement], combine: boo
                 and np.allclose(t_up.coord(np.arange(len(p.pos))), t_op.coord(p.pos))
             )
             if not ok:
-                mask = np.zeros(operand.shape[o], bool)
-                mask[p.pos] = True
-                out = mark_taint(out, t_op.axes, o, mask)
+                out = mark_taint(out, t_op.axes, o, _off_map(t_op, t_up, p, operand.shape[o]))
         elif t_up is not None and t_up.mapped and t_op is None:
             # A spatial update written into a background array (zero insertion): the result's
             # cells take the update's coordinates; background cells beyond the first and last
