@@ -1,19 +1,21 @@
 """One test per structural RF rule: a minimal function against an independent oracle.
 
-The registry (README, "Receptive field") is keyed by the primitive objects of the installed JAX;
-the first tests check that every key is one and that none is registered twice. Then each case
-is a small function `f(x)` on a channels-first input that contains the primitive under test
-(checked on its jaxpr), whose structural receptive field must equal the oracle's:
+The registry (README, "Exact receptive fields": a rule per primitive) is keyed by the
+primitive objects of the installed JAX; the first tests check that every key is one and that
+none is registered twice. Then each case is a small function `f(x)` on a channels-first input
+that contains the primitive under test (checked on its jaxpr), whose structural receptive
+field must equal the oracle's:
 
 - the oracle perturbs one input cell at a time (several base inputs, several perturbations,
-  +inf among them) and records which output elements change: a dependency it sees is real,
-  and the bases and perturbations are chosen so that it sees all of them here (each case also
-  states the hand-derived value, which the oracle must reproduce);
-- an output cell q of an axis n_out long sits at input coordinate q * n_in / n_out (the
-  README's alignment for same-size, strided and up-sampled grids); its dependencies along the
-  axis span [lo, hi], so it reaches q - lo cells back and hi - q forward; only cells in the
-  middle half of the axis are measured, far from any boundary, which is what the structural
-  method measures on an unbounded domain;
+  +inf and -inf among them) and records which output elements change: a dependency it sees
+  is real, and the bases and perturbations are chosen so that it sees all of them here (each
+  case also states the hand-derived value, which the oracle must reproduce);
+- an output cell q of an axis n_out long sits at input coordinate q * n_in / n_out (a coarse
+  cell j of a stride-2 grid at 2j, a fine cell p of an up-sampled one at p / 2, as
+  tests/test_rf_hand.py reads them); its dependencies along the axis span [lo, hi], so it
+  reaches q - lo cells back and hi - q forward; only cells in the middle half of the axis are
+  measured, far from any boundary, which is what the structural method measures on an
+  unbounded domain;
 - per axis the result is (max backward, max forward), and the position range their minima
   and maxima over those cells.
 
@@ -702,7 +704,7 @@ def test_reduction_over_space_is_global_and_adds_nothing():
 
 def test_dense_over_space_depends_on_the_whole_axis():
     # y = x @ W with W (N, N): every output cell reads every input cell; a dense layer over
-    # space is reported as the number of points (README, "Receptive field").
+    # space is reported as the number of points (README, "Exact receptive fields").
     w = jnp.arange(1.0, 1.0 + N * N).reshape(N, N)
     got = structural(lambda x: x @ w, (1, N))
     assert got.per_axis == ((N, N),)

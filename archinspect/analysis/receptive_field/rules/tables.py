@@ -14,7 +14,7 @@ Two more tables per axis travel with them:
   is the stencil on an unbounded domain, the same for every boundary mode. A boundary rule
   along axis t does not change the s-projection of box-window dependencies, so it taints
   component t only.
-- `dense_s`: the element depends on the whole axis through a dense layer over space (the SPEC's
+- `dense_s`: the element depends on the whole axis through a dense layer over space (the README's
   convention reports the number of points there).
 
 And per array axis a `Tag`: the input spatial axes it runs along and the affine map from
