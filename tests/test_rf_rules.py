@@ -399,6 +399,33 @@ STRUCTURED = [
         ((1, 0),),
     ),
     Case(
+        "scatter-shift",
+        # The same write alone: p >= 1 reads p - 1 only, one cell back and -1 forward.
+        lambda x: x.at[:, 1:].set(x[:, :-1]),
+        (lax.scatter_p,),
+        ((1, -1),),
+    ),
+    Case(
+        "scatter-periodic-padding",
+        # x written into N + 2 zeros at 1..N, its last cell at 0 and its first at N + 1 (the
+        # wrapped cells: boundary), then a VALID 3-conv: q reads padded q .. q + 2, which is
+        # x[q - 1] .. x[q + 1]: (1, 1).
+        lambda x: conv(
+            jnp.zeros((2, x.shape[1] + 2))
+            .at[:, 1:-1]
+            .set(x)
+            .at[:, 0]
+            .set(x[:, -1])
+            .at[:, -1]
+            .set(x[:, 0]),
+            (3,),
+            window_strides=(1,),
+            padding="VALID",
+        ),
+        (lax.scatter_p,),
+        ((1, 1),),
+    ),
+    Case(
         "scatter-permuted",
         # Element by element: cell q lands at q + 2 (a roll); with x: (2, 0).
         lambda x: x + x.at[:, (jnp.arange(x.shape[1]) + 2) % x.shape[1]].set(x),
