@@ -820,3 +820,37 @@ def test_checkpointed_conv_stack_has_the_same_field(wrap):
         assert layer_receptive_fields(model, (1, N)) == layer_receptive_fields(
             Stack(layers, "none"), (1, N)
         )
+
+
+# ----------------------------------------------------------------------------- the walker
+
+
+def test_walk_visits_every_nested_jaxpr():
+    from archinspect.analysis.receptive_field.rules import walk
+
+    def c(y):
+        return conv(y, (3,), window_strides=(1,), padding="SAME")
+
+    def f(x):
+        # One conv inside jit inside a checkpoint, one in each branch of a cond: three.
+        inner = jax.checkpoint(lambda y: jax.jit(c)(y))(x)
+        return inner + lax.cond(x.sum() > 0, c, lambda y: 2 * c(y), x)
+
+    seen: list[Primitive] = []
+    walk(jax.make_jaxpr(f)(jnp.ones((1, N))).jaxpr, lambda eqn: seen.append(eqn.primitive))
+    assert seen.count(lax.conv_general_dilated_p) == 3
+    assert {ext.remat_p, ext.jit_p, lax.cond_p} <= set(seen)
+
+
+def test_empirical_grid_bounds_see_through_checkpoints():
+    from archinspect.analysis.receptive_field.empirical import _grid_bounds
+
+    key = jax.random.PRNGKey(0)
+    # Two stride-2 convs (period 4) with kernels 3 and 5 under jax.checkpoint: the widening
+    # is (3 - 1) + (5 - 1) = 6 cells of the finest grid, times the period: 24.
+    layers = [
+        eqx.nn.Conv1d(1, 1, 3, stride=2, padding=1, key=key),
+        eqx.nn.Conv1d(1, 1, 5, stride=2, padding=2, key=key),
+    ]
+    assert _grid_bounds(Stack(layers, "jax"), (1, N)) == ((4,), 24)
+    assert _grid_bounds(Stack(layers, "eqx"), (1, N)) == ((4,), 24)
