@@ -1,10 +1,16 @@
 """Record every submodule call of a forward pass, abstractly, for any Equinox module.
 
 Inside a traced forward pass each module instance of the tree is mapped to its path; the
-`__call__` of every module class in the tree is wrapped for the duration of the trace so that
-each call records its path, input and output shapes, and runs inside `jax.named_scope(path)`.
-The named scopes end up in the jaxpr's equations (`eqn.source_info.name_stack`), which lets
-jaxpr-level analyses attribute an operation to the module that issued it.
+`__call__` of every module class in the tree is wrapped, once, for the duration of the trace.
+Each call of a module of the tree runs inside `jax.named_scope(path)` and notifies a list of
+taps: before the call (path, module, arguments) and after it (the same, and the output, which
+a tap may replace). The named scopes end up in the jaxpr's equations
+(`eqn.source_info.name_stack`), which lets jaxpr-level analyses attribute an operation to the
+module that issued it.
+
+Taps in this package: `ShapeTap` records a `Call` row (path, type, shapes) per call, read by the
+layer table, FLOPs and memory; the structural receptive field's mark tap wraps outputs in a
+mark. A tap that only looks at outputs (activation statistics) returns them unchanged.
 """
 
 from __future__ import annotations
@@ -13,8 +19,8 @@ import contextlib
 import dataclasses
 import functools
 import itertools
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 import equinox as eqx
 import jax
@@ -35,6 +41,28 @@ class Call:
     output_dtypes: tuple[str, ...]
 
 
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """A call of a module of the tree, as the taps see it."""
+
+    path: str  # "" for the root
+    module: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    order: int  # when the call started, counted from 0 over the recording
+    depth: int
+
+
+class Tap(Protocol):
+    """Notified around every recorded call, in the order the taps were given."""
+
+    def before(self, event: Event) -> None: ...
+
+    def after(self, event: Event, out: Any) -> Any:
+        """The call's output as the caller will see it (return `out` to leave it alone)."""
+        ...
+
+
 def _shapes(tree: Any) -> tuple[tuple[tuple[int, ...], ...], tuple[str, ...]]:
     leaves = [x for x in jax.tree_util.tree_leaves(tree) if is_array_like(x)]
     shapes = tuple(tuple(int(d) for d in x.shape) for x in leaves)
@@ -51,9 +79,35 @@ def _has_call(cls: type) -> bool:
     return any("__call__" in c.__dict__ for c in cls.__mro__ if c not in (object, eqx.Module))
 
 
+class ShapeTap:
+    """Appends a `Call` to `calls` when a call returns (children before their parents)."""
+
+    def __init__(self, calls: list[Call]):
+        self.calls = calls
+
+    def before(self, event: Event) -> None:
+        pass
+
+    def after(self, event: Event, out: Any) -> Any:
+        in_shapes, _ = _shapes((event.args, event.kwargs))
+        out_shapes, out_dtypes = _shapes(out)
+        self.calls.append(
+            Call(
+                event.path,
+                type(event.module).__name__,
+                event.order,
+                event.depth,
+                in_shapes,
+                out_shapes,
+                out_dtypes,
+            )
+        )
+        return out
+
+
 @contextlib.contextmanager
-def recording(model: Any, calls: list[Call]) -> Iterator[None]:
-    """While active, every call of a module of `model`'s tree appends a Call to `calls`."""
+def recording(model: Any, taps: Sequence[Tap]) -> Iterator[None]:
+    """While active, every call of a module of `model`'s tree notifies `taps` (in order)."""
     paths: dict[int, str] = {}
     classes: list[type] = []
     for path, node in module_tree(model):
@@ -64,6 +118,7 @@ def recording(model: Any, calls: list[Call]) -> Iterator[None]:
     # Capture every original before patching any, so a subclass never wraps a wrapper.
     counter = itertools.count()
     originals = {cls: (cls.__dict__.get("__call__"), cls.__call__) for cls in classes}
+    taps = list(taps)
 
     def wrap(original: Callable) -> Callable:
         @functools.wraps(original)
@@ -71,22 +126,13 @@ def recording(model: Any, calls: list[Call]) -> Iterator[None]:
             path = paths.get(id(self))
             if path is None:  # a module built during the call: not part of the tree
                 return original(self, *args, **kwargs)
-            in_shapes, _ = _shapes((args, kwargs))
-            order = next(counter)
+            event = Event(path, self, args, kwargs, next(counter), _depth(path))
+            for tap in taps:
+                tap.before(event)
             with jax.named_scope(path or type(self).__name__):
                 out = original(self, *args, **kwargs)
-            out_shapes, out_dtypes = _shapes(out)
-            calls.append(
-                Call(
-                    path,
-                    type(self).__name__,
-                    order,
-                    _depth(path),
-                    in_shapes,
-                    out_shapes,
-                    out_dtypes,
-                )
-            )
+            for tap in taps:
+                out = tap.after(event, out)
             return out
 
         return call
@@ -108,7 +154,7 @@ def traced_calls(model: Any, x: Any) -> tuple[Any, list[Call]]:
     calls: list[Call] = []
 
     def forward(m: Any, v: Any) -> Any:
-        with recording(m, calls):
+        with recording(m, [ShapeTap(calls)]):
             return m(v)
 
     out = eqx.filter_eval_shape(forward, model, x)

@@ -1,9 +1,10 @@
-"""Exact receptive fields (README "Exact receptive fields"): the public API and its result types.
+"""Exact receptive fields (README, "Exact receptive fields"): the public API.
 
 Three independent methods live in their own modules:
-- `rf_structural`: a dependency analysis over the traced jaxpr, for any Equinox module;
-- `rf_empirical`: gradients of a positive, linear float64 copy of the model;
-- `rf_analytic`: per-layer composition for the built-in families, from the Spec.
+- `structural`: a dependency analysis over the traced jaxpr, for any Equinox module, with one
+  rule per primitive (`rules`);
+- `empirical`: gradients of a positive, linear float64 copy of the model;
+- `analytic`: per-layer composition for the built-in families, from the Spec.
 
 A receptive field is given per spatial axis as (backward, forward): how many input cells before
 and after an output cell it depends on, the maximum over output positions (`position_range`

@@ -185,6 +185,9 @@ def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], i
     import equinox as eqx
     import jax
     import jax.numpy as jnp
+    from jax import lax
+
+    from archinspect.analysis.receptive_field.rules import walk
 
     d = len(shape) - 1
     closed = eqx.filter_make_jaxpr(lambda m, x: m(x))(
@@ -192,41 +195,40 @@ def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], i
     )[0]
     periods = [1] * d
     widening = 0
+    pools = (
+        lax.reduce_window_p,
+        lax.reduce_window_sum_p,
+        lax.reduce_window_max_p,
+        lax.reduce_window_min_p,
+    )
 
-    def walk(jaxpr: Any) -> None:
+    def visit(eqn: Any) -> None:
         nonlocal widening
-        for eqn in jaxpr.eqns:
-            name = eqn.primitive.name
-            if name == "conv_general_dilated":
-                strides = eqn.params["window_strides"]
-                for i in range(min(d, len(strides))):
-                    periods[i] *= strides[i]
-                rhs = eqn.invars[1].aval.shape
-                spec = eqn.params["dimension_numbers"].rhs_spec
-                widening += max(
-                    (rhs[spec[2 + i]] - 1) * r for i, r in enumerate(eqn.params["rhs_dilation"])
-                )
-            elif name == "concatenate":
-                # Pieces moved next to others (rolls, wrapped padding) shift cells by at most
-                # their length: all but the largest piece along the joined axis.
-                k = eqn.params["dimension"]
-                lengths = sorted(v.aval.shape[k] for v in eqn.invars)
-                widening += sum(lengths[:-1])
-            elif name == "slice" and eqn.params["strides"]:
-                for i in range(d):
-                    periods[i] *= math.prod(eqn.params["strides"])
-            elif name.startswith("reduce_window"):
-                for i in range(d):
-                    periods[i] *= math.prod(eqn.params["window_strides"])
-                widening += max(eqn.params["window_dimensions"]) - 1
-            for value in eqn.params.values():
-                for sub in value if isinstance(value, (list, tuple)) else (value,):
-                    if hasattr(sub, "jaxpr") and hasattr(sub, "consts"):
-                        walk(sub.jaxpr)
-                    elif type(sub).__name__ == "Jaxpr":
-                        walk(sub)
+        prim = eqn.primitive
+        if prim is lax.conv_general_dilated_p:
+            strides = eqn.params["window_strides"]
+            for i in range(min(d, len(strides))):
+                periods[i] *= strides[i]
+            rhs = eqn.invars[1].aval.shape
+            spec = eqn.params["dimension_numbers"].rhs_spec
+            widening += max(
+                (rhs[spec[2 + i]] - 1) * r for i, r in enumerate(eqn.params["rhs_dilation"])
+            )
+        elif prim is lax.concatenate_p:
+            # Pieces moved next to others (rolls, wrapped padding) shift cells by at most
+            # their length: all but the largest piece along the joined axis.
+            k = eqn.params["dimension"]
+            lengths = sorted(v.aval.shape[k] for v in eqn.invars)
+            widening += sum(lengths[:-1])
+        elif prim is lax.slice_p and eqn.params["strides"]:
+            for i in range(d):
+                periods[i] *= math.prod(eqn.params["strides"])
+        elif prim in pools:
+            for i in range(d):
+                periods[i] *= math.prod(eqn.params["window_strides"])
+            widening += max(eqn.params["window_dimensions"]) - 1
 
-    walk(closed.jaxpr)
+    walk(closed.jaxpr, visit)
     return tuple(periods), max(periods) * widening
 
 

@@ -1,7 +1,7 @@
 """Method A: the receptive field from a dependency analysis of the traced forward pass.
 
 The model is traced to a jaxpr (abstractly: no weight is allocated) with every module call in a
-named scope and its outputs marked; `rf_rules` then propagates per-element dependency hulls
+named scope and its outputs marked; `rules` then propagates per-element dependency hulls
 through every equation, one exact rule per primitive, and refuses primitives it has no rule for.
 
 Boundaries: an output cell is measured only if nothing it depends on passed through a boundary
@@ -15,16 +15,15 @@ number of points) and no cell is free of the boundary, the analysis says so inst
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from archinspect.analysis.receptive_field.rules import (
+    MARK,
     RULES,
     Context,
     Tag,
@@ -35,6 +34,9 @@ from archinspect.analysis.receptive_field.rules import (
 )
 from archinspect.errors import ArchinspectError, UnsupportedOperation
 from archinspect.report import GlobalSource, Pair, RFResult
+
+if TYPE_CHECKING:
+    from archinspect.analysis.recorder import Event
 
 # Never analyse more than this many cells per channel: a receptive field this large is a bug.
 MAX_CELLS = 1 << 30
@@ -48,60 +50,19 @@ class _NotConcrete(Exception):
 # ----------------------------------------------------------------------------- tracing
 
 
-def _mark_primitive() -> Any:
-    from jax.extend.core import Primitive
+class MarkTap:
+    """A recorder tap: wraps each recorded call's array outputs in a mark with the call's path,
+    so that the interpreter sees every module's output value (its layer field)."""
 
-    prim = Primitive("archinspect_rf_mark")
-    prim.def_impl(lambda x, *, path: x)
-    prim.def_abstract_eval(lambda x, *, path: x)
-    return prim
+    def before(self, event: Event) -> None:
+        pass
 
+    def after(self, event: Event, out: Any) -> Any:
+        import jax
 
-_MARK: Any = None
-
-
-@contextlib.contextmanager
-def _marking(model: Any, calls: list) -> Iterator[None]:
-    """Mark each recorded call's array outputs in the jaxpr with the call's path.
-
-    Runs inside `calls.recording`, whose wrappers append a Call when a module of the tree
-    returns; the newest entry after the wrapped call is therefore this call.
-    """
-    import equinox as eqx
-    import jax
-
-    from archinspect.analysis.params import module_tree
-
-    global _MARK
-    if _MARK is None:
-        _MARK = _mark_primitive()
-    classes = []
-    for _, node in module_tree(model):
-        if isinstance(node, eqx.Module) and "__call__" in type(node).__dict__:
-            if type(node) not in classes:
-                classes.append(type(node))
-    originals = {cls: cls.__dict__["__call__"] for cls in classes}
-
-    def wrap(inner: Any) -> Any:
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            before = len(calls)
-            out = inner(self, *args, **kwargs)
-            if len(calls) > before:
-                path = calls[-1].path
-                out = jax.tree_util.tree_map(
-                    lambda v: _MARK.bind(v, path=path) if isinstance(v, jax.Array) else v, out
-                )
-            return out
-
-        return call
-
-    try:
-        for cls, inner in originals.items():
-            type.__setattr__(cls, "__call__", wrap(inner))
-        yield
-    finally:
-        for cls, inner in originals.items():
-            type.__setattr__(cls, "__call__", inner)
+        return jax.tree_util.tree_map(
+            lambda v: MARK.bind(v, path=event.path) if isinstance(v, jax.Array) else v, out
+        )
 
 
 def trace(model: Any, input_shape: tuple[int, ...]) -> tuple[Any, list]:
@@ -111,14 +72,14 @@ def trace(model: Any, input_shape: tuple[int, ...]) -> tuple[Any, list]:
     import jax.numpy as jnp
 
     from archinspect.analysis.params import is_array_like
-    from archinspect.analysis.recorder import recording
+    from archinspect.analysis.recorder import ShapeTap, recording
 
     dynamic, static = eqx.partition(model, is_array_like)
     calls: list = []
 
     def forward(dyn: Any, x: Any) -> Any:
         m = eqx.combine(dyn, static)
-        with recording(m, calls), _marking(m, calls):
+        with recording(m, [ShapeTap(calls), MarkTap()]):
             return m(x)
 
     # The input takes the model's floating dtype (its convolutions require one dtype).
@@ -203,7 +164,7 @@ class Interpreter:
             stack = prefix + tuple(c for c in str(eqn.source_info.name_stack).split("/") if c)
             vals = [self._val(env, atom) for atom in eqn.invars]
             ctx = self._context(env, eqn, stack)
-            fn = RULES.get(eqn.primitive.name)
+            fn = RULES.get(eqn.primitive)
             if fn is None:
                 raise unknown(eqn, ctx)
             if all(math.prod(v.aval.shape) == 0 for v in eqn.outvars):
@@ -225,8 +186,8 @@ class Interpreter:
         return [self._val(env, atom) for atom in jaxpr.outvars]
 
     def _context(self, env: _Env, eqn: Any, stack: tuple[str, ...]) -> Context:
-        def call(sub: Any, ins: list[Val], prefix: tuple[str, ...]) -> list[Val]:
-            jaxpr, consts = (sub.jaxpr, list(sub.consts)) if hasattr(sub, "consts") else (sub, [])
+        def call(sub: tuple[Any, list[Any]], ins: list[Val], prefix: tuple[str, ...]) -> list[Val]:
+            jaxpr, consts = sub
             atoms = list(eqn.invars[len(eqn.invars) - len(ins) :])
             return self.run(jaxpr, consts, ins, prefix, (env, atoms))
 

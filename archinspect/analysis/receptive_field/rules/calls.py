@@ -1,0 +1,81 @@
+"""Calls and control flow: primitives whose parameters hold jaxprs, and the one jaxpr walker.
+
+`sub_jaxprs` is the only place that knows where an equation keeps its jaxprs (a call's body,
+a cond's branches, a checkpoint's jaxpr, a custom derivative's primal); the call rules
+interpret them, and `walk` visits every equation of a jaxpr and of the jaxprs inside it (the
+empirical method reads strides and windows with it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jax import lax
+from jax.extend.core import ClosedJaxpr, Jaxpr, Primitive
+from jax.extend.core.primitives import (
+    closed_call_p,
+    custom_jvp_call_p,
+    custom_vjp_call_p,
+    jit_p,
+    remat_p,
+)
+
+from archinspect.analysis.receptive_field.rules.elementwise import union_val
+from archinspect.analysis.receptive_field.rules.registry import (
+    Context,
+    out_shape,
+    register,
+    unsupported,
+)
+from archinspect.analysis.receptive_field.rules.tables import Val
+
+
+def sub_jaxprs(eqn: Any) -> list[tuple[Jaxpr, list[Any]]]:
+    """Every jaxpr held by the equation's parameters, with its constants, in parameter order
+    (a call's body; a cond's branches; a loop's condition and body)."""
+    found: list[tuple[Jaxpr, list[Any]]] = []
+    for value in eqn.params.values():
+        for sub in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(sub, ClosedJaxpr):
+                found.append((sub.jaxpr, list(sub.consts)))
+            elif isinstance(sub, Jaxpr):
+                found.append((sub, []))
+    return found
+
+
+def walk(jaxpr: Jaxpr, visit: Callable[[Any], None]) -> None:
+    """visit(eqn) for every equation of `jaxpr` and, depth first, of the jaxprs inside it."""
+    for eqn in jaxpr.eqns:
+        visit(eqn)
+        for sub, _ in sub_jaxprs(eqn):
+            walk(sub, visit)
+
+
+def _call(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    subs = sub_jaxprs(eqn)
+    if len(subs) != 1:
+        raise unsupported(eqn, ctx, f"a '{eqn.primitive.name}' call with {len(subs)} jaxprs")
+    return ctx.call(subs[0], ins, ctx.prefix)
+
+
+def defcall(*primitives: Primitive) -> None:
+    """The outputs of the call's one jaxpr run on the operands (a checkpoint, a custom
+    derivative's primal function, a nested jit)."""
+    register(_call, *primitives)
+
+
+defcall(jit_p, closed_call_p, remat_p, custom_jvp_call_p, custom_vjp_call_p)
+
+
+def _cond(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    # Either branch may run: the result depends on what any branch and the index depend on.
+    index, ops = ins[0], ins[1:]
+    results = [ctx.call(branch, ops, ctx.prefix) for branch in sub_jaxprs(eqn)]
+    return [
+        union_val(out_shape(eqn, i), [index] + [r[i] for r in results], ctx.d)
+        for i in range(len(eqn.outvars))
+    ]
+
+
+register(_cond, lax.cond_p)

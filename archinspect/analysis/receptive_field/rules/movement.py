@@ -1,0 +1,291 @@
+"""Data movement fixed at trace time: broadcasts, reshapes, transposes, reversals, slices,
+concatenations and padding. Each moves tables (and the tags' coordinate maps) as it moves the
+array; a concatenation or padding that breaks an axis's map marks a boundary (taint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from jax import lax
+
+from archinspect.analysis.receptive_field.rules.registry import (
+    Context,
+    out_shape,
+    rule,
+    unsupported,
+)
+from archinspect.analysis.receptive_field.rules.tables import (
+    Tag,
+    Val,
+    along,
+    build,
+    each,
+    first_tag,
+    mark_taint,
+    place_along,
+    taint_all,
+    to_shape,
+    union_tag,
+)
+
+
+@rule(lax.broadcast_in_dim_p)
+def _broadcast_in_dim(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    v = ins[0]
+    shape = out_shape(eqn)
+    dims = eqn.params["broadcast_dimensions"]
+    tags: list[Tag | None] = [None] * len(shape)
+    spread: set[int] = set()
+    for i, a in enumerate(dims):
+        tag = v.tags[i]
+        if tag is not None and v.shape[i] == 1 < shape[a]:
+            tag = tag.unmapped()
+            if v.nonempty():
+                spread |= tag.axes
+        tags[a] = tag
+
+    def expand(x: np.ndarray, k: str, s: int) -> np.ndarray:
+        shp = [1] * len(shape)
+        for i, a in enumerate(dims):
+            shp[a] = x.shape[i]
+        return x.reshape(shp)
+
+    return [taint_all(each(v, shape, tags, expand), spread)]
+
+
+def _reshape_groups(old: Sequence[int], new: Sequence[int]) -> list[tuple[list[int], list[int]]]:
+    """Contiguous groups of old and new axes with equal products (unit axes attach anywhere)."""
+    groups: list[tuple[list[int], list[int]]] = []
+    i = j = 0
+    while i < len(old) and j < len(new):
+        gi, gj = [i], [j]
+        po, pn = old[i], new[j]
+        i, j = i + 1, j + 1
+        while po != pn:
+            if po < pn:
+                gi.append(i)
+                po *= old[i]
+                i += 1
+            else:
+                gj.append(j)
+                pn *= new[j]
+                j += 1
+        groups.append((gi, gj))
+    if not groups:
+        groups.append(([], []))
+    groups[-1][0].extend(range(i, len(old)))
+    groups[-1][1].extend(range(j, len(new)))
+    return groups
+
+
+@rule(lax.reshape_p)
+def _reshape(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    v = ins[0]
+    if eqn.params.get("dimensions") is not None:
+        raise unsupported(eqn, ctx, "reshape with a dimension permutation")
+    shape = out_shape(eqn)
+    groups = _reshape_groups(v.shape, shape)
+    tags: list[Tag | None] = [None] * len(shape)
+    for g_old, g_new in groups:
+        big_old = [a for a in g_old if v.shape[a] != 1]
+        big_new = [b for b in g_new if shape[b] != 1]
+        if len(big_old) == 1 and len(big_new) == 1:
+            tags[big_new[0]] = v.tags[big_old[0]]
+        elif not big_old and not big_new and len(g_old) == 1 and len(g_new) == 1:
+            tags[g_new[0]] = v.tags[g_old[0]]
+        else:
+            merged = union_tag([v.tags[a] for a in g_old])
+            for b in big_new:
+                tags[b] = merged
+
+    def reshape(x: np.ndarray, k: str, s: int) -> np.ndarray:
+        target = list(x.shape)
+        new = [1] * len(shape)
+        for g_old, g_new in groups:
+            if any(x.shape[a] != 1 for a in g_old):
+                for a in g_old:
+                    target[a] = v.shape[a]
+                for b in g_new:
+                    new[b] = shape[b]
+        return np.reshape(np.broadcast_to(x, target), new)
+
+    return [each(v, shape, tags, reshape)]
+
+
+@rule(lax.squeeze_p)
+def _squeeze(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    v = ins[0]
+    dims = tuple(a % v.ndim for a in eqn.params["dimensions"])
+    keep = [a for a in range(v.ndim) if a not in dims]
+    tags = tuple(v.tags[a] for a in keep)
+    return [each(v, out_shape(eqn), tags, lambda x, k, s: np.squeeze(x, axis=dims))]
+
+
+@rule(lax.transpose_p)
+def _transpose(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    v = ins[0]
+    perm = tuple(eqn.params["permutation"])
+    tags = tuple(v.tags[a] for a in perm)
+    return [each(v, out_shape(eqn), tags, lambda x, k, s: x.transpose(perm))]
+
+
+@rule(lax.rev_p)
+def _rev(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    v = ins[0]
+    dims = tuple(eqn.params["dimensions"])
+    tags = list(v.tags)
+    for a in dims:
+        tag = tags[a]
+        if tag is not None and tag.mapped:
+            assert tag.slope is not None and tag.offset is not None
+            tags[a] = tag.moved(-tag.slope, tag.slope * (v.shape[a] - 1) + tag.offset)
+
+    def flip(x: np.ndarray, k: str, s: int) -> np.ndarray:
+        return np.flip(x, tuple(a for a in dims if x.shape[a] != 1))
+
+    return [each(v, v.shape, tags, flip)]
+
+
+def slice_val(v: Val, starts: Sequence[int], limits: Sequence[int], strides: Sequence[int]) -> Val:
+    tags = list(v.tags)
+    shape = []
+    for a, (b, e, st) in enumerate(zip(starts, limits, strides, strict=True)):
+        shape.append(max(0, -(-(e - b) // st)))
+        tag = tags[a]
+        if tag is not None and tag.mapped and (b, st) != (0, 1):
+            assert tag.slope is not None and tag.offset is not None
+            tags[a] = tag.moved(tag.slope * st, tag.offset + tag.slope * b)
+
+    def cut(x: np.ndarray, k: str, s: int) -> np.ndarray:
+        ix = tuple(
+            slice(None) if x.shape[a] == 1 else slice(b, e, st)
+            for a, (b, e, st) in enumerate(zip(starts, limits, strides, strict=True))
+        )
+        return x[ix]
+
+    return each(v, shape, tags, cut)
+
+
+@rule(lax.slice_p)
+def _slice(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    p = eqn.params
+    strides = p["strides"] or (1,) * ins[0].ndim
+    return [slice_val(ins[0], p["start_indices"], p["limit_indices"], strides)]
+
+
+@rule(lax.split_p)
+def _split(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    v = ins[0]
+    axis = eqn.params["axis"]
+    outs, start = [], 0
+    for size in eqn.params["sizes"]:
+        b = [0] * v.ndim
+        e = list(v.shape)
+        b[axis], e[axis] = start, start + size
+        outs.append(slice_val(v, b, e, [1] * v.ndim))
+        start += size
+    return outs
+
+
+@rule(lax.dynamic_slice_p)
+def _dynamic_slice(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    v = ins[0]
+    sizes = eqn.params["slice_sizes"]
+    starts = []
+    for a in range(v.ndim):
+        start = int(ctx.concrete(1 + a))
+        starts.append(min(max(start, 0), v.shape[a] - sizes[a]))  # JAX clamps the start
+    limits = [b + s for b, s in zip(starts, sizes, strict=True)]
+    return [slice_val(v, starts, limits, [1] * v.ndim)]
+
+
+@rule(lax.concatenate_p)
+def _concatenate(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    k = eqn.params["dimension"]
+    shape = out_shape(eqn)
+    vals = [v for v in ins if v.shape[k]]
+    starts = np.cumsum([0] + [v.shape[k] for v in vals])
+
+    def join(kind: str, s: int) -> np.ndarray:
+        arrays = [v.table(kind)[s] for v in vals]
+        target = [
+            shape[a] if a != k and any(x.shape[a] != 1 for x in arrays) else 1
+            for a in range(len(shape))
+        ]
+        arrays = [to_shape(x, target) for x in arrays]
+        if all(x.shape[k] == 1 for x in arrays) and all(
+            np.array_equal(x, arrays[0]) for x in arrays[1:]
+        ):
+            return arrays[0]  # the same all along the new axis
+        return np.concatenate(
+            [along(x, k, v.shape[k]) for x, v in zip(arrays, vals, strict=True)], axis=k
+        )
+
+    tags = [first_tag([v.tags[a] for v in vals]) if a != k else None for a in range(len(shape))]
+    out = build(shape, tags, ctx.d, join)
+    mapped = [i for i, v in enumerate(vals) if v.tags[k] is not None and v.tags[k].mapped]
+    axis_tag = union_tag([v.tags[k] for v in vals])
+    if mapped and axis_tag is not None:
+        # The longest piece fixes the axis's coordinates; a piece that does not continue them
+        # (a slice from the far end, a mirrored or repeated edge, a constant) is a boundary.
+        ref = max(mapped, key=lambda i: vals[i].shape[k])
+        rt = vals[ref].tags[k]
+        assert rt is not None and rt.slope is not None and rt.offset is not None
+        off = rt.offset - rt.slope * int(starts[ref])
+        bad = np.zeros(shape[k], bool)
+        for i, v in enumerate(vals):
+            t = v.tags[k]
+            ok = (
+                t is not None
+                and t.mapped
+                and t.slope == rt.slope
+                and t.offset == off + rt.slope * int(starts[i])
+            )
+            if not ok:
+                bad[int(starts[i]) : int(starts[i + 1])] = True
+        tags[k] = Tag(axis_tag.axes, rt.slope, off)
+        out = mark_taint(
+            Val(shape, out.lo, out.hi, out.taint, out.dense, tuple(tags)), axis_tag.axes, k, bad
+        )
+    else:
+        tags[k] = axis_tag
+        out = Val(shape, out.lo, out.hi, out.taint, out.dense, tuple(tags))
+    return [out]
+
+
+@rule(lax.pad_p)
+def _pad(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    v, fill = ins
+    for a, (lo_p, hi_p, interior) in enumerate(eqn.params["padding_config"]):
+        lo_p, hi_p, interior = int(lo_p), int(hi_p), int(interior)
+        if (lo_p, hi_p, interior) == (0, 0, 0):
+            continue
+        n = v.shape[a]
+        length = lo_p + hi_p + (n + (n - 1) * interior if n else 0)
+        pos = lo_p + np.arange(n) * (interior + 1)
+
+        def place(x: np.ndarray, kind: str, s: int, a=a, n=n, length=length, pos=pos) -> np.ndarray:
+            f = fill.table(kind)[s].reshape(())
+            if x.shape[a] == 1 and np.all(x == f):
+                return x  # padding with what is already everywhere
+            return place_along(np.asarray(along(x, a, n)), a, length, pos, f)
+
+        shape = list(v.shape)
+        shape[a] = length
+        tags = list(v.tags)
+        tag = tags[a]
+        if tag is not None and tag.mapped:
+            assert tag.slope is not None and tag.offset is not None
+            slope = tag.slope / (interior + 1)
+            tags[a] = tag.moved(slope, tag.offset - slope * lo_p)
+        v = each(v, shape, tags, place)
+        if tag is not None:
+            # Cells before the first and after the last source cell are padding: a boundary
+            # rule. Interior cells (zero insertion) are holes of the unbounded domain too.
+            q = np.arange(length)
+            outside = (q < lo_p) | (q > lo_p + (n - 1) * (interior + 1))
+            v = mark_taint(v, tag.axes, a, outside)
+    return [v]

@@ -1,0 +1,255 @@
+"""Dependency tables: what every array value of the traced forward pass depends on.
+
+Every array value of the traced forward pass carries, for each of its elements and each input
+spatial axis s, the interval hull [lo_s, hi_s] of the input cells along s that it depends on.
+Hulls compose exactly for convolutional networks because their cones are monotone in the
+position; per-axis hulls are projections, and the projection of a union is the union of the
+projections. Each table broadcasts like the array on its own (a value that is the same for
+every channel stores one row; lo_0 of a 3-D convolutional network varies along axis 0 only), so
+separable networks cost O(cells along one axis) per table, not O(all cells).
+
+Two more tables per axis travel with them:
+- `taint_s`: the element's s-hull may have been shaped by a boundary rule along s (padding, a
+  value wrapped or mirrored from elsewhere). Only untainted elements are measured, so the result
+  is the stencil on an unbounded domain, the same for every boundary mode. A boundary rule
+  along axis t does not change the s-projection of box-window dependencies, so it taints
+  component t only.
+- `dense_s`: the element depends on the whole axis through a dense layer over space (the README's
+  convention reports the number of points there).
+
+And per array axis a `Tag`: the input spatial axes it runs along and the affine map from
+position to input coordinate. Data movement (concatenate, scatter, gather) that breaks the map
+along a spatial axis is how periodic, reflecting and edge padding are recognised.
+
+Statistics over space (reductions), FFTs and dense contractions over space are global
+couplings: they are recorded; reductions add nothing to the stencil, FFTs make it infinite
+along their axes, dense layers make it the whole axis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+INF = math.inf
+# Coordinates are cell indices (and halves, quarters on up-sampled grids) below 2**16: float32
+# holds them exactly, with room to spare, and halves the memory traffic of float64.
+COORD = np.float32
+KINDS = ("lo", "hi", "taint", "dense")
+FILL: dict[str, Any] = {"lo": INF, "hi": -INF, "taint": False, "dense": False}
+DTYPE: dict[str, Any] = {"lo": COORD, "hi": COORD, "taint": bool, "dense": bool}
+UNION: dict[str, np.ufunc] = {
+    "lo": np.minimum,
+    "hi": np.maximum,
+    "taint": np.logical_or,
+    "dense": np.logical_or,
+}
+REDUCE: dict[str, Callable] = {"lo": np.min, "hi": np.max, "taint": np.any, "dense": np.any}
+
+
+@dataclass(frozen=True)
+class Tag:
+    """What an array axis is: the input spatial axes it runs along, and where it sits.
+
+    `slope`/`offset` map a position q to the input coordinate slope*q + offset (None when the
+    axis merges several axes or was broadcast); `freq` marks Fourier axes, which keep the map of
+    the spatial axis they came from so that the inverse transform restores it.
+    """
+
+    axes: frozenset[int]
+    slope: Fraction | None = None
+    offset: Fraction | None = None
+    freq: bool = False
+
+    @property
+    def mapped(self) -> bool:
+        return self.slope is not None and not self.freq
+
+    def coord(self, q: Any) -> Any:
+        assert self.slope is not None and self.offset is not None
+        return q * float(self.slope) + float(self.offset)
+
+    def moved(self, slope: Fraction, offset: Fraction) -> Tag:
+        return Tag(self.axes, slope, offset, self.freq)
+
+    def unmapped(self) -> Tag:
+        return Tag(self.axes)
+
+
+@dataclass
+class Val:
+    """Dependency tables of one array value (see the module docstring).
+
+    Each of lo, hi, taint, dense holds one table per input spatial axis; a table has the
+    array's rank and broadcasts to its shape. lo is +inf and hi -inf where there is no
+    dependency; -inf/+inf where it is infinite (an FFT).
+    """
+
+    shape: tuple[int, ...]
+    lo: tuple[np.ndarray, ...]
+    hi: tuple[np.ndarray, ...]
+    taint: tuple[np.ndarray, ...]
+    dense: tuple[np.ndarray, ...]
+    tags: tuple[Tag | None, ...]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def d(self) -> int:
+        return len(self.lo)
+
+    def table(self, kind: str) -> tuple[np.ndarray, ...]:
+        return getattr(self, kind)
+
+    def nonempty(self, s: int | None = None) -> bool:
+        comps = range(self.d) if s is None else (s,)
+        return any(bool(np.any(self.lo[c] <= self.hi[c])) for c in comps)
+
+
+def build(
+    shape: Sequence[int], tags: Sequence[Tag | None], d: int, fn: Callable[[str, int], np.ndarray]
+) -> Val:
+    """A Val whose table (kind, s) is fn(kind, s)."""
+    t = {k: tuple(fn(k, s) for s in range(d)) for k in KINDS}
+    return Val(tuple(shape), t["lo"], t["hi"], t["taint"], t["dense"], tuple(tags))
+
+
+def each(
+    v: Val,
+    shape: Sequence[int],
+    tags: Sequence[Tag | None],
+    fn: Callable[[np.ndarray, str, int], np.ndarray],
+) -> Val:
+    """A Val whose table (kind, s) is fn(v's table (kind, s), kind, s)."""
+    return build(shape, tags, v.d, lambda k, s: fn(v.table(k)[s], k, s))
+
+
+def empty(shape: Sequence[int], d: int, tags: Sequence[Tag | None] | None = None) -> Val:
+    one = (1,) * len(shape)
+    tags = (None,) * len(shape) if tags is None else tags
+    return build(shape, tags, d, lambda k, s: np.full(one, FILL[k], DTYPE[k]))
+
+
+def input_val(shape: Sequence[int], d: int) -> Val:
+    """The network input (C, *spatial): cell i of spatial axis s depends on exactly [i, i]."""
+    n = len(shape)
+
+    def table(kind: str, s: int) -> np.ndarray:
+        if kind in ("lo", "hi"):
+            shp = [1] * n
+            shp[s + 1] = shape[s + 1]
+            return np.arange(shape[s + 1], dtype=COORD).reshape(shp)
+        return np.zeros((1,) * n, bool)
+
+    tags = (None,) + tuple(Tag(frozenset({s}), Fraction(1), Fraction(0)) for s in range(d))
+    return build(shape, tags, d, table)
+
+
+# ----------------------------------------------------------------------------- table helpers
+
+
+def along(arr: np.ndarray, axis: int, n: int) -> np.ndarray:
+    """arr broadcast to n along axis (a view) when it is uniform there."""
+    if arr.shape[axis] == n:
+        return arr
+    shape = list(arr.shape)
+    shape[axis] = n
+    return np.broadcast_to(arr, shape)
+
+
+def to_shape(arr: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """arr broadcast to `shape` on the axes where shape is not 1."""
+    target = [n if n != 1 else m for n, m in zip(shape, arr.shape, strict=True)]
+    return np.broadcast_to(arr, target)
+
+
+def compress(arr: np.ndarray) -> np.ndarray:
+    """Drop the axes along which a table is constant back to size 1."""
+    for a in range(arr.ndim):
+        if arr.shape[a] > 1:
+            first = arr.take([0], axis=a)
+            if np.array_equal(arr, np.broadcast_to(first, arr.shape)):
+                arr = first
+    return arr
+
+
+def with_rank(v: Val, n: int) -> Val:
+    """Rank-0 operands (literals, scalars) broadcast against rank-n ones."""
+    if v.ndim == n:
+        return v
+    assert v.ndim == 0, (v.shape, n)
+    one = (1,) * n
+    return each(v, one, (None,) * n, lambda x, k, s: x.reshape(one))
+
+
+def place_along(arr: np.ndarray, axis: int, length: int, pos: np.ndarray, fill: Any) -> np.ndarray:
+    """A new array of `length` along `axis`, holding arr's i-th slice at pos[i] (if in range)."""
+    shape = list(arr.shape)
+    shape[axis] = length
+    out = np.empty(shape, arr.dtype)
+    out[...] = fill
+    ok = (pos >= 0) & (pos < length)
+    dst: list[Any] = [slice(None)] * arr.ndim
+    src: list[Any] = [slice(None)] * arr.ndim
+    dst[axis] = pos[ok]
+    src[axis] = np.nonzero(ok)[0]
+    out[tuple(dst)] = arr[tuple(src)]
+    return out
+
+
+def extend_one(arr: np.ndarray, axis: int, fill: Any) -> np.ndarray:
+    """One extra cell at the end of `axis` holding `fill` (no dependency)."""
+    pad_shape = list(arr.shape)
+    pad_shape[axis] = 1
+    return np.concatenate([arr, np.full(pad_shape, fill, arr.dtype)], axis=axis)
+
+
+def mark_taint(v: Val, axes: frozenset[int] | set[int], axis: int, mask: np.ndarray) -> Val:
+    """Taint components `axes` where `mask` (1-D, along array axis `axis`) is set."""
+    if not np.any(mask):
+        return v
+    shp = [1] * v.ndim
+    shp[axis] = mask.size
+    m = mask.reshape(shp)
+    taint = list(v.taint)
+    for s in axes:
+        taint[s] = along(taint[s], axis, mask.size) | m
+    return Val(v.shape, v.lo, v.hi, tuple(taint), v.dense, v.tags)
+
+
+def taint_all(v: Val, axes: frozenset[int] | set[int]) -> Val:
+    taint = list(v.taint)
+    for s in axes:
+        taint[s] = np.ones((1,) * v.ndim, bool)
+    return Val(v.shape, v.lo, v.hi, tuple(taint), v.dense, v.tags)
+
+
+def first_tag(tags: Sequence[Tag | None]) -> Tag | None:
+    mapped = [t for t in tags if t is not None and t.mapped]
+    if mapped:
+        return mapped[0]
+    present = [t for t in tags if t is not None]
+    return present[0] if present else None
+
+
+def union_tag(tags: Sequence[Tag | None]) -> Tag | None:
+    present = [t for t in tags if t is not None]
+    if not present:
+        return None
+    return Tag(frozenset().union(*(t.axes for t in present)))
+
+
+def inert(v: Val) -> bool:
+    """Depends on nothing, anywhere (cheap: such values have size-1 tables)."""
+    for k in KINDS:
+        for x in v.table(k):
+            if x.size != 1 or x.reshape(()) != FILL[k]:
+                return False
+    return True
