@@ -6,7 +6,7 @@ checked once `family:` is set.
 
 from __future__ import annotations
 
-from archinspect.registry import FAMILIES, FAMILY_NAMES
+from archinspect.families import FAMILIES
 from archinspect.spec.numbers import AMOUNT_HELP
 from archinspect.spec.validate import BUDGET_AMOUNTS, DTYPES
 
@@ -48,8 +48,7 @@ def _rf_bound() -> dict:
 
 def build_schema() -> dict:
     branches = []
-    for name in FAMILY_NAMES:
-        family = FAMILIES[name]
+    for name, family in FAMILIES.items():
         props = {"family": {"const": name}}
         for arg in family.all_args:
             schema = arg.json_schema()
@@ -80,7 +79,7 @@ def build_schema() -> dict:
                 "type": "object",
                 "oneOf": [{"required": ["family"]}, {"required": ["target"]}],
                 "properties": {
-                    "family": {"enum": list(FAMILY_NAMES)},
+                    "family": {"enum": list(FAMILIES)},
                     "target": {
                         "type": "string",
                         "pattern": _TARGET_PATTERN,
