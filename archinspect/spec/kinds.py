@@ -308,7 +308,11 @@ class LayerList(Kind):
                         Issue(
                             (*where, key),
                             f"unknown key {key!r}{did_you_mean(key, allowed)} "
-                            f"(allowed: {', '.join(allowed) or 'none'})",
+                            + (
+                                f"(allowed: {', '.join(allowed)})"
+                                if allowed
+                                else f"({name} takes no arguments)"
+                            ),
                             at_key=True,
                         )
                     )

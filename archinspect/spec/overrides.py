@@ -72,25 +72,28 @@ def _set(doc: Document, key: str, parts: list[Part], value_doc: Document, where:
             child = node[part] = {}
             doc.marks[child_path] = where
         elif child is None:
-            child = _default_list(doc, child_path)
-            if child is None:
-                doc.problems.append(
-                    Problem(
-                        child_path,
-                        f"is not set, so --set {key} cannot set index {below} inside it; "
-                        f"give the whole list, e.g. --set {child_path}=[...]",
-                        where,
-                    )
+            found, default = _family_default(doc, child_path)
+            if not found or not isinstance(default, list):
+                message = (
+                    f"is {yaml_repr(default)} (the family's default), not a list, so --set {key} "
+                    f"cannot set index {below} in it"
+                    if found
+                    else f"is not set, so --set {key} cannot set index {below} in it; give the "
+                    f"whole list, e.g. --set {child_path}=[...]"
                 )
+                doc.problems.append(Problem(child_path, message, where))
                 return
-            node[part] = child
-            doc.marks[child_path] = where
+            child = node[part] = default
             for i in range(len(child)):
                 doc.marks[join(child_path, i)] = where
         problem = _cannot_descend(child, below, key)
         if problem is not None:
             doc.problems.append(Problem(child_path, problem, where))
             return
+        if isinstance(below, int):
+            # The list as a whole is now what this override made it: a problem with it is
+            # reported here.
+            doc.marks[child_path] = where
         node, path = child, child_path
     last = parts[-1]
     full = join(path, last)
@@ -126,17 +129,17 @@ def _cannot_descend(value: Any, below: Part, key: str) -> str | None:
     return None
 
 
-def _default_list(doc: Document, path: str) -> list | None:
-    """A copy of the family's default for `model.<argument>` when it is a list, else None."""
+def _family_default(doc: Document, path: str) -> tuple[bool, Any]:
+    """Whether `path` is `model.<argument>` of a known family with a default, and a copy of it."""
     from archinspect.families import FAMILIES
 
     model = doc.data.get("model") if isinstance(doc.data, dict) else None
     head, _, name = path.partition(".")
     if head != "model" or not name or "." in name or "[" in name or not isinstance(model, dict):
-        return None
-    name_of = model.get("family")
-    family = FAMILIES.get(name_of) if isinstance(name_of, str) else None
+        return False, None
+    family_name = model.get("family")
+    family = FAMILIES.get(family_name) if isinstance(family_name, str) else None
     arg = family.arg(name) if family is not None else None
-    if arg is None or arg.required or not isinstance(arg.default, list):
-        return None
-    return copy.deepcopy(arg.default)
+    if arg is None or arg.required:
+        return False, None
+    return True, copy.deepcopy(arg.default)
