@@ -145,3 +145,72 @@ def test_its_arguments_are_validated_by_their_kinds(tiny):
         "error: tiny.yaml is not a valid archinspect spec (1 problem)\n"
         "  --set model.kernel_size=0, model.kernel_size: must be a positive integer, got 0\n"
     )
+
+
+# --- sweep --param with a list index -----------------------------------------------------------
+
+# DilatedResNet, 1-D, 2 blocks of dilated 3-convs: each conv of dilation r reaches r cells each
+# way and the residual sum adds nothing outside it, so the field is 2 * sum(rates) per side.
+# Rates [r, 2, 4]: 2 * (r + 6).
+DILATED = """\
+model:
+  family: DilatedResNet
+  num_spatial_dims: 1
+  in_channels: 1
+  out_channels: 1
+  hidden_channels: 2
+  dilation_rates: [1, 2, 4]
+"""
+
+
+@pytest.fixture
+def dilated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.yaml").write_text(DILATED, encoding="utf-8")
+    return "d.yaml"
+
+
+@pytest.mark.parametrize("param", ["model.dilation_rates[0]", "dilation_rates[0]"])
+def test_sweep_a_list_item(dilated, param):
+    result = invoke("sweep", dilated, "--param", param, "--values", "1,2,3", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["swept"] == ["dilation_rates[0]"]
+    assert [(r["dilation_rates[0]"], r["receptive_field"]) for r in data["rows"]] == [
+        (1, [[14, 14]]),
+        (2, [[16, 16]]),
+        (3, [[18, 18]]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        (
+            "dilation_rates[3]",
+            "error: --param dilation_rates[3]: dilation_rates has 3 entries (indices 0 to 2), "
+            "so it has no index 3",
+        ),
+        (
+            "model.hidden_channels[0]",
+            "error: --param model.hidden_channels[0]: hidden_channels is 2, not a list, "
+            "so it has no index 0",
+        ),
+    ],
+)
+def test_sweep_refuses_a_bad_index_before_sweeping(dilated, param, message):
+    result = invoke("sweep", dilated, "--param", param, "--values", "1,2")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == message + "\n"
+
+
+def test_a_list_item_has_no_default_range(dilated):
+    result = invoke("sweep", dilated, "--param", "dilation_rates[0]")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: no values for --param dilation_rates[0]: give --values, or a "
+        "`sweep: {dilation_rates[0]: [...]}` block in the spec (default ranges exist for: "
+        "num_spatial_dims, in_channels, out_channels, hidden_channels, num_blocks, "
+        "input.resolution, input.batch_size)\n"
+    )
