@@ -331,7 +331,7 @@ class LayerList(Kind):
             name, given = self._split(item) or ("", None)
             layer = self.by_name[name]
             args = {**layer.defaults(), **(given or {})}
-            out.append({name: {a.name: _copy(args[a.name], a) for a in layer.args}})
+            out.append({name: {a.name: a.kind.normalized(args[a.name]) for a in layer.args}})
         return out
 
     def json_schema(self) -> dict:
@@ -363,7 +363,3 @@ class LayerList(Kind):
                 }
             )
         return {"type": "array", "minItems": 1, "items": {"oneOf": forms}}
-
-
-def _copy(value: Any, arg: Arg) -> Any:
-    return arg.kind.normalized(value)
