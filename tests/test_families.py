@@ -214,3 +214,40 @@ def test_a_list_item_has_no_default_range(dilated):
         "num_spatial_dims, in_channels, out_channels, hidden_channels, num_blocks, "
         "input.resolution, input.batch_size)\n"
     )
+
+
+# --- separability: declared by the family, found for `target:` models of the same class ---------
+
+
+def test_separability_comes_from_the_declaration():
+    from archinspect.families import separable
+
+    conv = load_spec_text(
+        "model: {family: ConvNet, num_spatial_dims: 2, in_channels: 1, out_channels: 1}\n", "c"
+    )
+    fno = load_spec_text(
+        "model: {family: ClassicFNO, num_spatial_dims: 2, in_channels: 1, out_channels: 1}\n", "f"
+    )
+    assert separable(conv, None) is True
+    assert separable(fno, None) is False
+
+
+PDE = "num_spatial_dims: 1, in_channels: 1, out_channels: 1, hidden_channels: 2"
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        (f"{{target: pdequinox.arch.ClassicUNet, {PDE}}}", True),  # ClassicUNet's `same_as`
+        (f"{{target: 'archinspect.models.u_net:ModernUNet', {PDE}}}", True),  # its builder
+        (f"{{target: pdequinox.arch.ClassicFNO, {PDE}}}", False),
+        # No family declares this class: the empirical method measures the full input.
+        ("{target: equinox.nn.Identity, in_channels: 1}", None),
+    ],
+)
+def test_separability_of_a_target_model(model, expected):
+    from archinspect.build import build_abstract
+    from archinspect.families import separable
+
+    spec = load_spec_text(f"model: {model}\ninput: {{resolution: [16]}}\n", "t.yaml")
+    assert separable(spec, build_abstract(spec)) is expected

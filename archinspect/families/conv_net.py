@@ -41,4 +41,5 @@ FAMILY = Family(
     ),
     receptive_field=receptive_field,
     separable=True,
+    same_as=("pdequinox.arch:ConvNet",),
 )

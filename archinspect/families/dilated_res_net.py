@@ -54,4 +54,5 @@ FAMILY = Family(
     ),
     receptive_field=receptive_field,
     separable=True,
+    same_as=("pdequinox.arch:DilatedResNet",),
 )

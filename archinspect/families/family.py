@@ -72,6 +72,8 @@ class Family:
       input size is fixed by an argument); `check_input(args, resolution, as_written)` returns
       a message or None;
     - `cross_check`: problems between arguments, as (argument, message) pairs;
+    - `same_as`: "module:Class" paths of other implementations of the same architecture
+      (pdequinox's), so a `target:` model of one of those classes shares `separable`;
     - each argument's `sweep`: the values `archinspect sweep` takes when none are given.
     """
 
@@ -84,6 +86,7 @@ class Family:
     default_resolution: Callable[[Args], int] | None = None
     check_input: Callable[[Args, tuple[int, ...], Any], str | None] | None = None
     cross_check: Callable[[Args], list[tuple[str, str]]] | None = None
+    same_as: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property

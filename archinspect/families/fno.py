@@ -39,4 +39,5 @@ FAMILY = Family(
     # The FFT couples every axis with every other: one axis cannot be measured alone.
     separable=False,
     notes=("spectral weights are complex64 and count as two real parameters each",),
+    same_as=("pdequinox.arch:ClassicFNO",),
 )

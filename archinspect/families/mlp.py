@@ -62,4 +62,5 @@ FAMILY = Family(
     separable=False,  # every point feeds every point
     default_resolution=default_resolution,
     check_input=check_input,
+    same_as=("pdequinox.arch:MLP",),
 )

@@ -48,6 +48,7 @@ def _res_net(name: str, summary: str, norm_default: bool, where: str) -> Family:
         ),
         receptive_field=receptive_field,
         separable=True,
+        same_as=(f"pdequinox.arch:{name}",),
     )
 
 

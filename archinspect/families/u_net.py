@@ -119,6 +119,7 @@ CLASSIC = Family(
     ),
     receptive_field=_receptive_field(modern=False),
     separable=True,
+    same_as=("pdequinox.arch:ClassicUNet",),
 )
 
 MODERN = Family(
@@ -142,6 +143,7 @@ MODERN = Family(
     receptive_field=_receptive_field(modern=True),
     separable=True,
     cross_check=_check_multipliers,
+    same_as=("pdequinox.arch:ModernUNet",),
 )
 
 FAMILIES = (CLASSIC, MODERN)
