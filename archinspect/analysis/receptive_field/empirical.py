@@ -24,15 +24,15 @@ A dependency on the whole axis, on an axis longer than any finite stencil can be
 the windows in the traced computation), is global: infinite if the model accepts a longer axis
 (an FFT), the number of points if it does not (a dense layer over space).
 
-Memory: in 2-D and 3-D, a family that declares itself separable (`Family.separable`) is
-measured one axis at a time, on inputs that are long along that axis and short along the
-others. That is exact for the convolutional families: each is a composition of box-window
-convolutions, pointwise maps, channel concatenations and residual sums. A box window's
-dependency relation is a product of per-axis relations, a composition of products is a
-product, and every branch reaches at least one cell along every axis, so the projection of an
-output cell's dependencies onto one axis is the same union of per-axis stencils whatever the
-other axes' sizes and boundaries. Any other module is measured on the full n-D input, one
-period of positions per axis, in batches.
+Memory: in 2-D and 3-D, a model whose family declares it separable (`Family.separable`, which
+also covers pdequinox's classes of the same architecture) is measured one axis at a time, on
+inputs that are long along that axis and short along the others. That is exact for the
+convolutional families: each is a composition of box-window convolutions, pointwise maps,
+channel concatenations and residual sums. A box window's dependency relation is a product of
+per-axis relations, a composition of products is a product, and every branch reaches at least
+one cell along every axis, so the projection of an output cell's dependencies onto one axis is
+the same union of per-axis stencils whatever the other axes' sizes and boundaries. Any other
+module is measured on the full n-D input, one period of positions per axis, in batches.
 """
 
 from __future__ import annotations
