@@ -21,7 +21,7 @@ _EXPORTS = {
     "count_report": "archinspect.commands.count",
     "ArchinspectError": "archinspect.errors",
     "SpecError": "archinspect.errors",
-    "FAMILIES": "archinspect.registry",
+    "FAMILIES": "archinspect.families",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,4 +1,4 @@
-"""Activation functions by name (the names a spec may use are listed in `arguments.ACTIVATIONS`)."""
+"""Activation functions by name (a spec may use those in `archinspect.spec.kinds.ACTIVATIONS`)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from archinspect.build import build_abstract
-from archinspect.registry import FAMILIES
+from archinspect.families import FAMILIES
 from archinspect.spec import load_spec_text
 
 CASES = [

@@ -20,6 +20,7 @@ from archinspect.analysis.receptive_field import receptive_field, search_start
 from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
 from archinspect.analysis.receptive_field.empirical import empirical_receptive_field
 from archinspect.build import build_abstract
+from archinspect.families import FAMILIES
 from archinspect.spec import load_spec_text
 
 GRID = {
@@ -123,7 +124,10 @@ def test_empirical_equals_analytic(family, i, d):
     s = spec(family, d, GRID[family][i])
     analytic = analytic_receptive_field(s)
     empirical = empirical_receptive_field(
-        build_abstract(s), s.input_shape, start=search_start(analytic, s.input_shape)
+        build_abstract(s),
+        s.input_shape,
+        start=search_start(analytic, s.input_shape),
+        separable=FAMILIES[family].separable,
     )
     assert empirical.per_axis == analytic.per_axis
     assert empirical.position_range == analytic.position_range

@@ -22,8 +22,8 @@ from archinspect.analysis.receptive_field import receptive_field
 from archinspect.analysis.receptive_field.empirical import positive_linear_copy
 from archinspect.build import build_abstract
 from archinspect.errors import UnsupportedOperation
+from archinspect.families import FAMILIES
 from archinspect.layers.conv import Conv
-from archinspect.registry import FAMILIES
 from archinspect.spec import load_spec_text
 
 KEY = jax.random.PRNGKey(0)

@@ -368,6 +368,145 @@ def test_bad_set_on_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
+# --- --set with list indices ------------------------------------------------------------------
+
+DILATED = """\
+model:
+  family: DilatedResNet
+  num_spatial_dims: 1
+  in_channels: 1
+  out_channels: 1
+  dilation_rates: [1, 2, 4]
+"""
+
+
+def test_set_list_item() -> None:
+    spec = load_spec_text(DILATED, "d.yaml", ["model.dilation_rates[1]=3"])
+    assert spec.args["dilation_rates"] == [1, 3, 4]
+    assert spec.marks["model.dilation_rates[1]"] == Location("--set model.dilation_rates[1]=3")
+    assert spec.marks["model.dilation_rates[0]"] == Location("d.yaml", 6, 20)
+
+
+def test_set_list_item_of_the_family_default() -> None:
+    # The file leaves dilation_rates to the family's default [1, 2, 4, 8, 4, 2, 1].
+    text = DILATED.replace("  dilation_rates: [1, 2, 4]\n", "")
+    spec = load_spec_text(text, "d.yaml", ["model.dilation_rates[3]=16"])
+    assert spec.args["dilation_rates"] == [1, 2, 4, 16, 4, 2, 1]
+    assert "dilation_rates" in spec.explicit
+    # ... and the declaration's own default is left alone.
+    assert load_spec_text(text, "d.yaml").args["dilation_rates"] == [1, 2, 4, 8, 4, 2, 1]
+
+
+def test_set_list_items_later_wins() -> None:
+    overrides = [
+        "model.dilation_rates[0]=5",
+        "model.dilation_rates[2]=6",
+        "model.dilation_rates[0]=7",
+    ]
+    spec = load_spec_text(DILATED, "d.yaml", overrides)
+    assert spec.args["dilation_rates"] == [7, 2, 6]
+
+
+def test_set_nested_list_item() -> None:
+    spec = load_spec_text(UNET_2D, "u.yaml", ["input.resolution[1]=64"])
+    assert spec.input.resolution == (32, 64)
+
+
+def test_a_bad_list_item_is_located_at_the_override() -> None:
+    with pytest.raises(SpecError, match=r"\(1 problem\)") as exc:
+        load_spec_text(DILATED, "d.yaml", ["model.dilation_rates[1]=0"])
+    assert _problem_lines(exc) == [
+        "  --set model.dilation_rates[1]=0, model.dilation_rates: "
+        "must be a list of positive integers, got [1, 0, 4]"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [
+        (
+            "model.dilation_rates[3]=1",
+            "model.dilation_rates: has 3 entries (indices 0 to 2), "
+            "so --set model.dilation_rates[3] cannot set index 3",
+        ),
+        (
+            "model.hidden_channels[0]=1",
+            "model.hidden_channels: is 32 (the family's default), not a list, "
+            "so --set model.hidden_channels[0] cannot set index 0 in it",
+        ),
+        (
+            "model.num_spatial_dims[0]=1",
+            "model.num_spatial_dims: is 1, not a list, "
+            "so --set model.num_spatial_dims[0] cannot set index 0 in it",
+        ),
+        (
+            "model.dilation_rates.first=1",
+            "model.dilation_rates: is [1, 2, 4], not a mapping, "
+            "so --set model.dilation_rates.first cannot set a key inside it",
+        ),
+        (
+            "budget.max_flops[0]=1",
+            "budget.max_flops: is not set, so --set budget.max_flops[0] cannot set index 0 in "
+            "it; give the whole list, e.g. --set budget.max_flops=[...]",
+        ),
+        (
+            "input.resolution[0][1]=1",
+            "input.resolution[0]: is 32, not a list, "
+            "so --set input.resolution[0][1] cannot set index 1 in it",
+        ),
+    ],
+)
+def test_bad_list_index_is_located_at_the_override(item: str, problem: str) -> None:
+    text = DILATED + "input:\n  resolution: [32]\n"
+    with pytest.raises(SpecError, match=re.escape(problem)) as exc:
+        load_spec_text(text, "d.yaml", [item])
+    assert _problem_lines(exc) == [f"  --set {item}, {problem}"]
+
+
+def test_an_index_into_an_empty_list() -> None:
+    with pytest.raises(SpecError, match=r"\(2 problems\)") as exc:
+        load_spec_text(DILATED, "d.yaml", ["model.dilation_rates=[]", "model.dilation_rates[0]=1"])
+    assert _problem_lines(exc) == [
+        "  --set model.dilation_rates[0]=1, model.dilation_rates: is an empty list, "
+        "so --set model.dilation_rates[0] cannot set index 0 in it",
+        "  --set model.dilation_rates=[], model.dilation_rates: "
+        "must be a non-empty list of positive integers, got []",
+    ]
+
+
+@pytest.mark.parametrize(
+    "item", ["model.dilation_rates[-1]=1", "model.dilation_rates[]=1", "model.x[1=2", "[0]=1"]
+)
+def test_malformed_index_is_a_usage_error(item: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(f"got {item!r}")) as exc:
+        load_spec_text(DILATED, "d.yaml", [item])
+    assert exc.value.message == (
+        "error: --set expects KEY=VALUE with a dotted key, e.g. "
+        f"--set model.hidden_channels=32; got {item!r}"
+    )
+
+
+def test_list_index_on_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    result = runner.invoke(
+        app,
+        [
+            "validate",
+            "configs/dilated_resnet.yaml",
+            "--set",
+            "model.dilation_rates[1]=3",
+            "--set",
+            "model.dilation_rates[7]=3",
+        ],
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: configs/dilated_resnet.yaml is not a valid archinspect spec (1 problem)\n"
+        "  --set model.dilation_rates[7]=3, model.dilation_rates: has 7 entries "
+        "(indices 0 to 6), so --set model.dilation_rates[7] cannot set index 7\n"
+    )
+
+
 # --- fallbacks ---------------------------------------------------------------------------------
 
 

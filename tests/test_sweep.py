@@ -588,14 +588,14 @@ class TestAnyArgument:
 
 class TestUsageErrors:
     def test_param_without_values_or_default(self, specs):
+        # The ranges listed are the ConvNet's own (its declaration's), then the generic ones.
         result = invoke("sweep", "c1.yaml", "--param", "activation")
         assert result.exit_code == 2
         assert result.stdout == ""
         assert result.stderr == (
             "error: no values for --param activation: give --values, or a "
             "`sweep: {activation: [...]}` block in the spec (default ranges exist for: "
-            "hidden_channels, width_size, in_channels, out_channels, num_modes, depth, "
-            "num_blocks, num_levels, kernel_size, num_spatial_dims, num_points, "
+            "num_spatial_dims, in_channels, out_channels, hidden_channels, depth, kernel_size, "
             "input.resolution, input.batch_size)\n"
         )
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from archinspect.arguments import ACTIVATIONS
 from archinspect.errors import ArchinspectError, BuildError
-from archinspect.registry import FAMILIES
+from archinspect.families import FAMILIES
+from archinspect.spec.kinds import ACTIVATIONS
 from archinspect.spec.model import Spec
 
 

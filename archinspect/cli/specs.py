@@ -31,19 +31,19 @@ def families(
     """List the built-in families, or one family's arguments, types and defaults."""
 
     def body() -> None:
-        from archinspect.arguments import did_you_mean
         from archinspect.errors import UsageError
-        from archinspect.registry import FAMILIES, FAMILY_NAMES
+        from archinspect.families import FAMILIES, names
         from archinspect.render import families as render
+        from archinspect.spec.messages import did_you_mean
 
         if name is None:
-            chosen = [FAMILIES[n] for n in FAMILY_NAMES]
+            chosen = list(FAMILIES.values())
         elif name in FAMILIES:
             chosen = [FAMILIES[name]]
         else:
             raise UsageError(
-                f"error: unknown family {name!r}{did_you_mean(name, FAMILY_NAMES)} "
-                f"(one of: {', '.join(FAMILY_NAMES)})"
+                f"error: unknown family {name!r}{did_you_mean(name, names())} "
+                f"(one of: {', '.join(names())})"
             )
         if format is Format.table:
             text = render.families_table(

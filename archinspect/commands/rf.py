@@ -20,7 +20,11 @@ def rf_report(
 
     if model is None:
         model = build_abstract(spec, trusted)
-    result = receptive_field(model, spec.input_shape, method=method)
+    from archinspect.families import separable
+
+    result = receptive_field(
+        model, spec.input_shape, method=method, separable=separable(spec, model)
+    )
     methods = ["structural", "empirical"] if method == "both" else [method]
     if method == "both" and spec.target is None:
         from archinspect.analysis.receptive_field.analytic import analytic_receptive_field

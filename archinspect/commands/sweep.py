@@ -15,51 +15,101 @@ from archinspect.errors import ArchinspectError, UsageError
 from archinspect.report import Fit, SweepResult, SweepRow
 from archinspect.spec.model import Spec
 
-DEFAULT_VALUES: dict[str, list[Any]] = {
-    "hidden_channels": [4, 8, 16, 32, 64, 128],
-    "width_size": [16, 32, 64, 128, 256, 512],
-    "in_channels": [1, 2, 4, 8, 16],
-    "out_channels": [1, 2, 4, 8, 16],
-    "num_modes": [2, 4, 8, 16, 32],
-    "depth": list(range(1, 11)),
-    "num_blocks": list(range(1, 9)),
-    "num_levels": list(range(1, 6)),
-    "kernel_size": [1, 3, 5, 7, 9, 11],
-    "num_spatial_dims": [1, 2, 3],
-    "num_points": [8, 16, 32, 64, 128],
+# Ranges for names every spec has; each family's own come from its declaration (`Arg.sweep`).
+GENERIC_VALUES: dict[str, list[Any]] = {
     "input.resolution": [16, 32, 64, 128, 256],
     "input.batch_size": [1, 2, 4, 8, 16, 32],
 }
 CHEAP_METRICS = metrics_registry.SWEEP_ALWAYS  # every row: counted and traced
 OPTIONAL_METRICS = metrics_registry.SWEEP_ON_REQUEST  # with --metrics: compiled
+_SECTIONS = ("name", "model", "input", "sweep", "budget")
 
 
 def spec_key(param: str) -> str:
-    """'hidden_channels' -> 'model.hidden_channels'; dotted names stay as they are."""
-    return param if "." in param else f"model.{param}"
+    """'hidden_channels' -> 'model.hidden_channels', 'layers[2].conv.kernel_size' ->
+    'model.layers[2].conv.kernel_size'; names that start with a spec section stay as they are."""
+    head = param.split(".")[0].split("[")[0]
+    return param if head in _SECTIONS and "." in param else f"model.{param}"
 
 
 def display_name(param: str) -> str:
     return param[len("model.") :] if param.startswith("model.") else param
 
 
+def _default_ranges(spec: Spec) -> dict[str, list[Any]]:
+    """Default values by argument name: the family's own; for a `target:`, the first range any
+    family declares for that name (keyword arguments are often named alike)."""
+    from archinspect.families import FAMILIES
+
+    family = FAMILIES.get(spec.family) if spec.target is None else None
+    chosen = [family] if family is not None else list(FAMILIES.values())
+    out: dict[str, list[Any]] = {}
+    for f in chosen:
+        for a in f.all_args:
+            if a.sweep is not None and a.name not in out:
+                out[a.name] = list(a.sweep)
+    return {**out, **GENERIC_VALUES}
+
+
 def check_params(spec: Spec, params: list[str]) -> None:
-    """Refuse a misspelt --param before sweeping (every row would fail the same way)."""
-    from archinspect.arguments import did_you_mean
-    from archinspect.registry import FAMILIES
+    """Refuse a misspelt --param, or an index its list does not have, before sweeping (every
+    row would fail the same way)."""
+    from archinspect.families import FAMILIES
+    from archinspect.spec.messages import did_you_mean
 
     if spec.target is not None:
         return  # a target's keyword arguments are its own
     names = [a.name for a in FAMILIES[spec.family].all_args]
     allowed = [*names, *(f"model.{n}" for n in names), "input.resolution", "input.batch_size"]
     for param in params:
-        if param not in allowed:
-            short = display_name(param)
-            raise UsageError(
-                f"error: --param {param}: {spec.family} has no argument {short!r}"
-                f"{did_you_mean(short, names)} (sweepable: {', '.join(names)}, "
-                "input.resolution, input.batch_size)"
-            )
+        if param in allowed:
+            continue
+        short = display_name(param)
+        parts = _path(spec_key(param))
+        base = parts[1] if parts is not None and len(parts) > 2 and parts[0] == "model" else None
+        if isinstance(base, str) and base in names:
+            _check_inside(param, base, spec.args[base], parts[2:])  # type: ignore[index]
+            continue
+        raise UsageError(
+            f"error: --param {param}: {spec.family} has no argument {short!r}"
+            f"{did_you_mean(short, names)} (sweepable: {', '.join(names)}, "
+            "input.resolution, input.batch_size)"
+        )
+
+
+def _path(key: str) -> list[str | int] | None:
+    from archinspect.spec.overrides import parse_key
+
+    return parse_key(key)
+
+
+def _check_inside(param: str, where: str, value: Any, parts: list[str | int]) -> None:
+    """Walk the base spec's value along the parameter's indices and keys, as --set will."""
+    from archinspect.spec.document import join
+    from archinspect.spec.messages import yaml_repr
+
+    for part in parts:
+        if isinstance(part, int):
+            if not isinstance(value, list):
+                raise UsageError(
+                    f"error: --param {param}: {where} is {yaml_repr(value)}, not a list, "
+                    f"so it has no index {part}"
+                )
+            if part >= len(value):
+                raise UsageError(
+                    f"error: --param {param}: {where} has {len(value)} "
+                    f"entr{'y' if len(value) == 1 else 'ies'} (indices 0 to {len(value) - 1}), "
+                    f"so it has no index {part}"
+                )
+            value = value[part]
+        else:
+            if not isinstance(value, dict) or part not in value:
+                raise UsageError(
+                    f"error: --param {param}: {where} is {yaml_repr(value)}, which has no key "
+                    f"{part!r}"
+                )
+            value = value[part]
+        where = join(where, part)
 
 
 def values_for(param: str, spec: Spec, given: list[Any] | None) -> list[Any]:
@@ -70,11 +120,12 @@ def values_for(param: str, spec: Spec, given: list[Any] | None) -> list[Any]:
     for key in (short, param, spec_key(short)):
         if key in spec.sweep:
             return list(spec.sweep[key])
-    if short in DEFAULT_VALUES:
-        return list(DEFAULT_VALUES[short])
+    ranges = _default_ranges(spec)
+    if short in ranges:
+        return list(ranges[short])
     raise UsageError(
         f"error: no values for --param {short}: give --values, or a `sweep: {{{short}: [...]}}` "
-        f"block in the spec (default ranges exist for: {', '.join(DEFAULT_VALUES)})"
+        f"block in the spec (default ranges exist for: {', '.join(ranges)})"
     )
 
 

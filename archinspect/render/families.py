@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from archinspect.arguments import yaml_repr
-from archinspect.registry import Family
+from archinspect.families import Family
 from archinspect.render.json import dumps
 from archinspect.render.table import to_text
+from archinspect.spec.messages import yaml_repr
 
 
 def _default(arg) -> str:

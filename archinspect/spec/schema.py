@@ -6,11 +6,11 @@ checked once `family:` is set.
 
 from __future__ import annotations
 
-from archinspect.registry import FAMILIES, FAMILY_NAMES
-from archinspect.spec.numbers import AMOUNT_HELP
-from archinspect.spec.validate import BUDGET_AMOUNTS, DTYPES
+from archinspect.families import FAMILIES
+from archinspect.metrics import BUDGET_AMOUNTS
+from archinspect.spec.numbers import AMOUNT_HELP, AMOUNT_PATTERN
+from archinspect.spec.validate import DTYPES
 
-_AMOUNT_PATTERN = r"^\s*[0-9][0-9_]*(\.[0-9]*)?([eE][+-]?[0-9]+)?\s*(|k|K|M|G|T|P|Ki|Mi|Gi|Ti)\s*$"
 _TARGET_PATTERN = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*[.:][A-Za-z_]\w*$"
 SCHEMA_ID = "https://archinspect.invalid/schema/spec.json"
 
@@ -21,7 +21,7 @@ def _amount() -> dict:
         "oneOf": [
             {"type": "integer", "minimum": 0},
             {"type": "number", "minimum": 0},
-            {"type": "string", "pattern": _AMOUNT_PATTERN},
+            {"type": "string", "pattern": AMOUNT_PATTERN},
         ],
     }
 
@@ -48,8 +48,7 @@ def _rf_bound() -> dict:
 
 def build_schema() -> dict:
     branches = []
-    for name in FAMILY_NAMES:
-        family = FAMILIES[name]
+    for name, family in FAMILIES.items():
         props = {"family": {"const": name}}
         for arg in family.all_args:
             schema = arg.json_schema()
@@ -80,7 +79,7 @@ def build_schema() -> dict:
                 "type": "object",
                 "oneOf": [{"required": ["family"]}, {"required": ["target"]}],
                 "properties": {
-                    "family": {"enum": list(FAMILY_NAMES)},
+                    "family": {"enum": list(FAMILIES)},
                     "target": {
                         "type": "string",
                         "pattern": _TARGET_PATTERN,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from archinspect.arguments import did_you_mean, one_of, yaml_repr
 from archinspect.errors import Problem, SpecError
-from archinspect.registry import COMMON, FAMILIES, FAMILY_NAMES, Family
+from archinspect.families import COMMON, FAMILIES, Family, names
+from archinspect.metrics import BUDGET_AMOUNTS, BUDGET_KEYS
 from archinspect.spec.document import Document, join
+from archinspect.spec.kinds import Issue
+from archinspect.spec.messages import did_you_mean, one_of, yaml_repr
 from archinspect.spec.model import InputSpec, Spec
 from archinspect.spec.numbers import AMOUNT_HELP, parse_amount
 
@@ -16,14 +18,6 @@ TOP_KEYS = ("name", "model", "input", "sweep", "budget")
 INPUT_KEYS = ("resolution", "channels", "batch_size", "dtype")
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 DEFAULT_RESOLUTION = 64
-BUDGET_AMOUNTS = (
-    "max_params",
-    "max_learnable_params",
-    "max_flops",
-    "max_param_bytes",
-    "max_memory",
-)
-BUDGET_KEYS = (*BUDGET_AMOUNTS, "receptive_field")
 SWEEPABLE_INPUT = ("input.resolution", "input.batch_size")
 
 
@@ -37,6 +31,13 @@ class _Collector:
 
     def at_key(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message, self.doc.where_key(path)))
+
+    def issues(self, path: str, issues: list[Issue]) -> None:
+        for issue in issues:
+            where = path
+            for part in issue.where:
+                where = join(where, part)
+            (self.at_key if issue.at_key else self.at)(where, issue.message)
 
     def unknown_keys(self, mapping: dict, parent: str, allowed: tuple[str, ...]) -> None:
         for key in mapping:
@@ -106,14 +107,14 @@ def _model(c: _Collector, data: dict) -> tuple[Family | None, dict[str, Any], se
         return None, {}, set()  # handled by _target_model
     if "family" not in model:
         if "model" not in c.doc.incomplete:
-            c.at("model", f"missing required key 'family' (one of: {', '.join(FAMILY_NAMES)})")
+            c.at("model", f"missing required key 'family' (one of: {', '.join(names())})")
         return None, {}, set()
     name = model["family"]
     if name not in FAMILIES:
         c.at(
             "model.family",
-            f"unknown family {yaml_repr(name)}{did_you_mean(name, FAMILY_NAMES)} "
-            f"(one of: {', '.join(FAMILY_NAMES)})",
+            f"unknown family {yaml_repr(name)}{did_you_mean(name, names())} "
+            f"(one of: {', '.join(names())})",
         )
         return None, {}, set()
     family = FAMILIES[name]
@@ -131,12 +132,12 @@ def _model(c: _Collector, data: dict) -> tuple[Family | None, dict[str, Any], se
                 bad.add(arg.name)
             continue
         value = model[arg.name]
-        message = arg.check(value)
-        if message is not None:
-            c.at(path, message)
+        issues = arg.issues(value)
+        if issues:
+            c.issues(path, issues)
             bad.add(arg.name)
             continue
-        args[arg.name] = list(value) if isinstance(value, list) else value
+        args[arg.name] = arg.kind.normalized(value)
         explicit.add(arg.name)
     if family.cross_check is not None and not bad:
         for key, message in family.cross_check(args):
@@ -191,8 +192,10 @@ def _input(
         return None
     c.unknown_keys(raw, "input", INPUT_KEYS)
     ok = True
-    is_mlp = family is not None and family.name == "MLP"
-    default_res = args.get("num_points", DEFAULT_RESOLUTION) if is_mlp else DEFAULT_RESOLUTION
+    # A family may fix its input size by an argument (its declaration's input rules).
+    default_res = DEFAULT_RESOLUTION
+    if family is not None and family.default_resolution is not None:
+        default_res = family.default_resolution(args)
     res_raw = raw.get("resolution", default_res)
     resolution: tuple[int, ...] | None = None
     if _is_pos_int(res_raw):
@@ -213,13 +216,10 @@ def _input(
             f"got {yaml_repr(res_raw)}",
         )
         ok = False
-    if ok and is_mlp and resolution is not None and _is_pos_int(args.get("num_points")):
-        n = args["num_points"]
-        if any(r != n for r in resolution):
-            c.at(
-                "input.resolution",
-                f"an MLP sees exactly num_points={n} cells per axis, got {yaml_repr(res_raw)}",
-            )
+    if ok and family is not None and family.check_input is not None and resolution is not None:
+        message = family.check_input(args, resolution, res_raw)
+        if message is not None:
+            c.at("input.resolution", message)
             ok = False
     batch = raw.get("batch_size", 1)
     if not _is_pos_int(batch):

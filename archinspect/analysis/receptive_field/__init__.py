@@ -26,9 +26,15 @@ METHODS = ("structural", "empirical", "both")
 
 
 def receptive_field(
-    model: Any, input_shape: tuple[int, ...], *, method: str = "structural"
+    model: Any,
+    input_shape: tuple[int, ...],
+    *,
+    method: str = "structural",
+    separable: bool | None = None,
 ) -> RFResult:
     """Exact receptive field of `model` (abstract or concrete) for inputs of `input_shape`.
+
+    `separable` is passed to the empirical method (a family's declared separability).
 
     `input_shape` is unbatched and channels-first; the analysis may use a larger input where a
     boundary would otherwise reach every output cell, and reports it in `analysed_shape`.
@@ -49,14 +55,19 @@ def receptive_field(
             )
         except ArchinspectError:
             start = None
-        return empirical_receptive_field(model, tuple(input_shape), start=start)
+        return empirical_receptive_field(
+            model, tuple(input_shape), start=start, separable=separable
+        )
 
     result = structural_receptive_field(model, tuple(input_shape))
     if method == "both":
         from archinspect.analysis.receptive_field.empirical import empirical_receptive_field
 
         check = empirical_receptive_field(
-            model, tuple(input_shape), start=search_start(result, tuple(input_shape))
+            model,
+            tuple(input_shape),
+            start=search_start(result, tuple(input_shape)),
+            separable=separable,
         )
         differences = compare(result, check)
         if differences:

@@ -1,4 +1,5 @@
-"""Method C: receptive fields of the built-in families by per-layer composition, from the Spec.
+"""Method C: receptive fields composed layer by layer from the Spec, for the families whose
+declaration gives a composition (`Family.receptive_field`).
 
 A layer is a cone: output position q of its grid depends on input positions [lo(q), hi(q)] of
 the grid below. Cones of convolutional layers are monotone in q, so composing them needs only
@@ -9,25 +10,23 @@ so the boundary mode does not matter.
 Same-padded convolution of kernel k and dilation r (JAX puts the extra cell of an even kernel
 after): [q - r*((k-1)//2), q + r*(k-1 - (k-1)//2)].
 
-UNets, exactly. Grid i has cells 2**i input cells apart. The stride-2 down-sampling conv maps
-coarse cell q to fine cells [2q - 1, 2q + 1]. The up-sampling conv (zero insertion, then a
-3-conv) maps fine cell p to coarse cells [floor(p/2), ceil(p/2)]: an even p sits on a coarse
-cell and sees only it, an odd p sees its two neighbours, so the reach is one fine cell (2**i
-input cells) and depends on the parity of p. Composing cone by cone therefore gives a receptive
-field that depends on the output position modulo 2**num_levels. pdequinox instead scales each
-up-sampling conv's (1, 1) by the coarser grid's factor 2**(i+1) and adds everything up: that
-counts every up-sampling step twice as wide as it is (and ignores parity), which is why its
-137 (ClassicUNet) and 227 (ModernUNet) for the 1-D defaults exceed the exact 122 and 212.
+Resampling by 2. Grid i has cells 2**i input cells apart. A stride-2 3-conv maps coarse cell q
+to fine cells [2q - 1, 2q + 1]. Up-sampling by zero insertion and a 3-conv maps fine cell p to
+coarse cells [floor(p/2), ceil(p/2)]: an even p sits on a coarse cell and sees only it, an odd
+p sees its two neighbours, so the field depends on the output position modulo the period.
+
+The helpers here are generic and JAX-free; each family's declaration (archinspect/families/)
+composes them for its own layers.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from archinspect.errors import UnsupportedOperation
-from archinspect.report import GlobalSource, RFResult
+from archinspect.report import GlobalSource, Pair, RFResult
 
 End = Callable[[int], int]
 
@@ -40,17 +39,18 @@ class Cone:
         self.hi = hi
 
 
-def _identity() -> Cone:
+def identity() -> Cone:
     return Cone(lambda q: q, lambda q: q)
 
 
-def _conv(k: int, r: int = 1) -> Cone:
+def conv(k: int, r: int = 1) -> Cone:
+    """A same-padded convolution of kernel k and dilation r."""
     before = r * ((k - 1) // 2)
     after = r * (k - 1) - before
     return Cone(lambda q: q - before, lambda q: q + after)
 
 
-def _then(*cones: Cone) -> Cone:
+def then(*cones: Cone) -> Cone:
     """The cone of applying cones[0] first, then cones[1], ...: compose from the output down.
 
     Monotone cones compose end point by end point, so each end is a chain of calls."""
@@ -63,132 +63,65 @@ def _then(*cones: Cone) -> Cone:
     return Cone(lambda q: end(q, "lo"), lambda q: end(q, "hi"))
 
 
-def _union(*cones: Cone) -> Cone:
+def union(*cones: Cone) -> Cone:
     return Cone(lambda q: min(c.lo(q) for c in cones), lambda q: max(c.hi(q) for c in cones))
 
 
-def _block() -> Cone:
-    # ClassicDoubleConvBlock: two 3-convs. Residual blocks: two 3-convs plus a 1x1 (or identity)
-    # bypass, whose cone lies inside theirs: the same cone.
-    return _then(_conv(3), _conv(3))
-
-
-def _down_at(fine: Cone) -> Cone:
+def down_at(fine: Cone) -> Cone:
     """A coarse cell q after the stride-2 3-conv: fine cells [2q - 1, 2q + 1] of `fine`."""
     return Cone(lambda q: fine.lo(2 * q - 1), lambda q: fine.hi(2 * q + 1))
 
 
-def _up_at(coarse: Cone) -> Cone:
+def up_at(coarse: Cone) -> Cone:
     """A fine cell p after zero insertion and a 3-conv: coarse cells [floor(p/2), ceil(p/2)]."""
     return Cone(lambda p: coarse.lo(p // 2), lambda p: coarse.hi(-(-p // 2)))
 
 
-def _unet_cone(num_levels: int, num_blocks: int) -> Cone:
-    """Cone of an output cell, in input cells; every cone maps a cell of its own grid."""
-    blocks = _then(*([_block()] * num_blocks))
-    # skip[i]: the left arc's output on grid i (grid 0: the lifting block).
-    skip: list[Cone] = [_block()]
-    for i in range(1, num_levels + 1):
-        skip.append(_then(_down_at(skip[i - 1]), blocks))
-    x = skip[num_levels]
-    for i in reversed(range(num_levels)):
-        # Concatenate the skip with the up-sampled coarser result, then the right-arc blocks.
-        x = _then(_union(skip[i], _up_at(x)), blocks)
-    return x
+@dataclass(frozen=True)
+class Composition:
+    """A family's receptive field along one spatial axis (every axis alike): the largest
+    (backward, forward) extent, its range over one period of output positions, the period,
+    and the global sources (norms, FFTs, dense layers over space)."""
+
+    extent: Pair
+    position_range: tuple[Pair, Pair]
+    period: int = 1
+    global_via: tuple[GlobalSource, ...] = ()
 
 
-def _per_position(cone: Cone, period: int) -> tuple[tuple[int, int], tuple[tuple[int, int], ...]]:
-    back = []
-    fwd = []
-    for q in range(period):
-        back.append(q - cone.lo(q))
-        fwd.append(cone.hi(q) - q)
-    return (max(back), max(fwd)), ((min(back), max(back)), (min(fwd), max(fwd)))
+def stencil(cone: Cone, period: int = 1, global_via: tuple[GlobalSource, ...] = ()) -> Composition:
+    """The composition of a cone, measured over one period of output positions."""
+    back = [q - cone.lo(q) for q in range(period)]
+    fwd = [cone.hi(q) - q for q in range(period)]
+    return Composition(
+        (max(back), max(fwd)), ((min(back), max(back)), (min(fwd), max(fwd))), period, global_via
+    )
 
 
-def _norms(family: str, args: dict[str, Any]) -> list[str]:
-    """Paths of the GroupNorms, in call order (they couple every cell through statistics)."""
-    if not args.get("use_norm", False):
-        return []
-    if family in ("ClassicResNet", "ModernResNet"):
-        return [f"blocks[{b}].norm_{j}" for b in range(args["num_blocks"]) for j in (1, 2)]
-    if family == "DilatedResNet":
-        n = len(args["dilation_rates"])
-        return [
-            f"blocks[{b}].norm_layers[{j}]" for b in range(args["num_blocks"]) for j in range(n)
-        ]
-    if family in ("ClassicUNet", "ModernUNet"):
-        modern = family == "ModernUNet"
-        nb = args.get("num_blocks", 1) if modern else 1
-        h = args["hidden_channels"]
-        mult = args.get("channel_multipliers") or [2 ** (i + 1) for i in range(args["num_levels"])]
-        width = [h] + [h * m for m in mult]
-
-        def block(path: str, c_in: int, c_out: int) -> list[str]:
-            own = [f"{path}.norm_1", f"{path}.norm_2"]
-            return own + ([f"{path}.bypass_norm"] if modern and c_in != c_out else [])
-
-        paths = block("lifting", args["in_channels"], h)
-        levels = args["num_levels"]
-        for i in range(levels):
-            for b in range(nb):
-                c_in = width[i] if b == 0 else width[i + 1]
-                paths += block(f"left_arc_blocks[{i}][{b}]", c_in, width[i + 1])
-        for i in reversed(range(levels)):
-            for b in range(nb):
-                c_in = width[i + 1] // 2 + width[i] if b == 0 else width[i]
-                paths += block(f"right_arc_blocks[{i}][{b}]", c_in, width[i])
-        return paths
-    return []
+def uniform(extent: Pair, global_via: tuple[GlobalSource, ...] = ()) -> Composition:
+    """The same extent at every output position (a global layer: FFT or dense over space)."""
+    back, fwd = extent
+    return Composition(extent, ((back, back), (fwd, fwd)), 1, global_via)
 
 
 def analytic_receptive_field(spec: Any) -> RFResult:
-    """Receptive field of a built-in family composed layer by layer (see the module docstring)."""
-    family, args = spec.family, spec.args
-    d = args["num_spatial_dims"]
-    period = 1
-    sources: list[GlobalSource] = [
-        GlobalSource(p, "GroupNorm", "normalization") for p in _norms(family, args)
-    ]
-    if family == "ConvNet":
-        cone = _then(*([_conv(args["kernel_size"])] * (args["depth"] + 1)))
-    elif family in ("ClassicResNet", "ModernResNet"):
-        cone = _then(*([_block()] * args["num_blocks"]))
-    elif family == "DilatedResNet":
-        block = _then(*(_conv(3, r) for r in args["dilation_rates"]))
-        cone = _then(*([_union(_identity(), block)] * args["num_blocks"]))
-    elif family in ("ClassicUNet", "ModernUNet"):
-        nb = args["num_blocks"] if family == "ModernUNet" else 1
-        levels = args["num_levels"]
-        cone = _unet_cone(levels, nb)
-        period = 2**levels
-    elif family == "ClassicFNO":
-        inf = (math.inf, math.inf)
-        sources = [
-            GlobalSource(f"blocks[{b}].spectral_conv", "SpectralConv", "fft")
-            for b in range(args["num_blocks"])
-        ]
-        return _result(((inf, (inf, inf)),) * d, (1,) * d, sources, spec)
-    elif family == "MLP":
-        n = args["num_points"]
-        sources = [GlobalSource("flat_mlp.layers[0]", "Linear", "dense over space")]
-        return _result((((n, n), ((n, n), (n, n))),) * d, (1,) * d, sources, spec)
-    else:
+    """Receptive field of a family's model composed layer by layer (see the module docstring)."""
+    from archinspect.families import FAMILIES
+
+    family = FAMILIES.get(spec.family) if spec.target is None else None
+    if family is None or family.receptive_field is None:
         raise UnsupportedOperation(
-            f"error: receptive field: no analytic composition for family {family!r}; "
+            f"error: receptive field: no analytic composition for family {spec.family!r}; "
             "use the structural method"
         )
-    per_axis, ranges = _per_position(cone, period)
-    return _result(((per_axis, ranges),) * d, (period,) * d, sources, spec)
-
-
-def _result(axes: Any, period: tuple[int, ...], sources: list[GlobalSource], spec: Any) -> RFResult:
+    c = family.receptive_field(spec.args)
+    d = spec.num_spatial_dims
     return RFResult(
-        per_axis=tuple(a[0] for a in axes),
-        position_range=tuple(a[1] for a in axes),
-        period=period,
-        global_=bool(sources),
-        global_via=tuple(sources),
+        per_axis=(c.extent,) * d,
+        position_range=(c.position_range,) * d,
+        period=(c.period,) * d,
+        global_=bool(c.global_via),
+        global_via=tuple(c.global_via),
         method="analytic",
         analysed_shape=tuple(spec.input_shape),
     )

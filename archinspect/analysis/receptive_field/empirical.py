@@ -24,14 +24,15 @@ A dependency on the whole axis, on an axis longer than any finite stencil can be
 the windows in the traced computation), is global: infinite if the model accepts a longer axis
 (an FFT), the number of points if it does not (a dense layer over space).
 
-Memory: in 2-D and 3-D, the built-in families (and pdequinox's) are measured one axis at a
-time, on inputs that are long along that axis and short along the others. That is exact for
-them: each is a composition of box-window convolutions, pointwise maps, channel concatenations
-and residual sums. A box window's dependency relation is a product of per-axis relations, a
-composition of products is a product, and every branch reaches at least one cell along every
-axis, so the projection of an output cell's dependencies onto one axis is the same union of
-per-axis stencils whatever the other axes' sizes and boundaries. Any other module is measured
-on the full n-D input, one period of positions per axis, in batches.
+Memory: in 2-D and 3-D, a model whose family declares it separable (`Family.separable`, which
+also covers pdequinox's classes of the same architecture) is measured one axis at a time, on
+inputs that are long along that axis and short along the others. That is exact for the
+convolutional families: each is a composition of box-window convolutions, pointwise maps,
+channel concatenations and residual sums. A box window's dependency relation is a product of
+per-axis relations, a composition of products is a product, and every branch reaches at least
+one cell along every axis, so the projection of an output cell's dependencies onto one axis is
+the same union of per-axis stencils whatever the other axes' sizes and boundaries. Any other
+module is measured on the full n-D input, one period of positions per axis, in batches.
 """
 
 from __future__ import annotations
@@ -48,11 +49,6 @@ from archinspect.report import GlobalSource, Pair, RFResult
 
 MAX_CELLS = 1 << 22  # per channel; a larger domain would mean an RF far beyond any real model
 BATCH = 16  # cotangents per backward pass
-
-SEPARABLE = frozenset(
-    ["ConvNet", "ClassicResNet", "ModernResNet", "ClassicUNet", "ModernUNet", "DilatedResNet"]
-)
-
 
 # ----------------------------------------------------------------------------- the positive copy
 
@@ -359,12 +355,6 @@ def _support(position: tuple[int, ...], grad: np.ndarray) -> _Probe:
     return _Probe(position, lo, hi, whole, negative)
 
 
-def _separable(model: Any) -> bool:
-    cls = type(model)
-    trusted = cls.__module__.startswith(("archinspect.models.", "pdequinox."))
-    return trusted and cls.__name__ in SEPARABLE
-
-
 def _accepts(model: Any, shape: tuple[int, ...]) -> bool:
     """Whether the (float64) copy runs on inputs of this shape."""
     import equinox as eqx
@@ -471,9 +461,9 @@ def empirical_receptive_field(
 
     `start` (spatial sizes) is where the search for a large enough input begins, e.g. from
     another method's estimate; it saves compilations and never changes the result, because a
-    measurement is accepted on its own evidence only. `separable` forces (True) or forbids
-    (False) the one-axis-at-a-time measurement; by default it is used for the families whose
-    separability the module docstring proves.
+    measurement is accepted on its own evidence only. `separable=True` measures one axis at a
+    time, for models whose separability is known (a family declares it: see the module
+    docstring); otherwise (None or False) all axes are measured together.
     """
     import jax
 
@@ -494,7 +484,7 @@ def empirical_receptive_field(
                 input_shape = hinted
         periods, bound = _grid_bounds(copy, input_shape)
         results: dict[int, _AxisResult] = {}
-        if d > 1 and (_separable(model) if separable is None else separable):
+        if d > 1 and separable:
             short = _short_size(copy, input_shape, max(periods))
             for s in range(d):
                 grads = _Gradients(copy, periods[s])
