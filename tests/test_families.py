@@ -251,3 +251,28 @@ def test_separability_of_a_target_model(model, expected):
 
     spec = load_spec_text(f"model: {model}\ninput: {{resolution: [16]}}\n", "t.yaml")
     assert separable(spec, build_abstract(spec)) is expected
+
+
+def test_no_code_outside_the_declarations_names_a_family():
+    """A family's knowledge lives in archinspect/families/ (and its model in models/): no other
+    module compares with, keys by or imports a family by name. The embedded default spec is a
+    spec, not code, and messages may mention names inside longer text."""
+    import ast
+
+    from archinspect.families import names
+    from tests.conftest import ROOT
+
+    allowed = ("families", "models")
+    found = []
+    for path in sorted((ROOT / "archinspect").rglob("*.py")):
+        rel = path.relative_to(ROOT / "archinspect")
+        if rel.parts[0] in allowed or rel.as_posix() == "spec/default.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in set(names()):
+                found.append(f"{rel}:{node.lineno} {node.value!r}")
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "archinspect.models."
+            ):
+                found.append(f"{rel}:{node.lineno} imports {node.module}")
+    assert found == []
