@@ -15,8 +15,7 @@ from archinspect.spec.model import Spec
 def rf_report(
     spec: Spec, *, method: str = "structural", trusted: Iterable[str] = (), model: Any = None
 ) -> RFReport:
-    from archinspect.analysis.receptive_field import compare, receptive_field
-    from archinspect.errors import MethodsDisagree
+    from archinspect.analysis.receptive_field import receptive_field, require_agreement
 
     if model is None:
         model = build_abstract(spec, trusted)
@@ -29,14 +28,7 @@ def rf_report(
     if method == "both" and spec.target is None:
         from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
 
-        analytic = analytic_receptive_field(spec)
-        differences = compare(result, analytic)
-        if differences:
-            raise MethodsDisagree(
-                "error: receptive field: the structural and analytic methods disagree ("
-                + "; ".join(differences)
-                + "); please report this with the spec"
-            )
+        require_agreement(result, analytic_receptive_field(spec))
         methods.append("analytic")
     return RFReport(
         name=spec.name,

@@ -69,14 +69,19 @@ def receptive_field(
             start=search_start(result, tuple(input_shape)),
             separable=separable,
         )
-        differences = compare(result, check)
-        if differences:
-            raise MethodsDisagree(
-                "error: receptive field: the structural and empirical methods disagree ("
-                + "; ".join(differences)
-                + "); please report this with the spec"
-            )
+        require_agreement(result, check)
     return result
+
+
+def require_agreement(a: RFResult, b: RFResult) -> None:
+    """Two independent methods must give the same numbers; a difference is a bug to report."""
+    differences = compare(a, b)
+    if differences:
+        raise MethodsDisagree(
+            f"error: receptive field: the {a.method} and {b.method} methods disagree ("
+            + "; ".join(differences)
+            + "); please report this with the spec"
+        )
 
 
 def search_start(result: RFResult, input_shape: tuple[int, ...]) -> tuple[int, ...]:
