@@ -4,7 +4,6 @@ monotonically with the parameter. Every probe is a full, exact measurement."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 
 from archinspect import metrics as registry
@@ -47,9 +46,7 @@ def solve(
                 spec = spec_loader([f"{spec_key(param)}={v}"])
                 measured = measure(spec, metrics, trusted=trusted, platform=platform)
             except ArchinspectError as exc:
-                reason = " ".join(line.strip() for line in exc.message.splitlines())
-                reason = re.sub(r"^error: [^:]*: ", "", reason)
-                cache[v] = Probe(v, {}, False, ("a valid config",), reason)
+                cache[v] = Probe(v, {}, False, ("a valid config",), exc.message)
                 return cache[v]
             measured.pop("output_shape", None)
             violated = tuple(

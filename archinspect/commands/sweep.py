@@ -162,7 +162,7 @@ def run_sweep(
             measured = measure(spec, wanted, trusted=trusted, platform=platform)
             rows.append(SweepRow(shown, measured))
         except ArchinspectError as exc:
-            rows.append(SweepRow(shown, {}, _one_paragraph(exc.message)))
+            rows.append(SweepRow(shown, {}, exc.message))
         if progress is not None:
             progress(i + 1, len(combos))
     fits: dict[str, Fit] = {}
@@ -189,7 +189,3 @@ def run_sweep(
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _one_paragraph(message: str) -> str:
-    return " ".join(line.strip() for line in message.splitlines() if line.strip())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 
 _SHORT = {
@@ -93,3 +94,13 @@ def pairs_text(pairs: Sequence[tuple[float, float]] | None, compact: bool = Fals
 
 def shape_text(shape: Iterable[int], sep: str = "×") -> str:
     return sep.join(str(d) for d in shape)
+
+
+def one_paragraph(message: str) -> str:
+    """A multi-line error as one line, for a table cell or a JSON field."""
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def reason(message: str) -> str:
+    """Why a probed config is invalid: the error in one line, without its "error: FILE: "."""
+    return re.sub(r"^error: [^:]*: ", "", one_paragraph(message))

@@ -7,7 +7,7 @@ from typing import Any
 from rich.text import Text
 
 from archinspect import metrics as registry
-from archinspect.render.fmt import num
+from archinspect.render.fmt import num, reason
 from archinspect.render.formats.csv import csv_text
 from archinspect.render.formats.json import dumps
 from archinspect.render.formats.table import to_text
@@ -81,7 +81,8 @@ def solve_lines(result: SolveResult) -> list[str]:
         )
     lines = [head, f"  at {result.param}={result.value}: {_show(result.metric)}"]
     if result.next_error is not None:
-        lines.append(f"  at {result.param}={result.next_value}: invalid — {result.next_error}")
+        why = reason(result.next_error)
+        lines.append(f"  at {result.param}={result.next_value}: invalid — {why}")
     elif result.next_value is not None:
         lines.append(
             f"  at {result.param}={result.next_value}: {_show(result.next_metric)}"
@@ -103,7 +104,7 @@ def solve_dict(result: SolveResult) -> dict[str, Any]:
         "next_value": result.next_value,
         "next_metric": _metrics_json(result.next_metric),
         "binding": list(result.binding),
-        "next_error": result.next_error,
+        "next_error": None if result.next_error is None else reason(result.next_error),
         "probes": result.probes,
     }
 

@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 
 from archinspect import metrics as registry
-from archinspect.render.fmt import num, pairs_json, pairs_text, shape_text
+from archinspect.render.fmt import num, one_paragraph, pairs_json, pairs_text, shape_text
 from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
 from archinspect.render.formats.json import dumps
@@ -69,8 +69,8 @@ def _metric(m: str) -> Column[SweepRow]:
 ERROR = Column[SweepRow](
     "error",
     "error",
-    lambda r: r.error,
-    lambda r: r.error or "",
+    lambda r: None if r.error is None else one_paragraph(r.error),
+    lambda r: "" if r.error is None else one_paragraph(r.error),
     style=lambda _r: "red",
     fold=True,
 )
