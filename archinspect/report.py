@@ -87,6 +87,33 @@ class CountReport:
 
 
 @dataclass(frozen=True)
+class ConvGeometry:
+    """A convolution as the direct convolution XLA runs, for tables and the dense equivalent.
+
+    A transposed convolution is described by its equivalent direct one (input dilated by its
+    stride, stride 1, `transposed=True`), so every conv is read the same way: the input axis of
+    n cells is dilated to (n - 1) * input_dilation + 1 cells, padded by `padding` (low, high)
+    cells, and a kernel of effective size (k - 1) * kernel_dilation + 1 slides with `stride`.
+    """
+
+    kernel_size: tuple[int, ...]
+    kernel_dilation: tuple[int, ...]
+    input_dilation: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]  # applied to the (dilated) input, per spatial axis
+    padding_mode: str  # "zeros" | "circular" | "reflect" | "edge": what the padded cells hold
+    groups: int
+    in_channels: int
+    out_channels: int
+    transposed: bool = False
+
+    @property
+    def effective_kernel(self) -> tuple[int, ...]:
+        pairs = zip(self.kernel_size, self.kernel_dilation, strict=True)
+        return tuple((k - 1) * d + 1 for k, d in pairs)
+
+
+@dataclass(frozen=True)
 class LayerRow:
     """One module of the forward pass: shapes of its first call, how often it was called."""
 
