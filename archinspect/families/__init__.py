@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from archinspect.families import conv_net, dilated_res_net, fno, mlp, res_net, u_net
+from archinspect.families import conv_net, dilated_res_net, fno, mlp, res_net, tcn, u_net
 from archinspect.families.family import BOUNDARY_MODES, COMMON, Family
 
 __all__ = [
@@ -66,5 +66,6 @@ for _family in (
     fno.FAMILY,
     dilated_res_net.FAMILY,
     mlp.FAMILY,
+    tcn.FAMILY,
 ):
     register(_family)

@@ -8,7 +8,8 @@ the end points: (A after B)(q) = [lo_B(lo_A(q)), hi_B(hi_A(q))], and the union o
 so the boundary mode does not matter.
 
 Same-padded convolution of kernel k and dilation r (JAX puts the extra cell of an even kernel
-after): [q - r*((k-1)//2), q + r*(k-1 - (k-1)//2)].
+after): [q - r*((k-1)//2), q + r*(k-1 - (k-1)//2)]. A causal one pads only before and sees
+[q - r*(k-1), q].
 
 Resampling by 2. Grid i has cells 2**i input cells apart. A stride-2 3-conv maps coarse cell q
 to fine cells [2q - 1, 2q + 1]. Up-sampling by zero insertion and a 3-conv maps fine cell p to
@@ -48,6 +49,12 @@ def conv(k: int, r: int = 1) -> Cone:
     before = r * ((k - 1) // 2)
     after = r * (k - 1) - before
     return Cone(lambda q: q - before, lambda q: q + after)
+
+
+def causal_conv(k: int, r: int = 1) -> Cone:
+    """A causal convolution of kernel k and dilation r (all padding before): [q - r*(k-1), q]."""
+    reach = r * (k - 1)
+    return Cone(lambda q: q - reach, lambda q: q)
 
 
 def then(*cones: Cone) -> Cone:
