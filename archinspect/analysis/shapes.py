@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from archinspect.analysis.conv_matrix import dense_equivalent, subtotal
 from archinspect.analysis.params import module_rows, module_tree
 from archinspect.analysis.recorder import Call, traced_calls
-from archinspect.report import ConvGeometry, LayerRow
+from archinspect.report import ConvGeometry, DenseEquivalent, LayerRow
 
 _EQX_MODE = {"ZEROS": "zeros", "REFLECT": "reflect", "REPLICATE": "edge", "CIRCULAR": "circular"}
 
@@ -102,9 +102,13 @@ def with_dense_equivalents(rows: list[LayerRow]) -> list[LayerRow]:
     """Each conv row's dense equivalent; every other row the sums over the convs below it."""
     out = []
     convs = [r for r in rows if r.conv is not None]
+    own = {
+        r.path: dense_equivalent(r.conv, r.input_shapes[0][1:]) for r in convs if r.conv is not None
+    }
     for row in rows:
-        if row.conv is not None:
-            dense = dense_equivalent(row.conv, row.input_shapes[0][1:])
+        dense: DenseEquivalent | None
+        if row.path in own:
+            dense = own[row.path]
         else:
             below = [c for c in convs if _is_ancestor(row.path, c.path) and c.path != row.path]
             # a conv inside a conv (a wrapper) is the wrapper's business: count the outer one
@@ -113,7 +117,7 @@ def with_dense_equivalents(rows: list[LayerRow]) -> list[LayerRow]:
                 for c in below
                 if not any(_is_ancestor(o.path, c.path) for o in below if o is not c)
             ]
-            dense = subtotal([dense_equivalent(c.conv, c.input_shapes[0][1:]) for c in outer])  # type: ignore[arg-type]
+            dense = subtotal([own[c.path] for c in outer])
         out.append(dataclasses.replace(row, dense=dense))
     return out
 

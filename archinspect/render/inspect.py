@@ -252,8 +252,8 @@ JSON_KEYS: tuple[str, ...] = (
 )
 JSON_KEYS += ("calls", "folded", "input_shapes", "output_shapes", "flops", "receptive_field")
 JSON_KEYS += ("conv", "dense_equivalent")
-OPTIONAL = ("input_shapes", "output_shapes", "flops", "receptive_field", "conv")
-OPTIONAL += ("dense_equivalent",)
+OPTIONAL: tuple[str, ...] = ("input_shapes", "output_shapes", "flops", "receptive_field")
+OPTIONAL += ("conv", "dense_equivalent")
 
 
 def grid(report: InspectReport, fmt: str, *, full: bool) -> Grid[LayerRow]:
