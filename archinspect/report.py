@@ -134,7 +134,6 @@ class DenseEquivalent:
     cols: int | None
     nonzeros: int
     weights: int
-    convs: int = 1  # how many convs the figures sum over
 
     @property
     def sharing(self) -> float:

@@ -333,7 +333,6 @@ def test_shapes_json_has_the_conv_and_its_dense_equivalent():
         "nonzeros": 10 * 3 * 4,
         "weights": 12,
         "sharing": 10.0,
-        "convs": 1,
     }
     # the root: the sums over its two convs (1 -> 4 -> 1), no matrix of its own
     assert "conv" not in layers[0]
@@ -341,7 +340,6 @@ def test_shapes_json_has_the_conv_and_its_dense_equivalent():
         "nonzeros": 120 + 120,
         "weights": 12 + 12,
         "sharing": 10.0,
-        "convs": 2,
     }
     plain = runner.invoke(app, ["shapes", *CONVNET, "-f", "json"])
     assert all("dense_equivalent" not in r for r in json.loads(plain.stdout)["layers"])

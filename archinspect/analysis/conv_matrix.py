@@ -111,5 +111,4 @@ def subtotal(parts: list[DenseEquivalent]) -> DenseEquivalent | None:
         cols=None,
         nonzeros=sum(p.nonzeros for p in parts),
         weights=sum(p.weights for p in parts),
-        convs=sum(p.convs for p in parts),
     )

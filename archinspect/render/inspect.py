@@ -124,12 +124,13 @@ def stride_text(g: ConvGeometry, sep: str = "×") -> str:
     return sep.join(str(s) if d == 1 else f"{s}/{d}" for s, d in pairs)
 
 
-def padding_text(g: ConvGeometry) -> str:
-    """(low,high) per axis, '(1,1)×2' when every axis has the same; the mode unless zeros."""
+def padding_text(g: ConvGeometry, compact: bool = True) -> str:
+    """(low,high) per axis, '(1,1)×2' when every axis has the same (compact, as the RF column
+    writes extents); then the mode, unless zeros or nothing is padded."""
     texts = [f"({lo},{hi})" for lo, hi in g.padding]
-    text = texts[0] + (f"×{len(texts)}" if len(texts) > 1 else "")
-    if len(set(texts)) > 1:
-        text = " ".join(texts)
+    text = " ".join(texts)
+    if compact and len(set(texts)) == 1:
+        text = texts[0] + (f"×{len(texts)}" if len(texts) > 1 else "")
     padded = any(lo or hi for lo, hi in g.padding)
     return text + ("" if g.padding_mode == "zeros" or not padded else f" {g.padding_mode}")
 
@@ -171,12 +172,16 @@ STRIDE = Column[LayerRow](
     "stride",
     _conv(stride_text),
     _conv(stride_text),
-    "right",
     csv=_conv(lambda g: stride_text(g, "x")),
     no_wrap=True,
 )
 PADDING = Column[LayerRow](
-    "padding", "padding", _conv(padding_text), _conv(padding_text), no_wrap=True
+    "padding",
+    "padding",
+    _conv(padding_text),
+    _conv(padding_text),
+    csv=_conv(lambda g: padding_text(g, compact=False)),
+    no_wrap=True,
 )
 
 
@@ -188,7 +193,7 @@ def dense_dict(d: DenseEquivalent) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if d.rows is not None:
         data.update(rows=d.rows, cols=d.cols)
-    data.update(nonzeros=d.nonzeros, weights=d.weights, sharing=d.sharing, convs=d.convs)
+    data.update(nonzeros=d.nonzeros, weights=d.weights, sharing=round(d.sharing, 6))
     return data
 
 
