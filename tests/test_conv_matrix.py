@@ -15,6 +15,8 @@ Two levels:
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import random
@@ -385,3 +387,22 @@ def test_shapes_table_shows_the_dense_columns():
         "12",
         "10.00",
     ]
+
+
+@pytest.mark.usefixtures("repo_root")
+def test_inspect_csv_has_the_dense_columns():
+    args = ["inspect", *CONVNET, "--set", "model.boundary_mode=dirichlet", "-f", "csv"]
+    result = runner.invoke(app, [*args, "--dense-equivalent"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0])[-4:] == ["matrix", "nonzeros", "weights", "sharing"]
+    # zero padding: the end outputs lose a tap, 10 * 3 - 2 = 28 pairs per channel pair
+    got = [(r["path"], r["padding"], r["matrix"], r["nonzeros"], r["weights"]) for r in rows]
+    assert got == [
+        ("", "", "", str(2 * 28 * 4), "24"),
+        ("layers[0]", "(1,1)", "40x10", str(28 * 4), "12"),
+        ("layers[1]", "(1,1)", "10x40", str(28 * 4), "12"),
+    ]
+    assert [r["sharing"] for r in rows] == [str(round(28 * 4 / 12, 6))] * 3
+    plain = runner.invoke(app, args)
+    assert "nonzeros" not in plain.stdout.splitlines()[0]
