@@ -106,11 +106,39 @@ class ConvGeometry:
     in_channels: int
     out_channels: int
     transposed: bool = False
+    # The part of `padding` next to the dilated input that holds zeros whatever the mode (the
+    # zero-insertion up-sampling conv's stride - 1 trailing zeros); () when there is none. The
+    # rest of `padding` continues the dilated input and these zeros: periodically for
+    # "circular" (period (n - 1) * input_dilation + 1 + these zeros, which is n * stride for a
+    # transposed conv), mirrored for "reflect" (numpy's 'reflect': the end cell not repeated),
+    # repeated for "edge".
+    zero_padding: tuple[tuple[int, int], ...] = ()
 
     @property
     def effective_kernel(self) -> tuple[int, ...]:
         pairs = zip(self.kernel_size, self.kernel_dilation, strict=True)
         return tuple((k - 1) * d + 1 for k, d in pairs)
+
+
+@dataclass(frozen=True)
+class DenseEquivalent:
+    """A conv as the sparse, weight-shared matrix it is (`--dense-equivalent`).
+
+    rows = output cells * out_channels, cols = input cells * in_channels (before dilation and
+    padding); nonzeros: the (output element, input element) pairs a weight connects; weights:
+    the kernel's parameters (the bias is not part of the matrix). A row that is not a conv
+    carries the sums over the convs below it, with no matrix size.
+    """
+
+    rows: int | None
+    cols: int | None
+    nonzeros: int
+    weights: int
+
+    @property
+    def sharing(self) -> float:
+        """The weight-sharing factor: matrix entries per weight (non-zeros / weights)."""
+        return self.nonzeros / self.weights if self.weights else 0.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +156,8 @@ class LayerRow:
     flops: int | None = None  # XLA's estimate for one sample, all calls of this module
     rf: tuple[tuple[int | float, int | float], ...] | None = None  # cumulative stencil RF
     folded: int = 0
+    conv: ConvGeometry | None = None  # a conv's geometry at its first call
+    dense: DenseEquivalent | None = None  # with --dense-equivalent
 
 
 @dataclass(frozen=True)

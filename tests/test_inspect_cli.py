@@ -108,6 +108,9 @@ class TestShapes:
             "depth",
             "input_shape",
             "output_shape",
+            "kernel",
+            "stride",
+            "padding",
             "own_params",
             "params",
             "calls",
@@ -124,6 +127,12 @@ class TestShapes:
             "4x16x16",
         )
         assert row["params"] == row["own_params"] == str(4 * 8 * 9 + 4)
+        # the direct conv it runs: 8x8 dilated by 2 to 15x15, padded (1,2) periodic, 3x3
+        assert (row["kernel"], row["stride"], row["padding"]) == (
+            "3x3",
+            "1/2x1/2",
+            "(1,2) (1,2) circular",
+        )
         assert all(r["flops"] == "" for r in rows)  # shapes: no FLOPs
 
     def test_output_file(self, tmp_path):
@@ -271,7 +280,8 @@ class TestInspectConvNet:
         line = next(line for line in out.splitlines() if " layers[1] " in line)
         cells = [c.strip() for c in line.strip("│ \n").split("│")]
         # two 3-convs deep: (2, 2) cells each side
-        assert cells == ["layers[1]", "Conv", "4×10", "4×10", "52", "1", "1,000", "(2,2)"]
+        conv = ["3", "1", "(1,1) circular"]  # 3 taps, stride 1, one periodic cell each side
+        assert cells == ["layers[1]", "Conv", "4×10", "4×10", *conv, "52", "1", "1,000", "(2,2)"]
 
     def test_csv(self):
         rows = list(csv.DictReader(io.StringIO(invoke("inspect", *CONVNET, "-f", "csv"))))
@@ -294,8 +304,10 @@ class TestInspectConvNet:
             "a multiply-add = 2 FLOPs) | 1,610 |"
         ) in lines
         assert "| activation bytes (leaf outputs, whole batch) | 360 |" in lines
-        assert "| module | type | input | output | params | calls | FLOPs | RF |" in lines
-        assert "| &nbsp;&nbsp;layers[1] | Conv | 4×10 | 4×10 | 52 | 1 | 1,000 | (2,2) |" in lines
+        header = "| module | type | input | output | kernel | stride | padding | params | calls |"
+        assert header + " FLOPs | RF |" in lines
+        row = "| &nbsp;&nbsp;layers[1] | Conv | 4×10 | 4×10 | 3 | 1 | (1,1) circular | 52 | 1 |"
+        assert row + " 1,000 | (2,2) |" in lines
         assert "| receptive field (backward, forward) | (3,3) |" in lines
 
 

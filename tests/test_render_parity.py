@@ -28,7 +28,9 @@ from archinspect.report import (
     BudgetResult,
     CheckError,
     CheckReport,
+    ConvGeometry,
     CountReport,
+    DenseEquivalent,
     Fit,
     FlopsReport,
     GlobalSource,
@@ -116,6 +118,20 @@ def count_report(rf: bool) -> CountReport:
     )
 
 
+# a dilated, strided, grouped 2-D conv with circular padding (its JSON is an object per row)
+LIFT = ConvGeometry(
+    kernel_size=(3, 3),
+    kernel_dilation=(2, 1),
+    input_dilation=(1, 1),
+    stride=(2, 1),
+    padding=((2, 2), (1, 1)),
+    padding_mode="circular",
+    groups=1,
+    in_channels=3,
+    out_channels=10,
+)
+
+
 def inspect_report(full: bool) -> InspectReport:
     def flops(n: int) -> int | None:  # XLA's figures: `shapes` compiles nothing
         return n if full else None
@@ -134,7 +150,17 @@ def inspect_report(full: bool) -> InspectReport:
             rf=((INF, INF),),
         ),
         LayerRow(
-            "lift", "Conv", 1, ((3, 32, 32),), ((10, 32, 32),), 1_210, 1_210, 1, flops(54_000)
+            "lift",
+            "Conv",
+            1,
+            ((3, 32, 32),),
+            ((10, 16, 32),),
+            1_210,
+            1_210,
+            1,
+            flops(54_000),
+            conv=LIFT,
+            dense=DenseEquivalent(5_120, 3_072, 123_456, 900),
         ),
         LayerRow(
             "mix",
@@ -558,6 +584,45 @@ def test_count_rf_shows_the_receptive_field_in_every_format():
     ]
     plain = _formats("count")
     assert "RF" not in plain["markdown"] and "receptive_field" not in plain["csv"]
+
+
+def test_every_conv_and_dense_field_is_in_the_conv_row_of_every_format():
+    """The row test skips JSON objects: the `conv` and `dense_equivalent` objects, field by field
+    (`transposed` is the type's business: its input dilation shows as the stride 1/s)."""
+    texts = _formats("shapes")
+    row = next(r for r in json.loads(texts["json"])["layers"] if r["path"] == "lift")
+    assert row["conv"] == {
+        "kernel_size": [3, 3],
+        "kernel_dilation": [2, 1],
+        "input_dilation": [1, 1],
+        "effective_kernel": [5, 3],
+        "stride": [2, 1],
+        "padding": [[2, 2], [1, 1]],
+        "padding_mode": "circular",
+        "groups": 1,
+        "transposed": False,
+    }
+    assert row["dense_equivalent"] == {
+        "rows": 5_120,
+        "cols": 3_072,
+        "nonzeros": 123_456,
+        "weights": 900,
+        "sharing": 137.173333,
+    }
+    cells = "5×3 (3×3 d2×1) | 2×1 | (2,2) (1,1) circular | 1,210 | 1 | "
+    cells += "| 5,120×3,072 | 123,456 | 900 | 137.17"
+    table = next(line for line in _table_rows(texts["table"]) if " lift " in line)
+    assert " ".join(table.replace("│", "|").split()).endswith(cells + " |")
+    markdown = next(line for line in _markdown_rows(texts["markdown"]) if " lift " in line)
+    assert " ".join(markdown.split()).endswith(cells + " |")
+    lift = next(r for r in csv.DictReader(io.StringIO(texts["csv"])) if r["path"] == "lift")
+    assert {k: lift[k] for k in ("kernel", "stride", "padding", "matrix")} == {
+        "kernel": "5x3 (3x3 d2x1)",
+        "stride": "2x1",
+        "padding": "(2,2) (1,1) circular",
+        "matrix": "5120x3072",
+    }
+    assert (lift["nonzeros"], lift["weights"], lift["sharing"]) == ("123456", "900", "137.173333")
 
 
 def test_an_unknown_report_or_format_is_refused():

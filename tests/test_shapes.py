@@ -707,11 +707,16 @@ class TestShapesCommand:
         assert lines[0].startswith(
             "### convnet-1d — ConvNet, input 1×10 → output 1×10, batch 1, float32, "
         )
-        # the last column is the cumulative receptive field: one more 3-conv, one more cell
-        assert "| module | type | input | output | params | calls | RF |" in lines
-        assert "| &nbsp;&nbsp;layers[0] | Conv | 1×10 | 4×10 | 16 | 1 | (1,1) |" in lines
-        assert "| &nbsp;&nbsp;layers[1] | Conv | 4×10 | 4×10 | 52 | 1 | (2,2) |" in lines
-        assert "| &nbsp;&nbsp;layers[2] | Conv | 4×10 | 1×10 | 13 | 1 | (3,3) |" in lines
+        # the last column is the cumulative receptive field: one more 3-conv, one more cell;
+        # each conv: 3 taps, stride 1, one periodic cell each side
+        header = (
+            "| module | type | input | output | kernel | stride | padding | params | calls | RF |"
+        )
+        assert header in lines
+        conv = "| 3 | 1 | (1,1) circular |"
+        assert f"| &nbsp;&nbsp;layers[0] | Conv | 1×10 | 4×10 {conv} 16 | 1 | (1,1) |" in lines
+        assert f"| &nbsp;&nbsp;layers[1] | Conv | 4×10 | 4×10 {conv} 52 | 1 | (2,2) |" in lines
+        assert f"| &nbsp;&nbsp;layers[2] | Conv | 4×10 | 1×10 {conv} 13 | 1 | (3,3) |" in lines
 
     def test_table(self):
         text = self.invoke()  # table is the default format
@@ -720,7 +725,8 @@ class TestShapesCommand:
             line = next(line for line in text.splitlines() if f" {path} " in line)
             cells = [c.strip() for c in line.strip("│ \n").split("│")]
             shapes = ["×".join(map(str, i)), "×".join(map(str, o))]
-            assert cells == [path, type_, *shapes, str(n), "1", f"({depth},{depth})"]
+            conv = ["3", "1", "(1,1) circular"]
+            assert cells == [path, type_, *shapes, *conv, str(n), "1", f"({depth},{depth})"]
 
 
 @pytest.mark.usefixtures("repo_root")

@@ -447,6 +447,18 @@ def test_module_class_target_from_archinspect_itself(tmp_path):
             "calls": 1,
             "folded": 0,
             "receptive_field": [[1, 1]],  # one 3-conv
+            # its geometry: 3 taps, stride 1, one periodic cell each side (the default)
+            "conv": {
+                "kernel_size": [3],
+                "kernel_dilation": [1],
+                "input_dilation": [1],
+                "effective_kernel": [3],
+                "stride": [1],
+                "padding": [[1, 1]],
+                "padding_mode": "circular",
+                "groups": 1,
+                "transposed": False,
+            },
         }
     ]
 

@@ -30,6 +30,15 @@ RFOpt = Annotated[
     ),
 ]
 
+DenseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dense-equivalent",
+        help="add each conv's dense equivalent: the size of the matrix it would be if "
+        "unrolled, its structural non-zeros and the weight-sharing factor (non-zeros / weights)",
+    ),
+]
+
 
 def count(
     ctx: typer.Context,
@@ -73,6 +82,7 @@ def _layers_command(
     trust: list[str] | None,
     full: bool,
     with_rf: bool,
+    dense: bool,
 ) -> None:
     def body() -> None:
         loaded = load(spec, set_)
@@ -85,6 +95,7 @@ def _layers_command(
             platform=settings(ctx).platform,
             costs=full,
             rf=with_rf,
+            dense=dense,
         )
         emit(render(format.value, "inspect", report, output, full=full), output)
 
@@ -100,13 +111,16 @@ def shapes(
     depth: DepthOpt = 2,
     trust: TrustOpt = None,
     with_rf: RFOpt = True,
+    dense: DenseOpt = False,
 ) -> None:
     """Per-layer input and output shapes of the forward pass, for any Equinox module.
 
     Traced abstractly (no weights, nothing compiled); a module called several times is one
     row with its call count.
     """
-    _layers_command(ctx, spec, set_, format, output, depth, trust, full=False, with_rf=with_rf)
+    _layers_command(
+        ctx, spec, set_, format, output, depth, trust, full=False, with_rf=with_rf, dense=dense
+    )
 
 
 def inspect(
@@ -118,13 +132,16 @@ def inspect(
     depth: DepthOpt = 2,
     trust: TrustOpt = None,
     with_rf: RFOpt = True,
+    dense: DenseOpt = False,
 ) -> None:
     """The full report: parameters, per-layer shapes and FLOPs, memory.
 
     FLOPs and memory are XLA's analyses of the forward pass and of a training step
     (value_and_grad of a mean squared error), compiled for --platform but never run.
     """
-    _layers_command(ctx, spec, set_, format, output, depth, trust, full=True, with_rf=with_rf)
+    _layers_command(
+        ctx, spec, set_, format, output, depth, trust, full=True, with_rf=with_rf, dense=dense
+    )
 
 
 class RFMethod(str, Enum):

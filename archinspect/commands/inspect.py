@@ -26,9 +26,9 @@ from archinspect.spec.model import Spec
 COMPILE_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
-def _forward(spec: Spec, model: Any):
+def _forward(spec: Spec, model: Any, dense: bool = False):
     try:
-        return forward_layers(model, spec.input_shape, spec.input.dtype)
+        return forward_layers(model, spec.input_shape, spec.input.dtype, dense=dense)
     except ArchinspectError:
         raise
     except user_errors(spec) as exc:
@@ -48,8 +48,10 @@ def inspect_report(
     layer_costs: bool = True,
     rf: bool = False,
     model: Any = None,
+    dense: bool = False,
 ) -> InspectReport:
-    """The full report; with costs=False only shapes and parameters (nothing is compiled)."""
+    """The full report; with costs=False only shapes and parameters (nothing is compiled);
+    `dense` adds each conv's dense equivalent (matrix size, non-zeros, weight sharing)."""
     platform = resolve(platform)
     if model is None:
         model = build_abstract(spec, trusted)
@@ -58,8 +60,8 @@ def inspect_report(
         import jax
 
         with jax.enable_x64(True):
-            return _report(spec, model, depth, platform, costs, layer_costs, rf)
-    return _report(spec, model, depth, platform, costs, layer_costs, rf)
+            return _report(spec, model, depth, platform, costs, layer_costs, rf, dense)
+    return _report(spec, model, depth, platform, costs, layer_costs, rf, dense)
 
 
 def _report(
@@ -70,12 +72,13 @@ def _report(
     costs: bool,
     layer_costs: bool,
     rf: bool,
+    dense: bool = False,
 ) -> InspectReport:
     import dataclasses
 
     _, leaves = module_rows(model)
     params = summarize(leaves)
-    output_shape, rows, calls = _forward(spec, model)
+    output_shape, rows, calls = _forward(spec, model, dense)
     flops = memory = None
     rf_done = None
     if costs:

@@ -13,7 +13,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from archinspect.report import ConvGeometry
+
 _PAD_MODE = {"periodic": "wrap", "dirichlet": "constant", "neumann": "reflect"}
+# ConvGeometry's name for what the padded cells hold, per boundary mode
+_GEOMETRY_MODE = {"periodic": "circular", "dirichlet": "zeros", "neumann": "reflect"}
 
 
 def _tuple(value: int | tuple[int, ...], n: int) -> tuple[int, ...]:
@@ -95,6 +99,21 @@ class Conv(eqx.Module):
         )[0]
         return y if self.bias is None else y + self.bias
 
+    def conv_geometry(self, spatial_in: tuple[int, ...]) -> ConvGeometry:
+        """Boundary-padded by the centred padding, then a VALID strided conv (any input size)."""
+        n = self.num_spatial_dims
+        return ConvGeometry(
+            kernel_size=self.kernel_size,
+            kernel_dilation=self.dilation,
+            input_dilation=(1,) * n,
+            stride=self.stride,
+            padding=self.padding,
+            padding_mode=_GEOMETRY_MODE[self.boundary_mode],
+            groups=self.groups,
+            in_channels=self.in_channels,
+            out_channels=self.out_channels,
+        )
+
 
 class UpConv(eqx.Module):
     """Up-sampling by `stride`: zero-insertion to stride*n cells, then a boundary-padded conv.
@@ -149,3 +168,26 @@ class UpConv(eqx.Module):
             up[None], self.weight, (1,) * self.num_spatial_dims, "VALID"
         )[0]
         return y if self.bias is None else y + self.bias
+
+    def conv_geometry(self, spatial_in: tuple[int, ...]) -> ConvGeometry:
+        """The input dilated by the stride with stride - 1 trailing zeros (stride * n cells),
+        boundary-padded by the centred padding, then a VALID conv with stride 1."""
+        n = self.num_spatial_dims
+        trailing = tuple((0, s - 1) for s in self.stride)
+        padding = tuple(
+            (lo, hi + z) for (lo, hi), (_, z) in zip(self.padding, trailing, strict=True)
+        )
+        zeros = self.boundary_mode == "dirichlet"
+        return ConvGeometry(
+            kernel_size=self.kernel_size,
+            kernel_dilation=(1,) * n,
+            input_dilation=self.stride,
+            stride=(1,) * n,
+            padding=padding,
+            padding_mode=_GEOMETRY_MODE[self.boundary_mode],
+            groups=1,
+            in_channels=self.in_channels,
+            out_channels=self.out_channels,
+            transposed=True,
+            zero_padding=() if zeros or all(z == 0 for _, z in trailing) else trailing,
+        )

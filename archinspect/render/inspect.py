@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Console
 from rich.text import Text
 
 from archinspect.render.count import params_dict
@@ -21,7 +22,7 @@ from archinspect.render.formats.json import dumps
 from archinspect.render.formats.table import rich_table, summary_grid, to_text
 from archinspect.render.rf import RF, network_fields, rf_dict
 from archinspect.render.view import Column, Field, Grid
-from archinspect.report import InspectReport, LayerRow, XlaMemory
+from archinspect.report import ConvGeometry, DenseEquivalent, InspectReport, LayerRow, XlaMemory
 
 FLOPS_NOTE = "XLA's estimate (cost analysis of the compiled program); a multiply-add = 2 FLOPs"
 
@@ -100,6 +101,150 @@ FLOPS = Column[LayerRow](
 )
 FOLDED = Column[LayerRow]("folded", "folded", lambda r: r.folded, lambda r: str(r.folded), "right")
 
+
+# A conv's geometry as the direct convolution XLA runs (a transposed conv: its input dilated
+# by the stride, shown as the fractional stride 1/s); blank for every other row.
+def _axes(values: tuple[int, ...], sep: str = "×") -> str:
+    return sep.join(str(v) for v in values)
+
+
+def kernel_text(g: ConvGeometry, sep: str = "×") -> str:
+    """The effective kernel (k - 1) * d + 1 per axis; '5 (3 d2)' when dilated; ' g4': groups."""
+    text = _axes(g.effective_kernel, sep)
+    if any(d != 1 for d in g.kernel_dilation):
+        dil = g.kernel_dilation
+        dils = str(dil[0]) if len(set(dil)) == 1 else _axes(dil, sep)
+        text += f" ({_axes(g.kernel_size, sep)} d{dils})"
+    return text + (f" g{g.groups}" if g.groups > 1 else "")
+
+
+def stride_text(g: ConvGeometry, sep: str = "×") -> str:
+    """The stride per axis; 's/d' where the input is dilated by d (1/2: a transposed conv)."""
+    pairs = zip(g.stride, g.input_dilation, strict=True)
+    return sep.join(str(s) if d == 1 else f"{s}/{d}" for s, d in pairs)
+
+
+def padding_text(g: ConvGeometry, compact: bool = True) -> str:
+    """(low,high) per axis, '(1,1)×2' when every axis has the same (compact, as the RF column
+    writes extents); then the mode, unless zeros or nothing is padded."""
+    texts = [f"({lo},{hi})" for lo, hi in g.padding]
+    text = " ".join(texts)
+    if compact and len(set(texts)) == 1:
+        text = texts[0] + (f"×{len(texts)}" if len(texts) > 1 else "")
+    padded = any(lo or hi for lo, hi in g.padding)
+    return text + ("" if g.padding_mode == "zeros" or not padded else f" {g.padding_mode}")
+
+
+def conv_dict(g: ConvGeometry) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "kernel_size": list(g.kernel_size),
+        "kernel_dilation": list(g.kernel_dilation),
+        "input_dilation": list(g.input_dilation),
+        "effective_kernel": list(g.effective_kernel),
+        "stride": list(g.stride),
+        "padding": [list(p) for p in g.padding],
+        "padding_mode": g.padding_mode,
+        "groups": g.groups,
+        "transposed": g.transposed,
+    }
+    if g.zero_padding:
+        data["zero_padding"] = [list(p) for p in g.zero_padding]
+    return data
+
+
+def _conv(text: Any) -> Any:
+    return lambda r: "" if r.conv is None else text(r.conv)
+
+
+CONV = Column[LayerRow](
+    "conv", "conv", lambda r: None if r.conv is None else conv_dict(r.conv), lambda r: ""
+)
+KERNEL = Column[LayerRow](
+    "kernel",
+    "kernel",
+    _conv(kernel_text),
+    _conv(kernel_text),
+    csv=_conv(lambda g: kernel_text(g, "x")),
+    no_wrap=True,
+)
+STRIDE = Column[LayerRow](
+    "stride",
+    "stride",
+    _conv(stride_text),
+    _conv(stride_text),
+    csv=_conv(lambda g: stride_text(g, "x")),
+    no_wrap=True,
+)
+PADDING = Column[LayerRow](
+    "padding",
+    "padding",
+    _conv(padding_text),
+    _conv(padding_text),
+    csv=_conv(lambda g: padding_text(g, compact=False)),
+    no_wrap=True,
+)
+
+
+def sharing_text(d: DenseEquivalent) -> str:
+    return f"{d.sharing:,.2f}"
+
+
+def dense_dict(d: DenseEquivalent) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if d.rows is not None:
+        data.update(rows=d.rows, cols=d.cols)
+    data.update(nonzeros=d.nonzeros, weights=d.weights, sharing=round(d.sharing, 6))
+    return data
+
+
+def _matrix(d: DenseEquivalent | None, sep: str = "×") -> str:
+    if d is None or d.rows is None:
+        return ""
+    return f"{num(d.rows)}{sep}{num(d.cols or 0)}"
+
+
+DENSE = Column[LayerRow](
+    "dense_equivalent",
+    "dense equivalent",
+    lambda r: None if r.dense is None else dense_dict(r.dense),
+    lambda r: "",
+)
+MATRIX = Column[LayerRow](
+    "matrix",
+    "matrix",
+    lambda r: _matrix(r.dense),
+    lambda r: _matrix(r.dense),
+    "right",
+    csv=lambda r: _matrix(r.dense, "x").replace(",", ""),
+    no_wrap=True,
+)
+NONZEROS = Column[LayerRow](
+    "nonzeros",
+    "non-zeros",
+    lambda r: None if r.dense is None else r.dense.nonzeros,
+    lambda r: "" if r.dense is None else num(r.dense.nonzeros),
+    "right",
+    no_wrap=True,
+)
+WEIGHTS = Column[LayerRow](
+    "weights",
+    "weights",
+    lambda r: None if r.dense is None else r.dense.weights,
+    lambda r: "" if r.dense is None else num(r.dense.weights),
+    "right",
+    no_wrap=True,
+)
+SHARING = Column[LayerRow](
+    "sharing",
+    "sharing",
+    lambda r: None if r.dense is None else round(r.dense.sharing, 6),
+    lambda r: "" if r.dense is None else sharing_text(r.dense),
+    "right",
+    no_wrap=True,
+)
+CONV_COLUMNS = [KERNEL, STRIDE, PADDING]
+DENSE_COLUMNS = [MATRIX, NONZEROS, WEIGHTS, SHARING]
+
 # JSON's key order is the README's contract; the optional keys are absent when empty.
 JSON_KEYS: tuple[str, ...] = (
     "path",
@@ -111,20 +256,25 @@ JSON_KEYS: tuple[str, ...] = (
     "own_params",
 )
 JSON_KEYS += ("calls", "folded", "input_shapes", "output_shapes", "flops", "receptive_field")
-OPTIONAL = ("input_shapes", "output_shapes", "flops", "receptive_field")
+JSON_KEYS += ("conv", "dense_equivalent")
+OPTIONAL: tuple[str, ...] = ("input_shapes", "output_shapes", "flops", "receptive_field")
+OPTIONAL += ("conv", "dense_equivalent")
 
 
 def grid(report: InspectReport, fmt: str, *, full: bool) -> Grid[LayerRow]:
+    has_dense = any(r.dense is not None for r in report.layers)
+    dense = DENSE_COLUMNS if has_dense else []
     if fmt == "csv":
-        columns = [PATH, TYPE, DEPTH, INPUT, OUTPUT, OWN, PARAMS, CALLS, FLOPS, RF, FOLDED]
-        return Grid("", columns, report.layers)
+        columns = [PATH, TYPE, DEPTH, INPUT, OUTPUT, *CONV_COLUMNS, OWN, PARAMS, CALLS, FLOPS, RF]
+        return Grid("", [*columns, FOLDED, *dense], report.layers)
     if fmt == "json":
         columns = [PATH, TYPE, DEPTH, INPUT, OUTPUT, PARAMS, OWN, CALLS, FOLDED]
-        return Grid("", [*columns, INPUTS, OUTPUTS, FLOPS, RF], report.layers)
+        return Grid("", [*columns, INPUTS, OUTPUTS, FLOPS, RF, CONV, DENSE], report.layers)
     has_flops = full and any(r.flops is not None for r in report.layers)
     has_rf = any(r.rf is not None for r in report.layers)
-    columns = [PATH, TYPE, INPUT, OUTPUT, PARAMS, CALLS]
-    columns += [FLOPS] * has_flops + [RF] * has_rf
+    has_conv = any(r.conv is not None for r in report.layers)
+    columns = [PATH, TYPE, INPUT, OUTPUT, *(CONV_COLUMNS if has_conv else []), PARAMS, CALLS]
+    columns += [FLOPS] * has_flops + [RF] * has_rf + dense
     return Grid(" · ".join(_title(report)), columns, report.layers, indent=lambda r: r.depth)
 
 
@@ -202,10 +352,18 @@ def summary(report: InspectReport, *, full: bool) -> list[Field]:
 
 
 def to_table(report: InspectReport, *, full: bool, width: int = 120, color: bool = False) -> str:
-    items: list[Any] = [rich_table(grid(report, "table", full=full))]
-    items.append(summary_grid(summary(report, full=full)))
-    items += [Text(f"note: {note}") for note in report.notes]
-    return to_text(items, width=width, color=color)
+    """The layer table at its natural width when the conv columns make it wider than `width`
+    (a squeezed table folds paths and shapes into unreadable pieces); the rest at `width`."""
+    table = rich_table(grid(report, "table", full=full))
+    rest: list[Any] = [summary_grid(summary(report, full=full))]
+    rest += [Text(f"note: {note}") for note in report.notes]
+    if any(r.conv is not None for r in report.layers):
+        natural = Console(width=10_000).measure(table).maximum
+        if natural > width:
+            return to_text([table], width=natural, color=color) + to_text(
+                rest, width=width, color=color
+            )
+    return to_text([table, *rest], width=width, color=color)
 
 
 def to_markdown(report: InspectReport, *, full: bool) -> str:
