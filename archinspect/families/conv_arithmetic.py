@@ -115,7 +115,9 @@ class Resolved:
 
     @property
     def dilated_in(self) -> tuple[int, ...]:
-        return tuple((n - 1) * d + 1 for n, d in zip(self.spatial_in, self.input_dilation))
+        return tuple(
+            (n - 1) * d + 1 for n, d in zip(self.spatial_in, self.input_dilation, strict=True)
+        )
 
     def out_size(self, axis: int) -> int:
         n_dil = self.dilated_in[axis]
@@ -164,7 +166,9 @@ def resolve_conv(
                 "padding",
             )
         if padding == "SAME":
-            pads = tuple(same_pads(ni, ke, si) for ni, ke, si in zip(spatial_in, k_eff, s))
+            pads = tuple(
+                same_pads(ni, ke, si) for ni, ke, si in zip(spatial_in, k_eff, s, strict=True)
+            )
         elif padding == "VALID":
             pads = ((0, 0),) * n
         elif padding == "CAUSAL":
@@ -206,10 +210,10 @@ def resolve_conv_transpose(
         if padding == "CIRCULAR":
             # n * stride cells: the input dilated to a period of n * stride cells (stride - 1
             # zeros after the last cell too), wrapped around by a centred kernel.
-            pads = tuple(((ke - 1) // 2, ke // 2 + si - 1) for ke, si in zip(k_eff, s))
+            pads = tuple(((ke - 1) // 2, ke // 2 + si - 1) for ke, si in zip(k_eff, s, strict=True))
             mode = "circular"
         else:
-            pads = tuple(transpose_pads(ke, si, padding) for ke, si in zip(k_eff, s))
+            pads = tuple(transpose_pads(ke, si, padding) for ke, si in zip(k_eff, s, strict=True))
     return Resolved(k, kd, s, (1,) * n, pads, mode, tuple(spatial_in))
 
 
@@ -229,7 +233,7 @@ def resolve_pool(
                 "padding",
             )
         if padding == "SAME":
-            pads = tuple(same_pads(ni, wi, si) for ni, wi, si in zip(spatial_in, w, s))
+            pads = tuple(same_pads(ni, wi, si) for ni, wi, si in zip(spatial_in, w, s, strict=True))
         else:
             pads = ((0, 0),) * n
     return Resolved(w, (1,) * n, (1,) * n, s, pads, "zeros", tuple(spatial_in))

@@ -17,7 +17,7 @@ def _build(
     built: list[eqx.Module] = []
     for item, k in zip(layers, keys, strict=True):
         ((name, args),) = item.items()
-        c, spatial = shape.channels, shape.spatial
+        c = shape.channels
         if name == "conv":
             layer: eqx.Module = st.Conv(n, c, **args, key=k)
         elif name == "conv_transpose":
