@@ -148,7 +148,9 @@ class Shape:
     spatial: tuple[int, ...] | None
 
 
-def _name(item: dict) -> tuple[str, Any]:
+def _name(item: dict | str) -> tuple[str, Any]:
+    if isinstance(item, str):
+        return item, {}
     ((name, args),) = item.items()
     return name, args
 

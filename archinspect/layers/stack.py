@@ -216,38 +216,25 @@ class GlobalPool(eqx.Module):
         return reduce(x, axis=axes, keepdims=True)
 
 
-class GroupNorm(eqx.Module):
+class GroupNorm(eqx.nn.GroupNorm):
     """`flax.nnx.GroupNorm`: mean and variance over each channel group and every cell, then
-    a scale and a bias per channel (2 * channels parameters; eps 1e-6)."""
-
-    scale: jax.Array
-    bias: jax.Array
-    groups: int = eqx.field(static=True)
+    a scale and a bias per channel (2 * channels parameters; flax's eps 1e-6). Equinox's
+    GroupNorm already works on (channels, *spatial)."""
 
     def __init__(self, channels: int, groups: int):
-        self.groups = groups
-        self.scale = jnp.ones((channels,))
-        self.bias = jnp.zeros((channels,))
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        c = x.shape[0]
-        g = x.reshape(self.groups, -1)
-        mean = g.mean(axis=1, keepdims=True)
-        var = g.var(axis=1, keepdims=True)
-        y = ((g - mean) * jax.lax.rsqrt(var + 1e-6)).reshape(x.shape)
-        shape = (c,) + (1,) * (x.ndim - 1)
-        return y * self.scale.reshape(shape) + self.bias.reshape(shape)
+        super().__init__(groups, channels, eps=1e-6)
 
 
 class LayerNorm(eqx.Module):
     """`flax.nnx.LayerNorm` over the channels of each cell (features after flatten): a scale
-    and a bias per channel (2 * channels parameters; eps 1e-6)."""
+    and a bias per channel (2 * channels parameters; flax's eps 1e-6). Per cell, so no global
+    coupling (not an `eqx.nn.LayerNorm`, which normalizes over every axis it is given)."""
 
-    scale: jax.Array
+    weight: jax.Array
     bias: jax.Array
 
     def __init__(self, channels: int):
-        self.scale = jnp.ones((channels,))
+        self.weight = jnp.ones((channels,))
         self.bias = jnp.zeros((channels,))
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -255,7 +242,7 @@ class LayerNorm(eqx.Module):
         var = x.var(axis=0, keepdims=True)
         y = (x - mean) * jax.lax.rsqrt(var + 1e-6)
         shape = (x.shape[0],) + (1,) * (x.ndim - 1)
-        return y * self.scale.reshape(shape) + self.bias.reshape(shape)
+        return y * self.weight.reshape(shape) + self.bias.reshape(shape)
 
 
 class Dense(eqx.Module):
@@ -290,10 +277,13 @@ class Dropout(eqx.Module):
 
 
 class Activation(eqx.Module):
-    name: str = eqx.field(static=True)
+    """A nonlinearity by name (the field is called `activation` so that the empirical
+    receptive-field method recognises it and cuts it)."""
+
+    activation: str = eqx.field(static=True)
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return get_activation(self.name)(x)
+        return get_activation(self.activation)(x)
 
 
 class Residual(eqx.Module):
