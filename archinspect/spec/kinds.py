@@ -356,7 +356,10 @@ class LayerList(Kind):
         object.__setattr__(self, "by_name", {layer.name: layer for layer in self.layers})
 
     def type_name(self) -> str:
-        return "list[" + " | ".join(layer.name for layer in self.layers) + "]"
+        names = [layer.name for layer in self.layers]
+        if len(names) > 4:  # a long list of kinds would crush the arguments table
+            names = [*names[:3], f"... {len(names) - 3} more"]
+        return "list[" + " | ".join(names) + "]"
 
     def check(self, value: Any) -> str | None:
         found = self.issues(value)
