@@ -60,6 +60,7 @@ def test_the_built_in_families_are_declared_in_order():
         "ClassicFNO",
         "DilatedResNet",
         "MLP",
+        "Sequential",
     ]
 
 

@@ -17,7 +17,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from archinspect.families import conv_arithmetic as ca
+from archinspect.families.conv_arithmetic import (
+    CONV_PADDINGS,
+    POOL_PADDINGS,
+    TRANSPOSE_PADDINGS,
+    ArithmeticError_,
+    Resolved,
+    check_groups,
+    resolve_conv,
+    resolve_conv_transpose,
+    resolve_pool,
+)
 from archinspect.families.family import Args, Family
 from archinspect.spec.kinds import (
     ACTIVATIONS,
@@ -60,7 +70,7 @@ _POOL_ARGS = (
     Arg("stride", PerAxis(), 1, help="stride (one int or one per axis)"),
     Arg(
         "padding",
-        Padding(ca.POOL_PADDINGS),
+        Padding(POOL_PADDINGS),
         "VALID",
         help="SAME, VALID, an int or one [low, high] pair per axis",
     ),
@@ -68,10 +78,10 @@ _POOL_ARGS = (
 
 LAYERS = LayerList(
     (
-        Layer("conv", _conv_args(ca.CONV_PADDINGS, True), "convolution (flax.nnx.Conv)"),
+        Layer("conv", _conv_args(CONV_PADDINGS, True), "convolution (flax.nnx.Conv)"),
         Layer(
             "conv_transpose",
-            _conv_args(ca.TRANSPOSE_PADDINGS, False),
+            _conv_args(TRANSPOSE_PADDINGS, False),
             "transposed convolution (flax.nnx.ConvTranspose; its stride dilates the input)",
         ),
         Layer("max_pool", _POOL_ARGS, "maximum over each window (flax.nnx.max_pool)"),
@@ -180,7 +190,7 @@ def walk(
             return None
         try:
             out = _layer(name, args, shape, here, tag, problems, label=f"{label}{i}.")
-        except ca.ArithmeticError_ as e:
+        except ArithmeticError_ as e:
             problems.append((f"{here}.{e.key}" if e.key else here, f"{tag}: {e}"))
             return None
         if out is None:
@@ -189,7 +199,7 @@ def walk(
     return shape
 
 
-def _sizes(resolved: ca.Resolved, here: str, tag: str, problems: list) -> tuple[int, ...] | None:
+def _sizes(resolved: Resolved, here: str, tag: str, problems: list) -> tuple[int, ...] | None:
     out = resolved.spatial_out
     for axis, size in enumerate(out):
         if size <= 0:
@@ -204,9 +214,9 @@ def _layer(
     spatial = shape.spatial
     if name in ("conv", "conv_transpose"):
         assert spatial is not None
-        ca.check_groups(shape.channels, args["out_channels"], args["groups"])
+        check_groups(shape.channels, args["out_channels"], args["groups"])
         if name == "conv":
-            r = ca.resolve_conv(
+            r = resolve_conv(
                 spatial,
                 args["kernel_size"],
                 args["stride"],
@@ -215,7 +225,7 @@ def _layer(
                 args["input_dilation"],
             )
         else:
-            r = ca.resolve_conv_transpose(
+            r = resolve_conv_transpose(
                 spatial, args["kernel_size"], args["stride"], args["padding"],
                 args["kernel_dilation"],
             )  # fmt: skip
@@ -223,7 +233,7 @@ def _layer(
         return None if out is None else Shape(args["out_channels"], out)
     if name in ("max_pool", "avg_pool"):
         assert spatial is not None
-        r = ca.resolve_pool(spatial, args["window"], args["stride"], args["padding"])
+        r = resolve_pool(spatial, args["window"], args["stride"], args["padding"])
         out = _sizes(r, here, tag, problems)
         return None if out is None else Shape(shape.channels, out)
     if name in ("global_avg_pool", "global_max_pool"):
@@ -231,7 +241,7 @@ def _layer(
         return Shape(shape.channels, (1,) * len(spatial))
     if name == "group_norm":
         if shape.channels % args["groups"]:
-            raise ca.ArithmeticError_(
+            raise ArithmeticError_(
                 f"channels must be divisible by groups (={args['groups']}): "
                 f"channels={shape.channels}",
                 "groups",
@@ -248,7 +258,7 @@ def _layer(
         for axis, n in enumerate(spatial):
             last = axis == len(spatial) - 1
             if m > (n // 2 + 1 if last else n // 2):
-                raise ca.ArithmeticError_(
+                raise ArithmeticError_(
                     f"num_modes (={m}) needs at least {2 * m - (2 if last else 0)} cells on "
                     f"axis {axis}, got {n}",
                     "num_modes",
