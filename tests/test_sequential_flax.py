@@ -348,13 +348,65 @@ def test_conv_values_equal_flax(padding) -> None:
     np.testing.assert_allclose(np.asarray(ours(x)), expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("padding", ["SAME", "VALID", [[2, 1]]])
-def test_conv_transpose_values_equal_flax(padding) -> None:
-    ours = st.ConvTranspose(1, 2, 3, 3, stride=2, padding=padding, key=jax.random.PRNGKey(1))
+@pytest.mark.parametrize("padding", ["SAME", "VALID", "CIRCULAR", [[2, 1]]])
+@pytest.mark.parametrize(
+    ("kernel", "stride", "dilation"),
+    [(3, 2, 1), (3, 1, 1), (5, 3, 1), (2, 2, 1), (4, 2, 2), (2, 3, 1)],
+)
+def test_conv_transpose_values_equal_flax(padding, kernel, stride, dilation) -> None:
+    ours = st.ConvTranspose(
+        1,
+        2,
+        3,
+        kernel,
+        stride=stride,
+        kernel_dilation=dilation,
+        padding=padding,
+        key=jax.random.PRNGKey(1),
+    )
     flax_conv = nnx.ConvTranspose(
-        2, 3, (3,), strides=2, padding=_flax_padding(padding, 1), rngs=nnx.Rngs(0)
+        2,
+        3,
+        (kernel,),
+        strides=stride,
+        kernel_dilation=dilation,
+        padding=_flax_padding(padding, 1),
+        rngs=nnx.Rngs(0),
     )
     _copy_weights(flax_conv, ours)
     x = jax.random.normal(jax.random.PRNGKey(2), (2, 7))
     expected = np.asarray(flax_conv(x.T[None]))[0].T
     np.testing.assert_allclose(np.asarray(ours(x)), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("padding", ["SAME", "VALID", [[1, 2], [0, 1]]])
+def test_pool_values_equal_flax(kind: str, padding) -> None:
+    x = jax.random.normal(jax.random.PRNGKey(3), (2, 7, 6))
+    ours = st.Pool(kind, 2, [3, 2], stride=[2, 1], padding=padding)(x)
+    pool = nnx.max_pool if kind == "max" else nnx.avg_pool
+    theirs = pool(x.transpose(1, 2, 0)[None], (3, 2), (2, 1), _flax_padding(padding, 2))
+    np.testing.assert_allclose(
+        np.asarray(ours), np.asarray(theirs)[0].transpose(2, 0, 1), rtol=1e-6
+    )
+
+
+def test_norms_equal_flax() -> None:
+    x = jax.random.normal(jax.random.PRNGKey(4), (6, 5, 4))
+    channels_last = x.transpose(1, 2, 0)
+    group = nnx.GroupNorm(6, num_groups=3, rngs=nnx.Rngs(0))
+    np.testing.assert_allclose(
+        np.asarray(st.GroupNorm(6, 3)(x)),
+        np.asarray(group(channels_last[None]))[0].transpose(2, 0, 1),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    layer = nnx.LayerNorm(6, rngs=nnx.Rngs(0))
+    np.testing.assert_allclose(
+        np.asarray(st.LayerNorm(6)(x)),
+        np.asarray(layer(channels_last)).transpose(2, 0, 1),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    assert _param_count(group) == _eqx_count(st.GroupNorm(6, 3)) == 12
+    assert _param_count(layer) == _eqx_count(st.LayerNorm(6)) == 12

@@ -96,6 +96,14 @@ def transpose_pads(k_eff: int, stride: int, padding: str) -> tuple[int, int]:
     return lo, total - lo
 
 
+def circular_transpose_low(k_eff: int, stride: int) -> int:
+    """The wrapped cells before the period in flax's CIRCULAR ConvTranspose: its VALID output
+    of n * stride + max(k_eff - stride, 0) cells is padded to two periods, low half first, and
+    folded, which reads the periodic dilated input k_eff - 1 - max(k_eff - stride, 0) // 2
+    cells back."""
+    return k_eff - 1 - max(k_eff - stride, 0) // 2
+
+
 @dataclass(frozen=True)
 class Resolved:
     """One conv's knobs per axis and the padding it applies, as the direct convolution it runs
@@ -209,8 +217,12 @@ def resolve_conv_transpose(
             )
         if padding == "CIRCULAR":
             # n * stride cells: the input dilated to a period of n * stride cells (stride - 1
-            # zeros after the last cell too), wrapped around by a centred kernel.
-            pads = tuple(((ke - 1) // 2, ke // 2 + si - 1) for ke, si in zip(k_eff, s, strict=True))
+            # zeros after the last cell too), wrapped around, aligned as flax folds its VALID
+            # transposed output onto that period (`circular_transpose_low`).
+            pads = tuple(
+                (circular_transpose_low(ke, si), ke - 1 - circular_transpose_low(ke, si) + si - 1)
+                for ke, si in zip(k_eff, s, strict=True)
+            )
             mode = "circular"
         else:
             pads = tuple(transpose_pads(ke, si, padding) for ke, si in zip(k_eff, s, strict=True))

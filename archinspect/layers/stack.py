@@ -164,7 +164,9 @@ class ConvTranspose(eqx.Module):
             # One period of n * stride cells (stride - 1 zeros after every cell), wrapped.
             zero = jnp.zeros((), x.dtype)
             x = jax.lax.pad(x, zero, [(0, 0, 0)] + [(0, s - 1, s - 1) for s in self.stride])
-            wrap = tuple(((k - 1) // 2, k // 2) for k in r.effective_kernel)
+            wrap = tuple(
+                (lo, hi - (s - 1)) for (lo, hi), s in zip(r.padding, self.stride, strict=True)
+            )
             x = jnp.pad(x, ((0, 0), *wrap), mode="wrap")
             pads, lhs = ((0, 0),) * n, (1,) * n
         else:
