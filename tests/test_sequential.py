@@ -317,6 +317,10 @@ def test_set_by_index() -> None:
     assert _out_shape(s) == (2, 28)
     s = load_spec_text(KNOBS, "s.yaml", ["model.layers[0].conv.padding=[[2, 0]]"])
     assert _out_shape(s) == (2, 32)
+    s = load_spec_text(KNOBS, "s.yaml", ["model.layers[1]=tanh"])  # a bare-name item
+    assert s.args["layers"][1] == {"tanh": {}}
+    s = load_spec_text(KNOBS, "s.yaml", ["model.layers[1]={max_pool: {window: 4}}"])
+    assert _out_shape(s) == (2, 30 - 4 + 1)
     with pytest.raises(SpecError, match=r"model.layers\[0\].conv: layer 0 \(conv\) maps 32 cells"):
         load_spec_text(KNOBS, "s.yaml", ["model.layers[0].conv.kernel_size=33"])
 
