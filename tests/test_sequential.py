@@ -5,6 +5,7 @@ against the empirical method (README, "Custom layer stacks: `family: Sequential`
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import equinox as eqx
 import jax
@@ -463,3 +464,18 @@ def test_layer_norm_is_per_cell() -> None:
     s = _spec(1, 1, [*layers, {"group_norm": {"groups": 2}}], 32)
     rf = structural_receptive_field(build_abstract(s), s.input_shape)
     assert rf.global_ is True
+
+
+def test_empirical_method_refuses_a_stack_that_changes_the_grid() -> None:
+    # VALID convs shrink the grid: the empirical method says so (it used to fail inside numpy
+    # on a short probe input left with no output cell) and the structural method still answers.
+    from archinspect.errors import UnsupportedOperation
+
+    s = load_spec_text(
+        (Path(__file__).resolve().parent.parent / "configs/textbook_conv2d.yaml").read_text(),
+        "textbook.yaml",
+    )
+    model = build_abstract(s)
+    with pytest.raises(UnsupportedOperation, match=r"the output grid \(5, 0\) is not the input"):
+        receptive_field(model, s.input_shape, method="both", separable=separable(s.args))
+    assert structural_receptive_field(model, s.input_shape).per_axis == ((2, 2), (2, 4))
