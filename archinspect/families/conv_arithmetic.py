@@ -38,7 +38,7 @@ PADDING_MODE = {"CIRCULAR": "circular", "REFLECT": "reflect"}  # others pad with
 Pads = tuple[tuple[int, int], ...]
 
 
-class ArithmeticError_(ValueError):  # noqa: N801 (not the builtin ArithmeticError)
+class ConvArithmeticError(ValueError):
     """A knob that cannot apply: `key` names the layer's argument at fault (None: the layer)."""
 
     def __init__(self, message: str, key: str | None = None):
@@ -51,7 +51,7 @@ def per_axis(value: int | Sequence[int], n: int, key: str) -> tuple[int, ...]:
     if isinstance(value, int):
         return (value,) * n
     if len(value) != n:
-        raise ArithmeticError_(
+        raise ConvArithmeticError(
             f"needs one entry per spatial axis (num_spatial_dims={n}), got {len(value)}: "
             f"{list(value)}",
             key,
@@ -66,7 +66,7 @@ def explicit_pads(padding: Any, n: int) -> Pads | None:
     if isinstance(padding, int):
         return ((padding, padding),) * n
     if len(padding) != n:
-        raise ArithmeticError_(
+        raise ConvArithmeticError(
             f"needs one [low, high] pair per spatial axis (num_spatial_dims={n}), got "
             f"{len(padding)}: {[list(p) for p in padding]}",
             "padding",
@@ -167,7 +167,7 @@ def resolve_conv(
     pads = explicit_pads(padding, n)
     if pads is None:
         if any(d > 1 for d in idil):
-            raise ArithmeticError_(
+            raise ConvArithmeticError(
                 f"padding {padding} needs input_dilation 1 (flax and jax.lax refuse string "
                 f"paddings for a dilated input), got input_dilation {list(idil)}; give "
                 "explicit [low, high] pairs",
@@ -181,7 +181,7 @@ def resolve_conv(
             pads = ((0, 0),) * n
         elif padding == "CAUSAL":
             if n != 1:
-                raise ArithmeticError_(
+                raise ConvArithmeticError(
                     f"padding CAUSAL is for 1-D convolutions only, got num_spatial_dims={n}",
                     "padding",
                 )
@@ -210,7 +210,7 @@ def resolve_conv_transpose(
     pads = explicit_pads(padding, n)
     if pads is None:
         if padding not in TRANSPOSE_PADDINGS:
-            raise ArithmeticError_(
+            raise ConvArithmeticError(
                 f"padding {padding} is not one of conv_transpose's (as flax.nnx.ConvTranspose: "
                 f"{', '.join(TRANSPOSE_PADDINGS)}, an int or [low, high] pairs)",
                 "padding",
@@ -239,7 +239,7 @@ def resolve_pool(
     pads = explicit_pads(padding, n)
     if pads is None:
         if padding not in POOL_PADDINGS:
-            raise ArithmeticError_(
+            raise ConvArithmeticError(
                 f"padding {padding} is not one of a pool's (as flax.nnx's pools: SAME, VALID, "
                 "an int or [low, high] pairs)",
                 "padding",
@@ -262,7 +262,7 @@ def conv_params(
 
 def check_groups(in_channels: int, out_channels: int, groups: int) -> None:
     if in_channels % groups or out_channels % groups:
-        raise ArithmeticError_(
+        raise ConvArithmeticError(
             f"channels must be divisible by groups (={groups}): in_channels={in_channels}, "
             f"out_channels={out_channels}",
             "groups",

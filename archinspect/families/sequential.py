@@ -21,7 +21,7 @@ from archinspect.families.conv_arithmetic import (
     CONV_PADDINGS,
     POOL_PADDINGS,
     TRANSPOSE_PADDINGS,
-    ArithmeticError_,
+    ConvArithmeticError,
     Resolved,
     check_groups,
     resolve_conv,
@@ -190,7 +190,7 @@ def walk(
             return None
         try:
             out = _layer(name, args, shape, here, tag, problems, label=f"{label}{i}.")
-        except ArithmeticError_ as e:
+        except ConvArithmeticError as e:
             problems.append((f"{here}.{e.key}" if e.key else here, f"{tag}: {e}"))
             return None
         if out is None:
@@ -241,7 +241,7 @@ def _layer(
         return Shape(shape.channels, (1,) * len(spatial))
     if name == "group_norm":
         if shape.channels % args["groups"]:
-            raise ArithmeticError_(
+            raise ConvArithmeticError(
                 f"channels must be divisible by groups (={args['groups']}): "
                 f"channels={shape.channels}",
                 "groups",
@@ -258,7 +258,7 @@ def _layer(
         for axis, n in enumerate(spatial):
             last = axis == len(spatial) - 1
             if m > (n // 2 + 1 if last else n // 2):
-                raise ArithmeticError_(
+                raise ConvArithmeticError(
                     f"num_modes (={m}) needs at least {2 * m - (2 if last else 0)} cells on "
                     f"axis {axis}, got {n}",
                     "num_modes",
