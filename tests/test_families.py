@@ -61,6 +61,7 @@ def test_the_built_in_families_are_declared_in_order():
         "DilatedResNet",
         "MLP",
         "TCN",
+        "Sequential",
     ]
 
 

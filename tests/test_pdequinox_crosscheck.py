@@ -228,6 +228,13 @@ def test_pdequinox_refuses_zero_blocks(family):
     assert count_params(ours).total == 2 * 4 + 4 + 4 * 3 + 3 == 27
 
 
+# Families with no pdequinox counterpart, and where their oracle lives instead.
+NOT_IN_PDEQUINOX = {
+    "Sequential": "tests/test_sequential_flax.py (flax.nnx and jax.lax)",
+    "TCN": "tests/test_tcn.py (by hand, and the same network from equinox.nn.Conv1d)",
+}
+
+
 def test_grid_covers_every_family():
     """Every family with a pdequinox counterpart (its `same_as`) is cross-checked."""
     from archinspect.families import FAMILIES
@@ -236,3 +243,5 @@ def test_grid_covers_every_family():
         n for n, f in FAMILIES.items() if any(p.startswith("pdequinox.") for p in f.same_as)
     }
     assert set(GRID) == pdequinox
+    # every other family names the oracle that checks its counts instead
+    assert set(FAMILIES) - pdequinox == set(NOT_IN_PDEQUINOX)

@@ -32,7 +32,11 @@ def constructor(spec: Spec, trusted: Iterable[str] = ()) -> tuple[Any, dict[str,
         from archinspect.build.target import load_target
 
         return load_target(spec.target, trusted, spec.source), _target_kwargs(spec.args)
-    return FAMILIES[spec.family].load_class(), dict(spec.args)
+    family = FAMILIES[spec.family]
+    kwargs = dict(spec.args)
+    if family.input_sized:
+        kwargs["resolution"] = tuple(spec.input.resolution)
+    return family.load_class(), kwargs
 
 
 def user_errors(spec: Spec) -> type[Exception] | tuple[type[Exception], ...]:

@@ -10,7 +10,16 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from archinspect.families import conv_net, dilated_res_net, fno, mlp, res_net, tcn, u_net
+from archinspect.families import (
+    conv_net,
+    dilated_res_net,
+    fno,
+    mlp,
+    res_net,
+    sequential,
+    tcn,
+    u_net,
+)
 from archinspect.families.family import BOUNDARY_MODES, COMMON, Family
 
 __all__ = [
@@ -49,13 +58,13 @@ def separable(spec: Any, model: Any) -> bool | None:
     imported are looked at, so nothing new is imported); None when nothing is declared."""
     if spec.target is None:
         family = FAMILIES.get(spec.family)
-        return family.separable if family is not None else None
+        return family.is_separable(spec.args) if family is not None else None
     cls = type(model)
     for family in FAMILIES.values():
         for path in (family.builder, *family.same_as):
             module, _, attr = path.partition(":")
             if getattr(sys.modules.get(module), attr, None) is cls:
-                return family.separable
+                return family.is_separable(spec.args)
     return None
 
 
@@ -67,5 +76,6 @@ for _family in (
     dilated_res_net.FAMILY,
     mlp.FAMILY,
     tcn.FAMILY,
+    sequential.FAMILY,
 ):
     register(_family)

@@ -67,11 +67,17 @@ class Family:
     - `receptive_field`: the analytic composition, a function of the validated arguments
       (None: only the structural and empirical methods apply);
     - `separable`: whether the receptive field along one axis does not depend on the sizes of
-      the others, so the empirical method may measure one axis at a time;
+      the others, so the empirical method may measure one axis at a time (a bool, or a
+      function of the validated arguments; read it with `is_separable`);
     - `default_resolution` / `check_input`: input rules beyond the generic ones (a family whose
       input size is fixed by an argument); `check_input(args, resolution, as_written)` returns
       a message or None;
     - `cross_check`: problems between arguments, as (argument, message) pairs;
+    - `check_shapes(args, resolution)`: problems that need the input size (a shape walk), as
+      (path below `model`, message) pairs, e.g. ("layers[2].conv", "...");
+    - `common`: the shared arguments, when a family declares them differently (COMMON);
+    - `input_sized`: the builder also takes `resolution=` (the spec's input size), for layers
+      whose weights depend on it (a dense layer after flatten);
     - `same_as`: "module:Class" paths of other implementations of the same architecture
       (pdequinox's), so a `target:` model of one of those classes shares `separable`;
     - each argument's `sweep`: the values `archinspect sweep` takes when none are given.
@@ -82,16 +88,23 @@ class Family:
     builder: str
     args: tuple[Arg, ...]
     receptive_field: Callable[[Args], Composition] | None = None
-    separable: bool = False
+    separable: bool | Callable[[Args], bool] = False
     default_resolution: Callable[[Args], int] | None = None
     check_input: Callable[[Args, tuple[int, ...], Any], str | None] | None = None
     cross_check: Callable[[Args], list[tuple[str, str]]] | None = None
+    check_shapes: Callable[[Args, tuple[int, ...]], list[tuple[str, str]]] | None = None
+    common: tuple[Arg, ...] = COMMON
+    input_sized: bool = False
     same_as: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def all_args(self) -> tuple[Arg, ...]:
-        return COMMON + self.args
+        return self.common + self.args
+
+    def is_separable(self, args: Args) -> bool:
+        """`separable`, for a family whose separability depends on its arguments too."""
+        return self.separable(args) if callable(self.separable) else self.separable
 
     def arg(self, name: str) -> Arg | None:
         return next((a for a in self.all_args if a.name == name), None)

@@ -190,6 +190,117 @@ def OptionalIntList() -> IntList:  # noqa: N802 (reads like the other kinds)
 
 
 @dataclass(frozen=True)
+class Rate(Kind):
+    """A number in [0, 1) (a dropout rate)."""
+
+    def type_name(self) -> str:
+        return "float"
+
+    def check(self, value: Any) -> str | None:
+        if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1:
+            return None
+        return f"must be a number in [0, 1), got {yaml_repr(value)}"
+
+    def json_schema(self) -> dict:
+        return {"type": "number", "minimum": 0, "exclusiveMaximum": 1}
+
+
+@dataclass(frozen=True)
+class OptionalInt(Kind):
+    """A positive integer, or null (worked out from other arguments)."""
+
+    def type_name(self) -> str:
+        return "int | null"
+
+    def check(self, value: Any) -> str | None:
+        if value is None or _positive_int(value):
+            return None
+        return f"must be a positive integer or null, got {yaml_repr(value)}"
+
+    def json_schema(self) -> dict:
+        return {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]}
+
+
+@dataclass(frozen=True)
+class PerAxis(Kind):
+    """An integer >= minimum for every spatial axis, or a list of them, one per axis (its
+    length is checked against num_spatial_dims where the stack is walked)."""
+
+    minimum: int = 1
+
+    def type_name(self) -> str:
+        return "int | list[int]"
+
+    def check(self, value: Any) -> str | None:
+        what = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            self.minimum, f"an integer >= {self.minimum}"
+        )
+
+        def ok(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= self.minimum
+
+        if ok(value) or (isinstance(value, list) and value and all(ok(v) for v in value)):
+            return None
+        return f"must be {what} or a list of them (one per spatial axis), got {yaml_repr(value)}"
+
+    def json_schema(self) -> dict:
+        one = {"type": "integer", "minimum": self.minimum}
+        return {"oneOf": [one, {"type": "array", "items": one, "minItems": 1}]}
+
+
+@dataclass(frozen=True)
+class Padding(Kind):
+    """A padding name, a non-negative int (both sides of every axis), or one [low, high] pair
+    of non-negative ints per axis."""
+
+    names: tuple[str, ...]
+
+    def type_name(self) -> str:
+        return " | ".join(self.names) + " | int | list[[int, int]]"
+
+    def check(self, value: Any) -> str | None:
+        def nonneg(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+        if isinstance(value, str):
+            if value in self.names:
+                return None
+            return (
+                f"unknown padding {yaml_repr(value)}{did_you_mean(value, self.names)} "
+                f"(one of: {', '.join(self.names)}, an int or one [low, high] pair per axis)"
+            )
+        if nonneg(value):
+            return None
+        if (
+            isinstance(value, list)
+            and value
+            and all(
+                isinstance(p, list) and len(p) == 2 and all(nonneg(x) for x in p) for p in value
+            )
+        ):
+            return None
+        return (
+            f"must be one of {', '.join(self.names)}, a non-negative int or one [low, high] pair "
+            f"of non-negative ints per axis, got {yaml_repr(value)}"
+        )
+
+    def json_schema(self) -> dict:
+        pair = {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 0},
+            "minItems": 2,
+            "maxItems": 2,
+        }
+        return {
+            "oneOf": [
+                {"type": "string", "enum": list(self.names)},
+                {"type": "integer", "minimum": 0},
+                {"type": "array", "items": pair, "minItems": 1},
+            ]
+        }
+
+
+@dataclass(frozen=True)
 class Arg:
     """One keyword argument: its kind, default and meaning, and the values a sweep over it
     takes when none are given (`sweep`, None when there is no natural range)."""
@@ -221,6 +332,7 @@ class Layer:
     name: str
     args: tuple[Arg, ...] = ()
     help: str = ""
+    nested: bool = False  # the value is itself a list of layers of the same LayerList
 
     def defaults(self) -> dict[str, Any]:
         return {a.name: a.default for a in self.args if not a.required}
@@ -244,7 +356,10 @@ class LayerList(Kind):
         object.__setattr__(self, "by_name", {layer.name: layer for layer in self.layers})
 
     def type_name(self) -> str:
-        return "list[" + " | ".join(layer.name for layer in self.layers) + "]"
+        names = [layer.name for layer in self.layers]
+        if len(names) > 4:  # a long list of kinds would crush the arguments table
+            names = [*names[:3], f"... {len(names) - 3} more"]
+        return "list[" + " | ".join(names) + "]"
 
     def check(self, value: Any) -> str | None:
         found = self.issues(value)
@@ -294,6 +409,10 @@ class LayerList(Kind):
                     )
                 )
                 continue
+            if layer.nested:
+                for sub in self.issues(given):
+                    out.append(Issue((*where, *sub.where), sub.message, sub.at_key))
+                continue
             if given is None:
                 given = {}
             if not isinstance(given, dict):
@@ -330,16 +449,35 @@ class LayerList(Kind):
         for item in value:
             name, given = self._split(item) or ("", None)
             layer = self.by_name[name]
+            if layer.nested:
+                out.append({name: self.normalized(given)})
+                continue
             args = {**layer.defaults(), **(given or {})}
             out.append({name: {a.name: a.kind.normalized(args[a.name]) for a in layer.args}})
         return out
 
     def json_schema(self) -> dict:
         forms: list[dict] = []
-        bare = [layer.name for layer in self.layers if not any(a.required for a in layer.args)]
+        bare = [
+            layer.name
+            for layer in self.layers
+            if not layer.nested and not any(a.required for a in layer.args)
+        ]
         if bare:
             forms.append({"enum": bare})
         for layer in self.layers:
+            if layer.nested:
+                # a list of layers of this same list (the schema does not recurse into it)
+                body = {"type": "array", "minItems": 1, "description": layer.help}
+                forms.append(
+                    {
+                        "type": "object",
+                        "properties": {layer.name: body},
+                        "required": [layer.name],
+                        "additionalProperties": False,
+                    }
+                )
+                continue
             props = {}
             for a in layer.args:
                 schema = a.json_schema()

@@ -76,6 +76,9 @@ def validate(doc: Document, default_name: str) -> Spec:
     inp = _input(c, data.get("input"), family, args, target)
     sweep = _sweep(c, data.get("sweep"), family)
     budget = _budget(c, data.get("budget"), len(inp.resolution) if inp is not None else None)
+    if family is not None and family.check_shapes is not None and inp is not None:
+        for key, message in family.check_shapes(args, inp.resolution):
+            c.at(join("model", key), message)
 
     if c.problems:
         raise SpecError(doc.source, c.problems)

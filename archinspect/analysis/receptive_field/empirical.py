@@ -308,15 +308,21 @@ class _Gradients:
                 "does not recognise); use the structural method"
             )
 
-    def __call__(self, x: np.ndarray, positions: list[tuple[int, ...]]) -> np.ndarray:
-        """Gradients of the sum over output channels at each position (no cancellation)."""
-        shape = tuple(x.shape)
+    def same_grid(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The output shape, which must be on the input's grid (checked before anything runs:
+        a stack that shrinks may leave no output cell at all on a short probe input)."""
         out_shape = self.output_shape(shape)
         if out_shape[1:] != shape[1:]:
             raise UnsupportedOperation(
                 f"error: receptive field (empirical): the output grid {out_shape[1:]} is not "
                 f"the input grid {shape[1:]}; use the structural method"
             )
+        return out_shape
+
+    def __call__(self, x: np.ndarray, positions: list[tuple[int, ...]]) -> np.ndarray:
+        """Gradients of the sum over output channels at each position (no cancellation)."""
+        shape = tuple(x.shape)
+        out_shape = self.same_grid(shape)
         fn = self._compiled(shape, out_shape)
         grads = []
         for start in range(0, len(positions), self.batch):
@@ -330,6 +336,7 @@ class _Gradients:
 
     def probe(self, shape: tuple[int, ...], positions: list[tuple[int, ...]]) -> list[_Probe]:
         """Supports of the gradients at `positions`, on a copy certified linear."""
+        self.same_grid(shape)
         self.certify(shape)
         g = self(np.zeros(shape), positions)
         if not np.all(np.isfinite(g)):
