@@ -406,3 +406,63 @@ def test_inspect_csv_has_the_dense_columns():
     assert [r["sharing"] for r in rows] == [str(round(28 * 4 / 12, 6))] * 3
     plain = runner.invoke(app, args)
     assert "nonzeros" not in plain.stdout.splitlines()[0]
+
+
+# family Sequential's own layers (archinspect/layers/stack.py), every padding form
+STACK_CONVS = [
+    dict(kernel_size=3),
+    dict(kernel_size=4, stride=2, padding="SAME"),
+    dict(kernel_size=3, padding="VALID", kernel_dilation=2),
+    dict(kernel_size=3, padding="CIRCULAR", stride=2),
+    dict(kernel_size=3, padding="REFLECT", kernel_dilation=2),
+    dict(kernel_size=3, padding=2, input_dilation=2),
+    dict(kernel_size=2, padding=((1, 0),), groups=2),
+]
+STACK_TRANSPOSED = [
+    dict(kernel_size=3, stride=2),
+    dict(kernel_size=4, stride=2, padding="VALID"),
+    dict(kernel_size=3, stride=2, padding="CIRCULAR"),
+    dict(kernel_size=5, stride=3, padding="CIRCULAR", kernel_dilation=2),
+    dict(kernel_size=3, stride=2, padding=((2, 1),), groups=2),
+]
+
+
+def _per_axis(kw: dict, nd: int) -> dict:
+    kw = dict(kw)
+    if isinstance(kw.get("padding"), tuple):
+        kw["padding"] = kw["padding"] * nd
+    return kw
+
+
+@pytest.mark.parametrize("kw", STACK_CONVS, ids=lambda kw: repr(kw))
+@pytest.mark.parametrize("nd", [1, 2])
+def test_sequential_conv(kw, nd):
+    from archinspect.layers.stack import Conv as StackConv
+
+    conv = StackConv(nd, 2, 4, key=KEY, **_per_axis(kw, nd))
+    shape = (2, *(5,) * nd)
+    g = conv_geometry_of(conv, shape[1:])
+    assert g is not None and not g.transposed
+    same_pattern(conv, g, shape)
+
+
+@pytest.mark.parametrize("kw", STACK_TRANSPOSED, ids=lambda kw: repr(kw))
+@pytest.mark.parametrize("nd", [1, 2])
+def test_sequential_conv_transpose(kw, nd):
+    from archinspect.layers.stack import ConvTranspose as StackConvTranspose
+
+    conv = StackConvTranspose(nd, 2, 4, key=KEY, **_per_axis(kw, nd))
+    shape = (2, *(4,) * nd)
+    g = conv_geometry_of(conv, shape[1:])
+    assert g is not None and g.transposed and g.input_dilation == (kw["stride"],) * nd
+    same_pattern(conv, g, shape)
+
+
+@pytest.mark.parametrize("k,dilation,n", [(2, 1, 5), (3, 2, 6), (2, 4, 3), (1, 1, 4)])
+def test_tcn_causal_conv(k, dilation, n):
+    from archinspect.models.tcn import CausalConv
+
+    conv = CausalConv(2, 3, k, dilation=dilation, key=KEY)
+    g = conv_geometry_of(conv, (n,))
+    assert g is not None and g.padding == (((k - 1) * dilation, 0),)
+    same_pattern(conv, g, (2, n))

@@ -22,6 +22,11 @@ _JNP_MODE = {"circular": "wrap", "reflect": "reflect"}
 
 
 def _geometry(layer: Conv | ConvTranspose, r: ca.Resolved, transposed: bool) -> ConvGeometry:
+    # A circular transposed conv wraps one period of n * stride cells: the stride - 1 zeros
+    # after the last input cell belong to the period (they are zeros whatever the mode).
+    zeros: tuple[tuple[int, int], ...] = ()
+    if transposed and r.padding_mode == "circular":
+        zeros = tuple((0, d - 1) for d in r.input_dilation)
     return ConvGeometry(
         kernel_size=r.kernel_size,
         kernel_dilation=r.kernel_dilation,
@@ -33,6 +38,7 @@ def _geometry(layer: Conv | ConvTranspose, r: ca.Resolved, transposed: bool) -> 
         in_channels=layer.in_channels,
         out_channels=layer.out_channels,
         transposed=transposed,
+        zero_padding=zeros,
     )
 
 
