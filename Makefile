@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/archinspect count configs/unet.yaml
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 	$(BIN)/ruff check archinspect tests benchmarks
 	$(BIN)/archinspect check configs/*.yaml
 
