@@ -28,7 +28,7 @@ from archinspect.families.conv_arithmetic import (
     resolve_conv_transpose,
     resolve_pool,
 )
-from archinspect.families.family import Args, Family
+from archinspect.families.family import COMMON, Args, Family
 from archinspect.spec.kinds import (
     ACTIVATIONS,
     Arg,
@@ -327,13 +327,7 @@ FAMILY = Family(
     check_shapes=check_shapes,
     input_sized=True,
     common=(
-        Arg(
-            "num_spatial_dims",
-            Int(choices=(1, 2, 3)),
-            required=True,
-            help="number of spatial axes of the input",
-            sweep=(1, 2, 3),
-        ),
+        COMMON[0],  # num_spatial_dims, as every family
         Arg("in_channels", Int(), required=True, help="channels of the input", sweep=(1, 2, 4, 8)),
         Arg(
             "out_channels",
