@@ -37,6 +37,24 @@ def _init(key: jax.Array, shape: tuple[int, ...], fan_in: int) -> jax.Array:
     return jax.random.uniform(key, shape, minval=-bound, maxval=bound)
 
 
+def conv_weights(
+    key: jax.Array,
+    in_channels: int,
+    out_channels: int,
+    kernel_size: tuple[int, ...],
+    *,
+    groups: int = 1,
+    use_bias: bool = True,
+) -> tuple[jax.Array, jax.Array | None]:
+    """Weight (out, in / groups, *kernel) and bias (out, 1, ..., 1), uniform in
+    +-1/sqrt(fan_in) as torch and pdequinox initialise them; one home for every conv class."""
+    wkey, bkey = jax.random.split(key)
+    fan_in = in_channels // groups * math.prod(kernel_size)
+    weight = _init(wkey, (out_channels, in_channels // groups, *kernel_size), fan_in)
+    bias = _init(bkey, (out_channels,) + (1,) * len(kernel_size), fan_in) if use_bias else None
+    return weight, bias
+
+
 class Conv(eqx.Module):
     """N-d convolution; weight (out, in/groups, *kernel), bias (out, 1, ..., 1) or None."""
 
@@ -81,10 +99,9 @@ class Conv(eqx.Module):
         self.padding = centred_padding(self.kernel_size, self.dilation)
         self.groups = groups
         self.boundary_mode = boundary_mode
-        wkey, bkey = jax.random.split(key)
-        fan_in = in_channels // groups * math.prod(self.kernel_size)
-        self.weight = _init(wkey, (out_channels, in_channels // groups, *self.kernel_size), fan_in)
-        self.bias = _init(bkey, (out_channels,) + (1,) * n, fan_in) if use_bias else None
+        self.weight, self.bias = conv_weights(
+            key, in_channels, out_channels, self.kernel_size, groups=groups, use_bias=use_bias
+        )
 
     def __call__(self, x: jax.Array) -> jax.Array:
         if any(lo or hi for lo, hi in self.padding):
@@ -153,10 +170,9 @@ class UpConv(eqx.Module):
         self.stride = _tuple(stride, n)
         self.padding = centred_padding(self.kernel_size, (1,) * n)
         self.boundary_mode = boundary_mode
-        wkey, bkey = jax.random.split(key)
-        fan_in = in_channels * math.prod(self.kernel_size)
-        self.weight = _init(wkey, (out_channels, in_channels, *self.kernel_size), fan_in)
-        self.bias = _init(bkey, (out_channels,) + (1,) * n, fan_in) if use_bias else None
+        self.weight, self.bias = conv_weights(
+            key, in_channels, out_channels, self.kernel_size, use_bias=use_bias
+        )
 
     def __call__(self, x: jax.Array) -> jax.Array:
         # Interior padding inserts stride-1 zeros between cells (and after the last), giving

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from archinspect.activations import activation as get_activation
 from archinspect.families import conv_arithmetic as ca
-from archinspect.layers.conv import _init
+from archinspect.layers.conv import _init, conv_weights
 from archinspect.report import ConvGeometry
 
 _JNP_MODE = {"circular": "wrap", "reflect": "reflect"}
@@ -79,10 +79,9 @@ class Conv(eqx.Module):
         self.kernel_dilation = ca.per_axis(kernel_dilation, n, "kernel_dilation")
         self.input_dilation = ca.per_axis(input_dilation, n, "input_dilation")
         self.padding = padding if isinstance(padding, str | int) else tuple(map(tuple, padding))
-        wkey, bkey = jax.random.split(key)
-        fan_in = in_channels // groups * math.prod(self.kernel_size)
-        self.weight = _init(wkey, (out_channels, in_channels // groups, *self.kernel_size), fan_in)
-        self.bias = _init(bkey, (out_channels,) + (1,) * n, fan_in) if use_bias else None
+        self.weight, self.bias = conv_weights(
+            key, in_channels, out_channels, self.kernel_size, groups=groups, use_bias=use_bias
+        )
 
     def resolved(self, spatial_in: tuple[int, ...]) -> ca.Resolved:
         return ca.resolve_conv(
@@ -150,10 +149,9 @@ class ConvTranspose(eqx.Module):
         self.stride = ca.per_axis(stride, n, "stride")
         self.kernel_dilation = ca.per_axis(kernel_dilation, n, "kernel_dilation")
         self.padding = padding if isinstance(padding, str | int) else tuple(map(tuple, padding))
-        wkey, bkey = jax.random.split(key)
-        fan_in = in_channels // groups * math.prod(self.kernel_size)
-        self.weight = _init(wkey, (out_channels, in_channels // groups, *self.kernel_size), fan_in)
-        self.bias = _init(bkey, (out_channels,) + (1,) * n, fan_in) if use_bias else None
+        self.weight, self.bias = conv_weights(
+            key, in_channels, out_channels, self.kernel_size, groups=groups, use_bias=use_bias
+        )
 
     def resolved(self, spatial_in: tuple[int, ...]) -> ca.Resolved:
         return ca.resolve_conv_transpose(

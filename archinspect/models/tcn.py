@@ -10,12 +10,11 @@ for inspection: archinspect runs the inference pass, so no key is needed.
 
 from __future__ import annotations
 
-import math
-
 import equinox as eqx
 import jax
 
 from archinspect.activations import activation as get_activation
+from archinspect.layers.conv import conv_weights
 from archinspect.report import ConvGeometry
 
 
@@ -46,12 +45,9 @@ class CausalConv(eqx.Module):
         self.out_channels = out_channels
         self.kernel_size = kernel_size
         self.dilation = dilation
-        wkey, bkey = jax.random.split(key)
-        bound = 1.0 / math.sqrt(in_channels * kernel_size)
-        self.weight = jax.random.uniform(
-            wkey, (out_channels, in_channels, kernel_size), minval=-bound, maxval=bound
-        )
-        self.bias = jax.random.uniform(bkey, (out_channels, 1), minval=-bound, maxval=bound)
+        weight, bias = conv_weights(key, in_channels, out_channels, (kernel_size,))
+        assert bias is not None
+        self.weight, self.bias = weight, bias
 
     @property
     def padding(self) -> tuple[tuple[int, int]]:
