@@ -5,19 +5,9 @@ Shared by every check renderer (table, json, junit, github); a pure function of 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
-
 from archinspect import metrics
+from archinspect.render.fmt import pairs_text
 from archinspect.report import BudgetResult
-
-
-def _side(v: float) -> str:
-    return "inf" if v == math.inf else str(int(v))
-
-
-def _pairs(pairs: Iterable[tuple[float, float]]) -> str:
-    return " ".join(f"({_side(b)},{_side(f)})" for b, f in pairs)
 
 
 def budget_message(result: BudgetResult) -> str:
@@ -27,8 +17,8 @@ def budget_message(result: BudgetResult) -> str:
         relation = "at least" if bound == "min" else "at most"
         verdict = "meets" if result.ok else "violates"
         text = (
-            f"{metric.description} {_pairs(result.actual)} {verdict} {relation} "
-            f"{_pairs(result.limit)} per axis (backward, forward)"
+            f"{metric.description} {pairs_text(list(result.actual))} {verdict} {relation} "
+            f"{pairs_text(list(result.limit))} per axis (backward, forward)"
         )
     elif result.ok:
         text = f"{metric.description} {result.actual:,} within {result.budget} {result.limit:,}"
