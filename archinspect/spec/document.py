@@ -3,6 +3,10 @@
 PyYAML's loaders silently keep the last of two duplicate keys and lose positions; here the
 node graph is walked by hand so that duplicates, foreign tags, merge keys, recursive aliases
 and alias bombs become located problems instead.
+
+Hostile sizes are refused before the work they would cost: the parser's events are counted
+(nodes and nesting depth) while libyaml reads them, so a 20 MB file stops at its 100,001st
+node; integers are bounded by their digits before they are converted.
 """
 
 from __future__ import annotations
@@ -16,8 +20,17 @@ from archinspect.errors import Location, Problem
 
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null")}
-# A spec is a few dozen values; aliases that expand far beyond this are an attack, not a spec.
+# A spec is a few dozen values; a file, or aliases that expand, far beyond this are an attack,
+# not a spec.
 MAX_NODES = 100_000
+# Mappings and lists nested deeper than this (a Sequential's residual blocks nest a few levels).
+MAX_DEPTH = 64
+# An integer is a size, a count or a limit: 30 digits (below 10^30) is more than any of them.
+MAX_INT_DIGITS = 30
+
+# libyaml's parser where PyYAML was built with it (the same events and marks, far faster);
+# PyYAML's own parser words the errors, so a file libyaml refuses is read again by it.
+_FAST_LOADER: type | None = getattr(yaml, "CSafeLoader", None)
 
 
 class _Invalid:
@@ -96,16 +109,72 @@ def _yaml_error_problem(exc: yaml.YAMLError, text: str, source: str) -> Problem:
     return Problem("", f"invalid YAML: {exc}", Location(source))
 
 
+class _TooBig(Exception):
+    def __init__(self, problem: Problem):
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def _check_size(text: str, source: str, loader: type) -> None:
+    """Count the parser's events, raising _TooBig at the first node past MAX_NODES or the first
+    collection nested past MAX_DEPTH: the work stops there, whatever the file's size."""
+    nodes = depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise _TooBig(
+                    Problem(
+                        "",
+                        f"the YAML has more than {MAX_NODES:,} keys and values; refusing to "
+                        "read further (a spec has a few dozen)",
+                        _loc(source, event.start_mark),
+                    )
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _TooBig(
+                        Problem(
+                            "",
+                            f"mappings and lists are nested more than {MAX_DEPTH} levels deep; "
+                            "refusing to read further",
+                            _loc(source, event.start_mark),
+                        )
+                    )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _compose(text: str, source: str, loader: type) -> yaml.Node | None:
+    _check_size(text, source, loader)
+    return yaml.compose(text, Loader=loader)
+
+
+def _parse(text: str, source: str) -> yaml.Node | None:
+    """The document's node graph, by libyaml when it can; a file libyaml refuses is read by
+    PyYAML's parser, whose error messages (and positions) are the ones archinspect prints."""
+    if _FAST_LOADER is not None:
+        try:
+            return _compose(text, source, _FAST_LOADER)
+        except yaml.YAMLError:
+            pass
+    return _compose(text, source, yaml.SafeLoader)
+
+
 def parse_document(text: str, source: str) -> Document:
     doc = Document(source=source, data=None)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _parse(text, source)
     except yaml.YAMLError as exc:
         doc.problems.append(_yaml_error_problem(exc, text, source))
         return doc
+    except _TooBig as exc:
+        doc.problems.append(exc.problem)
+        return doc
     if node is None:
         return doc
-    walker = _Walker(doc)
+    walker = _Walker(doc, text)
     data = walker.convert(node, "")
     doc.data = None if data is INVALID else data
     return doc
@@ -120,8 +189,9 @@ def short_tag(tag: str) -> str:
 
 
 class _Walker:
-    def __init__(self, doc: Document):
+    def __init__(self, doc: Document, text: str):
         self.doc = doc
+        self.text = text
         self.count = 0
         self.active: set[int] = set()  # nodes being converted: re-entering one is a cycle
         self.exploded = False
@@ -130,17 +200,21 @@ class _Walker:
         self.doc.problems.append(Problem(path, message, _loc(self.doc.source, node.start_mark)))
         return INVALID
 
-    def convert(self, node: yaml.Node, path: str) -> Any:
+    def convert(self, node: yaml.Node, path: str, depth: int = 1) -> Any:
+        # The file itself was counted while it was parsed; only aliases, which repeat a value
+        # wherever they are written, can take these counts past the limits here.
         doc = self.doc
         self.count += 1
-        if self.count > MAX_NODES:
+        if self.count > MAX_NODES or depth > MAX_DEPTH:
             if not self.exploded:
                 self.exploded = True
+                what = (
+                    f"to more than {MAX_NODES:,} values"
+                    if self.count > MAX_NODES
+                    else f"to more than {MAX_DEPTH} levels of nesting"
+                )
                 self.problem(
-                    path,
-                    f"the YAML expands to more than {MAX_NODES:,} values "
-                    "through aliases; refusing to read it",
-                    node,
+                    path, f"the YAML expands {what} through aliases; refusing to read it", node
                 )
             return INVALID
         if id(node) in self.active:
@@ -149,19 +223,48 @@ class _Walker:
         if isinstance(node, yaml.ScalarNode):
             if node.tag not in _SCALAR_TAGS:
                 return self._tag(node, path)
+            if node.tag == _CORE + "int":
+                digits = sum(ch not in "+-_" for ch in node.value)
+                if digits > MAX_INT_DIGITS:
+                    return self.problem(
+                        path,
+                        f"an integer of {digits:,} digits; at most {MAX_INT_DIGITS} digits "
+                        "are allowed",
+                        node,
+                    )
             return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.MappingNode):
-                return self._mapping(node, path)
+                return self._mapping(node, path, depth)
             if node.tag != _CORE + "seq":
                 return self._tag(node, path)
-            items = [self.convert(item, join(path, i)) for i, item in enumerate(node.value)]
+            items = [
+                self.convert(item, join(path, i), depth + 1) for i, item in enumerate(node.value)
+            ]
             return INVALID if any(item is INVALID for item in items) else items
         finally:
             self.active.discard(id(node))
 
+    def _written_tag(self, node: yaml.Node) -> bool:
+        """Whether the tag was written in the file (`!!timestamp x`), not resolved from a plain
+        value (`2024-01-01`)."""
+        mark = node.start_mark
+        lines = self.text.splitlines()
+        return mark.line < len(lines) and lines[mark.line][mark.column : mark.column + 1] == "!"
+
     def _tag(self, node: yaml.Node, path: str) -> Any:
+        if isinstance(node, yaml.ScalarNode) and not node.style and not self._written_tag(node):
+            # YAML 1.1 reads some plain values as types a spec never takes.
+            what = {"timestamp": "a date", "value": "the special value key"}.get(
+                node.tag[len(_CORE) :], f"a {short_tag(node.tag)} value"
+            )
+            return self.problem(
+                path,
+                f"{node.value} is {what} in YAML; write it in quotes ('{node.value}') if it is "
+                "meant as a string",
+                node,
+            )
         return self.problem(
             path,
             f"YAML tag {short_tag(node.tag)!r} is not allowed; archinspect reads plain (safe) "
@@ -169,7 +272,7 @@ class _Walker:
             node,
         )
 
-    def _mapping(self, node: yaml.MappingNode, path: str) -> Any:
+    def _mapping(self, node: yaml.MappingNode, path: str, depth: int) -> Any:
         doc = self.doc
         if node.tag != _CORE + "map":
             return self._tag(node, path)
@@ -200,7 +303,7 @@ class _Walker:
                 continue
             first_seen[key] = key_loc
             doc.key_marks[child] = key_loc
-            value = self.convert(value_node, child)
+            value = self.convert(value_node, child, depth + 1)
             if value is INVALID:
                 doc.incomplete.add(path)
                 continue
