@@ -12,8 +12,9 @@ from typing import Any
 
 from archinspect import metrics as registry
 from archinspect.errors import ArchinspectError, UsageError
+from archinspect.spec.messages import brief_repr
 from archinspect.spec.model import Spec
-from archinspect.spec.numbers import AMOUNT_HELP, parse_amount
+from archinspect.spec.numbers import amount_problem, parse_amount
 
 SpecLoader = Callable[[list[str]], Spec]
 
@@ -24,15 +25,18 @@ def option_name(key: str) -> str:
 
 
 def parse_values(raw: str) -> list[Any]:
-    """'4,8,16' -> [4, 8, 16]; '[32,32],[64,64]' -> [[32, 32], [64, 64]] (YAML rules)."""
-    import yaml
+    """'4,8,16' -> [4, 8, 16]; '[32,32],[64,64]' -> [[32, 32], [64, 64]] (YAML rules, with the
+    spec files' limits on size, nesting and digits)."""
+    from archinspect.spec.document import parse_document
 
-    try:
-        values = yaml.safe_load("[" + raw + "]")
-    except yaml.YAMLError:
-        values = None
-    if not isinstance(values, list) or not values:
-        raise UsageError(f"error: --values expects a comma-separated list like 4,8,16; got {raw!r}")
+    doc = parse_document("[" + raw + "]", "--values")
+    values = doc.data
+    if doc.problems or not isinstance(values, list) or not values:
+        why = f" ({doc.problems[0].message})" if doc.problems else ""
+        raise UsageError(
+            "error: --values expects a comma-separated list like 4,8,16; "
+            f"got {brief_repr(raw)}{why}"
+        )
     return values
 
 
@@ -44,9 +48,10 @@ def parse_amounts(options: dict[str, str | None]) -> dict[str, int]:
     for key, raw in options.items():
         if raw is None:
             continue
+        problem = amount_problem(raw)
         amount = parse_amount(raw)
-        if amount is None:
-            raise UsageError(f"error: {option_name(key)} must be {AMOUNT_HELP}; got {raw!r}")
+        if problem is not None or amount is None:
+            raise UsageError(f"error: {option_name(key)} {problem}")
         out[key] = amount
     return out
 

@@ -21,6 +21,24 @@ def yaml_repr(value: Any) -> str:
     return str(value)
 
 
+# Values quoted back in messages are cut to this many characters.
+MAX_QUOTED = 60
+
+
+def shorten(text: str, limit: int = MAX_QUOTED) -> str:
+    """`text` when short, else its first `limit` characters and its length."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def brief_repr(value: Any) -> str:
+    """`yaml_repr`, shortened to about MAX_QUOTED characters when longer (a string says its
+    length), so a huge value is never quoted back whole."""
+    if isinstance(value, str) and len(value) > MAX_QUOTED:
+        return f"{value[:MAX_QUOTED]!r}... ({len(value):,} characters)"
+    text = yaml_repr(value)
+    return text if len(text) <= MAX_QUOTED else text[:MAX_QUOTED] + "..."
+
+
 def did_you_mean(word: str, allowed: list[str] | tuple[str, ...]) -> str:
     """A '; did you mean X?' suffix, or '' when nothing is close.
 

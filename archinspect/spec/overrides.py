@@ -14,7 +14,7 @@ from typing import Any
 
 from archinspect.errors import Location, Problem, UsageError
 from archinspect.spec.document import Document, join, parse_document
-from archinspect.spec.messages import yaml_repr
+from archinspect.spec.messages import brief_repr, shorten, yaml_repr
 
 _SEGMENT = r"[^.\[\]]+(?:\[\d+\])*"
 _KEY = re.compile(rf"^{_SEGMENT}(?:\.{_SEGMENT})*$")
@@ -37,7 +37,7 @@ def _split(item: str) -> tuple[str, list[Part], str]:
     if parts is None:
         raise UsageError(
             "error: --set expects KEY=VALUE with a dotted key, e.g. "
-            f"--set model.hidden_channels=32; got {item!r}"
+            f"--set model.hidden_channels=32; got {brief_repr(item)}"
         )
     return key, parts, text
 
@@ -54,8 +54,8 @@ def apply_overrides(doc: Document, overrides: list[str]) -> None:
     if not isinstance(doc.data, dict):
         return  # the file's own problem is reported by validation
     for item, key, parts, text in parsed:
-        where = Location(f"--set {item}")
-        value_doc = parse_document(text, f"--set {item}")
+        where = Location(f"--set {shorten(item)}")
+        value_doc = parse_document(text, where.source)
         if value_doc.problems:
             doc.problems.extend(Problem(key, p.message, where) for p in value_doc.problems)
             continue

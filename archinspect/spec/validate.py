@@ -12,7 +12,7 @@ from archinspect.spec.document import Document, join
 from archinspect.spec.kinds import Issue
 from archinspect.spec.messages import did_you_mean, one_of, yaml_repr
 from archinspect.spec.model import InputSpec, Spec
-from archinspect.spec.numbers import AMOUNT_HELP, parse_amount
+from archinspect.spec.numbers import amount_problem, parse_amount
 
 TOP_KEYS = ("name", "model", "input", "sweep", "budget")
 INPUT_KEYS = ("resolution", "channels", "batch_size", "dtype")
@@ -340,11 +340,11 @@ def _budget(c: _Collector, raw: Any, dims: int | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in BUDGET_AMOUNTS:
         if key in raw:
-            amount = parse_amount(raw[key])
-            if amount is None:
-                c.at(join("budget", key), f"must be {AMOUNT_HELP}; got {yaml_repr(raw[key])}")
+            problem = amount_problem(raw[key])
+            if problem is not None:
+                c.at(join("budget", key), problem)
             else:
-                out[key] = amount
+                out[key] = parse_amount(raw[key])
     if "receptive_field" in raw:
         rf = raw["receptive_field"]
         path = "budget.receptive_field"
