@@ -10,7 +10,7 @@ from archinspect.families import COMMON, FAMILIES, Family, names
 from archinspect.metrics import BUDGET_AMOUNTS, BUDGET_KEYS
 from archinspect.spec.document import Document, join
 from archinspect.spec.kinds import Issue
-from archinspect.spec.messages import did_you_mean, one_of, yaml_repr
+from archinspect.spec.messages import brief_repr, did_you_mean, one_of, yaml_repr
 from archinspect.spec.model import InputSpec, Spec
 from archinspect.spec.numbers import amount_problem, parse_amount
 
@@ -113,6 +113,12 @@ def _model(c: _Collector, data: dict) -> tuple[Family | None, dict[str, Any], se
             c.at("model", f"missing required key 'family' (one of: {', '.join(names())})")
         return None, {}, set()
     name = model["family"]
+    if not isinstance(name, str):
+        c.at(
+            "model.family",
+            f"must be a family name (one of: {', '.join(names())}), got {brief_repr(name)}",
+        )
+        return None, {}, set()
     if name not in FAMILIES:
         c.at(
             "model.family",
