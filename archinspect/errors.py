@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archinspect.text import visible
+
 
 class ArchinspectError(Exception):
     """Base class: carries a user-facing message and the exit code the CLI should use."""
@@ -11,6 +13,9 @@ class ArchinspectError(Exception):
     exit_code = 2
 
     def __init__(self, message: str):
+        # Messages quote user text (names, keys, paths): its control characters are shown as
+        # escapes, so printing a message can neither drive the terminal nor fail to encode.
+        message = visible(message, keep="\n")
         super().__init__(message)
         self.message = message
 
@@ -41,9 +46,10 @@ class Problem:
     location: Location | None = None
 
     def render(self) -> str:
+        """One line (a newline in a key or a file name is shown as \\n)."""
         where = self.location.describe() + ", " if self.location is not None else ""
         path = f"{self.path}: " if self.path else ""
-        return f"{where}{path}{self.message}"
+        return visible(f"{where}{path}{self.message}")
 
 
 class SpecError(ArchinspectError):
@@ -53,7 +59,7 @@ class SpecError(ArchinspectError):
         self.source = source
         self.problems = sorted(problems, key=_problem_order)
         n = len(self.problems)
-        head = (
+        head = visible(
             f"error: {source} is not a valid archinspect spec ({n} problem{'s' if n != 1 else ''})"
         )
         lines = [head] + ["  " + p.render() for p in self.problems]

@@ -17,6 +17,7 @@ from archinspect.render.formats.json import dumps
 from archinspect.render.formats.table import rich_table, to_text
 from archinspect.render.view import Column, Grid
 from archinspect.report import BudgetResult, CheckError, CheckReport
+from archinspect.text import visible
 
 # The two places the check view reads words: the message of a budget (worded by
 # render/check_text.py from the structured result) and the specs that could not be checked.
@@ -209,10 +210,15 @@ def to_junit(report: CheckReport) -> str:
 
 
 def _escape_data(text: str) -> str:
+    """A workflow command's message (GitHub's rules): `%`, CR and LF percent-encoded, so no
+    newline in a key, a value or a file name can end the annotation and forge another command;
+    other control characters are shown as escapes (archinspect.text.visible)."""
+    text = visible(text, keep="\r\n")
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
+    """A workflow command's property value: as data, and `:` and `,` percent-encoded too."""
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
@@ -246,5 +252,6 @@ def to_github(report: CheckReport) -> str:
                 f"::error file={_escape_property(e.spec)},title=archinspect spec::"
                 f"{_escape_data(e.message)}"
             )
-    lines.append(summary_line(report))
+    # a plain log line: a newline in a spec's file name is shown as \\n, never a new command
+    lines.append(visible(summary_line(report)))
     return "\n".join(lines) + "\n"

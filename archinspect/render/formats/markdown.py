@@ -1,4 +1,7 @@
-"""GitHub-flavoured Markdown tables, ready to paste into a PR or README."""
+"""GitHub-flavoured Markdown tables, ready to paste into a PR or README.
+
+Every line is written with its control characters shown as escapes (archinspect.text.visible),
+so a name with a newline cannot break a table or start a new block."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from archinspect.render.view import Field, Grid
+from archinspect.text import visible
 
 
 def cell(text: str) -> str:
@@ -44,4 +48,4 @@ def md_notes(notes: Sequence[str]) -> list[str]:
 
 
 def join(lines: Sequence[str]) -> str:
-    return "\n".join(lines) + "\n"
+    return "\n".join(visible(line) for line in lines) + "\n"

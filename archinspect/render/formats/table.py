@@ -1,4 +1,8 @@
-"""Rich tables, rendered to a string; colour only when the caller asks for it."""
+"""Rich tables, rendered to a string; colour only when the caller asks for it.
+
+Every text reaches Rich as a `Text` (never parsed as markup: a name '[/]' or '[link=...]' is
+printed as written) with its control characters shown as escapes (archinspect.text.visible).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,12 @@ from rich.table import Table
 from rich.text import Text
 
 from archinspect.render.view import Field, Grid
+from archinspect.text import visible
+
+
+def plain(text: str, style: str = "", keep: str = "") -> Text:
+    """User text for Rich: no markup, control characters escaped (`keep` them, say "\n")."""
+    return Text(visible(text, keep), style=style)
 
 
 def to_text(renderables: list, *, width: int = 120, color: bool = False) -> str:
@@ -25,6 +35,10 @@ def to_text(renderables: list, *, width: int = 120, color: bool = False) -> str:
         legacy_windows=False,
     )
     for item in renderables:
+        if isinstance(item, Text) and not item.spans:  # plain lines: escape them here
+            item = plain(item.plain, style=str(item.style), keep="\n")
+        elif isinstance(item, str):
+            item = plain(item, keep="\n")
         console.print(item)
     # Rich pads titles and grids to the full width; trailing blanks only make diffs noisy.
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
@@ -32,7 +46,7 @@ def to_text(renderables: list, *, width: int = 120, color: bool = False) -> str:
 
 def rich_table(grid: Grid[Any], *, title: bool = True) -> Table:
     """The grid as a Rich table: the first column indented two spaces per level."""
-    table = Table(title=grid.title if title else None, title_justify="left")
+    table = Table(title=plain(grid.title) if title else None, title_justify="left")
     for c in grid.columns:
         options: dict[str, Any] = {"justify": c.justify, "no_wrap": c.no_wrap}
         if c.fold:
@@ -44,7 +58,7 @@ def rich_table(grid: Grid[Any], *, title: bool = True) -> Table:
             text = c.table_cell(row)
             if i == 0:
                 text = "  " * grid.indent(row) + text
-            cells.append(Text(text, style=c.style(row) if c.style else ""))
+            cells.append(plain(text, style=c.style(row) if c.style else ""))
         table.add_row(*cells)
     return table
 
@@ -57,9 +71,10 @@ def summary_grid(fields: Sequence[Field], *, numbers: bool = True) -> Table:
         summary.add_column(justify="right")
     summary.add_column()
     for f in fields:
-        summary.add_row(*((f.label, f.number, f.note) if numbers else (f.label, f.note)))
+        cells = (f.label, f.number, f.note) if numbers else (f.label, f.note)
+        summary.add_row(*(plain(cell, keep="\n") for cell in cells))
     return summary
 
 
 def lines(texts: Sequence[str]) -> list[Text]:
-    return [Text(t) for t in texts]
+    return [plain(t, keep="\n") for t in texts]
