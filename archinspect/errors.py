@@ -52,17 +52,24 @@ class Problem:
         return visible(f"{where}{path}{self.message}")
 
 
-class SpecError(ArchinspectError):
-    """A spec file (or its overrides) has one or more problems; all are reported at once."""
+# A message lists at most this many problems, then says how many more there are: a spec with
+# a thousand mistakes needs its first few fixed, not a thousand lines.
+MAX_PROBLEMS = 50
 
-    def __init__(self, source: str, problems: list[Problem]):
+
+class SpecError(ArchinspectError):
+    """A spec file (or its overrides) has one or more problems; all are reported at once (up
+    to MAX_PROBLEMS; `more` counts those found but not kept)."""
+
+    def __init__(self, source: str, problems: list[Problem], more: int = 0):
         self.source = source
-        self.problems = sorted(problems, key=_problem_order)
-        n = len(self.problems)
-        head = visible(
-            f"error: {source} is not a valid archinspect spec ({n} problem{'s' if n != 1 else ''})"
-        )
+        self.problems = sorted(problems, key=_problem_order)[:MAX_PROBLEMS]
+        n = len(problems) + more
+        plural = "s" if n != 1 else ""
+        head = visible(f"error: {source} is not a valid archinspect spec ({n:,} problem{plural})")
         lines = [head] + ["  " + p.render() for p in self.problems]
+        if n > len(self.problems):
+            lines.append(f"  ... and {n - len(self.problems):,} more problems")
         super().__init__("\n".join(lines))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from archinspect.errors import Problem, SpecError
+from archinspect.errors import MAX_PROBLEMS, Problem, SpecError
 from archinspect.families import COMMON, FAMILIES, Family, names
 from archinspect.metrics import BUDGET_AMOUNTS, BUDGET_KEYS
 from archinspect.spec.document import Document, join
@@ -22,15 +22,31 @@ SWEEPABLE_INPUT = ("input.resolution", "input.batch_size")
 
 
 class _Collector:
+    """The problems found so far; past twice MAX_PROBLEMS only counted (`more`), not worded."""
+
     def __init__(self, doc: Document):
         self.doc = doc
         self.problems: list[Problem] = list(doc.problems)
+        self.more = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self.problems) >= 2 * MAX_PROBLEMS
 
     def at(self, path: str, message: str) -> None:
+        if self.full:
+            self.more += 1
+            return
         self.problems.append(Problem(path, message, self.doc.where(path)))
 
     def at_key(self, path: str, message: str) -> None:
+        if self.full:
+            self.more += 1
+            return
         self.problems.append(Problem(path, message, self.doc.where_key(path)))
+
+    def error(self) -> SpecError:
+        return SpecError(self.doc.source, self.problems, self.more)
 
     def issues(self, path: str, issues: list[Issue]) -> None:
         for issue in issues:
@@ -41,7 +57,9 @@ class _Collector:
 
     def unknown_keys(self, mapping: dict, parent: str, allowed: tuple[str, ...]) -> None:
         for key in mapping:
-            if key not in allowed:
+            if key not in allowed and self.full:
+                self.more += 1  # not worded: "did you mean" costs a string comparison per key
+            elif key not in allowed:
                 self.at_key(
                     join(parent, key),
                     f"unknown key {key!r}{did_you_mean(key, allowed)} "
@@ -53,13 +71,13 @@ def validate(doc: Document, default_name: str) -> Spec:
     c = _Collector(doc)
     data = doc.data
     if doc.problems and data is None:
-        raise SpecError(doc.source, c.problems)
+        raise c.error()
     if data is None:
         c.at("", "the spec is empty; it needs at least a `model:` mapping with a `family:`")
-        raise SpecError(doc.source, c.problems)
+        raise c.error()
     if not isinstance(data, dict):
         c.at("", f"a spec must be a mapping with a `model:` key, got {yaml_repr(data)}")
-        raise SpecError(doc.source, c.problems)
+        raise c.error()
 
     c.unknown_keys(data, "", TOP_KEYS)
     name = data.get("name", default_name)
@@ -81,7 +99,7 @@ def validate(doc: Document, default_name: str) -> Spec:
             c.at(join("model", key), message)
 
     if c.problems:
-        raise SpecError(doc.source, c.problems)
+        raise c.error()
     assert (family is not None or target is not None) and inp is not None
     return Spec(
         name=name,
