@@ -184,6 +184,14 @@ def _loc(source: str, mark: Any) -> Location:
     return Location(source, mark.line + 1, mark.column + 1)
 
 
+def _digits(text: str) -> int:
+    """The digits of a YAML integer as written: no sign, base prefix, `_` or `:` separators."""
+    text = text.lstrip("+-")
+    if text[:2] in ("0x", "0o", "0b"):
+        text = text[2:]
+    return sum(ch not in "_:" for ch in text)
+
+
 def short_tag(tag: str) -> str:
     return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
 
@@ -224,7 +232,7 @@ class _Walker:
             if node.tag not in _SCALAR_TAGS:
                 return self._tag(node, path)
             if node.tag == _CORE + "int":
-                digits = sum(ch not in "+-_" for ch in node.value)
+                digits = _digits(node.value)
                 if digits > MAX_INT_DIGITS:
                     return self.problem(
                         path,
