@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -404,3 +405,40 @@ def test_github_annotations_cannot_be_forged(tmp_path: Path) -> None:
         "0 budgets in 0 specs: 0 ok, 0 exceeded; 1 spec(s) could not be checked; no budget in: "
         f"{tmp_path}/x\\n::error file=a.py,line=1::forged.yaml"
     )
+
+
+def test_junit_has_no_control_characters(tmp_path: Path) -> None:
+    """An escape or a lone surrogate in a name made invalid XML (or an encoding error, exit 3)."""
+    spec = _named(tmp_path, '"a\\e[31m\\ud800"', "budget:\n  max_params: 7000\n")
+    result = runner.invoke(app, ["check", spec, "--format", "junit"])
+    assert result.exit_code == 1
+    assert (
+        f'<testcase classname="archinspect.a\\x1b[31m\\ud800" name="max_params" file="{spec}" '
+        'line="8">'
+    ) in result.stdout
+    ET.fromstring(result.stdout.encode("utf-8"))  # well-formed
+
+
+def test_validate_ok_line_shows_control_characters(tmp_path: Path) -> None:
+    path = tmp_path / "x\x1b[31my.yaml"
+    path.write_text(CONVNET, encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0
+    assert result.stdout == f"ok: {tmp_path}/x\\x1b[31my.yaml\n"
+
+
+def test_plot_title_is_not_mathtext() -> None:
+    """A name '$\\frac{$' was a Matplotlib mathtext parse error (exit 3) in `sweep --plot`."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from archinspect.render.plot import _literal
+
+    assert _literal("$\\frac{$\x1b") == "\\$\\frac{\\$\\x1b"
+    figure = Figure()
+    figure.suptitle(_literal("$\\frac{$: sweep over depth"))
+    figure.savefig(io.BytesIO(), format="png")

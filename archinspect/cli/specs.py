@@ -85,12 +85,13 @@ def validate(
     def body() -> None:
         from archinspect.errors import ArchinspectError
         from archinspect.spec import load_spec
+        from archinspect.text import visible
 
         failures = []
         for path in specs:
             try:
                 load_spec(path, set_ or [])
-                typer.echo(f"ok: {path}")
+                typer.echo(visible(f"ok: {path}"))
             except ArchinspectError as exc:
                 failures.append(exc)
                 typer.echo(exc.message, err=True)

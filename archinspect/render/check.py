@@ -205,6 +205,9 @@ def to_junit(report: CheckReport) -> str:
         totals["errors"] += len(errors)
     for key, value in totals.items():
         root.set(key, str(value))
+    for element in root.iter():  # XML 1.0 has no control characters (and no lone surrogates)
+        element.attrib = {k: visible(v) for k, v in element.attrib.items()}
+        element.text = visible(element.text, keep="\n") if element.text else element.text
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

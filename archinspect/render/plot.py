@@ -11,6 +11,13 @@ import math
 from archinspect import metrics as registry
 from archinspect.errors import ArchinspectError
 from archinspect.report import SweepResult
+from archinspect.text import visible
+
+
+def _literal(text: str) -> str:
+    """User text for a Matplotlib title: `$` would start mathtext (a name '$\\frac{$' is a
+    parse error), so each is escaped; control characters are shown as escapes."""
+    return visible(text).replace("$", r"\$")
 
 
 def sweep_plot(result: SweepResult, path: str) -> None:
@@ -64,7 +71,7 @@ def sweep_plot(result: SweepResult, path: str) -> None:
         ax.set_ylabel(registry.axis_label(metric))
         ax.set_title(f"{label} vs {param}", fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-    fig.suptitle(f"{result.name}: sweep over {param}", fontsize=11)
+    fig.suptitle(_literal(f"{result.name}: sweep over {param}"), fontsize=11)
     fig.tight_layout()
     # Written next to the target and moved into place, like every other report file.
     import os
