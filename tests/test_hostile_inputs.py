@@ -20,6 +20,7 @@ from archinspect.families import FAMILIES
 from archinspect.spec import document as document_module
 from archinspect.spec import load_spec_text
 from archinspect.spec.document import MAX_DEPTH, MAX_NODES, parse_document
+from archinspect.spec.messages import MAX_QUOTED
 from archinspect.spec.numbers import parse_amount
 from archinspect.text import visible
 
@@ -92,7 +93,7 @@ def test_ten_thousand_digit_integer_in_set_and_values() -> None:
         app, ["validate", "configs/convnet.yaml", "--set", f"model.out_channels={digits}"]
     )
     assert result.exit_code == 2
-    shown = f"model.out_channels={digits}"[:60]
+    shown = f"model.out_channels={digits}"[:MAX_QUOTED]
     assert result.stderr.splitlines()[1] == (
         f"  --set {shown}... (10,019 characters), model.out_channels: an integer of 10,000 "
         "digits; at most 30 digits are allowed"
@@ -103,7 +104,7 @@ def test_ten_thousand_digit_integer_in_set_and_values() -> None:
     assert result.exit_code == 2
     assert result.stderr == (
         "error: --values expects a comma-separated list like 4,8,16; got "
-        "'1,1111111111111111111111111111111111111111111111111111111111'... (10,002 characters) "
+        f"{f'1,{digits}'[:MAX_QUOTED]!r}... (10,002 characters) "
         "(an integer of 10,000 digits; at most 30 digits are allowed)\n"
     )
 
@@ -442,3 +443,17 @@ def test_plot_title_is_not_mathtext() -> None:
     figure = Figure()
     figure.suptitle(_literal("$\\frac{$: sweep over depth"))
     figure.savefig(io.BytesIO(), format="png")
+
+
+def test_long_values_are_quoted_shortened() -> None:
+    big_list = "[" + ", ".join(["1"] * 5000) + "]"
+    long_name = "n" * 5000
+    lines = _problems(
+        CONVNET.replace("in_channels: 1", f"in_channels: {big_list}") + f"name: [{long_name}]\n"
+    )
+    assert lines == [
+        "  line 4, col 16, model.in_channels: must be a positive integer, got "
+        + ("[" + "1, " * 50)[:MAX_QUOTED]
+        + "...",
+        f"  line 6, col 7, name: must be a non-empty string, got ['{'n' * (MAX_QUOTED - 2)}...",
+    ]

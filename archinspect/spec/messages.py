@@ -5,9 +5,25 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+# Values quoted back in messages are cut to this many characters: a message names the value,
+# it does not copy a megabyte of it.
+MAX_QUOTED = 100
+
 
 def yaml_repr(value: Any) -> str:
-    """Show a value the way the user wrote it in YAML, so messages quote it recognisably."""
+    """Show a value the way the user wrote it in YAML, so messages quote it recognisably; cut
+    to MAX_QUOTED characters when longer (a long string says its length)."""
+    if isinstance(value, str) and len(value) > MAX_QUOTED:
+        return f"{value[:MAX_QUOTED]!r}... ({len(value):,} characters)"
+    text = _yaml_text(value)
+    return text if len(text) <= MAX_QUOTED else text[:MAX_QUOTED] + "..."
+
+
+# The name the amount and --values messages use; every quoted value is brief.
+brief_repr = yaml_repr
+
+
+def _yaml_text(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -15,28 +31,15 @@ def yaml_repr(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, list):
-        return "[" + ", ".join(yaml_repr(v) for v in value) + "]"
+        return "[" + ", ".join(_yaml_text(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {yaml_repr(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}: {_yaml_text(v)}" for k, v in value.items()) + "}"
     return str(value)
-
-
-# Values quoted back in messages are cut to this many characters.
-MAX_QUOTED = 60
 
 
 def shorten(text: str, limit: int = MAX_QUOTED) -> str:
     """`text` when short, else its first `limit` characters and its length."""
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
-
-
-def brief_repr(value: Any) -> str:
-    """`yaml_repr`, shortened to about MAX_QUOTED characters when longer (a string says its
-    length), so a huge value is never quoted back whole."""
-    if isinstance(value, str) and len(value) > MAX_QUOTED:
-        return f"{value[:MAX_QUOTED]!r}... ({len(value):,} characters)"
-    text = yaml_repr(value)
-    return text if len(text) <= MAX_QUOTED else text[:MAX_QUOTED] + "..."
 
 
 def did_you_mean(word: str, allowed: list[str] | tuple[str, ...]) -> str:
