@@ -206,12 +206,35 @@ CORPUS = sorted((REPO / "tests" / "specs" / "bad").glob("*.yaml")) + sorted(
 )
 
 
-@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+# Line breaks, a BOM, non-ASCII columns, escapes, tabs, control characters, aliases, block
+# scalars, a second document, YAML 1.1 integers and timestamps, bad indentation.
+EDGES = [
+    "a: 1\r\nb: [1,\r\n 2]\r\n",
+    "\ufeffa: 1\n",
+    "a: 'x\u0085y'\nb: 2\n",
+    'a: "\\ud800"\nb: é\n c: 1\n',
+    "a:\n\t- 1\n",
+    "a: \x07\n",
+    "a: &x 1\nb: *x\nc: *y\n",
+    "a: |\n  text\n  more\nb: >\n  folded\n",
+    "- 1\n- 2\n---\n- 3\n",
+    "a: {b: 1, c: [1, 2, {d: e}]}\nf: ? g\n",
+    "a: 0o17\nb: 0x1F\nc: 1_000\nd: 190:20:30\ne: .inf\nf: ~\ng: 2001-12-14t21:59:43.10-05:00\n",
+    "a: 1\n  b: 2\n",
+    "key: value\u2028other: 1\n",
+    "a: 'é🙂é'\nb: [x, y\n",
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [p.read_text(encoding="utf-8") for p in CORPUS] + EDGES,
+    ids=[p.stem for p in CORPUS] + [f"edge{i}" for i in range(len(EDGES))],
+)
 def test_libyaml_and_pyyaml_give_the_same_document(
-    path: Path, monkeypatch: pytest.MonkeyPatch
+    text: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Positions and problems do not depend on which parser read the file."""
-    text = path.read_text(encoding="utf-8")
     fast = parse_document(text, "s.yaml")
     monkeypatch.setattr(document_module, "_FAST_LOADER", None)
     slow = parse_document(text, "s.yaml")
