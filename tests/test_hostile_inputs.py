@@ -480,3 +480,14 @@ def test_long_values_are_quoted_shortened() -> None:
         + "...",
         f"  line 6, col 7, name: must be a non-empty string, got ['{'n' * (MAX_QUOTED - 2)}...",
     ]
+
+
+def test_huge_amount_in_set() -> None:
+    result = runner.invoke(
+        app, ["validate", "configs/convnet.yaml", "--set", "budget.max_params=1e999999"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: configs/convnet.yaml is not a valid archinspect spec (1 problem)\n"
+        f"  --set budget.max_params=1e999999, budget.max_params: {TOO_LARGE}; got '1e999999'\n"
+    )
