@@ -90,17 +90,19 @@ def expand_specs(patterns: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def spec_loader(spec: str | None, overrides: Iterable[str] | None) -> SpecLoader:
+def spec_loader(
+    spec: str | None, overrides: Iterable[str] | None, follow_symlinks: bool = False
+) -> SpecLoader:
     """A function that loads the spec (or the fallback, see archinspect.spec.load_spec) with
     `overrides` and then extra ones (a sweep's or solve's values win)."""
     from archinspect.spec import load_spec
 
     given = list(overrides or [])
-    return lambda extra: load_spec(spec, [*given, *extra])
+    return lambda extra: load_spec(spec, [*given, *extra], follow_symlinks)
 
 
 def load_each(
-    paths: Iterable[str], overrides: Iterable[str] | None
+    paths: Iterable[str], overrides: Iterable[str] | None, follow_symlinks: bool = False
 ) -> list[tuple[str, Spec | ArchinspectError]]:
     """Every spec loaded, or the error that stopped it (`check` reports them all)."""
     from archinspect.spec import load_spec
@@ -108,7 +110,7 @@ def load_each(
     loaded: list[tuple[str, Spec | ArchinspectError]] = []
     for path in paths:
         try:
-            loaded.append((path, load_spec(path, list(overrides or []))))
+            loaded.append((path, load_spec(path, list(overrides or []), follow_symlinks)))
         except ArchinspectError as exc:
             loaded.append((path, exc))
     return loaded
