@@ -78,7 +78,8 @@ def check_target(path: str, option: str = "--output") -> Target:
     real = os.path.realpath(path)
     directory = os.path.dirname(real) or "."
     if not os.path.isdir(directory):
-        shown = os.path.dirname(path) or "."
+        # the directory as written, or the one a symbolic link leads to
+        shown = directory if os.path.islink(path) else os.path.dirname(path) or "."
         if os.path.exists(directory):
             raise ArchinspectError(
                 f"error: cannot write {option} {path}: {shown} is not a directory"
