@@ -454,3 +454,47 @@ def test_json_report_of_a_good_spec_through_a_link_in_the_tree(checkout: Path):
     result = invoke("count", "-f", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["params"]["total"] == 14576
+
+
+# --- glob patterns: `**` never descends into a link ------------------------------------------
+
+
+def _tree(root: Path) -> None:
+    for name in ("a.yaml", "sub/b.yaml", "sub/deeper/c.yaml", ".hidden/d.yaml", "sub/.e.yaml"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("")
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["**/*.yaml", "sub/**/*.yaml", "sub/**", "**", "**/", "*/**/*.yaml", "**/deeper/*.yaml"],
+)
+def test_recursive_glob_matches_what_glob_matches_without_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pattern: str
+):
+    import glob
+
+    from archinspect.commands.inputs import expand_specs
+
+    monkeypatch.chdir(tmp_path)
+    _tree(tmp_path)
+    assert expand_specs([pattern]) == sorted(glob.glob(pattern, recursive=True))
+
+
+def test_two_links_to_the_parent_do_not_make_the_glob_explode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # glob.glob follows both links 40 levels deep: 2**40 directories for one pattern.
+    from archinspect.commands.inputs import expand_specs
+
+    monkeypatch.chdir(tmp_path)
+    _tree(tmp_path)
+    (tmp_path / "sub" / "up1").symlink_to("..")
+    (tmp_path / "sub" / "up2").symlink_to("..")
+    outcome: list[list[str]] = []
+    worker = threading.Thread(target=lambda: outcome.append(expand_specs(["**/*.yaml"])))
+    worker.daemon = True
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "expanding the glob did not finish"
+    assert outcome == [["a.yaml", "sub/b.yaml", "sub/deeper/c.yaml"]]

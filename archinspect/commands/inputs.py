@@ -81,13 +81,40 @@ def expand_specs(patterns: Iterable[str]) -> list[str]:
     paths: list[str] = []
     for pattern in patterns:
         if any(ch in pattern for ch in "*?[") and not os.path.exists(pattern):
-            matches = sorted(glob.glob(pattern, recursive=True))
+            matches = sorted(set(_glob(pattern)))
             if not matches:
                 raise UsageError(f"error: no spec file matches {pattern!r}")
             paths += matches
         else:
             paths.append(pattern)
     return list(dict.fromkeys(paths))
+
+
+def _glob(pattern: str) -> list[str]:
+    """glob.glob(pattern, recursive=True), except that `**` never descends into a symbolic
+    link to a directory. glob follows them: two links to `..` in a pull request make
+    `check "configs/**/*.yaml"` visit 2**40 directories, and a link that leaves the tree
+    would be refused when read anyway (archinspect.spec.files)."""
+    head, sep, rest = pattern.partition("**")
+    whole = (not head or head.endswith(os.sep)) and (not rest or rest.startswith(os.sep))
+    if not sep or not whole:  # no `**` segment (a `**` inside a name is a `*` to glob)
+        return glob.glob(pattern)
+    roots = glob.glob(head) if head else [""]
+    found: list[str] = []
+    for root in roots:
+        if not os.path.isdir(root or "."):
+            continue
+        for directory, subdirs, files in os.walk(root or ".", followlinks=False):
+            subdirs[:] = [d for d in subdirs if not d.startswith(".")]  # as glob does
+            where = directory if root else os.path.relpath(directory)
+            prefix = "" if where == "." else os.path.join(where, "")
+            if rest:
+                found += _glob(glob.escape(prefix) + rest.lstrip(os.sep))
+                continue
+            if where != ".":  # a trailing `**`: every file and directory, as glob lists them
+                found.append(root if directory == root else where)
+            found += [prefix + name for name in files if not name.startswith(".")]
+    return found
 
 
 def spec_loader(
