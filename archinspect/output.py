@@ -20,6 +20,7 @@ ArchinspectError naming the option, the path and why.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -115,7 +116,9 @@ def write_file(path: str, write: Callable[[BinaryIO], object], option: str = "--
         _replace(target.path, write, option, path)
 
 
-def _write_through(target: Target, write: Callable[[BinaryIO], object], option: str, shown: str):
+def _write_through(
+    target: Target, write: Callable[[BinaryIO], object], option: str, shown: str
+) -> None:
     flags = os.O_WRONLY | (os.O_APPEND if target.append else 0)
     try:
         fd = os.open(target.path, flags)
@@ -135,8 +138,8 @@ def _replace(real: str, write: Callable[[BinaryIO], object], option: str, shown:
     try:
         name = f".{os.path.basename(real)}."
         fd, tmp = tempfile.mkstemp(prefix=name, suffix=".tmp", dir=directory)
-        os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())  # a full disk shows here, before the old file is gone
@@ -168,8 +171,6 @@ def _through_proc(path: str) -> bool:
 def _cannot(option: str, path: str, exc: OSError, what: str | None = None) -> ArchinspectError:
     reason = exc.strerror or type(exc).__name__
     if exc.errno is not None:
-        import errno
-
         reason = {
             errno.ENOSPC: "no space left on the device",
             errno.EROFS: "read-only file system",
