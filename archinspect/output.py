@@ -14,8 +14,8 @@
 
 `check_target` looks at the target before any work starts (the CLI calls it when it parses
 `--output`), so a report that cannot be written is an exit-2 message at once, not after a long
-computation; `write_atomic` and `write_file` then write it. Every failure is an
-ArchinspectError naming the option, the path and why.
+computation; `write_atomic` and `write_file` then write it. Every failure is a
+FileError (an ArchinspectError, exit 2) naming the option, the path and why.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from archinspect.errors import ArchinspectError
+from archinspect.errors import FileError
 
 _REFUSED = {
     stat.S_IFDIR: "a directory",
@@ -47,14 +47,14 @@ class Target:
 
 
 def check_target(path: str, option: str = "--output") -> Target:
-    """How `path` would be written; an ArchinspectError (exit 2) if it cannot be.
+    """How `path` would be written; a FileError (exit 2) if it cannot be.
 
     For a file that will be replaced, a temporary file is created (and removed) next to it:
     the only honest test that the directory is writable (permissions, a read-only file
     system, and for root, who passes every permission check, the rest of those).
     """
     if not path:
-        raise ArchinspectError(f"error: {option} needs a file name, got ''")
+        raise FileError(f"error: {option} needs a file name, got ''")
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -64,17 +64,17 @@ def check_target(path: str, option: str = "--output") -> Target:
     if st is not None and not stat.S_ISREG(st.st_mode):
         kind = _REFUSED.get(stat.S_IFMT(st.st_mode))
         if kind is not None:
-            raise ArchinspectError(
+            raise FileError(
                 f"error: cannot write {option} {path}: it is {kind}; give a file name "
                 "(a regular file is replaced, a character device or FIFO written through)"
             )
         if not os.access(path, os.W_OK):
-            raise ArchinspectError(f"error: cannot write {option} {path}: permission denied")
+            raise FileError(f"error: cannot write {option} {path}: permission denied")
         return Target(path, through=True)
     if st is not None and _through_proc(path):
         # /dev/stdout or /dev/fd/N reaching a regular file: the caller's open file, append.
         if not os.access(path, os.W_OK):
-            raise ArchinspectError(f"error: cannot write {option} {path}: permission denied")
+            raise FileError(f"error: cannot write {option} {path}: permission denied")
         return Target(path, through=True, append=True)
     real = os.path.realpath(path)
     directory = os.path.dirname(real) or "."
@@ -82,14 +82,10 @@ def check_target(path: str, option: str = "--output") -> Target:
         # the directory as written, or the one a symbolic link leads to
         shown = directory if os.path.islink(path) else os.path.dirname(path) or "."
         if os.path.exists(directory):
-            raise ArchinspectError(
-                f"error: cannot write {option} {path}: {shown} is not a directory"
-            )
-        raise ArchinspectError(
-            f"error: cannot write {option} {path}: directory {shown} does not exist"
-        )
+            raise FileError(f"error: cannot write {option} {path}: {shown} is not a directory")
+        raise FileError(f"error: cannot write {option} {path}: directory {shown} does not exist")
     if st is not None and not os.access(real, os.W_OK):
-        raise ArchinspectError(
+        raise FileError(
             f"error: cannot write {option} {path}: the file is read-only "
             "(archinspect does not replace a file you cannot write)"
         )
@@ -168,7 +164,7 @@ def _through_proc(path: str) -> bool:
     return current.startswith(("/proc/", "/dev/fd/"))
 
 
-def _cannot(option: str, path: str, exc: OSError, what: str | None = None) -> ArchinspectError:
+def _cannot(option: str, path: str, exc: OSError, what: str | None = None) -> FileError:
     reason = exc.strerror or type(exc).__name__
     if exc.errno is not None:
         reason = {
@@ -179,7 +175,7 @@ def _cannot(option: str, path: str, exc: OSError, what: str | None = None) -> Ar
             errno.ENOTDIR: "a component of the path is not a directory",
         }.get(exc.errno, reason)
     detail = f"{what}: {reason}" if what else reason
-    return ArchinspectError(f"error: cannot write {option} {path}: {detail}")
+    return FileError(f"error: cannot write {option} {path}: {detail}")
 
 
 def _umask() -> int:

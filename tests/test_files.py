@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from archinspect import output
 from archinspect.cli import app
-from archinspect.errors import ArchinspectError
+from archinspect.errors import ArchinspectError, FileError
 from archinspect.spec import files, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,7 +202,7 @@ def test_full_disk_on_a_regular_file_keeps_the_old_one(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(output.os, "fsync", fsync)
-    with pytest.raises(ArchinspectError) as exc:
+    with pytest.raises(FileError) as exc:
         output.write_atomic(target, "new")
     assert exc.value.message == (
         f"error: cannot write --output {target}: no space left on the device"
@@ -358,7 +358,7 @@ def test_dangling_symlink(checkout: Path):
 
 
 def test_dev_zero_is_refused_without_reading():
-    with pytest.raises(ArchinspectError) as exc:
+    with pytest.raises(FileError) as exc:
         load_spec("/dev/zero")
     assert exc.value.message == (
         "error: /dev/zero is a character device, not a spec file; a spec is a regular file of "

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import stat
 
-from archinspect.errors import ArchinspectError
+from archinspect.errors import FileError
 
 MAX_BYTES = 4 * 1024 * 1024
 _LIMIT = f"at most 4 MiB ({MAX_BYTES:,} bytes)"
@@ -33,11 +33,11 @@ _KINDS = {
 
 
 def read_spec_file(path: str, follow_symlinks: bool = False) -> str:
-    """The text of the spec file at `path`, or an ArchinspectError (exit 2) saying why not."""
+    """The text of the spec file at `path`, or a FileError (exit 2) saying why not."""
     real, link = _resolve(path)
     if link is not None and not follow_symlinks:
         which = "it is" if link == path else f"{link} is"
-        raise ArchinspectError(
+        raise FileError(
             f"error: cannot read {path}: {which} a symbolic link that leads out of the working "
             f"directory {_root()}; refusing to follow it (pass --follow-symlinks to read it anyway)"
         )
@@ -45,39 +45,39 @@ def read_spec_file(path: str, follow_symlinks: bool = False) -> str:
         st = os.stat(real)
     except FileNotFoundError:
         if os.path.lexists(path):
-            raise ArchinspectError(
+            raise FileError(
                 f"error: {path} is a symbolic link to a file that does not exist"
             ) from None
-        raise ArchinspectError(f"error: spec file not found: {path}") from None
+        raise FileError(f"error: spec file not found: {path}") from None
     except OSError as exc:
-        raise ArchinspectError(f"error: cannot read {path}: {exc.strerror}") from None
+        raise FileError(f"error: cannot read {path}: {exc.strerror}") from None
     _check_kind(path, st)
     try:
         fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
-        raise ArchinspectError(f"error: cannot read {path}: {exc.strerror}") from None
+        raise FileError(f"error: cannot read {path}: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as handle:
         _check_kind(path, os.fstat(handle.fileno()))  # the same file as the stat above
         try:
             data = handle.read(MAX_BYTES + 1)  # a /proc file says size 0: the limit holds anyway
         except OSError as exc:
-            raise ArchinspectError(f"error: cannot read {path}: {exc.strerror}") from None
+            raise FileError(f"error: cannot read {path}: {exc.strerror}") from None
     if len(data) > MAX_BYTES:
-        raise ArchinspectError(f"error: {path} is larger than a spec file may be: {_LIMIT}")
+        raise FileError(f"error: {path} is larger than a spec file may be: {_LIMIT}")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ArchinspectError(f"error: {path} is not UTF-8 text ({exc.reason})") from None
+        raise FileError(f"error: {path} is not UTF-8 text ({exc.reason})") from None
 
 
 def _check_kind(path: str, st: os.stat_result) -> None:
     if not stat.S_ISREG(st.st_mode):
         kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
-        raise ArchinspectError(
+        raise FileError(
             f"error: {path} is {kind}, not a spec file; a spec is a regular file of {_LIMIT}"
         )
     if st.st_size > MAX_BYTES:
-        raise ArchinspectError(
+        raise FileError(
             f"error: {path} is {st.st_size:,} bytes, larger than a spec file may be: {_LIMIT}"
         )
 
