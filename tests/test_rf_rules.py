@@ -27,9 +27,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
+from jax._src.callback import io_callback_p, pure_callback_p
 from jax._src.core import pvary_p
+from jax._src.debugging import debug_callback_p, debug_print_p
 from jax._src.pjit import reshard_p
 from jax._src.random.prng import random_unwrap_p, random_wrap_p
+from jax.experimental import io_callback
 from jax.extend.core import Primitive
 from jax.extend.core import primitives as ext
 
@@ -554,7 +557,116 @@ STRUCTURED = [
     ),  # fmt: skip
 ]
 
-CASES = ELEMENTWISE + STRUCTURED
+
+def two(x):
+    """Channel 0 of x and channel 1 rolled by 2: an op over channels reads (2, 0)."""
+    return jnp.concatenate([x[:1], r(x[1:])])
+
+
+def periodic_pad_by_tiling(x):
+    # Three copies, then one cell beyond the middle one either side: periodic padding by 1.
+    return jnp.tile(x, (1, 3))[:, x.shape[1] - 1 : 2 * x.shape[1] + 1]
+
+
+def fori_counter_indexing(x):
+    # The counter i (0..3) picks a window of [x, x]: x + x[p] + x[p + 1] + x[p + 2] + x[p + 3]
+    # (static bounds lower to a scan whose counter is a carry): (0, 3).
+    xx = jnp.concatenate([x, x], axis=1)
+    return lax.fori_loop(0, 4, lambda i, c: c + lax.dynamic_slice_in_dim(xx, i, N, axis=1), x)
+
+
+AXISWISE = [
+    # ---- stop_gradient: the forward value is the operand
+    Case("stop_gradient", lambda x: x + lax.stop_gradient(r(x)), (lax.stop_gradient_p,), ((2, 0),)),
+    Case(
+        "softmax-over-channels",
+        # Per cell: channel 0 at p, channel 1 at p - 2: (2, 0).
+        lambda x: jax.nn.softmax(two(x), axis=0),
+        (lax.stop_gradient_p, lax.reduce_max_p, lax.exp_p, lax.reduce_sum_p),
+        ((2, 0),),
+    ),  # fmt: skip
+    # ---- cumulative ops over channels: channel 1 reads channels 0 and 1: (2, 0)
+    Case("cumsum", lambda x: jnp.cumsum(two(x), axis=0), (lax.cumsum_p,), ((2, 0),)),
+    Case("cumprod", lambda x: jnp.cumprod(two(x), axis=0), (lax.cumprod_p,), ((2, 0),)),
+    Case("cummax", lambda x: lax.cummax(two(x), axis=0), (lax.cummax_p,), ((2, 0),)),
+    # reverse: channel 0 reads channels 0 and 1: (2, 0)
+    Case("cummin", lambda x: lax.cummin(two(x), axis=0, reverse=True), (lax.cummin_p,), ((2, 0),)),
+    Case(
+        "cumlogsumexp",
+        lambda x: lax.cumlogsumexp(two(x), axis=0),
+        (lax.cumlogsumexp_p,),
+        ((2, 0),),
+    ),  # fmt: skip
+    # ---- sorts over channels: every channel reads both: (2, 0)
+    Case("sort", lambda x: jnp.sort(two(x), axis=0), (lax.sort_p,), ((2, 0),)),
+    Case("argsort", lambda x: jnp.argsort(two(x), axis=0), (lax.sort_p,), ((2, 0),)),
+    Case("top_k", lambda x: lax.top_k(two(x).T, 1)[0].T, (lax.top_k_p,), ((2, 0),)),
+    # ---- tile
+    Case("tile", lambda x: jnp.tile(x + r(x), (2, 1)), (lax.tile_p,), ((2, 0),)),
+    Case(
+        "tile-periodic-padding",
+        # A VALID 3-conv over the periodically padded axis: q reads q - 1 .. q + 1: (1, 1).
+        lambda x: conv(periodic_pad_by_tiling(x), (3,), window_strides=(1,), padding="VALID"),
+        (lax.tile_p,),
+        ((1, 1),),
+    ),  # fmt: skip
+    # ---- callbacks: those that return nothing are ignored; x + roll(x, 2): (2, 0)
+    Case(
+        "debug_callback",
+        lambda x: (jax.debug.callback(lambda *a: None, x), x + r(x))[1],
+        (debug_callback_p,),
+        ((2, 0),),
+    ),  # fmt: skip
+    Case(
+        "debug_print",
+        lambda x: (jax.debug.print("{}", x[0, 0]), x + r(x))[1],
+        (debug_print_p,),
+        ((2, 0),),
+    ),  # fmt: skip
+    Case(
+        "io_callback",
+        lambda x: (io_callback(lambda a: None, None, x), x + r(x))[1],
+        (io_callback_p,),
+        ((2, 0),),
+    ),  # fmt: skip
+    Case(
+        "pure_callback",
+        # A pure callback of a constant depends on no input cell.
+        lambda x: (
+            x
+            + r(x)
+            + jax.pure_callback(
+                np.sin, jax.ShapeDtypeStruct((N,), jnp.float32), jnp.arange(N * 1.0)
+            )
+        ),
+        (pure_callback_p,),
+        ((2, 0),),
+    ),
+    # ---- loops: three steps of c + roll(c, 1) read p - 3 .. p: (3, 0)
+    Case(
+        "scan",
+        lambda x: lax.fori_loop(0, 3, lambda i, c: c + r(c, 1), x),  # static bounds: a scan
+        (lax.scan_p,),
+        ((3, 0),),
+    ),  # fmt: skip
+    Case(
+        "while",
+        lambda x: lax.fori_loop(0, jnp.int32(3), lambda i, c: c + r(c, 1), x),  # a while
+        (lax.while_p,),
+        ((3, 0),),
+    ),  # fmt: skip
+    Case("scan-counter", fori_counter_indexing, (lax.scan_p, lax.dynamic_slice_p), ((0, 3),)),
+    Case(
+        "scan-xs",
+        # Over the channels as xs: y_c = carry + x_c with carry = sum of the earlier channels
+        # (channel 1 rolled by 2): channel 1 of the result reads p and p - 2: (2, 0).
+        lambda x: lax.scan(lambda c, xc: (c + xc, c + xc), jnp.zeros(N), two(x))[1],
+        (lax.scan_p,),
+        ((2, 0),),
+    ),  # fmt: skip
+]
+
+CASES = ELEMENTWISE + STRUCTURED + AXISWISE
 
 # Primitives that no small forward pass emits (they need a mesh or a hand-built jaxpr) share
 # the rule of one that a case covers.
@@ -583,7 +695,19 @@ def test_rule_against_the_oracle(case):
 def test_every_key_is_a_primitive_of_the_installed_jax():
     homes = [lax, ext]
     public = {id(v) for home in homes for v in vars(home).values() if isinstance(v, Primitive)}
-    private = {id(p) for p in (pvary_p, reshard_p, random_wrap_p, random_unwrap_p)}
+    private = {
+        id(p)
+        for p in (
+            pvary_p,
+            reshard_p,
+            random_wrap_p,
+            random_unwrap_p,
+            debug_callback_p,
+            debug_print_p,
+            io_callback_p,
+            pure_callback_p,
+        )
+    }
     for prim in RULES:
         assert isinstance(prim, Primitive), prim
         assert prim is MARK or id(prim) in public | private, prim.name

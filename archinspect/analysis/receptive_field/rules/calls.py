@@ -103,7 +103,7 @@ def _callback(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     raise unsupported(
         eqn,
         ctx,
-        f"a '{eqn.primitive.name}' that returns values (what they depend on is whatever its "
+        f"'{eqn.primitive.name}', a callback that returns values (they depend on whatever its "
         "Python function reads)",
     )
 

@@ -61,9 +61,7 @@ def evaluate(
         if any(v in needed for v in eqn.outvars):
             kept.append(eqn)
             needed.update(a for a in eqn.invars if not isinstance(a, Literal))
-    sub = jaxpr.replace(
-        eqns=kept[::-1], outvars=[jaxpr.outvars[i] for i in outputs], debug_info=None
-    )
+    sub = jaxpr.replace(eqns=kept[::-1], outvars=[jaxpr.outvars[i] for i in outputs])
     return [np.asarray(x) for x in jaxpr_as_fun(ClosedJaxpr(sub, list(consts)))(*args)]
 
 
@@ -147,7 +145,6 @@ class Body:
         jaxpr = self.jaxpr.replace(
             constvars=list(self.jaxpr.constvars) + const,
             invars=[v for v, a in zip(self.jaxpr.invars, args, strict=True) if a is None],
-            debug_info=None,
         )
         values = self.consts + [a for a in args if a is not None]
         outs = ctx.call(
