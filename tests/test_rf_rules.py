@@ -40,7 +40,7 @@ from archinspect.analysis.receptive_field import layer_receptive_fields, recepti
 from archinspect.analysis.receptive_field.rules import MARK, RULES
 from archinspect.analysis.receptive_field.rules.registry import register
 from archinspect.errors import UnsupportedOperation
-from tests.rf_oracle import Probe, oracle, primitives_of, structural
+from tests.rf_oracle import Probe, dependencies, oracle, primitives_of, structural
 
 N = 32  # cells of a 1-D input; stencils here are at most a few cells wide
 
@@ -875,3 +875,191 @@ def test_empirical_grid_bounds_see_through_checkpoints():
     ]
     assert _grid_bounds(Stack(layers, "jax"), (1, N)) == ((4,), 24)
     assert _grid_bounds(Stack(layers, "eqx"), (1, N)) == ((4,), 24)
+
+
+# ----------------------------------------------------------------------------- along a whole axis
+
+
+def whole_hulls(fn, shape):
+    """Per output cell of a 1-D fn, the first and last input cell it depends on, from the
+    perturbation oracle over every cell (not only the middle half: these reach the edges)."""
+    dep, out_shape = dependencies(fn, shape)
+    cells = np.indices(shape)[1].reshape(-1)
+    lo = np.array([cells[row].min() if row.any() else np.inf for row in dep])
+    hi = np.array([cells[row].max() if row.any() else -np.inf for row in dep])
+    return lo.reshape(out_shape), hi.reshape(out_shape)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_cumulative_over_space_reaches_the_edge_and_is_a_global_coupling(reverse):
+    # Cell p reads cells 0..p (reversed: p..N-1), exactly; the last cell reaches N - 1 back
+    # (reversed: the first, N - 1 forward). README, "Exact receptive fields": reported on the
+    # analysed input, and as a global coupling, "cumulative over space".
+    def fn(x):
+        return lax.cumsum(x, axis=1, reverse=reverse)
+
+    lo, hi = whole_hulls(fn, (1, N))
+    p = np.arange(N)
+    if reverse:
+        assert (lo[0] == p).all() and (hi[0] == N - 1).all()
+    else:
+        assert (lo[0] == 0).all() and (hi[0] == p).all()
+    got = structural(fn, (1, N))
+    back = (0, 0) if reverse else (0, N - 1)
+    fwd = (0, N - 1) if reverse else (0, 0)
+    assert got.per_axis == ((back[1], fwd[1]),)
+    assert got.position_range == ((back, fwd),)
+    assert [g.kind for g in got.global_via] == ["cumulative over space"]
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [lambda x: jnp.sort(x, axis=1), lambda x: lax.top_k(x, 3)[0]],
+    ids=["sort", "top_k"],
+)
+def test_a_sort_over_space_is_dense_over_the_axis(fn):
+    # Every result reads every cell of the axis (the oracle says so); like a dense layer over
+    # space, that is reported as the number of points, and as a global coupling.
+    lo, hi = whole_hulls(fn, (1, N))
+    assert (lo == 0).all() and (hi == N - 1).all()
+    got = structural(fn, (1, N))
+    assert got.per_axis == ((N, N),)
+    assert [g.kind for g in got.global_via] == ["sort over space"]
+
+
+def test_softmax_over_space_is_a_global_coupling():
+    # exp(x - max) / sum(exp(x - max)) over the axis: the statistics are global; the stencil is
+    # the cell itself.
+    got = structural(lambda x: jax.nn.softmax(x, axis=1), (2, N))
+    assert got.per_axis == ((0, 0),)
+    assert got.global_
+    assert [g.kind for g in got.global_via] == ["global pooling"]
+
+
+def test_attention_over_a_sequence_is_a_global_coupling():
+    # softmax(q k^T) v over the sequence (the spatial axis), with 1x1 projections: every output
+    # cell reads every cell of the sequence, a dense coupling over space, not a refusal.
+    def attention(x):
+        c = x.shape[0]
+        wq, wk, wv = (jnp.arange(1.0, 1.0 + 3 * c).reshape(3, c) * s for s in (0.1, 0.2, 0.3))
+        q, k, v = wq @ x, wk @ x, wv @ x
+        return v @ jax.nn.softmax(q.T @ k, axis=-1).T
+
+    assert lax.stop_gradient_p in primitives_of(attention, (2, N))
+    lo, hi = whole_hulls(attention, (2, N))
+    assert (lo == 0).all() and (hi == N - 1).all()
+    got = structural(attention, (2, N))
+    assert got.per_axis == ((N, N),)
+    assert {g.kind for g in got.global_via} == {"global pooling", "dense over space"}
+
+
+# ----------------------------------------------------------------------------- callbacks
+
+
+@pytest.mark.parametrize(
+    "fn, name",
+    [
+        (lambda x: jax.pure_callback(np.sin, jax.ShapeDtypeStruct(x.shape, x.dtype), x), "pure"),
+        (lambda x: io_callback(np.sin, jax.ShapeDtypeStruct(x.shape, x.dtype), x), "io"),
+    ],
+    ids=["pure_callback", "io_callback"],
+)
+def test_a_callback_that_returns_values_of_the_input_is_refused(fn, name):
+    with pytest.raises(
+        UnsupportedOperation,
+        match=rf"no exact dependency rule for '{name}_callback', a callback that returns values "
+        r"\(they depend on whatever its Python function reads\), used in the root module "
+        rf"\(Probe\); archinspect does not guess what '{name}_callback' depends on",
+    ):
+        structural(fn, (1, N))
+
+
+# ----------------------------------------------------------------------------- loops
+
+
+def test_a_recurrence_over_space_reaches_the_edge_and_is_a_global_coupling():
+    # An RNN along the axis: h_t = h_{t-1} / 2 + x_t, emitted at every t, reads cells 0..t.
+    def rnn(x):
+        return lax.scan(lambda h, xt: (h / 2 + xt, h / 2 + xt), jnp.zeros(x.shape[0]), x.T)[1].T
+
+    lo, hi = whole_hulls(rnn, (1, N))
+    assert (lo == 0).all() and (hi[0] == np.arange(N)).all()
+    got = structural(rnn, (1, N))
+    assert (got.per_axis, got.position_range) == (((N - 1, 0),), (((0, N - 1), (0, 0)),))
+    assert [g.kind for g in got.global_via] == ["recurrence over space"]
+
+
+def test_a_while_loop_stops_at_its_fixed_point():
+    # c <- c / 2 + roll(x, 2), a million times: after one step c reads p and p - 2, and every
+    # later step reads the same (the oracle cannot run this: x's weight underflows to 0).
+    def fn(x):
+        return lax.fori_loop(0, jnp.int32(1_000_000), lambda i, c: c / 2 + r(x), x)
+
+    assert lax.while_p in primitives_of(fn, (1, N))
+    assert structural(fn, (1, N)).per_axis == ((2, 0),)
+
+
+def test_a_loop_without_a_fixed_point_is_bounded(monkeypatch):
+    from archinspect.analysis.receptive_field.rules import loops
+
+    monkeypatch.setattr(loops, "MAX_STEPS", 20)
+    grow = lambda i, c: c + r(c, 1)  # noqa: E731  (reaches one more cell at every step)
+    with pytest.raises(
+        UnsupportedOperation,
+        match=r"no exact dependency rule for a 'scan' loop of 30 steps without a fixed point "
+        r"\(archinspect interprets at most 20 steps\), used in the root module \(Probe\)",
+    ):
+        structural(lambda x: lax.fori_loop(0, 30, grow, x), (1, N))
+    with pytest.raises(
+        UnsupportedOperation,
+        match=r"no exact dependency rule for a 'while' loop of more than 20 steps without a "
+        r"fixed point \(archinspect interprets at most 20 steps\)",
+    ):
+        structural(lambda x: lax.fori_loop(0, jnp.int32(30), grow, x), (1, N))
+
+
+class Weighted(eqx.Module):
+    """fori_loop up to a weight."""
+
+    n: jax.Array
+    w: jax.Array  # the float weight that gives the trace its dtype
+
+    def __call__(self, x):
+        return lax.fori_loop(0, self.n, lambda i, c: c + r(c, 1), x)
+
+
+def test_a_while_loop_whose_steps_depend_on_the_input_or_a_weight_is_refused():
+    message = (
+        r"no exact dependency rule for a 'while' loop whose number of steps is not fixed at "
+        r"trace time \(its condition reads the input or a weight\), used in the root module "
+        r"\({}\); archinspect does not guess what 'while' depends on"
+    )
+    with pytest.raises(UnsupportedOperation, match=message.format("Probe")):
+        structural(lambda x: lax.while_loop(lambda c: c.sum() < 10, lambda c: 2 * c, x), (1, N))
+    with pytest.raises(UnsupportedOperation, match=message.format("Weighted")):
+        receptive_field(Weighted(jnp.int32(3), jnp.ones(2)), (1, N))
+
+
+# ----------------------------------------------------------------------------- no rule needed
+
+
+def test_a_primitive_without_a_rule_on_constants_needs_none():
+    # A primitive archinspect has no rule for, applied to constants only: its result depends on
+    # no input cell, and stays evaluable (here as the indices of a gather: roll by 2, (2, 0)).
+    shift = Primitive("archinspect_test_shift")
+    shift.def_impl(lambda i: (i - 2) % N)
+    shift.def_abstract_eval(lambda i: i)
+    got = structural(lambda x: x + jnp.take(x, shift.bind(jnp.arange(N)), axis=1), (1, N))
+    assert got.per_axis == ((2, 0),)
+    with pytest.raises(UnsupportedOperation, match="no exact dependency rule for primitive"):
+        structural(lambda x: shift.bind(x), (1, N))
+
+
+def test_tile_of_a_weight():
+    class Tiled(eqx.Module):
+        w: jax.Array
+
+        def __call__(self, x):
+            return x + r(x) + jnp.tile(self.w, x.shape[1] // 2)
+
+    assert receptive_field(Tiled(jnp.ones(2)), (1, N)).per_axis == ((2, 0),)
