@@ -32,6 +32,7 @@ from archinspect.analysis.receptive_field.rules import (
     input_val,
     unknown,
 )
+from archinspect.analysis.receptive_field.rules.calls import feeds_callbacks_only
 from archinspect.analysis.receptive_field.rules.tables import inert
 from archinspect.errors import ArchinspectError, UnsupportedOperation
 from archinspect.report import GlobalSource, Pair, RFResult
@@ -161,7 +162,10 @@ class Interpreter:
         for atom in jaxpr.outvars:
             if not isinstance(atom, Literal):
                 last_use[atom] = len(jaxpr.eqns)
+        skip = feeds_callbacks_only(jaxpr)
         for index, eqn in enumerate(jaxpr.eqns):
+            if index in skip:
+                continue  # only debug prints read it: no value of the forward pass does
             stack = prefix + tuple(c for c in str(eqn.source_info.name_stack).split("/") if c)
             vals = [self._val(env, atom) for atom in eqn.invars]
             ctx = self._context(env, eqn, stack)

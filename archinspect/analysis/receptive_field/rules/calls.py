@@ -20,7 +20,7 @@ from typing import Any
 from jax import lax
 from jax._src.callback import io_callback_p, pure_callback_p  # no public home
 from jax._src.debugging import debug_callback_p, debug_print_p  # no public home
-from jax.extend.core import ClosedJaxpr, Jaxpr, Primitive
+from jax.extend.core import ClosedJaxpr, Jaxpr, Literal, Primitive
 from jax.extend.core.primitives import (
     closed_call_p,
     custom_jvp_call_p,
@@ -109,3 +109,28 @@ def _callback(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
 
 
 register(_callback, debug_callback_p, debug_print_p, io_callback_p, pure_callback_p)
+
+
+def feeds_callbacks_only(jaxpr: Jaxpr) -> set[int]:
+    """Positions of the equations of `jaxpr` whose results only callbacks that return nothing
+    read, directly or through each other (`jax.debug.print("{}", x.mean())`): no value of the
+    forward pass depends on them, so they must not count (a mean only printed is no global
+    coupling). An equation whose results nothing reads at all is not one of them."""
+    silent = {debug_callback_p, debug_print_p, io_callback_p}
+    dead: set[int] = set()
+    readers: dict[Any, list[int]] = {}
+    for i, eqn in enumerate(jaxpr.eqns):
+        for atom in eqn.invars:
+            if not isinstance(atom, Literal):
+                readers.setdefault(atom, []).append(i)
+    outputs = {atom for atom in jaxpr.outvars if not isinstance(atom, Literal)}
+    for i in range(len(jaxpr.eqns) - 1, -1, -1):
+        eqn = jaxpr.eqns[i]
+        if not eqn.outvars:
+            if eqn.primitive in silent:
+                dead.add(i)
+            continue
+        uses = [j for v in eqn.outvars for j in readers.get(v, [])]
+        if uses and all(j in dead for j in uses) and not any(v in outputs for v in eqn.outvars):
+            dead.add(i)
+    return dead
