@@ -601,6 +601,12 @@ AXISWISE = [
     Case("sort", lambda x: jnp.sort(two(x), axis=0), (lax.sort_p,), ((2, 0),)),
     Case("argsort", lambda x: jnp.argsort(two(x), axis=0), (lax.sort_p,), ((2, 0),)),
     Case("top_k", lambda x: lax.top_k(two(x).T, 1)[0].T, (lax.top_k_p,), ((2, 0),)),
+    Case(
+        "approx_top_k",
+        lambda x: lax.approx_max_k(two(x).T, 1)[0].T,
+        (lax.approx_top_k_p,),
+        ((2, 0),),
+    ),  # fmt: skip
     # ---- tile
     Case("tile", lambda x: jnp.tile(x + r(x), (2, 1)), (lax.tile_p,), ((2, 0),)),
     Case(
@@ -895,9 +901,9 @@ def whole_hulls(fn, shape):
 
 @pytest.mark.parametrize("reverse", [False, True])
 def test_cumulative_over_space_reaches_the_edge_and_is_a_global_coupling(reverse):
-    # Cell p reads cells 0..p (reversed: p..N-1), exactly; the last cell reaches N - 1 back
-    # (reversed: the first, N - 1 forward). README, "Exact receptive fields": reported on the
-    # analysed input, and as a global coupling, "cumulative over space".
+    # Cell p reads cells 0..p (reversed: p..N-1): how far is the size of the input. README,
+    # "Exact receptive fields": like a dense layer over space, the whole axis (the number of
+    # points), and a global coupling, "cumulative over space".
     def fn(x):
         return lax.cumsum(x, axis=1, reverse=reverse)
 
@@ -908,10 +914,18 @@ def test_cumulative_over_space_reaches_the_edge_and_is_a_global_coupling(reverse
     else:
         assert (lo[0] == 0).all() and (hi[0] == p).all()
     got = structural(fn, (1, N))
-    back = (0, 0) if reverse else (0, N - 1)
-    fwd = (0, N - 1) if reverse else (0, 0)
-    assert got.per_axis == ((back[1], fwd[1]),)
-    assert got.position_range == ((back, fwd),)
+    assert got.per_axis == ((N, N),)
+    assert [g.kind for g in got.global_via] == ["cumulative over space"]
+
+
+def test_cumulative_over_space_after_a_padded_conv():
+    # The first cell reads the boundary (zero padding), and every later cell reads the first:
+    # still the whole axis, not a search for cells free of the boundary.
+    def fn(x):
+        return jnp.cumsum(conv(x, (3,), window_strides=(1,), padding="SAME"), axis=1)
+
+    got = structural(fn, (1, N))
+    assert (got.per_axis, got.analysed_shape) == (((N, N),), (1, N))
     assert [g.kind for g in got.global_via] == ["cumulative over space"]
 
 
@@ -988,7 +1002,7 @@ def test_a_recurrence_over_space_reaches_the_edge_and_is_a_global_coupling():
     lo, hi = whole_hulls(rnn, (1, N))
     assert (lo == 0).all() and (hi[0] == np.arange(N)).all()
     got = structural(rnn, (1, N))
-    assert (got.per_axis, got.position_range) == (((N - 1, 0),), (((0, N - 1), (0, 0)),))
+    assert got.per_axis == ((N, N),)  # like a cumulative sum over space: the whole axis
     assert [g.kind for g in got.global_via] == ["recurrence over space"]
 
 

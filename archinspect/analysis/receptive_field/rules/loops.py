@@ -6,8 +6,8 @@ body that many times on the carried values' tables: exact, like straight-line co
 - `scan` runs `length` steps (static); step t reads slice t of each `xs` (from the end with
   `reverse`) and writes slice t of each `ys`. The stacked `ys` axis sits where the `xs` axis
   it was read from sits; a scan along a spatial axis that carries a value from cell to cell
-  (a recurrence over space) reaches the edge of the input, like a cumulative sum, and is
-  recorded as a global coupling, "recurrence over space".
+  (a recurrence over space) reaches the edge of the input like a cumulative sum, and is
+  reported the same way: the whole axis, and a global coupling, "recurrence over space".
 - `while_loop` (and `fori_loop`, which lowers to `scan` with static bounds and to `while`
   otherwise) runs as many steps as its condition says. That number must not depend on the
   input: the condition may read only values fixed at trace time (a counter and its bounds),
@@ -30,6 +30,7 @@ import numpy as np
 from jax import lax
 from jax.extend.core import ClosedJaxpr, Jaxpr, Literal, jaxpr_as_fun
 
+from archinspect.analysis.receptive_field.rules.cumulative import dense_along
 from archinspect.analysis.receptive_field.rules.registry import Context, register, unsupported
 from archinspect.analysis.receptive_field.rules.tables import KINDS, Tag, Val, build, first_tag
 from archinspect.errors import UnsupportedOperation
@@ -231,13 +232,15 @@ def _scan(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         if tag is None or tag.freq
         else {s for s in tag.axes if any(x.nonempty(s) for x in xs)}
     )
-    if spatial and any(c.nonempty(s) for c in carry for s in spatial):
-        ctx.record_global("recurrence over space")
     stacked = [
         stack([step[m] for step in ys if step is not None], tag)
         for m in range(len(eqn.outvars) - nk)
     ]
-    return carry + stacked
+    recurrent = {s for s in spatial if any(c.nonempty(s) for c in carry)}
+    if recurrent:
+        # Carried from cell to cell: like a cumulative sum over space, the whole axis.
+        ctx.record_global("recurrence over space")
+    return [dense_along(v, recurrent) for v in carry + stacked]
 
 
 register(_scan, lax.scan_p)
