@@ -1021,6 +1021,8 @@ def test_a_loop_without_a_fixed_point_is_bounded(monkeypatch):
 
     monkeypatch.setattr(loops, "MAX_STEPS", 20)
     grow = lambda i, c: c + r(c, 1)  # noqa: E731  (reaches one more cell at every step)
+    assert structural(lambda x: lax.fori_loop(0, 20, grow, x), (1, 64)).per_axis == ((20, 0),)
+    assert structural(lambda x: lax.fori_loop(0, 0, grow, x), (1, 64)).per_axis == ((0, 0),)
     with pytest.raises(
         UnsupportedOperation,
         match=r"no exact dependency rule for a 'scan' loop of 30 steps without a fixed point "

@@ -31,8 +31,21 @@ from jax import lax
 from jax.extend.core import ClosedJaxpr, Jaxpr, Literal, jaxpr_as_fun
 
 from archinspect.analysis.receptive_field.rules.cumulative import dense_along
-from archinspect.analysis.receptive_field.rules.registry import Context, register, unsupported
-from archinspect.analysis.receptive_field.rules.tables import KINDS, Tag, Val, build, first_tag
+from archinspect.analysis.receptive_field.rules.registry import (
+    Context,
+    out_shape,
+    register,
+    unsupported,
+)
+from archinspect.analysis.receptive_field.rules.tables import (
+    KINDS,
+    Tag,
+    Val,
+    build,
+    empty,
+    first_tag,
+    inert,
+)
 from archinspect.errors import UnsupportedOperation
 
 # Steps interpreted before a loop without a fixed point is refused.
@@ -66,9 +79,11 @@ def evaluate(
     return [np.asarray(x) for x in jaxpr_as_fun(ClosedJaxpr(sub, list(consts)))(*args)]
 
 
-def known(ctx: Context, i: int) -> Any | None:
+def known(ctx: Context, ins: list[Val], i: int) -> Any | None:
     """The concrete value of the equation's i-th operand, or None if it is not fixed at trace
-    time."""
+    time (a value that depends on the input never is: not even looked for)."""
+    if not inert(ins[i]):
+        return None
     try:
         return ctx.concrete(i)
     except UnsupportedOperation:
@@ -204,9 +219,9 @@ def _scan(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     consts, carry, xs = ins[:nc], list(ins[nc : nc + nk]), ins[nc + nk :]
     body = Body(
         p["jaxpr"],
-        [known(ctx, i) for i in range(nc)],
-        [known(ctx, nc + j) for j in range(nk)],
-        [known(ctx, nc + nk + m) for m in range(len(xs))],
+        [known(ctx, ins, i) for i in range(nc)],
+        [known(ctx, ins, nc + j) for j in range(nk)],
+        [known(ctx, ins, nc + nk + m) for m in range(len(xs))],
     )
     repeats = body.autonomous and all(uniform_along_first(x) for x in xs)
     if length > MAX_STEPS and not repeats:
@@ -223,7 +238,7 @@ def _scan(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
             for t2 in range(t + 1, length):
                 ys[length - 1 - t2 if p["reverse"] else t2] = outs[nk:]
             break
-        if t + 1 >= MAX_STEPS:
+        if t + 1 >= MAX_STEPS and t + 1 < length:
             raise too_long(eqn, ctx, str(length))
     # ys[i] was written by the step that read xs[i]: it sits where xs[i] sits.
     tag = first_tag([x.tags[0] for x in xs if x.shape[0] == length])
@@ -234,6 +249,8 @@ def _scan(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     )
     stacked = [
         stack([step[m] for step in ys if step is not None], tag)
+        if length
+        else empty(out_shape(eqn, nk + m), ctx.d)
         for m in range(len(eqn.outvars) - nk)
     ]
     recurrent = {s for s in spatial if any(c.nonempty(s) for c in carry)}
@@ -255,11 +272,11 @@ def _while(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     cond: ClosedJaxpr = p["cond_jaxpr"]
     carry = list(ins[cn + bn :])
     nk = len(carry)
-    cond_consts = [known(ctx, i) for i in range(cn)]
+    cond_consts = [known(ctx, ins, i) for i in range(cn)]
     body = Body(
         p["body_jaxpr"],
-        [known(ctx, cn + i) for i in range(bn)],
-        [known(ctx, cn + bn + j) for j in range(nk)],
+        [known(ctx, ins, cn + i) for i in range(bn)],
+        [known(ctx, ins, cn + bn + j) for j in range(nk)],
         [],
     )
     fixed = {i for i, v in enumerate(cond_consts) if v is not None} | {cn + j for j in body.fixed}
