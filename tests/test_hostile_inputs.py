@@ -136,14 +136,16 @@ def _events_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return drawn
 
 
-def test_a_20_mb_file_stops_at_the_node_limit(
+def test_a_large_file_stops_at_the_node_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A 20 MB list ran past 10 minutes (the limit applied after everything was parsed)."""
+    """A 20 MB list ran past 10 minutes and a 2 MB one took 85 s (the node limit applied after
+    everything was parsed); spec files are now at most 4 MiB, and within that the parse stops
+    at the limit."""
     path = tmp_path / "big.yaml"
-    values = ", ".join(str(i % 97 + 1) for i in range(5_000_000))
+    values = ", ".join(str(i % 97 + 1) for i in range(1_000_000))
     path.write_text(CONVNET + f"sweep:\n  hidden_channels: [{values}]\n", encoding="utf-8")
-    assert path.stat().st_size > 19_000_000
+    assert 3_500_000 < path.stat().st_size < 4 * 2**20
     drawn = _events_counted(monkeypatch)
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 2
@@ -153,6 +155,19 @@ def test_a_20_mb_file_stops_at_the_node_limit(
         "read further (a spec has a few dozen)\n"
     )
     assert drawn[0] < MAX_NODES + 100  # the parse stopped there
+
+
+def test_a_huge_values_option_stops_at_the_node_limit() -> None:
+    """`--values` is no file: the node limit is what bounds it."""
+    values = ",".join(["1"] * 2_000_000)
+    result = runner.invoke(
+        app, ["sweep", "configs/convnet.yaml", "--param", "depth", "--values", values]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        "(the YAML has more than 100,000 keys and values; refusing to read further (a spec has "
+        "a few dozen))\n"
+    )
 
 
 @pytest.mark.parametrize(
