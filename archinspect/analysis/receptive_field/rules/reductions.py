@@ -39,6 +39,18 @@ def spatial_axes(v: Val, axes: Sequence[int]) -> set[int]:
     return out
 
 
+def windows(v: Val, axes: Sequence[int]) -> set[int]:
+    """Spatial axes that a reduction over `axes` leaves in the result: reducing a sub-axis of
+    a split axis (y.reshape(c, n // 2, 2).mean(-1)) while its coarse axis stays is a window
+    (the union of the reduced elements' hulls), not a statistic over space."""
+    out: set[int] = set()
+    for a in range(v.ndim):
+        tag = v.tags[a]
+        if a not in axes and tag is not None and tag.mapped and v.shape[a] > 1:
+            out |= tag.axes
+    return out
+
+
 def reduce_table(x: np.ndarray, kind: str, axes: Sequence[int], keepdims: bool) -> np.ndarray:
     ax = tuple(a for a in axes if x.shape[a] != 1)
     out = REDUCE[kind](x, axis=ax, keepdims=True) if ax else x
@@ -59,7 +71,7 @@ def reduce_table(x: np.ndarray, kind: str, axes: Sequence[int], keepdims: bool) 
 def _reduce(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v = ins[0]
     axes = tuple(int(a) for a in eqn.params["axes"])
-    spatial = {s for s in spatial_axes(v, axes) if v.nonempty(s)}
+    spatial = {s for s in spatial_axes(v, axes) if v.nonempty(s)} - windows(v, axes)
     if spatial:
         # Statistics over space: a global coupling, not part of the stencil.
         path, typ = ctx.module()
