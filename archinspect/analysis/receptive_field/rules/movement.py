@@ -138,12 +138,15 @@ def _reshape(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         else:
             flat = _merged([v.tags[a] for a in big_old], [v.shape[a] for a in big_old])
             if flat is not None:
-                for b, tag in zip(big_new, _split_tag(flat, [shape[b] for b in big_new]), strict=True):
+                for b, tag in zip(
+                    big_new, _split_tag(flat, [shape[b] for b in big_new]), strict=True
+                ):
                     tags[b] = tag
                 continue
             merged = union_tag([v.tags[a] for a in g_old])
             if merged is not None and any(
-                v.tags[a] is not None and v.tags[a].mapped for a in big_old  # type: ignore[union-attr]
+                v.tags[a] is not None and v.tags[a].mapped
+                for a in big_old  # type: ignore[union-attr]
             ):
                 merged = Tag(
                     merged.axes,

@@ -297,7 +297,9 @@ def _mode_per_phase(phase: np.ndarray, dev: np.ndarray, known: np.ndarray, p: in
     return best
 
 
-def fit_layout(lo: np.ndarray, hi: np.ndarray, known: np.ndarray, slope0: bool = False) -> Fit | None:
+def fit_layout(
+    lo: np.ndarray, hi: np.ndarray, known: np.ndarray, slope0: bool = False
+) -> Fit | None:
     """The periodic layout of lines of hulls (arrays (lines, n): position q of every line).
 
     The smallest period with the most positions on it wins; a fit must hold for more than half
@@ -337,7 +339,12 @@ def fit_layout(lo: np.ndarray, hi: np.ndarray, known: np.ndarray, slope0: bool =
             centre = np.nanmean(modes, axis=0).mean() if not np.all(np.isnan(modes)) else 0.0
             best = Fit(p, slope, Fraction(float(centre)).limit_denominator(1 << 20), on)
             best_count = count
-        if best is not None and best_count == count and _only_boundary(best.on, known):
+        if (
+            best is not None
+            and best_count == count
+            and 2 * count > total
+            and _only_boundary(best.on, known)
+        ):
             break
     if best is None or 2 * best_count <= total:
         return None
