@@ -90,6 +90,10 @@ def where(ctx: Context) -> str:
     return f"{path} ({typ})" if path else f"the root module ({typ})"
 
 
+def _is_mapped(tag: Tag | None) -> bool:
+    return tag is not None and tag.mapped
+
+
 def _merged(tags: Sequence[Tag | None], sizes: Sequence[int]) -> Tag | None:
     """The map of the axis that merges axes (major first) when it is one: the major axis is
     mapped and the minor ones are its phases (split from it), channels or broadcast copies.
@@ -144,10 +148,7 @@ def _reshape(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
                     tags[b] = tag
                 continue
             merged = union_tag([v.tags[a] for a in g_old])
-            if merged is not None and any(
-                v.tags[a] is not None and v.tags[a].mapped
-                for a in big_old  # type: ignore[union-attr]
-            ):
+            if merged is not None and any(_is_mapped(v.tags[a]) for a in big_old):
                 merged = Tag(
                     merged.axes,
                     why=f"a reshape that reorders the cells of a spatial axis, in {where(ctx)}",

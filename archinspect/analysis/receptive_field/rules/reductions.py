@@ -24,7 +24,6 @@ from archinspect.analysis.receptive_field.rules.registry import (
 from archinspect.analysis.receptive_field.rules.tables import (
     DTYPE,
     FILL,
-    KINDS,
     REDUCE,
     UNION,
     Tag,
@@ -194,8 +193,7 @@ def _constant_contraction(eqn: Any, v: Val, i: int, value: np.ndarray, ctx: Cont
     spatial = {s for s in spatial_axes(v, cv) if v.nonempty(s)} - windows(v, cv)
     dense: set[int] = set()
     for s in sorted(spatial):
-        mapped = [k for k, a in enumerate(cv) if v.tags[a] is not None and v.tags[a].mapped]
-        mapped = [k for k in mapped if s in v.tags[cv[k]].axes]  # type: ignore[union-attr]
+        mapped = [k for k, a in enumerate(cv) if _maps(v.tags[a], s)]
         big = [j for j, a in enumerate(fc) if value.shape[a] > 1]
         if not big:
             # A weighted sum over the whole axis (x @ ones(n) / n): a statistic over space.
@@ -243,11 +241,16 @@ def _constant_contraction(eqn: Any, v: Val, i: int, value: np.ndarray, ctx: Cont
     return out
 
 
+def _maps(tag: Tag | None, s: int) -> bool:
+    return tag is not None and tag.mapped and s in tag.axes
+
+
 def _emptied(v: Val, s: int) -> Val:
-    tables = {k: list(v.table(k)) for k in KINDS}
-    for k in KINDS:
-        tables[k][s] = np.full((1,) * v.ndim, FILL[k], DTYPE[k])
-    return Val(v.shape, *(tuple(tables[k]) for k in KINDS), v.tags)  # type: ignore[arg-type]
+    """v with no dependency along spatial axis s (a statistic over it adds nothing)."""
+    one = (1,) * v.ndim
+    return each(
+        v, v.shape, v.tags, lambda x, k, t: np.full(one, FILL[k], DTYPE[k]) if t == s else x
+    )
 
 
 def _densified(v: Val, spatial: set[int]) -> Val:
