@@ -302,18 +302,17 @@ def fit_layout(
 ) -> Fit | None:
     """The periodic layout of lines of hulls (arrays (lines, n): position q of every line).
 
-    The smallest period with the most positions on it wins; a fit must hold for more than half
-    of the known positions, else there is no layout (None). With `slope0` the map is constant
-    (a selection pattern). Positions off the fit that lie beyond the first or last position on
-    it are boundary cells; once every off position is one, no longer period is tried.
+    The smallest period (up to MAX_PERIOD, and a quarter of the line) whose map most known
+    positions follow, with every other known position before the first or after the last one
+    that follows it (a boundary cell: wrapped, clamped or cut off), wins; None if no period
+    does. With `slope0` the map is constant (a selection pattern).
     """
     lines, n = lo.shape
     total = int(known.sum())
     if total == 0:
         return None
     q = np.broadcast_to(np.arange(n, dtype=float), lo.shape)
-    best: Fit | None = None
-    best_count = 0
+    flat_known = known.reshape(-1)
     for p in range(1, max(1, min(MAX_PERIOD, n // 4)) + 1):
         if slope0:
             delta = 0.0
@@ -330,25 +329,12 @@ def fit_layout(
         dev = np.stack([lo - float(slope) * q, hi - float(slope) * q], axis=-1)
         dev = np.round(dev, 9).reshape(-1, 2)
         phase = (q % p).reshape(-1)
-        flat_known = known.reshape(-1)
         modes = _mode_per_phase(phase, dev, flat_known, p)
-        on = flat_known & np.all(dev == modes[phase.astype(int)], axis=1)
-        on = on.reshape(lo.shape)
-        count = int(on.sum())
-        if count > best_count:
-            centre = np.nanmean(modes, axis=0).mean() if not np.all(np.isnan(modes)) else 0.0
-            best = Fit(p, slope, Fraction(float(centre)).limit_denominator(1 << 20), on)
-            best_count = count
-        if (
-            best is not None
-            and best_count == count
-            and 2 * count > total
-            and _only_boundary(best.on, known)
-        ):
-            break
-    if best is None or 2 * best_count <= total:
-        return None
-    return best
+        on = (flat_known & np.all(dev == modes[phase.astype(int)], axis=1)).reshape(lo.shape)
+        if 2 * int(on.sum()) > total and _only_boundary(on, known):
+            centre = float(np.nanmean(modes))
+            return Fit(p, slope, Fraction(centre).limit_denominator(1 << 20), on)
+    return None
 
 
 def _only_boundary(on: np.ndarray, known: np.ndarray) -> bool:
