@@ -353,11 +353,6 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
             )
             continue
         a, tag = found
-        if tag.slope is not None and tag.slope < 0:
-            # Output cell q must sit at input coordinate q * n_in / n_out (README, "Exact
-            # receptive fields"); reversed cells have their dependency move with q instead.
-            reasons[s] = tag.why or "cells in reverse order"
-            continue
         shp = [1] * v.ndim
         shp[a] = v.shape[a]
         slope = _alignment(v.shape[a], sizes[s], tag)
@@ -371,6 +366,12 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
         phases[s] = (a, positions.numerator if positions.denominator == 1 else 0)
         back, fwd, sel = np.broadcast_arrays(coord - lo, hi - coord, ~v.taint[s] & has)
         selected[s] = sel
+        if slope < 0 and np.any(sel):
+            # Output cell q must sit at input coordinate q * n_in / n_out (README, "Exact
+            # receptive fields"); reversed cells have their dependency move with q instead.
+            # (Where every cell is still a boundary cell, the input grows first.)
+            reasons[s] = tag.why or "cells in reverse order"
+            continue
         if np.any(sel):
             b, f = back[sel], fwd[sel]
             per_axis[s] = (_num(b.max()), _num(f.max()))
