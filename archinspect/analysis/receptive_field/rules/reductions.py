@@ -52,12 +52,15 @@ def windows(v: Val, axes: Sequence[int]) -> set[int]:
     """Spatial axes that a reduction over `axes` leaves in the result: reducing a sub-axis of
     a split axis (y.reshape(c, n // 2, 2).mean(-1)) while its coarse axis stays is a window
     (the union of the reduced elements' hulls), not a statistic over space."""
-    out: set[int] = set()
+    kept: set[int] = set()
+    reduced: set[int] = set()
     for a in range(v.ndim):
         tag = v.tags[a]
-        if a not in axes and tag is not None and tag.mapped and v.shape[a] > 1:
-            out |= tag.axes
-    return out
+        if tag is not None and tag.mapped and v.shape[a] > 1:
+            (reduced if a in axes else kept).update(tag.axes)
+    # Reducing a mapped axis is a statistic over space even where another axis along the same
+    # input axis stays (x[i] * sum_j x[j], attention scores contracted over the keys).
+    return kept - reduced
 
 
 def reduce_table(x: np.ndarray, kind: str, axes: Sequence[int], keepdims: bool) -> np.ndarray:
