@@ -71,6 +71,11 @@ class UsageError(ArchinspectError):
     """Bad command-line usage that Typer itself cannot catch (e.g. a malformed --set)."""
 
 
+class FileError(ArchinspectError):
+    """A file to read (a spec) or write (--output, --plot) that archinspect cannot or will not
+    use: missing, a device, a FIFO, too large, a link out of the working tree, unwritable."""
+
+
 class BuildError(ArchinspectError):
     """A valid-looking spec whose arguments the family rejects when it is built."""
 

@@ -125,7 +125,7 @@ class TestCount:
         result = invoke("count", "configs/mlp.yaml", "-o", str(target))
         assert result.exit_code == 2
         assert result.stderr == (
-            f"error: cannot write {target}: directory {target.parent} does not exist\n"
+            f"error: cannot write --output {target}: directory {target.parent} does not exist\n"
         )
 
     def test_every_shipped_config_counts(self):

@@ -233,6 +233,15 @@ class Sorted(eqx.Module):
         return jnp.sort(self.conv(x), axis=1)
 
 
+class CustomReduce(eqx.Module):
+    """A reduction with a computation of its own (lax.reduce): no rule."""
+
+    conv: Conv
+
+    def __call__(self, x):
+        return jax.lax.reduce(self.conv(x), 0.0, lambda a, b: a + 2 * b, (0,))[None]
+
+
 class DataIndexed(eqx.Module):
     conv: Conv
 
@@ -259,16 +268,25 @@ class TakeWrapped(eqx.Module):
         return jax.lax.conv_general_dilated(y[None], self.weight, (1,), "VALID")[0]
 
 
-@pytest.mark.parametrize(
-    ("module", "primitive"), [(Cumulative, "cumsum"), (Sorted, "sort")], ids=["cumsum", "sort"]
-)
-def test_unknown_primitive_is_an_error_that_names_it(module, primitive):
+def test_unknown_primitive_is_an_error_that_names_it():
     with pytest.raises(
         UnsupportedOperation,
-        match=rf"no exact dependency rule for primitive '{primitive}', used in the root module "
-        rf"\({module.__name__}\); archinspect does not guess",
+        match=r"no exact dependency rule for primitive 'reduce', used in the root module "
+        r"\(CustomReduce\); archinspect does not guess",
     ):
-        receptive_field(module(conv(3)), (1, 32))
+        receptive_field(CustomReduce(conv(3)), (1, 32))
+
+
+@pytest.mark.parametrize(
+    ("module", "kind"),
+    [(Cumulative, "cumulative over space"), (Sorted, "sort over space")],
+    ids=["cumsum", "sort"],
+)
+def test_cumulative_sums_and_sorts_over_space_are_the_whole_axis(module, kind):
+    # README, "Exact receptive fields": like a dense layer over space, the number of points.
+    got = receptive_field(module(conv(3)), (1, 32))
+    assert got.per_axis == ((32, 32),)
+    assert [g.kind for g in got.global_via] == [kind]
 
 
 def test_indices_computed_from_the_data_are_refused():

@@ -27,9 +27,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
+from jax._src.callback import io_callback_p, pure_callback_p
 from jax._src.core import pvary_p
+from jax._src.debugging import debug_callback_p, debug_print_p
 from jax._src.pjit import reshard_p
 from jax._src.random.prng import random_unwrap_p, random_wrap_p
+from jax.experimental import io_callback
 from jax.extend.core import Primitive
 from jax.extend.core import primitives as ext
 
@@ -37,7 +40,7 @@ from archinspect.analysis.receptive_field import layer_receptive_fields, recepti
 from archinspect.analysis.receptive_field.rules import MARK, RULES
 from archinspect.analysis.receptive_field.rules.registry import register
 from archinspect.errors import UnsupportedOperation
-from tests.rf_oracle import Probe, oracle, primitives_of, structural
+from tests.rf_oracle import Probe, dependencies, oracle, primitives_of, structural
 
 N = 32  # cells of a 1-D input; stencils here are at most a few cells wide
 
@@ -655,7 +658,125 @@ STRUCTURED = [
     ),  # fmt: skip
 ]
 
-CASES = ELEMENTWISE + STRUCTURED
+
+def two(x):
+    """Channel 0 of x and channel 1 rolled by 2: an op over channels reads (2, 0)."""
+    return jnp.concatenate([x[:1], r(x[1:])])
+
+
+def periodic_pad_by_tiling(x):
+    # Three copies, then one cell beyond the middle one either side: periodic padding by 1.
+    return jnp.tile(x, (1, 3))[:, x.shape[1] - 1 : 2 * x.shape[1] + 1]
+
+
+def fori_counter_indexing(x):
+    # The counter i (0..3) picks a window of [x, x]: x + x[p] + x[p + 1] + x[p + 2] + x[p + 3]
+    # (static bounds lower to a scan whose counter is a carry): (0, 3).
+    xx = jnp.concatenate([x, x], axis=1)
+    return lax.fori_loop(0, 4, lambda i, c: c + lax.dynamic_slice_in_dim(xx, i, N, axis=1), x)
+
+
+AXISWISE = [
+    # ---- stop_gradient: the forward value is the operand
+    Case("stop_gradient", lambda x: x + lax.stop_gradient(r(x)), (lax.stop_gradient_p,), ((2, 0),)),
+    Case(
+        "softmax-over-channels",
+        # Per cell: channel 0 at p, channel 1 at p - 2: (2, 0).
+        lambda x: jax.nn.softmax(two(x), axis=0),
+        (lax.stop_gradient_p, lax.reduce_max_p, lax.exp_p, lax.reduce_sum_p),
+        ((2, 0),),
+    ),  # fmt: skip
+    # ---- cumulative ops over channels: channel 1 reads channels 0 and 1: (2, 0)
+    Case("cumsum", lambda x: jnp.cumsum(two(x), axis=0), (lax.cumsum_p,), ((2, 0),)),
+    Case("cumprod", lambda x: jnp.cumprod(two(x), axis=0), (lax.cumprod_p,), ((2, 0),)),
+    Case("cummax", lambda x: lax.cummax(two(x), axis=0), (lax.cummax_p,), ((2, 0),)),
+    # reverse: channel 0 reads channels 0 and 1: (2, 0)
+    Case("cummin", lambda x: lax.cummin(two(x), axis=0, reverse=True), (lax.cummin_p,), ((2, 0),)),
+    Case(
+        "cumlogsumexp",
+        lambda x: lax.cumlogsumexp(two(x), axis=0),
+        (lax.cumlogsumexp_p,),
+        ((2, 0),),
+    ),  # fmt: skip
+    # ---- sorts over channels: every channel reads both: (2, 0)
+    Case("sort", lambda x: jnp.sort(two(x), axis=0), (lax.sort_p,), ((2, 0),)),
+    Case("argsort", lambda x: jnp.argsort(two(x), axis=0), (lax.sort_p,), ((2, 0),)),
+    Case("top_k", lambda x: lax.top_k(two(x).T, 1)[0].T, (lax.top_k_p,), ((2, 0),)),
+    Case(
+        "approx_top_k",
+        lambda x: lax.approx_max_k(two(x).T, 1)[0].T,
+        (lax.approx_top_k_p,),
+        ((2, 0),),
+    ),  # fmt: skip
+    # ---- tile
+    Case("tile", lambda x: jnp.tile(x + r(x), (2, 1)), (lax.tile_p,), ((2, 0),)),
+    Case(
+        "tile-periodic-padding",
+        # A VALID 3-conv over the periodically padded axis: q reads q - 1 .. q + 1: (1, 1).
+        lambda x: conv(periodic_pad_by_tiling(x), (3,), window_strides=(1,), padding="VALID"),
+        (lax.tile_p,),
+        ((1, 1),),
+    ),  # fmt: skip
+    # ---- callbacks: those that return nothing are ignored; x + roll(x, 2): (2, 0)
+    Case(
+        "debug_callback",
+        lambda x: (jax.debug.callback(lambda *a: None, x), x + r(x))[1],
+        (debug_callback_p,),
+        ((2, 0),),
+        (1, 16),  # the oracle's vmap calls a debug callback once per perturbation: few cells
+    ),  # fmt: skip
+    Case(
+        "debug_print",
+        # The mean over space only printed is no global coupling (the case asserts none).
+        lambda x: (jax.debug.print("{}", x.mean()), x + r(x))[1],
+        (debug_print_p,),
+        ((2, 0),),
+        (1, 16),
+    ),  # fmt: skip
+    Case(
+        "io_callback",
+        lambda x: (io_callback(lambda a: None, None, x), x + r(x))[1],
+        (io_callback_p,),
+        ((2, 0),),
+    ),  # fmt: skip
+    Case(
+        "pure_callback",
+        # A pure callback of a constant depends on no input cell.
+        lambda x: (
+            x
+            + r(x)
+            + jax.pure_callback(
+                np.sin, jax.ShapeDtypeStruct((N,), jnp.float32), jnp.arange(N * 1.0)
+            )
+        ),
+        (pure_callback_p,),
+        ((2, 0),),
+    ),
+    # ---- loops: three steps of c + roll(c, 1) read p - 3 .. p: (3, 0)
+    Case(
+        "scan",
+        lambda x: lax.fori_loop(0, 3, lambda i, c: c + r(c, 1), x),  # static bounds: a scan
+        (lax.scan_p,),
+        ((3, 0),),
+    ),  # fmt: skip
+    Case(
+        "while",
+        lambda x: lax.fori_loop(0, jnp.int32(3), lambda i, c: c + r(c, 1), x),  # a while
+        (lax.while_p,),
+        ((3, 0),),
+    ),  # fmt: skip
+    Case("scan-counter", fori_counter_indexing, (lax.scan_p, lax.dynamic_slice_p), ((0, 3),)),
+    Case(
+        "scan-xs",
+        # Over the channels as xs: y_c = carry + x_c with carry = sum of the earlier channels
+        # (channel 1 rolled by 2): channel 1 of the result reads p and p - 2: (2, 0).
+        lambda x: lax.scan(lambda c, xc: (c + xc, c + xc), jnp.zeros(N), two(x))[1],
+        (lax.scan_p,),
+        ((2, 0),),
+    ),  # fmt: skip
+]
+
+CASES = ELEMENTWISE + STRUCTURED + AXISWISE
 
 # Primitives that no small forward pass emits (they need a mesh or a hand-built jaxpr) share
 # the rule of one that a case covers.
@@ -684,7 +805,19 @@ def test_rule_against_the_oracle(case):
 def test_every_key_is_a_primitive_of_the_installed_jax():
     homes = [lax, ext]
     public = {id(v) for home in homes for v in vars(home).values() if isinstance(v, Primitive)}
-    private = {id(p) for p in (pvary_p, reshard_p, random_wrap_p, random_unwrap_p)}
+    private = {
+        id(p)
+        for p in (
+            pvary_p,
+            reshard_p,
+            random_wrap_p,
+            random_unwrap_p,
+            debug_callback_p,
+            debug_print_p,
+            io_callback_p,
+            pure_callback_p,
+        )
+    }
     for prim in RULES:
         assert isinstance(prim, Primitive), prim
         assert prim is MARK or id(prim) in public | private, prim.name
@@ -959,3 +1092,201 @@ def test_empirical_grid_bounds_see_through_checkpoints():
     ]
     assert _grid_bounds(Stack(layers, "jax"), (1, N)) == ((4,), 24)
     assert _grid_bounds(Stack(layers, "eqx"), (1, N)) == ((4,), 24)
+
+
+# ----------------------------------------------------------------------------- along a whole axis
+
+
+def whole_hulls(fn, shape):
+    """Per output cell of a 1-D fn, the first and last input cell it depends on, from the
+    perturbation oracle over every cell (not only the middle half: these reach the edges)."""
+    dep, out_shape = dependencies(fn, shape)
+    cells = np.indices(shape)[1].reshape(-1)
+    lo = np.array([cells[row].min() if row.any() else np.inf for row in dep])
+    hi = np.array([cells[row].max() if row.any() else -np.inf for row in dep])
+    return lo.reshape(out_shape), hi.reshape(out_shape)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_cumulative_over_space_reaches_the_edge_and_is_a_global_coupling(reverse):
+    # Cell p reads cells 0..p (reversed: p..N-1): how far is the size of the input. README,
+    # "Exact receptive fields": like a dense layer over space, the whole axis (the number of
+    # points), and a global coupling, "cumulative over space".
+    def fn(x):
+        return lax.cumsum(x, axis=1, reverse=reverse)
+
+    lo, hi = whole_hulls(fn, (1, N))
+    p = np.arange(N)
+    if reverse:
+        assert (lo[0] == p).all() and (hi[0] == N - 1).all()
+    else:
+        assert (lo[0] == 0).all() and (hi[0] == p).all()
+    got = structural(fn, (1, N))
+    assert got.per_axis == ((N, N),)
+    assert [g.kind for g in got.global_via] == ["cumulative over space"]
+
+
+def test_cumulative_over_space_after_a_padded_conv():
+    # The first cell reads the boundary (zero padding), and every later cell reads the first:
+    # still the whole axis, not a search for cells free of the boundary.
+    def fn(x):
+        return jnp.cumsum(conv(x, (3,), window_strides=(1,), padding="SAME"), axis=1)
+
+    got = structural(fn, (1, N))
+    assert (got.per_axis, got.analysed_shape) == (((N, N),), (1, N))
+    assert [g.kind for g in got.global_via] == ["cumulative over space"]
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [lambda x: jnp.sort(x, axis=1), lambda x: lax.top_k(x, 3)[0]],
+    ids=["sort", "top_k"],
+)
+def test_a_sort_over_space_is_dense_over_the_axis(fn):
+    # Every result reads every cell of the axis (the oracle says so); like a dense layer over
+    # space, that is reported as the number of points, and as a global coupling.
+    lo, hi = whole_hulls(fn, (1, N))
+    assert (lo == 0).all() and (hi == N - 1).all()
+    got = structural(fn, (1, N))
+    assert got.per_axis == ((N, N),)
+    assert [g.kind for g in got.global_via] == ["sort over space"]
+
+
+def test_softmax_over_space_is_a_global_coupling():
+    # exp(x - max) / sum(exp(x - max)) over the axis: the statistics are global; the stencil is
+    # the cell itself.
+    got = structural(lambda x: jax.nn.softmax(x, axis=1), (2, N))
+    assert got.per_axis == ((0, 0),)
+    assert got.global_
+    assert [g.kind for g in got.global_via] == ["global pooling"]
+
+
+def test_attention_over_a_sequence_is_a_global_coupling():
+    # softmax(q k^T) v over the sequence (the spatial axis), with 1x1 projections: every output
+    # cell reads every cell of the sequence, a dense coupling over space, not a refusal.
+    def attention(x):
+        c = x.shape[0]
+        wq, wk, wv = (jnp.arange(1.0, 1.0 + 3 * c).reshape(3, c) * s for s in (0.1, 0.2, 0.3))
+        q, k, v = wq @ x, wk @ x, wv @ x
+        return v @ jax.nn.softmax(q.T @ k, axis=-1).T
+
+    assert lax.stop_gradient_p in primitives_of(attention, (2, N))
+    lo, hi = whole_hulls(attention, (2, N))
+    assert (lo == 0).all() and (hi == N - 1).all()
+    got = structural(attention, (2, N))
+    assert got.per_axis == ((N, N),)
+    assert {g.kind for g in got.global_via} == {"global pooling", "dense over space"}
+
+
+# ----------------------------------------------------------------------------- callbacks
+
+
+@pytest.mark.parametrize(
+    "fn, name",
+    [
+        (lambda x: jax.pure_callback(np.sin, jax.ShapeDtypeStruct(x.shape, x.dtype), x), "pure"),
+        (lambda x: io_callback(np.sin, jax.ShapeDtypeStruct(x.shape, x.dtype), x), "io"),
+    ],
+    ids=["pure_callback", "io_callback"],
+)
+def test_a_callback_that_returns_values_of_the_input_is_refused(fn, name):
+    with pytest.raises(
+        UnsupportedOperation,
+        match=rf"no exact dependency rule for '{name}_callback', a callback that returns values "
+        r"\(they depend on whatever its Python function reads\), used in the root module "
+        rf"\(Probe\); archinspect does not guess what '{name}_callback' depends on",
+    ):
+        structural(fn, (1, N))
+
+
+# ----------------------------------------------------------------------------- loops
+
+
+def test_a_recurrence_over_space_reaches_the_edge_and_is_a_global_coupling():
+    # An RNN along the axis: h_t = h_{t-1} / 2 + x_t, emitted at every t, reads cells 0..t.
+    def rnn(x):
+        return lax.scan(lambda h, xt: (h / 2 + xt, h / 2 + xt), jnp.zeros(x.shape[0]), x.T)[1].T
+
+    lo, hi = whole_hulls(rnn, (1, N))
+    assert (lo == 0).all() and (hi[0] == np.arange(N)).all()
+    got = structural(rnn, (1, N))
+    assert got.per_axis == ((N, N),)  # like a cumulative sum over space: the whole axis
+    assert [g.kind for g in got.global_via] == ["recurrence over space"]
+
+
+def test_a_while_loop_stops_at_its_fixed_point():
+    # c <- c / 2 + roll(x, 2), a million times: after one step c reads p and p - 2, and every
+    # later step reads the same (the oracle cannot run this: x's weight underflows to 0).
+    def fn(x):
+        return lax.fori_loop(0, jnp.int32(1_000_000), lambda i, c: c / 2 + r(x), x)
+
+    assert lax.while_p in primitives_of(fn, (1, N))
+    assert structural(fn, (1, N)).per_axis == ((2, 0),)
+
+
+def test_a_loop_without_a_fixed_point_is_bounded(monkeypatch):
+    from archinspect.analysis.receptive_field.rules import loops
+
+    monkeypatch.setattr(loops, "MAX_STEPS", 20)
+    grow = lambda i, c: c + r(c, 1)  # noqa: E731  (reaches one more cell at every step)
+    assert structural(lambda x: lax.fori_loop(0, 20, grow, x), (1, 64)).per_axis == ((20, 0),)
+    assert structural(lambda x: lax.fori_loop(0, 0, grow, x), (1, 64)).per_axis == ((0, 0),)
+    with pytest.raises(
+        UnsupportedOperation,
+        match=r"no exact dependency rule for a 'scan' loop of 30 steps without a fixed point "
+        r"\(archinspect interprets at most 20 steps\), used in the root module \(Probe\)",
+    ):
+        structural(lambda x: lax.fori_loop(0, 30, grow, x), (1, N))
+    with pytest.raises(
+        UnsupportedOperation,
+        match=r"no exact dependency rule for a 'while' loop of more than 20 steps without a "
+        r"fixed point \(archinspect interprets at most 20 steps\)",
+    ):
+        structural(lambda x: lax.fori_loop(0, jnp.int32(30), grow, x), (1, N))
+
+
+class Weighted(eqx.Module):
+    """fori_loop up to a weight."""
+
+    n: jax.Array
+    w: jax.Array  # the float weight that gives the trace its dtype
+
+    def __call__(self, x):
+        return lax.fori_loop(0, self.n, lambda i, c: c + r(c, 1), x)
+
+
+def test_a_while_loop_whose_steps_depend_on_the_input_or_a_weight_is_refused():
+    message = (
+        r"no exact dependency rule for a 'while' loop whose number of steps is not fixed at "
+        r"trace time \(its condition reads the input or a weight\), used in the root module "
+        r"\({}\); archinspect does not guess what 'while' depends on"
+    )
+    with pytest.raises(UnsupportedOperation, match=message.format("Probe")):
+        structural(lambda x: lax.while_loop(lambda c: c.sum() < 10, lambda c: 2 * c, x), (1, N))
+    with pytest.raises(UnsupportedOperation, match=message.format("Weighted")):
+        receptive_field(Weighted(jnp.int32(3), jnp.ones(2)), (1, N))
+
+
+# ----------------------------------------------------------------------------- no rule needed
+
+
+def test_a_primitive_without_a_rule_on_constants_needs_none():
+    # A primitive archinspect has no rule for, applied to constants only: its result depends on
+    # no input cell, and stays evaluable (here as the indices of a gather: roll by 2, (2, 0)).
+    shift = Primitive("archinspect_test_shift")
+    shift.def_impl(lambda i: (i - 2) % N)
+    shift.def_abstract_eval(lambda i: i)
+    got = structural(lambda x: x + jnp.take(x, shift.bind(jnp.arange(N)), axis=1), (1, N))
+    assert got.per_axis == ((2, 0),)
+    with pytest.raises(UnsupportedOperation, match="no exact dependency rule for primitive"):
+        structural(lambda x: shift.bind(x), (1, N))
+
+
+def test_tile_of_a_weight():
+    class Tiled(eqx.Module):
+        w: jax.Array
+
+        def __call__(self, x):
+            return x + r(x) + jnp.tile(self.w, x.shape[1] // 2)
+
+    assert receptive_field(Tiled(jnp.ones(2)), (1, N)).per_axis == ((2, 0),)

@@ -591,7 +591,9 @@ def test_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "specs").mkdir()
     monkeypatch.chdir(tmp_path)
     with pytest.raises(
-        ArchinspectError, match=r"^error: specs is a directory, not a spec file$"
+        ArchinspectError,
+        match=r"^error: specs is a directory, not a spec file; a spec is a regular file of at "
+        r"most 4 MiB \(4,194,304 bytes\)$",
     ) as exc:
         load_spec("specs")
     assert exc.value.exit_code == 2

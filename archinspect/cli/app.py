@@ -61,6 +61,26 @@ SetOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="output format")]
+
+
+def checked_output(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    """An output path (--output, --plot), checked when the command line is parsed, before any
+    work: a target that cannot be written is exit 2 now, not after the analysis."""
+    from archinspect.errors import ArchinspectError
+    from archinspect.output import check_target
+
+    if value is None or ctx.resilient_parsing:
+        return value
+    try:
+        check_target(value, max(param.opts, key=len))
+    except ArchinspectError as exc:
+        if settings(ctx).debug:
+            raise
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(exc.exit_code) from None
+    return value
+
+
 OutputOpt = Annotated[
     str | None,
     typer.Option(
@@ -68,6 +88,16 @@ OutputOpt = Annotated[
         "-o",
         metavar="FILE",
         help="write the report to FILE (atomically) instead of stdout",
+        callback=checked_output,
+    ),
+]
+FollowOpt = Annotated[
+    bool,
+    typer.Option(
+        "--follow-symlinks",
+        help="read spec files through symbolic links that lead outside the working "
+        "directory's tree (refused by default: a checkout must not make archinspect quote "
+        "files from elsewhere)",
     ),
 ]
 PlatformOpt = Annotated[
@@ -193,21 +223,23 @@ def say_notes(spec: Spec) -> None:
         typer.echo(note, err=True)
 
 
-def load(spec: str | None, overrides: list[str] | None) -> Spec:
+def load(spec: str | None, overrides: list[str] | None, follow_symlinks: bool = False) -> Spec:
     """The spec of a one-spec command, or its fallback; says which fallback on stderr."""
     from archinspect.spec import load_spec
 
-    loaded = load_spec(spec, overrides or [])
+    loaded = load_spec(spec, overrides or [], follow_symlinks)
     say_notes(loaded)
     return loaded
 
 
-def load_base(spec: str | None, overrides: list[str] | None) -> tuple[SpecLoader, Spec]:
+def load_base(
+    spec: str | None, overrides: list[str] | None, follow_symlinks: bool = False
+) -> tuple[SpecLoader, Spec]:
     """For commands that load the spec again per value (sweep, solve): the loader and the
     spec as given, whose notes (the embedded-default fallback) go to stderr once."""
     from archinspect.commands.inputs import spec_loader
 
-    loader = spec_loader(spec, overrides)
+    loader = spec_loader(spec, overrides, follow_symlinks)
     base = loader([])
     say_notes(base)
     return loader, base

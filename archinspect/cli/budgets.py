@@ -11,12 +11,14 @@ import typer
 from archinspect.cli.app import (
     EXIT_BAD_INPUT,
     EXIT_BUDGET,
+    FollowOpt,
     Format,
     FormatOpt,
     OutputOpt,
     SetOpt,
     SpecArg,
     TrustOpt,
+    checked_output,
     emit,
     load_base,
     render,
@@ -58,9 +60,15 @@ def sweep(
     output: OutputOpt = None,
     plot: Annotated[
         str | None,
-        typer.Option("--plot", metavar="FILE", help="draw the sweep to FILE.png or FILE.svg"),
+        typer.Option(
+            "--plot",
+            metavar="FILE",
+            help="draw the sweep to FILE.png or FILE.svg",
+            callback=checked_output,
+        ),
     ] = None,
     trust: TrustOpt = None,
+    follow_symlinks: FollowOpt = False,
 ) -> None:
     """Sweep arguments and fit the scaling law of every metric (params, receptive field, ...).
 
@@ -72,7 +80,7 @@ def sweep(
 
         check_sweep_options(list(param), values, plot)
         wanted = sweep_metrics(metrics)
-        loader, base = load_base(spec, set_)
+        loader, base = load_base(spec, set_, follow_symlinks)
         plan = plan_sweep(base, list(param), values, wanted)
         from archinspect.commands.sweep import run_sweep
 
@@ -137,6 +145,7 @@ def solve(
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
     trust: TrustOpt = None,
+    follow_symlinks: FollowOpt = False,
 ) -> None:
     """The largest value of --param within --max-params/--max-flops/--max-memory, or the
     smallest that reaches --min-rf; with the metric at the answer and at the next value."""
@@ -148,7 +157,7 @@ def solve(
         limits = solve_limits(
             {"max_params": max_params, "max_flops": max_flops, "max_memory": max_memory}, min_rf
         )
-        loader, base = load_base(spec, set_)
+        loader, base = load_base(spec, set_, follow_symlinks)
         result = run_solve(
             loader,
             base,
@@ -185,6 +194,7 @@ def check(
     ] = CheckFormat.table,
     output: OutputOpt = None,
     trust: TrustOpt = None,
+    follow_symlinks: FollowOpt = False,
     max_params: Annotated[
         str | None, typer.Option("--max-params", metavar="N", help="e.g. 10k, 1.5M, 2e6")
     ] = None,
@@ -234,7 +244,7 @@ def check(
             ),
             **per_axis_overrides(min_rf=min_rf, max_rf=max_rf),
         }
-        loaded = load_each(expand_specs(specs), set_)
+        loaded = load_each(expand_specs(specs), set_, follow_symlinks)
         report = check_specs(
             loaded, overrides, trusted=trust or (), platform=settings(ctx).platform
         )

@@ -9,6 +9,7 @@ import typer
 
 from archinspect.cli.app import (
     DepthOpt,
+    FollowOpt,
     Format,
     FormatOpt,
     OutputOpt,
@@ -56,6 +57,7 @@ def count(
             "(off by default: counting stays a pure abstract build)",
         ),
     ] = False,
+    follow_symlinks: FollowOpt = False,
 ) -> None:
     """Count parameters exactly (total, learnable, materialized, by dtype and bytes), per module.
 
@@ -63,7 +65,7 @@ def count(
     """
 
     def body() -> None:
-        loaded = load(spec, set_)
+        loaded = load(spec, set_, follow_symlinks)
         from archinspect.commands.count import count_report
 
         report = count_report(loaded, depth, trust or (), rf=with_rf)
@@ -83,9 +85,10 @@ def _layers_command(
     full: bool,
     with_rf: bool,
     dense: bool,
+    follow_symlinks: bool,
 ) -> None:
     def body() -> None:
-        loaded = load(spec, set_)
+        loaded = load(spec, set_, follow_symlinks)
         from archinspect.commands.inspect import inspect_report
 
         report = inspect_report(
@@ -112,6 +115,7 @@ def shapes(
     trust: TrustOpt = None,
     with_rf: RFOpt = True,
     dense: DenseOpt = False,
+    follow_symlinks: FollowOpt = False,
 ) -> None:
     """Per-layer input and output shapes of the forward pass, for any Equinox module.
 
@@ -119,7 +123,17 @@ def shapes(
     row with its call count.
     """
     _layers_command(
-        ctx, spec, set_, format, output, depth, trust, full=False, with_rf=with_rf, dense=dense
+        ctx,
+        spec,
+        set_,
+        format,
+        output,
+        depth,
+        trust,
+        full=False,
+        with_rf=with_rf,
+        dense=dense,
+        follow_symlinks=follow_symlinks,
     )
 
 
@@ -133,6 +147,7 @@ def inspect(
     trust: TrustOpt = None,
     with_rf: RFOpt = True,
     dense: DenseOpt = False,
+    follow_symlinks: FollowOpt = False,
 ) -> None:
     """The full report: parameters, per-layer shapes and FLOPs, memory.
 
@@ -140,7 +155,17 @@ def inspect(
     (value_and_grad of a mean squared error), compiled for --platform but never run.
     """
     _layers_command(
-        ctx, spec, set_, format, output, depth, trust, full=True, with_rf=with_rf, dense=dense
+        ctx,
+        spec,
+        set_,
+        format,
+        output,
+        depth,
+        trust,
+        full=True,
+        with_rf=with_rf,
+        dense=dense,
+        follow_symlinks=follow_symlinks,
     )
 
 
@@ -167,12 +192,13 @@ def rf(
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
     trust: TrustOpt = None,
+    follow_symlinks: FollowOpt = False,
 ) -> None:
     """Exact receptive field per spatial axis and direction, its range over output positions,
     and whether any output is coupled to every input (norms, FFTs, dense layers over space)."""
 
     def body() -> None:
-        loaded = load(spec, set_)
+        loaded = load(spec, set_, follow_symlinks)
         from archinspect.commands.rf import rf_report
 
         report = rf_report(loaded, method=method.value, trusted=trust or ())

@@ -8,6 +8,7 @@ import typer
 
 from archinspect.cli.app import (
     EXIT_BAD_INPUT,
+    FollowOpt,
     Format,
     FormatOpt,
     OutputOpt,
@@ -76,6 +77,7 @@ def validate(
     ctx: typer.Context,
     specs: Annotated[list[str], typer.Argument(metavar="SPEC...", help="spec files to check")],
     set_: SetOpt = None,
+    follow_symlinks: FollowOpt = False,
 ) -> None:
     """Check spec files without building anything (no JAX import); exit 2 if any is bad.
 
@@ -89,7 +91,7 @@ def validate(
         failures = []
         for path in specs:
             try:
-                load_spec(path, set_ or [])
+                load_spec(path, set_ or [], follow_symlinks)
                 typer.echo(f"ok: {path}")
             except ArchinspectError as exc:
                 failures.append(exc)

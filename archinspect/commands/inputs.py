@@ -81,7 +81,7 @@ def expand_specs(patterns: Iterable[str]) -> list[str]:
     paths: list[str] = []
     for pattern in patterns:
         if any(ch in pattern for ch in "*?[") and not os.path.exists(pattern):
-            matches = sorted(glob.glob(pattern, recursive=True))
+            matches = sorted(set(_glob(pattern)))
             if not matches:
                 raise UsageError(f"error: no spec file matches {pattern!r}")
             paths += matches
@@ -90,17 +90,46 @@ def expand_specs(patterns: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def spec_loader(spec: str | None, overrides: Iterable[str] | None) -> SpecLoader:
+def _glob(pattern: str) -> list[str]:
+    """glob.glob(pattern, recursive=True), except that `**` never descends into a symbolic
+    link to a directory. glob follows them: two links to `..` in a pull request make
+    `check "configs/**/*.yaml"` visit 2**40 directories, and a link that leaves the tree
+    would be refused when read anyway (archinspect.spec.files)."""
+    head, sep, rest = pattern.partition("**")
+    whole = (not head or head.endswith(os.sep)) and (not rest or rest.startswith(os.sep))
+    if not sep or not whole:  # no `**` segment (a `**` inside a name is a `*` to glob)
+        return glob.glob(pattern)
+    roots = glob.glob(head) if head else [""]
+    found: list[str] = []
+    for root in roots:
+        if not os.path.isdir(root or "."):
+            continue
+        for directory, subdirs, files in os.walk(root or ".", followlinks=False):
+            subdirs[:] = [d for d in subdirs if not d.startswith(".")]  # as glob does
+            where = directory if root else os.path.relpath(directory)
+            prefix = "" if where == "." else os.path.join(where, "")
+            if rest:
+                found += _glob(glob.escape(prefix) + rest.lstrip(os.sep))
+                continue
+            if where != ".":  # a trailing `**`: every file and directory, as glob lists them
+                found.append(root if directory == root else where)
+            found += [prefix + name for name in files if not name.startswith(".")]
+    return found
+
+
+def spec_loader(
+    spec: str | None, overrides: Iterable[str] | None, follow_symlinks: bool = False
+) -> SpecLoader:
     """A function that loads the spec (or the fallback, see archinspect.spec.load_spec) with
     `overrides` and then extra ones (a sweep's or solve's values win)."""
     from archinspect.spec import load_spec
 
     given = list(overrides or [])
-    return lambda extra: load_spec(spec, [*given, *extra])
+    return lambda extra: load_spec(spec, [*given, *extra], follow_symlinks)
 
 
 def load_each(
-    paths: Iterable[str], overrides: Iterable[str] | None
+    paths: Iterable[str], overrides: Iterable[str] | None, follow_symlinks: bool = False
 ) -> list[tuple[str, Spec | ArchinspectError]]:
     """Every spec loaded, or the error that stopped it (`check` reports them all)."""
     from archinspect.spec import load_spec
@@ -108,7 +137,7 @@ def load_each(
     loaded: list[tuple[str, Spec | ArchinspectError]] = []
     for path in paths:
         try:
-            loaded.append((path, load_spec(path, list(overrides or []))))
+            loaded.append((path, load_spec(path, list(overrides or []), follow_symlinks)))
         except ArchinspectError as exc:
             loaded.append((path, exc))
     return loaded

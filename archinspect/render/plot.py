@@ -66,22 +66,11 @@ def sweep_plot(result: SweepResult, path: str) -> None:
         ax.grid(True, which="both", alpha=0.3)
     fig.suptitle(f"{result.name}: sweep over {param}", fontsize=11)
     fig.tight_layout()
-    # Written next to the target and moved into place, like every other report file.
-    import os
-    import tempfile
+    # Written like every other report file (archinspect/output.py): atomically, or through a
+    # device; the figure is closed whatever happens.
+    from archinspect.output import write_file
 
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        raise ArchinspectError(f"error: cannot write {path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(path)[1], dir=directory)
-    os.close(fd)
-    from archinspect.output import _umask
-
-    os.chmod(tmp, 0o666 & ~_umask())
     try:
-        fig.savefig(tmp)
-        os.replace(tmp, path)
+        write_file(path, lambda handle: fig.savefig(handle, format=path[-3:]), option="--plot")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from archinspect.errors import ArchinspectError
 from archinspect.spec.default import DEFAULT_SOURCE, DEFAULT_SPEC
 from archinspect.spec.document import parse_document
+from archinspect.spec.files import read_spec_file
 from archinspect.spec.model import Spec
 from archinspect.spec.overrides import apply_overrides
 from archinspect.spec.validate import validate
@@ -15,14 +15,21 @@ from archinspect.spec.validate import validate
 FALLBACK_FILE = "archinspect.yaml"
 
 
-def load_spec(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> Spec:
+def load_spec(
+    path: str | os.PathLike | None = None,
+    overrides: list[str] | None = None,
+    follow_symlinks: bool = False,
+) -> Spec:
     """Load and validate a spec; with no path, fall back to ./archinspect.yaml, then the default.
 
-    The returned Spec carries a note (for stderr) when the embedded default is used.
+    The returned Spec carries a note (for stderr) when the embedded default is used. The file
+    is read by archinspect.spec.files (a bounded regular file; symbolic links out of the
+    working directory's tree only with `follow_symlinks`).
     """
     notes: tuple[str, ...] = ()
     if path is None:
-        if Path(FALLBACK_FILE).is_file():
+        # Anything but a directory is used: a FIFO or a link out of the tree is an error then.
+        if os.path.lexists(FALLBACK_FILE) and not os.path.isdir(FALLBACK_FILE):
             path = FALLBACK_FILE
         else:
             spec = load_spec_text(DEFAULT_SPEC, DEFAULT_SOURCE, overrides, "default-unet-2d")
@@ -31,18 +38,8 @@ def load_spec(path: str | os.PathLike | None = None, overrides: list[str] | None
                 "(2-D ClassicUNet at 64x64)"
             )
             return _with_notes(spec, (note,))
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ArchinspectError(f"error: spec file not found: {path}") from None
-    except IsADirectoryError:
-        raise ArchinspectError(f"error: {path} is a directory, not a spec file") from None
-    except UnicodeDecodeError as exc:
-        raise ArchinspectError(f"error: {path} is not UTF-8 text ({exc.reason})") from None
-    except OSError as exc:
-        raise ArchinspectError(f"error: cannot read {path}: {exc.strerror}") from None
-    return _with_notes(load_spec_text(text, str(path), overrides, p.stem), notes)
+    text = read_spec_file(os.fspath(path), follow_symlinks)
+    return _with_notes(load_spec_text(text, str(path), overrides, Path(path).stem), notes)
 
 
 def load_spec_text(

@@ -49,6 +49,15 @@ class _Collector:
                 )
 
 
+def _whole(data: Any) -> str:
+    """What a document that is not a mapping holds, without quoting it: a file that is one
+    value may be anything (a token, a password) that a link or a mistake put in its place."""
+    if isinstance(data, list):
+        return f"a list of {len(data)} item{'s' if len(data) != 1 else ''} (not shown)"
+    kinds = {bool: "true/false value", int: "number", float: "number", str: "string"}
+    return f"a single {kinds.get(type(data), 'value')} (not shown)"
+
+
 def validate(doc: Document, default_name: str) -> Spec:
     c = _Collector(doc)
     data = doc.data
@@ -58,7 +67,7 @@ def validate(doc: Document, default_name: str) -> Spec:
         c.at("", "the spec is empty; it needs at least a `model:` mapping with a `family:`")
         raise SpecError(doc.source, c.problems)
     if not isinstance(data, dict):
-        c.at("", f"a spec must be a mapping with a `model:` key, got {yaml_repr(data)}")
+        c.at("", f"a spec must be a mapping with a `model:` key; the file is {_whole(data)}")
         raise SpecError(doc.source, c.problems)
 
     c.unknown_keys(data, "", TOP_KEYS)

@@ -32,6 +32,8 @@ from archinspect.analysis.receptive_field.rules import (
     input_val,
     unknown,
 )
+from archinspect.analysis.receptive_field.rules.calls import feeds_callbacks_only
+from archinspect.analysis.receptive_field.rules.tables import inert
 from archinspect.errors import ArchinspectError, UnsupportedOperation
 from archinspect.report import GlobalSource, Pair, RFResult
 
@@ -160,15 +162,21 @@ class Interpreter:
         for atom in jaxpr.outvars:
             if not isinstance(atom, Literal):
                 last_use[atom] = len(jaxpr.eqns)
+        skip = feeds_callbacks_only(jaxpr)
         for index, eqn in enumerate(jaxpr.eqns):
+            if index in skip:
+                continue  # only debug prints read it: no value of the forward pass does
             stack = prefix + tuple(c for c in str(eqn.source_info.name_stack).split("/") if c)
             vals = [self._val(env, atom) for atom in eqn.invars]
             ctx = self._context(env, eqn, stack)
             fn = RULES.get(eqn.primitive)
-            if fn is None:
+            if fn is None and not all(inert(v) for v in vals):
                 raise unknown(eqn, ctx)
-            if all(math.prod(v.aval.shape) == 0 for v in eqn.outvars):
-                # Zero-size arrays (jnp.pad builds some) hold no element to depend on anything.
+            if fn is None or all(math.prod(v.aval.shape) == 0 for v in eqn.outvars):
+                # No rule is needed where nothing read depends on the input (jnp.tile of a weight):
+                # neither does anything returned (it stays evaluable as a constant, like every
+                # value computed from constants). Zero-size arrays (jnp.pad builds some) hold no
+                # element to depend on anything.
                 outs = [empty(tuple(v.aval.shape), self.d) for v in eqn.outvars]
             else:
                 outs = fn(eqn, vals, ctx)
@@ -186,10 +194,17 @@ class Interpreter:
         return [self._val(env, atom) for atom in jaxpr.outvars]
 
     def _context(self, env: _Env, eqn: Any, stack: tuple[str, ...]) -> Context:
-        def call(sub: tuple[Any, list[Any]], ins: list[Val], prefix: tuple[str, ...]) -> list[Val]:
+        def call(
+            sub: tuple[Any, list[Any]],
+            ins: list[Val],
+            prefix: tuple[str, ...],
+            linked: bool = True,
+        ) -> list[Val]:
+            # linked: the sub-jaxpr's inputs are the equation's last operands (their concrete
+            # values are theirs); a loop body's are not (its carries change at every step).
             jaxpr, consts = sub
             atoms = list(eqn.invars[len(eqn.invars) - len(ins) :])
-            return self.run(jaxpr, consts, ins, prefix, (env, atoms))
+            return self.run(jaxpr, consts, ins, prefix, (env, atoms) if linked else None)
 
         def concrete(i: int) -> np.ndarray:
             try:

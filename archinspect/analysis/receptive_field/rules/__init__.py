@@ -12,22 +12,29 @@ the family:
 - `reductions`: reductions and contractions (dot_general);
 - `windowed`: convolutions and pooling;
 - `fft`: Fourier transforms;
-- `calls`: calls, checkpoints, custom derivatives, cond (`defcall`), and `walk`, the one
-  traversal of a jaxpr and the jaxprs inside it.
+- `cumulative`: cumulative operations and sorts along an axis;
+- `tile`: repetition of an array along its axes;
+- `calls`: calls, checkpoints, custom derivatives, cond (`defcall`), callbacks, and `walk`, the
+  one traversal of a jaxpr and the jaxprs inside it;
+- `loops`: scan and while loops, interpreted step by step.
 
-A primitive without a rule is an error that names it (`unknown`), never a guess.
+A primitive without a rule is an error that names it (`unknown`), never a guess, unless
+nothing it reads depends on the input (then neither does anything it returns).
 """
 
 from __future__ import annotations
 
 from archinspect.analysis.receptive_field.rules import (  # noqa: F401  (each registers its rules)
     calls,
+    cumulative,
     elementwise,
     fft,
     indexed,
+    loops,
     marks,
     movement,
     reductions,
+    tile,
     windowed,
 )
 from archinspect.analysis.receptive_field.rules.calls import sub_jaxprs, walk

@@ -80,3 +80,7 @@ defelementwise(
     lax.sin_p, lax.sinh_p, lax.sqrt_p, lax.square_p, lax.sub_p, lax.tan_p, lax.tanh_p,
     lax.xor_p, lax.zeta_p,
 )  # fmt: skip
+
+# stop_gradient changes derivatives only: its forward value, which the receptive field is about,
+# is its operand, element by element (softmax subtracts a stopped maximum).
+defelementwise(lax.stop_gradient_p)

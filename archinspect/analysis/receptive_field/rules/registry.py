@@ -29,8 +29,9 @@ class Context:
     concrete: Callable[[int], np.ndarray]  # concrete value of the i-th input, or raise
     record_global: Callable[[str], None]  # kind -> records a GlobalSource for this module
     mark: Callable[[str, Val], None]  # a module call's output value
-    # interpret a sub-jaxpr (jaxpr, consts) on the given operand values
-    call: Callable[[tuple[Any, list[Any]], list[Val], tuple[str, ...]], list[Val]]
+    # interpret a sub-jaxpr (jaxpr, consts) on the given operand values; call(sub, ins, prefix,
+    # linked=False) when its inputs are not the equation's operands (a loop body's)
+    call: Callable[..., list[Val]]
     prefix: tuple[str, ...] = field(default=())
     # Records how far a window reaches along input axes (in input cells): a hint for how large
     # an input must be so that some cells escape the boundary.
