@@ -64,6 +64,9 @@ class Case:
     primitives: tuple[Primitive, ...]
     hand: tuple  # per axis (backward, forward), worked out by hand
     shape: tuple[int, ...] = (2, N)
+    # The oracle perturbs with +-inf too, except where a constant matrix has zeros (inf * 0 is
+    # nan, which would show dependencies that do not exist).
+    infinite: bool = True
 
 
 def unary(prim, f):
@@ -425,6 +428,104 @@ STRUCTURED = [
         (lax.dot_general_p,),
         ((2, 0),),
     ),  # fmt: skip
+    # ---- layouts: split spatial axes, constant matrices and selections (README, "Exact
+    # receptive fields": windows, not global statistics)
+    Case(
+        "reshape-pool",
+        # x + roll(x, 2) pooled by 2 as a reshape and a sum over the split sub-axis: coarse j
+        # sits at 2j and reads 2j - 2 .. 2j + 1: (2, 1), a window, not a global statistic.
+        lambda x: (x + r(x)).reshape(2, N // 2, 2).sum(-1),
+        (lax.reshape_p, lax.reduce_sum_p),
+        ((2, 1),),
+    ),
+    Case(
+        "reshape-pool-2d",
+        # Max-pooling by (2, 2) as a reshape (C, H/2, 2, W/2, 2) and a max over the sub-axes:
+        # coarse (i, j) sits at (2i, 2j) and reads 2i .. 2i + 1, 2j .. 2j + 1.
+        lambda x: x.reshape(1, 6, 2, 8, 2).max((2, 4)),
+        (lax.reshape_p, lax.reduce_max_p),
+        ((0, 1), (0, 1)),
+        (1, 12, 16),
+    ),
+    Case(
+        "reshape-pool-2d-one-axis",
+        # The split sub-axis of the first spatial axis reduced, the second axis untouched:
+        # (0, 1) along the first (coarse i at 2i), (0, 0) along the second.
+        lambda x: x.reshape(1, 6, 2, 16).mean(2),
+        (lax.reshape_p, lax.reduce_sum_p),
+        ((0, 1), (0, 0)),
+        (1, 12, 16),
+    ),
+    Case(
+        "reshape-repeat",
+        # Nearest up-sampling as broadcast + reshape: fine p sits at p / 2 and reads coarse
+        # p // 2 - 2 .. p // 2; odd p is half a cell past p // 2: (2.5, 0).
+        lambda x: jnp.repeat(x + r(x), 2, axis=-1),
+        (lax.broadcast_in_dim_p, lax.reshape_p),
+        ((2.5, 0),),
+    ),
+    Case(
+        "dot_general-constant",
+        # x @ (I + shift by 2): cell q reads q and q - 2: (2, 0), not the whole axis.
+        lambda x: x @ jnp.asarray(np.eye(N) + np.eye(N, k=2), x.dtype),
+        (lax.dot_general_p,),
+        ((2, 0),),
+        infinite=False,
+    ),
+    Case(
+        "dot_general-constant-2d",
+        # Along the second spatial axis (the array's last): ((0, 0), (2, 0)).
+        lambda x: x @ jnp.asarray(np.eye(16) + np.eye(16, k=2), x.dtype),
+        (lax.dot_general_p,),
+        ((0, 0), (2, 0)),
+        (1, 12, 16),
+        infinite=False,
+    ),
+    Case(
+        "dot_general-constant-2d-axis1",
+        # Along the first spatial axis (the array's axis 1): cell i reads i - 1 .. i + 1 of the
+        # tridiagonal matrix, ((1, 1), (0, 0)).
+        # (Written "kh,chw": XLA computes the vmapped "chw,hk" in a way whose rounding lets
+        # far cells change some outputs, which the oracle would count as dependencies.)
+        lambda x: jnp.einsum(
+            "kh,chw->ckw", jnp.asarray(2 * np.eye(12) + np.eye(12, k=1) + np.eye(12, k=-1)), x
+        ),
+        (lax.dot_general_p,),
+        ((1, 1), (0, 0)),
+        (1, 12, 16),
+        infinite=False,
+    ),
+    Case(
+        "dot_general-resize",
+        # jax.image.resize down by 2 (linear, antialiased): coarse j sits at 2j and reads a
+        # tent of half-width 2 around 2j + 1/2, inputs 2j - 1 .. 2j + 2: (1, 2).
+        lambda x: jax.image.resize(x, (2, N // 2), "linear"),
+        (lax.dot_general_p,),
+        ((1, 2),),
+        infinite=False,
+    ),
+    Case(
+        "select_n-fixed",
+        # A predicate fixed at trace time: even cells take roll(x, 2) (p - 2), odd cells
+        # roll(x, -1) (p + 1), per element, not the union: (2, 1) with ranges -1 .. 2, -2 .. 1.
+        lambda x: jnp.where(jnp.arange(N) % 2 == 0, r(x), r(x, -1)),
+        (lax.select_n_p,),
+        ((2, 1),),
+    ),
+    Case(
+        "select_n-dead",
+        # No cell index is negative: the roll by 8 is dead; x + roll(x, 2) remains: (2, 0).
+        lambda x: jnp.where(jnp.arange(N) < 0, r(x, 8), x) + r(x),
+        (lax.select_n_p,),
+        ((2, 0),),
+    ),
+    Case(
+        "gather-periodic",
+        # Cell q reads 3 * (q // 3) (a layout of period 3): back 0 .. 2, forward -2 .. 0.
+        lambda x: x[:, np.arange(N) - np.arange(N) % 3],
+        (lax.gather_p,),
+        ((2, 0),),
+    ),
     # ---- windows: convolutions (k_eff = (k - 1) * dilation + 1)
     # SAME, k = 3: 1 cell each side: (1, 1).
     Case(
@@ -691,7 +792,7 @@ BY_HAND = {lax.fft_p, lax.cond_p, MARK}
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_rule_against_the_oracle(case):
     assert set(case.primitives) <= primitives_of(case.fn, case.shape)
-    expected = oracle(case.fn, case.shape)
+    expected = oracle(case.fn, case.shape, case.infinite)
     assert expected[0] == case.hand  # the oracle sees every dependency worked out by hand
     got = structural(case.fn, case.shape)
     assert (got.per_axis, got.position_range) == expected
@@ -766,6 +867,113 @@ def test_dense_over_space_depends_on_the_whole_axis():
     got = structural(lambda x: x @ w, (1, N))
     assert got.per_axis == ((N, N),)
     assert [g.kind for g in got.global_via] == ["dense over space"]
+
+
+class Learned(eqx.Module):
+    """f(x, w) with w a weight of the model (known only at run time, unlike a constant)."""
+
+    fn: Callable = eqx.field(static=True)
+    w: jax.Array
+
+    def __call__(self, x):
+        return self.fn(x, self.w)
+
+
+def test_learned_dense_over_space_depends_on_the_whole_axis():
+    # A learned W (a model weight, not a constant) over space: still a dense layer.
+    model = Learned(lambda x, w: x @ w, jnp.asarray(np.eye(N) + np.eye(N, k=2), jnp.float32))
+    got = receptive_field(model, (1, N))
+    assert got.per_axis == ((N, N),)
+    assert [g.kind for g in got.global_via] == ["dense over space"]
+
+
+def test_learned_contraction_over_a_split_axis_is_a_window():
+    # Space-to-depth by 2, a learned 1x1 conv over channels (which now hold the phase), and
+    # depth-to-space: p reads its pair 2m, 2m + 1 (m = p // 2) only: (1, 1), not global.
+    def shuffle(x, w):
+        y = x.reshape(1, N // 2, 2).transpose(0, 2, 1).reshape(2, N // 2)
+        return (w @ y).reshape(1, 2, N // 2).transpose(0, 2, 1).reshape(1, N)
+
+    w = jnp.arange(1.0, 5.0).reshape(2, 2)
+    per_axis, ranges = oracle(lambda x: shuffle(x, w), (1, N))
+    assert per_axis == ((1, 1),)
+    got = receptive_field(Learned(shuffle, w), (1, N))
+    assert (got.per_axis, got.position_range) == (per_axis, ranges)
+    assert not got.global_
+
+
+def test_constant_weighted_sum_over_space_is_global():
+    # x - (x @ ones(N) / N): a weighted sum over the whole axis through a constant vector is a
+    # statistic over space, like the mean: the stencil of x alone, (0, 0), and global pooling.
+    got = structural(lambda x: x - (x @ jnp.full((N,), 1.0 / N))[:, None], (2, N))
+    assert got.per_axis == ((0, 0),)
+    assert [g.kind for g in got.global_via] == ["global pooling"]
+
+
+def test_constant_dense_matrix_is_dense_over_space():
+    # A constant matrix with no zero: every output reads every cell, as a dense layer.
+    got = structural(lambda x: x @ jnp.ones((N, N)), (1, N))
+    assert got.per_axis == ((N, N),)
+    assert [g.kind for g in got.global_via] == ["dense over space"]
+
+
+FLIPPED = (
+    r"error: receptive field: along spatial axis 0 the dependency of output cell q moves with "
+    r"its position q \({}\): no stencil receptive field; archinspect reports one where output "
+    r"cell q sits at input position q \* n_in / n_out"
+)
+
+
+def test_a_flip_reaching_the_output_is_refused():
+    with pytest.raises(
+        UnsupportedOperation,
+        match=FLIPPED.format(r"a flip along array axis 1 in the root module \(Probe\)"),
+    ):
+        structural(lambda x: jnp.flip(x + r(x), axis=-1), (1, N))
+    # Flipped twice, the cells are in order again: (0, 2) as in the "rev" case.
+    assert structural(lambda x: jnp.flip(r(jnp.flip(x, -1)), -1), (1, N)).per_axis == ((-2, 2),)
+
+
+@pytest.mark.parametrize(
+    ("fn", "why"),
+    [
+        (
+            lambda x: x[:, np.random.default_rng(0).permutation(N)],
+            r"a gather or scatter that permutes the cells of array axis 1 in the root module "
+            r"\(Probe\)",
+        ),
+        (
+            lambda x: x[:, N - 1 - np.arange(N)],
+            r"a gather or scatter that reverses array axis 1 in the root module \(Probe\)",
+        ),
+        (
+            lambda x: x @ jnp.asarray(np.eye(N)[::-1].copy()),
+            r"a contraction with a constant matrix that reverses the cells of a spatial axis, "
+            r"in the root module \(Probe\)",
+        ),
+        (
+            lambda x: jnp.where(jnp.arange(N) < N // 2, r(x, 8), x),
+            r"a selection fixed at trace time that varies along array axis 1 non-periodically, "
+            r"in the root module \(Probe\)",
+        ),
+        (
+            # The even cells, then the odd ones: output q < N/2 reads 2q, q >= N/2 reads
+            # 2(q - N/2) + 1.
+            lambda x: x.reshape(1, N // 2, 2).transpose(0, 2, 1).reshape(1, N),
+            r"a reshape that reorders the cells of a spatial axis, in the root module \(Probe\)",
+        ),
+    ],
+    ids=[
+        "gather-permutation",
+        "gather-reversal",
+        "constant-reversal",
+        "select-halves",
+        "deinterleave",
+    ],
+)
+def test_position_dependent_layouts_are_refused(fn, why):
+    with pytest.raises(UnsupportedOperation, match=FLIPPED.format(why)):
+        structural(fn, (1, N))
 
 
 def test_fft_is_an_infinite_global_coupling():

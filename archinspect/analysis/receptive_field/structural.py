@@ -186,7 +186,7 @@ class Interpreter:
                 for tag in out.tags:
                     if tag is not None and tag.mapped and tag.slope:
                         for s in tag.axes:
-                            self.slopes[s].add(abs(tag.slope))
+                            self.slopes[s].add(abs(tag.slope) * tag.period)
             del vals
             for atom in eqn.invars:
                 if not isinstance(atom, Literal) and last_use.get(atom) == index:
@@ -305,6 +305,8 @@ class Measured:
     ranges: list[tuple[Pair, Pair] | None]
     grow: set[int]  # spatial axes along which too few cells are free of boundary effects
     escaped: list[bool]  # per axis: some cell is free of boundary effects
+    # per axis, why its cells are not in input order (a flip, a permutation), if they are not
+    reasons: list[str | None] = field(default_factory=list)
 
 
 def _num(x: float) -> int | float:
@@ -342,6 +344,7 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
     d = len(sizes)
     per_axis: list[Pair | None] = [None] * d
     ranges: list[tuple[Pair, Pair] | None] = [None] * d
+    reasons: list[str | None] = [None] * d
     phases: dict[int, tuple[int, int]] = {}  # spatial axis -> (array axis, positions/period)
     selected: dict[int, np.ndarray] = {}
     for s in range(d):
@@ -360,6 +363,9 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
             continue
         found = _axis_of(v, s)
         if found is None:
+            reasons[s] = next(
+                (t.why for t in v.tags if t is not None and s in t.axes and t.why), None
+            )
             continue
         a, tag = found
         shp = [1] * v.ndim
@@ -375,6 +381,12 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
         phases[s] = (a, positions.numerator if positions.denominator == 1 else 0)
         back, fwd, sel = np.broadcast_arrays(coord - lo, hi - coord, ~v.taint[s] & has)
         selected[s] = sel
+        if slope < 0 and np.any(sel):
+            # Output cell q must sit at input coordinate q * n_in / n_out (README, "Exact
+            # receptive fields"); reversed cells have their dependency move with q instead.
+            # (Where every cell is still a boundary cell, the input grows first.)
+            reasons[s] = tag.why or "cells in reverse order"
+            continue
         if np.any(sel):
             b, f = back[sel], fwd[sel]
             per_axis[s] = (_num(b.max()), _num(f.max()))
@@ -383,7 +395,7 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
     for sel in selected.values():
         grow |= _uncovered(sel, phases, v.shape)
     escaped = [bool(np.any(selected[s])) if s in selected else True for s in range(d)]
-    return Measured(per_axis, ranges, grow, escaped)
+    return Measured(per_axis, ranges, grow, escaped, reasons)
 
 
 def _uncovered(
@@ -464,6 +476,13 @@ def structural_fields(
 def _network_field(input_shape: tuple[int, ...], result: Analysis, m: Measured) -> RFResult:
     if any(p is None for p in m.per_axis):
         axis = next(s for s, p in enumerate(m.per_axis) if p is None)
+        if m.reasons[axis]:
+            raise UnsupportedOperation(
+                f"error: receptive field: along spatial axis {axis} the dependency of output "
+                f"cell q moves with its position q ({m.reasons[axis]}): no stencil receptive "
+                "field; archinspect reports one where output cell q sits at input position "
+                "q * n_in / n_out"
+            )
         raise UnsupportedOperation(
             f"error: receptive field: the output's spatial axis {axis} is not laid out along "
             "the input's (its cells cannot be matched to input cells)"

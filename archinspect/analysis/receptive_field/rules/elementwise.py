@@ -75,7 +75,7 @@ defelementwise(
     lax.lgamma_p, lax.log1p_p, lax.log_p, lax.logistic_p, lax.lt_p, lax.max_p, lax.min_p,
     lax.mul_p, lax.ne_p, lax.neg_p, lax.nextafter_p, lax.not_p, lax.or_p, lax.polygamma_p,
     lax.population_count_p, lax.pow_p, lax.real_p, lax.reduce_precision_p,
-    lax.regularized_incomplete_beta_p, lax.rem_p, lax.round_p, lax.rsqrt_p, lax.select_n_p,
+    lax.regularized_incomplete_beta_p, lax.rem_p, lax.round_p, lax.rsqrt_p,
     lax.shift_left_p, lax.shift_right_arithmetic_p, lax.shift_right_logical_p, lax.sign_p,
     lax.sin_p, lax.sinh_p, lax.sqrt_p, lax.square_p, lax.sub_p, lax.tan_p, lax.tanh_p,
     lax.xor_p, lax.zeta_p,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from fractions import Fraction
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from jax import lax
 
+from archinspect.analysis.receptive_field.rules.movement import where
 from archinspect.analysis.receptive_field.rules.registry import (
     Context,
     out_shape,
@@ -30,8 +30,11 @@ from archinspect.analysis.receptive_field.rules.tables import (
     Val,
     build,
     compress,
+    fit_layout,
+    inert,
     mark_taint,
 )
+from archinspect.errors import UnsupportedOperation
 
 
 def _coords(v: Val, s: int) -> np.ndarray | None:
@@ -45,12 +48,14 @@ def _coords(v: Val, s: int) -> np.ndarray | None:
     return None
 
 
-def _fit(coord: np.ndarray, s: int) -> tuple[int | None, Tag | None, np.ndarray]:
-    """The array axis along which `coord` runs, its affine map, and the elements that break it.
+def _fit(coord: np.ndarray, s: int, where: str) -> tuple[int | None, Tag | None, np.ndarray]:
+    """The array axis along which `coord` runs, its layout, and the elements that break it.
 
-    Used after scatters and gathers, whose placement is only known element by element: the most
-    common step and offset along the axis define the map; elements off the map, and empty
-    elements outside the span of the mapped ones, are boundary cells.
+    Used after scatters and gathers, whose placement is only known element by element: the
+    layout is the affine map plus a periodic deviation that most elements follow (`fit_layout`:
+    even cells reading q - 1 and odd ones q + 1 is a layout of period 2); elements off it, and
+    empty elements outside the span of those on it, are boundary cells. Cells that follow no
+    periodic layout, or run backwards, are refused where they reach the output.
     """
     known = ~np.isnan(coord)
     taint = np.zeros(coord.shape, bool)
@@ -71,16 +76,14 @@ def _fit(coord: np.ndarray, s: int) -> tuple[int | None, Tag | None, np.ndarray]
     a = varying[0]
     c = np.moveaxis(coord, a, -1)
     k = np.moveaxis(known, a, -1)
-    q = np.arange(c.shape[-1], dtype=float)
-    slopes: dict[float, int] = {}
-    for line_c, line_k in zip(c.reshape(-1, c.shape[-1]), k.reshape(-1, c.shape[-1]), strict=True):
-        qs, cs = q[line_k], line_c[line_k]
-        for step in np.diff(cs) / np.diff(qs):
-            slopes[float(step)] = slopes.get(float(step), 0) + 1
-    slope = max(slopes, key=lambda x: slopes[x])
-    offsets, counts = np.unique(np.round((c - slope * q)[k], 9), return_counts=True)
-    offset = float(offsets[np.argmax(counts)])
-    on = k & np.isclose(c, slope * q + offset, rtol=0, atol=1e-9)
+    n = c.shape[-1]
+    lines = np.where(k, c, 0.0).reshape(-1, n)
+    fit = fit_layout(lines, lines, k.reshape(-1, n))
+    if fit is None or fit.slope == 0:
+        why = f"a gather or scatter that permutes the cells of array axis {a} in {where}"
+        return a, Tag(frozenset({s}), why=why), taint
+    on = fit.on.reshape(c.shape)
+    q = np.arange(n, dtype=float)
     bad = k & ~on
     idx = np.where(on, q, np.nan)
     with np.errstate(all="ignore"):
@@ -88,20 +91,18 @@ def _fit(coord: np.ndarray, s: int) -> tuple[int | None, Tag | None, np.ndarray]
         last = np.nanmax(np.where(on.any(-1, keepdims=True), idx, -np.inf), axis=-1, keepdims=True)
     outside = ~k & ((q < first) | (q > last))
     taint = np.moveaxis(bad | outside, -1, a)
-    tag = Tag(
-        frozenset({s}),
-        Fraction(slope).limit_denominator(1 << 20),
-        Fraction(offset).limit_denominator(1 << 20),
-    )
-    return a, tag, taint
+    why = "" if fit.slope > 0 else f"a gather or scatter that reverses array axis {a} in {where}"
+    return a, Tag(frozenset({s}), fit.slope, fit.offset, period=fit.period, why=why), taint
 
 
-def _refit(v: Val, coords: dict[int, np.ndarray], fallback: Sequence[Tag | None]) -> Val:
+def _refit(
+    v: Val, coords: dict[int, np.ndarray], fallback: Sequence[Tag | None], where: str
+) -> Val:
     """Tags of a scatter's or gather's result from where its cells came from (see `_fit`)."""
     tags = list(fallback)
     taint = list(v.taint)
     for s, coord in coords.items():
-        a, tag, bad = _fit(coord, s)
+        a, tag, bad = _fit(coord, s, where)
         if a is None or tag is None:
             continue
         taint[s] = compress(np.broadcast_to(taint[s], v.shape) | bad)
@@ -356,7 +357,7 @@ def _scatter(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     for ua, oa in zip(dn.update_window_dims, op_axes, strict=False):
         if fallback[oa] is None and updates.shape[ua] == operand.shape[oa]:
             fallback[oa] = updates.tags[ua]
-    return [_refit(out, coords, fallback)]
+    return [_refit(out, coords, fallback, where(ctx))]
 
 
 @rule(lax.gather_p)
@@ -390,7 +391,7 @@ def _gather(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         if tag is not None and shape[oa_out] == operand.shape[oa]:
             fallback[oa_out] = tag if not tag.mapped else tag.unmapped()
     out = _moved([operand], shape, src, ctx.d, fallback)
-    return [_refit(out, _moved_coords([operand], shape, src, ctx.d), fallback)]
+    return [_refit(out, _moved_coords([operand], shape, src, ctx.d), fallback, where(ctx))]
 
 
 @rule(lax.dynamic_update_slice_p)
@@ -416,3 +417,64 @@ def _check_size(eqn: Any, ctx: Context, *vals: Val) -> None:
             f"a '{eqn.primitive.name}' over more than "
             f"{MAX_ELEMENTS:,} elements that is not a strided or windowed write",
         )
+
+
+# ----------------------------------------------------------------------------- selections
+
+
+@rule(lax.select_n_p)
+def _select_n(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
+    """select_n(which, *cases): with `which` fixed at trace time (where(arange(n) < k, ...)),
+    an element depends on the case it takes only; a case taken nowhere is dead. Along a
+    spatial axis the choice must repeat periodically (elements off the pattern, at the ends,
+    are boundary cells), else the dependency moves with the position and is refused where it
+    reaches the output. With `which` computed from the data, the union of all operands."""
+    from archinspect.analysis.receptive_field.rules.elementwise import union_val
+
+    shape = out_shape(eqn)
+    which = _fixed(eqn, ins, ctx)
+    if which is None:
+        return [union_val(shape, ins, ctx.d)]
+    which = np.broadcast_to(which.astype(np.int64), shape)
+    cases = ins[1:]
+    live = [c for c in range(len(cases)) if np.any(which == c)]
+    if len(live) == 1:
+        return [union_val(shape, [cases[live[0]]], ctx.d)]
+    each_case = [union_val(shape, [cases[c]], ctx.d) for c in live]
+
+    def choose(kind: str, s: int) -> np.ndarray:
+        out = np.broadcast_to(each_case[0].table(kind)[s], shape)
+        for c, val in zip(live[1:], each_case[1:], strict=True):
+            out = np.where(which == c, val.table(kind)[s], out)
+        return compress(np.asarray(out))
+
+    tags = list(union_val(shape, [cases[c] for c in live], ctx.d).tags)
+    out = build(shape, tags, ctx.d, choose)
+    for a, tag in enumerate(tags):
+        if tag is None or not tag.mapped or shape[a] < 2:
+            continue
+        lines = np.moveaxis(which, a, -1).reshape(-1, shape[a]).astype(float)
+        if np.all(lines == lines[:, :1]):
+            continue
+        fit = fit_layout(lines, lines, np.ones(lines.shape, bool), slope0=True)
+        if fit is None:
+            why = f"a selection fixed at trace time that varies along array axis {a} "
+            tags[a] = Tag(tag.axes, why=why + f"non-periodically, in {where(ctx)}")
+            continue
+        tags[a] = replace(tag, period=math.lcm(tag.period, fit.period))
+        off = ~np.moveaxis(fit.on.reshape(np.moveaxis(which, a, -1).shape), -1, a)
+        taint = list(out.taint)
+        for s in tag.axes:
+            taint[s] = compress(np.broadcast_to(taint[s], shape) | off)
+        out = Val(shape, out.lo, out.hi, tuple(taint), out.dense, out.tags)
+    return [Val(shape, out.lo, out.hi, out.taint, out.dense, tuple(tags))]
+
+
+def _fixed(eqn: Any, ins: list[Val], ctx: Context) -> np.ndarray | None:
+    """The value of a selection's `which` when it is fixed at trace time (and not huge)."""
+    if not inert(ins[0]) or math.prod(out_shape(eqn)) > MAX_ELEMENTS:
+        return None
+    try:
+        return np.asarray(ctx.concrete(0))
+    except UnsupportedOperation:
+        return None

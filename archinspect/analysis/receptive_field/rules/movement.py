@@ -5,7 +5,10 @@ array; a concatenation or padding that breaks an axis's map marks a boundary (ta
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import replace
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -81,6 +84,46 @@ def _reshape_groups(old: Sequence[int], new: Sequence[int]) -> list[tuple[list[i
     return groups
 
 
+def where(ctx: Context) -> str:
+    """The module an equation belongs to, as messages name it."""
+    path, typ = ctx.module()
+    return f"{path} ({typ})" if path else f"the root module ({typ})"
+
+
+def _is_mapped(tag: Tag | None) -> bool:
+    return tag is not None and tag.mapped
+
+
+def _merged(tags: Sequence[Tag | None], sizes: Sequence[int]) -> Tag | None:
+    """The map of the axis that merges axes (major first) when it is one: the major axis is
+    mapped and the minor ones are its phases (split from it), channels or broadcast copies.
+    Minor position i then sits at the fine grid's i-th cell, as the README reads an output
+    (cell q at q * n_in / n_out): nearest up-sampling by repeat, depth-to-space, the inverse of
+    a split."""
+    if not tags or tags[0] is None or not tags[0].mapped:
+        return None
+    major = tags[0]
+    assert major.slope is not None and major.offset is not None
+    for tag in tags[1:]:
+        if tag is not None and (tag.mapped or tag.freq or not tag.axes <= major.axes):
+            return None
+    return major.moved(major.slope / math.prod(sizes[1:]), major.offset)
+
+
+def _split_tag(tag: Tag, sizes: Sequence[int]) -> list[Tag]:
+    """A mapped axis split into `sizes` (major first): the major axis keeps the map with a
+    coarser slope, the others are its phases."""
+    assert tag.slope is not None and tag.offset is not None
+    out = []
+    for i in range(len(sizes)):
+        stride = math.prod(sizes[i + 1 :])
+        if i == 0:
+            out.append(tag.moved(tag.slope * stride, tag.offset))
+        else:
+            out.append(Tag(tag.axes, tag.slope * stride, Fraction(0), phase=True))
+    return out
+
+
 @rule(lax.reshape_p)
 def _reshape(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v = ins[0]
@@ -97,7 +140,19 @@ def _reshape(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         elif not big_old and not big_new and len(g_old) == 1 and len(g_new) == 1:
             tags[g_new[0]] = v.tags[g_old[0]]
         else:
+            flat = _merged([v.tags[a] for a in big_old], [v.shape[a] for a in big_old])
+            if flat is not None:
+                for b, tag in zip(
+                    big_new, _split_tag(flat, [shape[b] for b in big_new]), strict=True
+                ):
+                    tags[b] = tag
+                continue
             merged = union_tag([v.tags[a] for a in g_old])
+            if merged is not None and any(_is_mapped(v.tags[a]) for a in big_old):
+                merged = Tag(
+                    merged.axes,
+                    why=f"a reshape that reorders the cells of a spatial axis, in {where(ctx)}",
+                )
             for b in big_new:
                 tags[b] = merged
 
@@ -142,6 +197,10 @@ def _rev(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         if tag is not None and tag.mapped:
             assert tag.slope is not None and tag.offset is not None
             tags[a] = tag.moved(-tag.slope, tag.slope * (v.shape[a] - 1) + tag.offset)
+            # Reversed cells are refused where they reach the output (see `measure`), unless a
+            # concatenation uses them as a boundary (reflect padding) or a second flip undoes it.
+            why = f"a flip along array axis {a} in {where(ctx)}" if tag.slope > 0 else ""
+            tags[a] = replace(tags[a], why=why)  # type: ignore[arg-type]
 
     def flip(x: np.ndarray, k: str, s: int) -> np.ndarray:
         return np.flip(x, tuple(a for a in dims if x.shape[a] != 1))

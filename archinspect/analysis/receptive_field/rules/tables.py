@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -59,26 +59,36 @@ class Tag:
     `slope`/`offset` map a position q to the input coordinate slope*q + offset (None when the
     axis merges several axes or was broadcast); `freq` marks Fourier axes, which keep the map of
     the spatial axis they came from so that the inverse transform restores it.
+
+    A reshape that splits a spatial axis (n cells into (n // f, f)) gives the coarse axis the
+    map (slope * f) and the minor axis a `phase` tag: its positions add slope * i to the
+    coordinate, so a reduction over it is a window, not a statistic over space. `period`: the
+    layout repeats every `period` positions (a gather reading q - 1 at even and q + 1 at odd
+    cells), a period of the network. `why` says what broke the order of the cells (a flip, a
+    permutation), for the refusal when such an axis reaches the output.
     """
 
     axes: frozenset[int]
     slope: Fraction | None = None
     offset: Fraction | None = None
     freq: bool = False
+    phase: bool = False
+    period: int = field(default=1, compare=False)
+    why: str = field(default="", compare=False)
 
     @property
     def mapped(self) -> bool:
-        return self.slope is not None and not self.freq
+        return self.slope is not None and not self.freq and not self.phase
 
     def coord(self, q: Any) -> Any:
         assert self.slope is not None and self.offset is not None
         return q * float(self.slope) + float(self.offset)
 
     def moved(self, slope: Fraction, offset: Fraction) -> Tag:
-        return Tag(self.axes, slope, offset, self.freq)
+        return replace(self, slope=slope, offset=offset)
 
     def unmapped(self) -> Tag:
-        return Tag(self.axes)
+        return Tag(self.axes, why=self.why)
 
 
 @dataclass
@@ -253,3 +263,85 @@ def inert(v: Val) -> bool:
             if x.size != 1 or x.reshape(()) != FILL[k]:
                 return False
     return True
+
+
+# ----------------------------------------------------------------------------- periodic layouts
+
+# The longest period a layout built by indexing (gathers, constant matrices, selections) may
+# have along an axis; longer ones are treated as not periodic (and refused where they matter).
+MAX_PERIOD = 256
+
+
+@dataclass
+class Fit:
+    """A layout along an axis: position q's hull [lo, hi] is the map slope * q + offset plus a
+    deviation that repeats every `period` positions; `on` marks the positions that follow it
+    (the others are boundary cells: wrapped, clamped or cut off)."""
+
+    period: int
+    slope: Fraction
+    offset: Fraction
+    on: np.ndarray
+
+
+def _mode_per_phase(phase: np.ndarray, dev: np.ndarray, known: np.ndarray, p: int) -> np.ndarray:
+    """Per phase (0..p-1), the most common deviation row among known cells (NaN: none)."""
+    keys = np.concatenate([phase[known][:, None], dev[known]], axis=1)
+    rows, counts = np.unique(keys, axis=0, return_counts=True)
+    best = np.full((p, dev.shape[1]), np.nan)
+    top = np.zeros(p, np.int64)
+    for row, count in zip(rows, counts, strict=True):
+        r = int(row[0])
+        if count > top[r]:
+            top[r], best[r] = count, row[1:]
+    return best
+
+
+def fit_layout(
+    lo: np.ndarray, hi: np.ndarray, known: np.ndarray, slope0: bool = False
+) -> Fit | None:
+    """The periodic layout of lines of hulls (arrays (lines, n): position q of every line).
+
+    The smallest period (up to MAX_PERIOD, and a quarter of the line) whose map most known
+    positions follow, with every other known position before the first or after the last one
+    that follows it (a boundary cell: wrapped, clamped or cut off), wins; None if no period
+    does. With `slope0` the map is constant (a selection pattern).
+    """
+    lines, n = lo.shape
+    total = int(known.sum())
+    if total == 0:
+        return None
+    q = np.broadcast_to(np.arange(n, dtype=float), lo.shape)
+    flat_known = known.reshape(-1)
+    for p in range(1, max(1, min(MAX_PERIOD, n // 4)) + 1):
+        if slope0:
+            delta = 0.0
+        else:
+            both = known[:, p:] & known[:, :-p]
+            dl = (lo[:, p:] - lo[:, :-p])[both]
+            dh = (hi[:, p:] - hi[:, :-p])[both]
+            same = dl[dl == dh]
+            if same.size == 0:
+                continue
+            values, counts = np.unique(np.round(same, 9), return_counts=True)
+            delta = float(values[np.argmax(counts)])
+        slope = Fraction(delta / p).limit_denominator(1 << 20)
+        dev = np.stack([lo - float(slope) * q, hi - float(slope) * q], axis=-1)
+        dev = np.round(dev, 9).reshape(-1, 2)
+        phase = (q % p).reshape(-1)
+        modes = _mode_per_phase(phase, dev, flat_known, p)
+        on = (flat_known & np.all(dev == modes[phase.astype(int)], axis=1)).reshape(lo.shape)
+        if 2 * int(on.sum()) > total and _only_boundary(on, known):
+            centre = float(np.nanmean(modes))
+            return Fit(p, slope, Fraction(centre).limit_denominator(1 << 20), on)
+    return None
+
+
+def _only_boundary(on: np.ndarray, known: np.ndarray) -> bool:
+    """Every known position off the fit lies before the first or after the last one on it."""
+    n = on.shape[1]
+    q = np.arange(n)
+    first = np.where(on.any(1), np.argmax(on, axis=1), n)[:, None]
+    last = np.where(on.any(1), n - 1 - np.argmax(on[:, ::-1], axis=1), -1)[:, None]
+    inside = (q >= first) & (q <= last)
+    return not np.any(known & ~on & inside)
