@@ -94,3 +94,7 @@ class UnsupportedOperation(ArchinspectError):
 
 class MethodsDisagree(ArchinspectError):
     """--method both: the structural and empirical methods gave different receptive fields."""
+
+
+class StreamError(ArchinspectError):
+    """Standard output is closed or cannot take the report (e.g. a full device)."""

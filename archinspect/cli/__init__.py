@@ -5,7 +5,14 @@ Each command parses its options, calls a use case (archinspect.commands), render
 """
 
 from archinspect.cli import budgets, model, specs
-from archinspect.cli.app import EXIT_BAD_INPUT, EXIT_BUDGET, EXIT_INTERNAL, app
+from archinspect.cli.app import (
+    EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
+    EXIT_BUDGET,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    app,
+)
 
 # In the order `--help` lists them.
 COMMANDS = (
@@ -25,7 +32,38 @@ for _command in COMMANDS:
 
 
 def main() -> None:
-    app()
+    """The `archinspect` program: the app, with Ctrl-C made reliable (see cli/interrupt.py)."""
+    from archinspect.cli import interrupt
+
+    interrupt.install()
+    try:
+        app()
+    finally:
+        if interrupt.requested():
+            _exit_now(EXIT_INTERRUPTED)
 
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_BUDGET", "EXIT_INTERNAL", "app", "main"]
+def _exit_now(code: int) -> None:
+    """Exit without waiting for worker threads: an XLA compilation still running in one cannot
+    be cancelled, and the interpreter would otherwise join it before exiting."""
+    import os
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_BROKEN_PIPE",
+    "EXIT_BUDGET",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "app",
+    "main",
+]

@@ -110,7 +110,9 @@ def progress(label: str, total: int):
     """A Rich progress bar on stderr when it is a terminal; nothing when piped."""
     import contextlib
 
-    if not sys.stderr.isatty():
+    from archinspect.cli.streams import isatty
+
+    if not isatty(sys.stderr):
         return contextlib.nullcontext(), None
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn

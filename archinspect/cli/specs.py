@@ -85,6 +85,7 @@ def validate(
     """
 
     def body() -> None:
+        from archinspect.cli.streams import write_stdout
         from archinspect.errors import ArchinspectError
         from archinspect.spec import load_spec
 
@@ -92,7 +93,7 @@ def validate(
         for path in specs:
             try:
                 load_spec(path, set_ or [], follow_symlinks)
-                typer.echo(f"ok: {path}")
+                write_stdout(f"ok: {path}\n")
             except ArchinspectError as exc:
                 failures.append(exc)
                 typer.echo(exc.message, err=True)
