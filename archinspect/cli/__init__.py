@@ -4,6 +4,8 @@ Each command parses its options, calls a use case (archinspect.commands), render
 (archinspect.render) and prints or exits; nothing else.
 """
 
+import typer
+
 from archinspect.cli import budgets, model, specs
 from archinspect.cli.app import (
     EXIT_BAD_INPUT,
@@ -39,6 +41,9 @@ def main() -> None:
     try:
         app()
     finally:
+        if interrupt.pending():  # it came outside a command body, e.g. while parsing options
+            interrupt.delivered()
+            typer.echo("interrupted", err=True)
         if interrupt.requested():
             _exit_now(EXIT_INTERRUPTED)
 

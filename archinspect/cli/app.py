@@ -170,7 +170,7 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
     An interrupt wins over everything else (exit 130, even when it surfaced as another
     exception); a reader that closed the pipe ends the command quietly (exit 141)."""
     from archinspect.cli import interrupt, streams
-    from archinspect.errors import ArchinspectError
+    from archinspect.errors import ArchinspectError, InternalError
 
     debug = settings(ctx).debug
     try:
@@ -197,15 +197,8 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
             typer.echo(exc.message, err=True)
             raise typer.Exit(exc.exit_code) from None
         # a bug: say so plainly, keep the traceback behind --debug
-        typer.echo(internal_message(exc), err=True)
+        typer.echo(InternalError(exc).message, err=True)
         raise typer.Exit(EXIT_INTERNAL) from None
-
-
-def internal_message(exc: BaseException) -> str:
-    return (
-        f"internal error: {type(exc).__name__}: {exc}\n"
-        "(this is a bug in archinspect; run with --debug for the traceback)"
-    )
 
 
 def emit(text: str, output: str | None) -> None:

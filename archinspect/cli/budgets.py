@@ -11,6 +11,7 @@ import typer
 from archinspect.cli.app import (
     EXIT_BAD_INPUT,
     EXIT_BUDGET,
+    EXIT_INTERNAL,
     FollowOpt,
     Format,
     FormatOpt,
@@ -218,11 +219,21 @@ def check(
         typer.Option("--min-rf", min=0, help="receptive field, every axis and direction"),
     ] = None,
     max_rf: Annotated[int | None, typer.Option("--max-rf", min=0)] = None,
+    require_budget: Annotated[
+        bool,
+        typer.Option(
+            "--require-budget",
+            help="fail (exit 1) when a spec has no limit at all, in the file or on the command "
+            "line; without it such a spec is only a warning",
+        ),
+    ] = False,
 ) -> None:
     """Enforce budgets (params, FLOPs, memory, receptive field): exit 1 when any is exceeded.
 
     Limits come from each spec's `budget:`; the --max-*/--min-rf options win over the file.
-    Exit 0 when every budget holds, 1 when any is exceeded, 2 for a bad spec or usage.
+    Every spec is reported, even when others are bad. Exit 0 when every budget holds, 1 when
+    any is exceeded (or, with --require-budget, a spec has none), 2 when a spec could not be
+    checked or for bad usage, 3 when archinspect met a bug on a spec; the highest one wins.
     """
 
     def body() -> None:
@@ -246,17 +257,30 @@ def check(
             ),
             **per_axis_overrides(min_rf=min_rf, max_rf=max_rf),
         }
-        loaded = load_each(expand_specs(specs), set_, follow_symlinks)
+        from archinspect.render.check_text import no_budget_message
+
+        debug = settings(ctx).debug
+        loaded = load_each(expand_specs(specs), set_, follow_symlinks, raise_bugs=debug)
         report = check_specs(
-            loaded, overrides, trusted=trust or (), platform=settings(ctx).platform
+            loaded,
+            overrides,
+            trusted=trust or (),
+            platform=settings(ctx).platform,
+            require_budget=require_budget,
+            raise_bugs=debug,
         )
         emit(render(format.value, "check", report, output), output)
         if format in (CheckFormat.table, CheckFormat.csv, CheckFormat.markdown):
             for error in report.errors:  # the formats that do not carry them
                 typer.echo(error.message, err=True)
+            level = "error" if require_budget else "warning"
+            for path in report.unbudgeted:
+                typer.echo(f"{level}: {path}: {no_budget_message(require_budget)}", err=True)
+        if any(error.internal for error in report.errors):
+            raise typer.Exit(EXIT_INTERNAL)
         if report.errors:
             raise typer.Exit(EXIT_BAD_INPUT)
-        if report.exceeded:
+        if not report.ok:
             raise typer.Exit(EXIT_BUDGET)
 
     run(ctx, body)

@@ -71,9 +71,14 @@ def requested() -> bool:
     return _state.requested
 
 
+def pending() -> bool:
+    """True when a SIGINT arrived and the CLI has not caught it (yet)."""
+    return _state.requested and not _state.delivered
+
+
 def check() -> None:
     """A safe point: raise the interrupt here if one arrived and was swallowed on the way."""
-    if _state.requested and not _state.delivered:
+    if pending():
         raise KeyboardInterrupt
 
 
