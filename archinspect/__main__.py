@@ -1,5 +1,6 @@
-"""`python -m archinspect`."""
+"""`python -m archinspect`. Importing this module runs nothing."""
 
 from archinspect.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from archinspect.cli import app
+from archinspect.errors import UsageError
 
 runner = CliRunner()
 
@@ -402,6 +403,19 @@ class TestFailures:
             "error: --param layers[2].conv.padding: solve searches integer values, but "
             "layers[2].conv.padding is 'CAUSAL' in the spec\n"
         )
+
+    def test_integer_values_nested_or_of_a_target_pass_the_check(self, repo_root):
+        from archinspect.commands.solve import check_solvable
+        from archinspect.spec import load_spec
+
+        knobs = load_spec("configs/conv_knobs.yaml", [])
+        check_solvable(knobs, "layers[0].conv.kernel_size")
+        check_solvable(knobs, "model.layers[0].conv.out_channels")
+        target = load_spec("configs/pdequinox_unet.yaml", [])
+        check_solvable(target, "hidden_channels")  # an integer in the spec
+        check_solvable(target, "padding_mode_x")  # not in the spec: the constructor's own
+        with pytest.raises(UsageError, match=r"^error: --param use_norm: .* but use_norm is true"):
+            check_solvable(target, "use_norm")
 
 
 class TestEveryLimitOfTheRegistry:
