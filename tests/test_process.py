@@ -32,8 +32,11 @@ def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
 def test_ctrl_c_exits_130_and_leaves_the_old_report(tmp_path: Path, delay: float):
     out = tmp_path / "out.json"
     out.write_text("the old report\n")
+    # five levels at 256x256: the run lasts about twice as long as the config's four levels
+    # (12 s where the README's figure is 6.6 s), so the 5 s signal lands before the end
+    deeper = ["--set", "model.num_levels=5", "--set", "input.resolution=256"]
     process = subprocess.Popen(
-        [*ARCHINSPECT, "inspect", str(ROOT / "configs/unet.yaml"), "-o", "out.json"],
+        [*ARCHINSPECT, "inspect", str(ROOT / "configs/unet.yaml"), *deeper, "-o", "out.json"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -49,6 +52,54 @@ def test_ctrl_c_exits_130_and_leaves_the_old_report(tmp_path: Path, delay: float
     assert (process.returncode, stdout, stderr) == (130, "", "interrupted\n")
     assert out.read_text() == "the old report\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]  # no temporary file
+
+
+SWALLOWED = """
+import gc, signal, time
+from archinspect import interrupt
+
+interrupt.install()
+
+def callback(phase, info):  # as JAX's garbage-collection callback: a KeyboardInterrupt raised
+    gc.callbacks.remove(callback)  # while it runs is printed and dropped ("Exception ignored")
+    signal.raise_signal(signal.SIGINT)
+
+gc.callbacks.append(callback)
+gc.collect()
+print("swallowed", flush=True)
+try:
+    time.sleep(10)
+    print("never raised again")
+except KeyboardInterrupt:
+    print("raised again")
+"""
+
+
+def test_a_swallowed_interrupt_is_raised_again():
+    result = subprocess.run(
+        [sys.executable, "-c", SWALLOWED], capture_output=True, text=True, timeout=60
+    )
+    # and Python's "Exception ignored ... KeyboardInterrupt" report is not printed
+    assert (result.returncode, result.stdout, result.stderr) == (0, "swallowed\nraised again\n", "")
+
+
+def test_an_interrupt_that_surfaced_as_another_error_is_exit_130(monkeypatch):
+    """A KeyboardInterrupt inside an extension's import comes out as an ImportError; once a
+    SIGINT has been recorded, that is an interrupt (130), not an internal error (3)."""
+    from typer.testing import CliRunner
+
+    from archinspect import interrupt
+    from archinspect.cli import app
+    from archinspect.render import families
+
+    def broken(*args, **kwargs):
+        monkeypatch.setattr(interrupt._state, "requested", True)  # the handler's record
+        raise ImportError("Encountered an error while initializing the extension.")
+
+    monkeypatch.setattr(interrupt._state, "delivered", False)
+    monkeypatch.setattr(families, "families_table", broken)
+    result = CliRunner().invoke(app, ["families"])
+    assert (result.exit_code, result.stdout, result.stderr) == (130, "", "interrupted\n")
 
 
 def test_a_reader_that_stops_early_ends_the_run_quietly():

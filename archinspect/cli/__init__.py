@@ -4,8 +4,6 @@ Each command parses its options, calls a use case (archinspect.commands), render
 (archinspect.render) and prints or exits; nothing else.
 """
 
-import typer
-
 from archinspect.cli import budgets, model, specs
 from archinspect.cli.app import (
     EXIT_BAD_INPUT,
@@ -34,33 +32,8 @@ for _command in COMMANDS:
 
 
 def main() -> None:
-    """The `archinspect` program: the app, with Ctrl-C made reliable (see cli/interrupt.py)."""
-    from archinspect.cli import interrupt
-
-    interrupt.install()
-    try:
-        app()
-    finally:
-        if interrupt.pending():  # it came outside a command body, e.g. while parsing options
-            interrupt.delivered()
-            typer.echo("interrupted", err=True)
-        if interrupt.requested():
-            _exit_now(EXIT_INTERRUPTED)
-
-
-def _exit_now(code: int) -> None:
-    """Exit without waiting for worker threads: an XLA compilation still running in one cannot
-    be cancelled, and the interpreter would otherwise join it before exiting."""
-    import os
-    import sys
-
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(code)
+    """The app; the program (archinspect/__main__.py) wraps it with the Ctrl-C handling."""
+    app()
 
 
 __all__ = [

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 EXIT_BUDGET = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
-EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as the shell reports it
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as the shell reports it (interrupt.py)
 EXIT_BROKEN_PIPE = 141  # the reader closed the pipe early: 128 + 13 (SIGPIPE)
 
 app = typer.Typer(
@@ -169,7 +169,8 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
 
     An interrupt wins over everything else (exit 130, even when it surfaced as another
     exception); a reader that closed the pipe ends the command quietly (exit 141)."""
-    from archinspect.cli import interrupt, streams
+    from archinspect import interrupt
+    from archinspect.cli import streams
     from archinspect.errors import ArchinspectError, InternalError
 
     debug = settings(ctx).debug
@@ -179,12 +180,12 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
         elif ctx.params["output"] is None:
             streams.require_stdout("; pass --output FILE to write the report to a file")
         result = body()
-        interrupt.check()  # one swallowed on the way (see cli/interrupt.py) still ends the run
+        interrupt.check()  # one swallowed on the way (archinspect/interrupt.py) still ends it
         return result
     except (KeyboardInterrupt, Exception) as exc:
         if isinstance(exc, KeyboardInterrupt) or interrupt.requested():
             interrupt.delivered()
-            typer.echo("interrupted", err=True)
+            typer.echo(interrupt.MESSAGE, err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         if isinstance(exc, BrokenPipeError):
             streams.discard()
@@ -202,7 +203,8 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
 
 
 def emit(text: str, output: str | None) -> None:
-    from archinspect.cli import interrupt, streams
+    from archinspect import interrupt
+    from archinspect.cli import streams
 
     interrupt.check()  # never write a report after Ctrl-C, even one that was swallowed
     if output is None:

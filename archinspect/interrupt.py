@@ -1,4 +1,4 @@
-"""Ctrl-C (SIGINT) that always ends a command: exit 130, and no report written.
+"""Ctrl-C (SIGINT) that always ends the program: exit 130, and no report written.
 
 Python turns SIGINT into a KeyboardInterrupt raised wherever the main thread happens to be, and
 some places swallow it: a garbage-collection callback (JAX registers one) or a weakref callback
@@ -6,14 +6,17 @@ prints "Exception ignored" and carries on, and an extension module being importe
 an ImportError. So the handler installed here records the interrupt as well as raising it, and
 raises it again every RETRY_S seconds until the CLI has caught it (`delivered`); the CLI also
 consults the record before it writes a report (`check`) and before it picks an exit code
-(`requested`).
+(`requested`), and the program ends with `finish`.
 
-Only the entry point (`archinspect.cli.main`) installs the handler; in-process callers (tests,
-the Python API) keep Python's own.
+Only the program (archinspect/__main__.py) installs the handler, first of all, so that Ctrl-C
+while the CLI itself is being imported is handled too; in-process callers (tests, the Python
+API) keep Python's own. Kept free of any import but the standard library's for that reason,
+which is also why `finish` writes its one word itself: it may run before the CLI exists.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -22,6 +25,8 @@ from types import FrameType
 from typing import Any
 
 RETRY_S = 0.1
+EXIT_CODE = 130  # 128 + SIGINT, as the shell reports a program it interrupted
+MESSAGE = "interrupted"
 
 
 class _State:
@@ -57,13 +62,14 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 
 
 def _retry() -> None:
-    """Raise the interrupt in the main thread again until the CLI has caught it."""
-    import _thread
-
+    """Raise the interrupt in the main thread again until the CLI has caught it: a real SIGINT
+    to that thread alone, which also wakes it from a blocking wait (a sleep, a lock, a future's
+    result), where `_thread.interrupt_main` would wait for the call to return."""
+    main = threading.main_thread().ident
     while not _state.delivered:
         time.sleep(RETRY_S)
-        if not _state.delivered:
-            _thread.interrupt_main(signal.SIGINT)
+        if not _state.delivered and main is not None:
+            signal.pthread_kill(main, signal.SIGINT)
 
 
 def requested() -> bool:
@@ -85,3 +91,22 @@ def check() -> None:
 def delivered() -> None:
     """The CLI caught the interrupt: stop raising it again."""
     _state.delivered = True
+
+
+def finish() -> None:
+    """The program's last step: after an interrupt, say so (unless the CLI has) and exit 130 at
+    once, without waiting for worker threads: an XLA compilation still running in one cannot
+    be cancelled, and the interpreter would otherwise join it before exiting."""
+    if not _state.requested:
+        return
+    for stream, text in (
+        (sys.stderr, "" if _state.delivered else MESSAGE + "\n"),
+        (sys.stdout, ""),
+    ):
+        try:
+            if stream is not None:
+                stream.write(text)
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(EXIT_CODE)
