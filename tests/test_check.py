@@ -1413,3 +1413,11 @@ def test_spec_without_budget_warns_without_require_budget(in_tmp):
     )
     data = payload(check(good, free, "-f", "json"))
     assert (data["unbudgeted"], data["ok"]) == (["free.yaml"], True)
+
+
+@pytest.mark.parametrize("four_specs", ["load"], indirect=True)
+def test_validate_checks_every_file_beside_a_bug_and_a_bad_spec(four_specs):
+    result = runner.invoke(app, ["validate", *four_specs])
+    assert result.exit_code == 3
+    assert result.stdout == "ok: good.yaml\nok: free.yaml\n"
+    assert result.stderr == f"{BUG}\n{INVALID}\n"
