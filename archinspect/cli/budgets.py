@@ -98,8 +98,10 @@ def sweep(
                 progress=callback,
             )
         if plot is not None:
+            from archinspect import interrupt
             from archinspect.render.plot import sweep_plot
 
+            interrupt.check()  # no file is written after Ctrl-C (see emit)
             sweep_plot(result, plot)
             typer.echo(f"wrote {plot}", err=True)
         emit(render(format.value, "sweep", result, output), output)
