@@ -1257,10 +1257,10 @@ def four_specs(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, request) -> list[s
     if where == "load":
         load = spec_package.load_spec
 
-        def load_spec(path, overrides):
+        def load_spec(path, *args, **kwargs):
             if path == "bug.yaml":
                 raise ZeroDivisionError("division by zero")
-            return load(path, overrides)
+            return load(path, *args, **kwargs)
 
         monkeypatch.setattr(spec_package, "load_spec", load_spec)
     else:
