@@ -62,14 +62,16 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 
 
 def _retry() -> None:
-    """Raise the interrupt in the main thread again until the CLI has caught it: a real SIGINT
-    to that thread alone, which also wakes it from a blocking wait (a sleep, a lock, a future's
-    result), where `_thread.interrupt_main` would wait for the call to return."""
-    main = threading.main_thread().ident
+    """Raise the interrupt in the main thread again until the CLI has caught it. With
+    `_thread.interrupt_main`, not a real signal: a real one would also break the system calls
+    of native code (JAX, XLA) with EINTR ten times a second. The price: a main thread blocked
+    in a wait (a compilation's result) gets it when the wait ends."""
+    import _thread
+
     while not _state.delivered:
         time.sleep(RETRY_S)
-        if not _state.delivered and main is not None:
-            signal.pthread_kill(main, signal.SIGINT)
+        if not _state.delivered:
+            _thread.interrupt_main(signal.SIGINT)
 
 
 def requested() -> bool:
