@@ -58,7 +58,21 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=_retry, name="archinspect-sigint", daemon=True).start()
     if isinstance(sys.exc_info()[1], KeyboardInterrupt):
         return  # one is propagating already: let the cleanup it runs (finally, __exit__) finish
+    if _importing(frame):
+        return  # raised by the retry once the import is over (see _importing)
     raise KeyboardInterrupt
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """True inside an import. A KeyboardInterrupt raised in Python code that an extension
+    module runs while it initialises (jaxlib's, through nanobind) can abort the whole process
+    (`terminate called after throwing an instance of 'nanobind::python_error'`), so the
+    interrupt waits until the import is done."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _retry() -> None:
