@@ -21,7 +21,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q -n 2
 	$(BIN)/ruff check archinspect tests benchmarks
-	$(BIN)/archinspect check configs/*.yaml
+	$(BIN)/archinspect check --require-budget configs/*.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check archinspect tests benchmarks

@@ -107,3 +107,21 @@ class UnsupportedOperation(ArchinspectError):
 
 class MethodsDisagree(ArchinspectError):
     """--method both: the structural and empirical methods gave different receptive fields."""
+
+
+class StreamError(ArchinspectError):
+    """Standard output is closed or cannot take the report (e.g. a full device)."""
+
+
+class InternalError(ArchinspectError):
+    """A bug in archinspect (any other exception), worded for the user. `check` records one per
+    spec instead of raising it, so the other specs' results are still reported."""
+
+    exit_code = 3
+
+    def __init__(self, exc: BaseException, source: str | None = None):
+        where = f"{source}: " if source is not None else ""
+        super().__init__(
+            f"internal error: {where}{type(exc).__name__}: {exc}\n"
+            "(this is a bug in archinspect; run with --debug for the traceback)"
+        )

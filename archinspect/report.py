@@ -247,6 +247,7 @@ class CheckError:
     spec: str  # the spec file as given
     message: str
     problems: tuple[Problem, ...] = ()
+    internal: bool = False  # a bug in archinspect, not a fault of the spec
 
 
 @dataclass(frozen=True)
@@ -254,10 +255,16 @@ class CheckReport:
     results: tuple[BudgetResult, ...]
     errors: tuple[CheckError, ...]  # specs that could not be checked
     unbudgeted: tuple[str, ...]  # specs with no budget at all
+    budget_required: bool = False  # --require-budget: an unbudgeted spec fails the check
 
     @property
     def exceeded(self) -> tuple[BudgetResult, ...]:
         return tuple(r for r in self.results if not r.ok)
+
+    @property
+    def ok(self) -> bool:
+        """Every budget holds, every spec was checked, and none lacks a required budget."""
+        return not (self.exceeded or self.errors or (self.budget_required and self.unbudgeted))
 
 
 @dataclass(frozen=True)

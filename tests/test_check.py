@@ -27,6 +27,14 @@ from archinspect.cli import app
 runner = CliRunner()
 CHECK = "tests/specs/check"
 AMOUNT_HELP = "a non-negative number: 1000000, 1_000_000, 1e6, '1.5M', '20G', '512Mi'"
+NO_BUDGET = (
+    "no budget, so nothing was checked (add a `budget:` block to the spec, or limits on the "
+    "command line; --require-budget makes this a failure)"
+)
+NEEDS_BUDGET = (
+    "no budget, and --require-budget needs one (add a `budget:` block to the spec, or limits "
+    "on the command line)"
+)
 
 
 def conv1d(ci: int, co: int, k: int) -> int:
@@ -689,7 +697,7 @@ def test_spec_without_budget_is_reported_unbudgeted(in_tmp):
     result = check(spec)
     assert result.exit_code == 0, result.output
     assert result.stdout == "0 budgets in 0 specs: 0 ok, 0 exceeded; no budget in: free.yaml\n"
-    assert result.stderr == ""
+    assert result.stderr == f"warning: free.yaml: {NO_BUDGET}\n"
     data = payload(check(spec, "--format", "json"))
     assert data == {"results": [], "errors": [], "unbudgeted": ["free.yaml"], "ok": True}
     # an empty `budget:` is no budget either
@@ -728,6 +736,7 @@ JUNIT = {
     ),
     "failure": ({"message", "type"}, set(), set()),
     "error": ({"message", "type"}, set(), set()),
+    "skipped": ({"message"}, set(), set()),
 }
 COUNTS = {"tests", "failures", "errors", "skipped", "line", "disabled"}
 
@@ -750,6 +759,7 @@ def validate_junit(element: ET.Element) -> None:
         assert int(element.get("tests")) == len(cases)
         assert int(element.get("failures")) == sum(len(c.findall("failure")) for c in cases)
         assert int(element.get("errors")) == sum(len(c.findall("error")) for c in cases)
+        assert int(element.get("skipped", "0")) == sum(len(c.findall("skipped")) for c in cases)
     if element.tag == "testsuites":
         for key in ("tests", "failures", "errors"):
             assert int(element.get(key)) == sum(int(s.get(key)) for s in element)
@@ -1217,3 +1227,197 @@ def test_every_shipped_config_passes_its_budget(repo_root):
     params = {r["spec"]: r["actual"] for r in data["results"] if r["budget"] == "max_params"}
     assert {k: params[k] for k in REFERENCE} == REFERENCE
     assert UNET_2D_TOTAL == 2_357_441
+
+
+# ---------------------------------------------------------------------------------------------
+# One spec that cannot be checked never costs the others their results, in any format; a spec
+# without a budget is never passed in silence (README "Budgets in CI").
+# ---------------------------------------------------------------------------------------------
+
+BUG = (
+    "internal error: bug.yaml: ZeroDivisionError: division by zero\n"
+    "(this is a bug in archinspect; run with --debug for the traceback)"
+)
+INVALID = (
+    "error: bad.yaml is not a valid archinspect spec (1 problem)\n"
+    "  line 2, col 1, invalid YAML: expected the node content, but found '<stream end>' "
+    "(while parsing a flow node at line 2, col 1)"
+)
+
+
+@pytest.fixture
+def four_specs(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, request) -> list[str]:
+    """good.yaml within its budget, bug.yaml on which archinspect meets a bug (injected where
+    the parameter says: while loading or while measuring), bad.yaml (invalid YAML) and
+    free.yaml (no budget)."""
+    import archinspect.commands.measure as measure_module
+    import archinspect.spec as spec_package
+
+    where = getattr(request, "param", "measure")
+    if where == "load":
+        load = spec_package.load_spec
+
+        def load_spec(path, *args, **kwargs):
+            if path == "bug.yaml":
+                raise ZeroDivisionError("division by zero")
+            return load(path, *args, **kwargs)
+
+        monkeypatch.setattr(spec_package, "load_spec", load_spec)
+    else:
+        measure = measure_module.measure
+
+        def measure_or_bug(spec, names, **kwargs):
+            if spec.name == "bug":
+                raise ZeroDivisionError("division by zero")
+            return measure(spec, names, **kwargs)
+
+        monkeypatch.setattr(measure_module, "measure", measure_or_bug)
+    tiny(in_tmp / "good.yaml", {"max_params": 20})
+    tiny(in_tmp / "bug.yaml", {"max_params": 20})
+    (in_tmp / "bad.yaml").write_text("model: [\n", encoding="utf-8")
+    tiny(in_tmp / "free.yaml")
+    return ["good.yaml", "bug.yaml", "bad.yaml", "free.yaml"]
+
+
+GOOD_ROW = ("good.yaml", "max_params", "20", "15", "25.0%", "ok")
+
+
+@pytest.mark.parametrize("four_specs", ["load", "measure"], indirect=True)
+def test_junit_report_keeps_the_good_specs_beside_a_bug_and_a_bad_spec(four_specs, in_tmp):
+    """Before: `check good.yaml bug.yaml --format junit -o report.xml` wrote no report."""
+    result = check(*four_specs, "--format", "junit", "-o", "report.xml")
+    assert (result.exit_code, result.stdout, result.stderr) == (3, "", "wrote report.xml\n")
+    root = ET.fromstring((in_tmp / "report.xml").read_text(encoding="utf-8"))
+    validate_junit(root)
+    assert {k: root.get(k) for k in ("tests", "failures", "errors")} == {
+        "tests": "4",
+        "failures": "0",
+        "errors": "2",
+    }
+    cases = [
+        (
+            c.get("classname"),
+            c.get("name"),
+            c.get("file"),
+            [(child.tag, child.get("type"), child.get("message"), child.text) for child in c],
+        )
+        for c in root.iter("testcase")
+    ]
+    assert cases == [
+        ("archinspect.good", "max_params", "good.yaml", []),
+        ("archinspect", "spec", "bug.yaml", [("error", "InternalError", BUG.split("\n")[0], BUG)]),
+        (
+            "archinspect",
+            "spec",
+            "bad.yaml",
+            [("error", "SpecError", INVALID.split("\n")[0], INVALID)],
+        ),
+        ("archinspect", "budget", "free.yaml", [("skipped", None, NO_BUDGET, None)]),
+    ]
+
+
+def test_every_format_keeps_the_good_specs_beside_a_bug_and_a_bad_spec(four_specs):
+    warning = f"warning: free.yaml: {NO_BUDGET}"
+    summary = (
+        "1 budget in 1 spec: 1 ok, 0 exceeded; 2 spec(s) could not be checked; "
+        "no budget in: free.yaml"
+    )
+    table = check(*four_specs)
+    assert table.exit_code == 3
+    assert table_rows(table.stdout) == [GOOD_ROW]
+    assert after_table(table.stdout) == [summary]
+    assert table.stderr.splitlines() == [*BUG.splitlines(), *INVALID.splitlines(), warning]
+
+    for fmt in ("csv", "markdown"):
+        result = check(*four_specs, "-f", fmt)
+        assert result.exit_code == 3, fmt
+        assert "good.yaml" in result.stdout, fmt
+        assert result.stderr == table.stderr, fmt
+
+    data = payload(json_result := check(*four_specs, "-f", "json"))
+    assert json_result.exit_code == 3
+    assert [(r["spec"], r["ok"]) for r in data["results"]] == [("good.yaml", True)]
+    assert data["errors"] == [
+        {"spec": "bug.yaml", "message": BUG},
+        {"spec": "bad.yaml", "message": INVALID},
+    ]
+    assert (data["unbudgeted"], data["ok"]) == (["free.yaml"], False)
+    assert json_result.stderr == ""
+
+    github = check(*four_specs, "-f", "github")
+    assert (github.exit_code, github.stderr) == (3, "")
+    assert github.stdout.splitlines() == [
+        "::error file=bug.yaml,title=archinspect spec::" + BUG.replace("\n", "%0A"),
+        "::error file=bad.yaml,line=2,col=1,title=archinspect spec::invalid YAML: expected the "
+        "node content, but found '<stream end>' (while parsing a flow node at line 2, col 1)",
+        f"::warning file=free.yaml,title=archinspect budget::{NO_BUDGET}",
+        summary,
+    ]
+
+
+def test_without_the_bug_a_bad_spec_is_exit_2_and_a_good_one_still_reported(four_specs):
+    result = check("good.yaml", "bad.yaml", "-f", "json")
+    assert result.exit_code == 2
+    assert [r["spec"] for r in payload(result)["results"]] == ["good.yaml"]
+
+
+def test_debug_shows_the_bug_itself(four_specs):
+    result = runner.invoke(app, ["--debug", "check", *four_specs])
+    assert isinstance(result.exception, ZeroDivisionError)
+
+
+def test_require_budget_fails_a_spec_without_one(in_tmp):
+    """Before: a pull request that deleted a spec's `budget:` block passed `check` in silence."""
+    good, free = tiny(in_tmp / "good.yaml", {"max_params": 20}), tiny(in_tmp / "free.yaml")
+    result = check(good, free, "--require-budget")
+    assert result.exit_code == 1
+    assert table_rows(result.stdout) == [GOOD_ROW]
+    assert after_table(result.stdout) == [
+        "1 budget in 1 spec: 1 ok, 0 exceeded; no budget in: free.yaml"
+    ]
+    assert result.stderr == f"error: free.yaml: {NEEDS_BUDGET}\n"
+
+    github = check(good, free, "--require-budget", "-f", "github")
+    assert github.exit_code == 1
+    assert github.stdout.splitlines()[0] == (
+        f"::error file=free.yaml,title=archinspect budget::{NEEDS_BUDGET}"
+    )
+    data = payload(json_result := check(good, free, "--require-budget", "-f", "json"))
+    assert json_result.exit_code == 1
+    assert (data["unbudgeted"], data["ok"]) == (["free.yaml"], False)
+
+    junit = check(good, free, "--require-budget", "-f", "junit")
+    assert junit.exit_code == 1
+    root = ET.fromstring(junit.stdout)
+    validate_junit(root)
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("2", "1", "0")
+    [failure] = root.iter("failure")
+    assert (failure.get("type"), failure.get("message"), failure.text) == (
+        "NoBudget",
+        NEEDS_BUDGET,
+        NEEDS_BUDGET,
+    )
+
+    # every spec with a budget (from the file or the command line): --require-budget passes
+    assert check(good, "--require-budget").exit_code == 0
+    cli = check(good, free, "--require-budget", "--max-params", "20", "-f", "json")
+    assert (cli.exit_code, payload(cli)["unbudgeted"]) == (0, [])
+
+
+def test_spec_without_budget_warns_without_require_budget(in_tmp):
+    good, free = tiny(in_tmp / "good.yaml", {"max_params": 20}), tiny(in_tmp / "free.yaml")
+    github = check(good, free, "-f", "github")
+    assert github.exit_code == 0
+    assert github.stdout.splitlines()[0] == (
+        f"::warning file=free.yaml,title=archinspect budget::{NO_BUDGET}"
+    )
+    data = payload(check(good, free, "-f", "json"))
+    assert (data["unbudgeted"], data["ok"]) == (["free.yaml"], True)
+
+
+@pytest.mark.parametrize("four_specs", ["load"], indirect=True)
+def test_validate_checks_every_file_beside_a_bug_and_a_bad_spec(four_specs):
+    result = runner.invoke(app, ["validate", *four_specs])
+    assert result.exit_code == 3
+    assert result.stdout == "ok: good.yaml\nok: free.yaml\n"
+    assert result.stderr == f"{BUG}\n{INVALID}\n"

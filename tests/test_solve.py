@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from archinspect.cli import app
+from archinspect.errors import UsageError
 
 runner = CliRunner()
 
@@ -351,6 +352,70 @@ class TestFailures:
             "error: the receptive field does not grow with depth (still 0 at depth=8); "
             "no value reaches 1\n"
         )
+
+    # the integer arguments of a 1-D ConvNet, as every refusal below lists them
+    SOLVABLE = (
+        "(solvable: in_channels, out_channels, hidden_channels, depth, kernel_size, "
+        "input.resolution, input.batch_size)"
+    )
+
+    @pytest.mark.parametrize(
+        ("param", "kind"),
+        [
+            ("use_bias", "bool"),
+            ("model.use_bias", "bool"),
+            ("activation", "activation"),
+            ("boundary_mode", "periodic | dirichlet | neumann"),
+            ("num_spatial_dims", "1 | 2 | 3"),
+        ],
+    )
+    def test_a_parameter_that_is_no_integer_is_a_usage_error(self, specs, param, kind):
+        """Before: `solve --param use_norm` probed use_norm=1 and exited 1, "no value fits"."""
+        result = invoke("solve", "c1.yaml", "--param", param, "--max-params", "1M")
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == (
+            f"error: --param {param.removeprefix('model.')}: solve searches integer values, "
+            f"but ConvNet's {param.removeprefix('model.')} is of type {kind} {self.SOLVABLE}\n"
+        )
+
+    def test_unet_use_norm(self, repo_root):
+        result = invoke("solve", "configs/unet.yaml", "--param", "use_norm", "--max-params", "1M")
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == (
+            "error: --param use_norm: solve searches integer values, but ClassicUNet's use_norm "
+            "is of type bool (solvable: in_channels, out_channels, hidden_channels, num_levels, "
+            "input.resolution, input.batch_size)\n"
+        )
+
+    def test_a_misspelt_parameter_is_a_usage_error(self, specs):
+        result = invoke("solve", "c1.yaml", "--param", "hidden_channel", "--max-params", "1M")
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == (
+            "error: --param hidden_channel: ConvNet has no argument 'hidden_channel'; did you "
+            f"mean 'hidden_channels'? {self.SOLVABLE}\n"
+        )
+
+    def test_a_nested_value_that_is_no_integer_is_a_usage_error(self, repo_root):
+        spec = "configs/conv_knobs.yaml"
+        result = invoke("solve", spec, "--param", "layers[2].conv.padding", "--max-params", "1M")
+        assert (result.exit_code, result.stdout) == (2, "")
+        assert result.stderr == (
+            "error: --param layers[2].conv.padding: solve searches integer values, but "
+            "layers[2].conv.padding is 'CAUSAL' in the spec\n"
+        )
+
+    def test_integer_values_nested_or_of_a_target_pass_the_check(self, repo_root):
+        from archinspect.commands.solve import check_solvable
+        from archinspect.spec import load_spec
+
+        knobs = load_spec("configs/conv_knobs.yaml", [])
+        check_solvable(knobs, "layers[0].conv.kernel_size")
+        check_solvable(knobs, "model.layers[0].conv.out_channels")
+        target = load_spec("configs/pdequinox_unet.yaml", [])
+        check_solvable(target, "hidden_channels")  # an integer in the spec
+        check_solvable(target, "padding_mode_x")  # not in the spec: the constructor's own
+        with pytest.raises(UsageError, match=r"^error: --param use_norm: .* but use_norm is true"):
+            check_solvable(target, "use_norm")
 
 
 class TestEveryLimitOfTheRegistry:

@@ -273,6 +273,40 @@ def test_untrusted_target_is_refused_without_importing(untrusted, tmp_path, comm
     assert name not in sys.modules
 
 
+def program_message(source: str, target: str, module: str) -> str:
+    return (
+        f"error: {source}: model.target {target!r} names the module {module!r}, a program's "
+        "entry point: importing it would run that program, not define a model. Point "
+        "model.target at the module that defines the model.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "target", ["archinspect.__main__:main", "archinspect.__main__.main", "__main__:main"]
+)
+def test_a_main_module_is_never_imported(tmp_path, monkeypatch, target):
+    """Before: `target: archinspect.__main__:main` ran the whole CLI again inside the import."""
+    monkeypatch.delitem(sys.modules, "archinspect.__main__", raising=False)
+    spec = write_spec(tmp_path / "s.yaml", {"target": target, **NET})
+    result = runner.invoke(app, ["count", spec, "--trust", "__main__"])
+    assert (result.exit_code, result.stdout) == (2, "")
+    module = target.partition(":")[0] if ":" in target else target.rpartition(".")[0]
+    assert result.stderr == program_message(spec, target, module)
+    assert "archinspect.__main__" not in sys.modules
+
+
+def test_a_trusted_packages_main_module_is_not_imported(untrusted, tmp_path):
+    name, sentinel = untrusted()
+    main = tmp_path / "site" / name / "__main__.py"  # a program that marks that it ran
+    main.write_text(f"from pathlib import Path\nPath({str(sentinel)!r}).write_text('ran')\n")
+    target = f"{name}.__main__:Net"
+    spec = write_spec(tmp_path / "s.yaml", {"target": target, **NET})
+    result = runner.invoke(app, ["shapes", spec, "--trust", name])
+    assert result.exit_code == 2
+    assert result.stderr == program_message(spec, target, f"{name}.__main__")
+    assert not sentinel.exists()
+
+
 def test_untrusted_dotted_target_and_the_python_api(untrusted):
     name, sentinel = untrusted()
     target = f"{name}.sub.deeper.Net"

@@ -38,8 +38,21 @@ def check_trusted(target: str, trusted: Iterable[str], source: str) -> None:
         )
 
 
+def check_not_a_program(target: str, source: str) -> None:
+    """A `__main__` module is a program, not a library: importing `archinspect.__main__` runs
+    the whole CLI again inside the import. Refused before anything is imported."""
+    module, _ = split_target(target)
+    if "__main__" in module.split("."):
+        raise TrustError(
+            f"error: {source}: model.target {target!r} names the module {module!r}, a program's "
+            "entry point: importing it would run that program, not define a model. Point "
+            "model.target at the module that defines the model."
+        )
+
+
 def load_target(target: str, trusted: Iterable[str], source: str) -> Callable[..., Any]:
-    """Import the target after the trust check; it must be a class or a callable."""
+    """Import the target after the checks (no program, trusted); it must be a callable."""
+    check_not_a_program(target, source)
     check_trusted(target, trusted, source)
     module_name, attr = split_target(target)
     try:

@@ -5,7 +5,14 @@ Each command parses its options, calls a use case (archinspect.commands), render
 """
 
 from archinspect.cli import budgets, model, specs
-from archinspect.cli.app import EXIT_BAD_INPUT, EXIT_BUDGET, EXIT_INTERNAL, app
+from archinspect.cli.app import (
+    EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
+    EXIT_BUDGET,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    app,
+)
 
 # In the order `--help` lists them.
 COMMANDS = (
@@ -25,7 +32,16 @@ for _command in COMMANDS:
 
 
 def main() -> None:
+    """The app; the program (archinspect/__main__.py) wraps it with the Ctrl-C handling."""
     app()
 
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_BUDGET", "EXIT_INTERNAL", "app", "main"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_BROKEN_PIPE",
+    "EXIT_BUDGET",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "app",
+    "main",
+]

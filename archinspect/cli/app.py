@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 EXIT_BUDGET = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as the shell reports it (interrupt.py)
+EXIT_BROKEN_PIPE = 141  # the reader closed the pipe early: 128 + 13 (SIGPIPE)
 
 app = typer.Typer(
     name="archinspect",
@@ -163,33 +165,50 @@ def _main(
 
 
 def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
-    """Run a command body; turn archinspect's errors into a message and an exit code."""
-    from archinspect.errors import ArchinspectError
+    """Run a command body; turn archinspect's errors into a message and an exit code.
+
+    An interrupt wins over everything else (exit 130, even when it surfaced as another
+    exception); a reader that closed the pipe ends the command quietly (exit 141)."""
+    from archinspect import interrupt
+    from archinspect.cli import streams
+    from archinspect.errors import ArchinspectError, InternalError
 
     debug = settings(ctx).debug
     try:
-        return body()
-    except ArchinspectError as exc:
+        if "output" not in ctx.params:
+            streams.require_stdout()
+        elif ctx.params["output"] is None:
+            streams.require_stdout("; pass --output FILE to write the report to a file")
+        result = body()
+        interrupt.check()  # one swallowed on the way (archinspect/interrupt.py) still ends it
+        return result
+    except (KeyboardInterrupt, Exception) as exc:
+        if isinstance(exc, KeyboardInterrupt) or interrupt.requested():
+            interrupt.delivered()
+            typer.echo(interrupt.MESSAGE, err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        if isinstance(exc, BrokenPipeError):
+            streams.discard()
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
+        if isinstance(exc, typer.Exit | typer.Abort):
+            raise
         if debug:
             raise
-        typer.echo(exc.message, err=True)
-        raise typer.Exit(exc.exit_code) from None
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
-        if debug:
-            raise
-        typer.echo(
-            f"internal error: {type(exc).__name__}: {exc}\n"
-            "(this is a bug in archinspect; run with --debug for the traceback)",
-            err=True,
-        )
+        if isinstance(exc, ArchinspectError):
+            typer.echo(exc.message, err=True)
+            raise typer.Exit(exc.exit_code) from None
+        # a bug: say so plainly, keep the traceback behind --debug
+        typer.echo(InternalError(exc).message, err=True)
         raise typer.Exit(EXIT_INTERNAL) from None
 
 
 def emit(text: str, output: str | None) -> None:
+    from archinspect import interrupt
+    from archinspect.cli import streams
+
+    interrupt.check()  # never write a report after Ctrl-C, even one that was swallowed
     if output is None:
-        sys.stdout.write(text)
+        streams.write_stdout(text)
         return
     from archinspect.output import write_atomic
 
@@ -208,13 +227,17 @@ def render(fmt: str, name: str, report: Any, output: str | None, **kwargs: Any) 
 
 
 def color(output: str | None) -> bool:
-    return output is None and sys.stdout.isatty()
+    from archinspect.cli.streams import isatty
+
+    return output is None and isatty(sys.stdout)
 
 
 def width() -> int:
     import shutil
 
-    return max(shutil.get_terminal_size((120, 24)).columns, 80) if sys.stdout.isatty() else 120
+    from archinspect.cli.streams import isatty
+
+    return max(shutil.get_terminal_size((120, 24)).columns, 80) if isatty(sys.stdout) else 120
 
 
 def say_notes(spec: Spec) -> None:

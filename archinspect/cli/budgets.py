@@ -11,6 +11,7 @@ import typer
 from archinspect.cli.app import (
     EXIT_BAD_INPUT,
     EXIT_BUDGET,
+    EXIT_INTERNAL,
     FollowOpt,
     Format,
     FormatOpt,
@@ -97,8 +98,10 @@ def sweep(
                 progress=callback,
             )
         if plot is not None:
+            from archinspect import interrupt
             from archinspect.render.plot import sweep_plot
 
+            interrupt.check()  # no file is written after Ctrl-C (see emit)
             sweep_plot(result, plot)
             typer.echo(f"wrote {plot}", err=True)
         emit(render(format.value, "sweep", result, output), output)
@@ -110,7 +113,9 @@ def progress(label: str, total: int):
     """A Rich progress bar on stderr when it is a terminal; nothing when piped."""
     import contextlib
 
-    if not sys.stderr.isatty():
+    from archinspect.cli.streams import isatty
+
+    if not isatty(sys.stderr):
         return contextlib.nullcontext(), None
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -216,11 +221,21 @@ def check(
         typer.Option("--min-rf", min=0, help="receptive field, every axis and direction"),
     ] = None,
     max_rf: Annotated[int | None, typer.Option("--max-rf", min=0)] = None,
+    require_budget: Annotated[
+        bool,
+        typer.Option(
+            "--require-budget",
+            help="fail (exit 1) when a spec has no limit at all, in the file or on the command "
+            "line; without it such a spec is only a warning",
+        ),
+    ] = False,
 ) -> None:
     """Enforce budgets (params, FLOPs, memory, receptive field): exit 1 when any is exceeded.
 
     Limits come from each spec's `budget:`; the --max-*/--min-rf options win over the file.
-    Exit 0 when every budget holds, 1 when any is exceeded, 2 for a bad spec or usage.
+    Every spec is reported, even when others are bad. Exit 0 when every budget holds, 1 when
+    any is exceeded (or, with --require-budget, a spec has none), 2 when a spec could not be
+    checked or for bad usage, 3 when archinspect met a bug on a spec; the highest one wins.
     """
 
     def body() -> None:
@@ -244,17 +259,30 @@ def check(
             ),
             **per_axis_overrides(min_rf=min_rf, max_rf=max_rf),
         }
-        loaded = load_each(expand_specs(specs), set_, follow_symlinks)
+        from archinspect.render.check_text import no_budget_message
+
+        debug = settings(ctx).debug
+        loaded = load_each(expand_specs(specs), set_, follow_symlinks, raise_bugs=debug)
         report = check_specs(
-            loaded, overrides, trusted=trust or (), platform=settings(ctx).platform
+            loaded,
+            overrides,
+            trusted=trust or (),
+            platform=settings(ctx).platform,
+            require_budget=require_budget,
+            raise_bugs=debug,
         )
         emit(render(format.value, "check", report, output), output)
         if format in (CheckFormat.table, CheckFormat.csv, CheckFormat.markdown):
             for error in report.errors:  # the formats that do not carry them
                 typer.echo(error.message, err=True)
+            level = "error" if require_budget else "warning"
+            for path in report.unbudgeted:
+                typer.echo(f"{level}: {path}: {no_budget_message(require_budget)}", err=True)
+        if any(error.internal for error in report.errors):
+            raise typer.Exit(EXIT_INTERNAL)
         if report.errors:
             raise typer.Exit(EXIT_BAD_INPUT)
-        if report.exceeded:
+        if not report.ok:
             raise typer.Exit(EXIT_BUDGET)
 
     run(ctx, body)

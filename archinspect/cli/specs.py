@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from archinspect.cli.app import (
-    EXIT_BAD_INPUT,
     FollowOpt,
     Format,
     FormatOpt,
@@ -16,6 +15,7 @@ from archinspect.cli.app import (
     color,
     emit,
     run,
+    settings,
     width,
 )
 
@@ -81,23 +81,29 @@ def validate(
 ) -> None:
     """Check spec files without building anything (no JAX import); exit 2 if any is bad.
 
-    Every problem of a file is reported at once.
+    Every problem of a file is reported at once, and every file is checked, even after a bad
+    one (or one on which archinspect meets a bug: exit 3).
     """
 
     def body() -> None:
-        from archinspect.errors import ArchinspectError
+        from archinspect.cli.streams import write_stdout
+        from archinspect.errors import ArchinspectError, InternalError
         from archinspect.spec import load_spec
         from archinspect.text import visible
 
-        failures = []
+        failures: list[ArchinspectError] = []
         for path in specs:
             try:
                 load_spec(path, set_ or [], follow_symlinks)
-                typer.echo(visible(f"ok: {path}"))
-            except ArchinspectError as exc:
-                failures.append(exc)
-                typer.echo(exc.message, err=True)
+            except Exception as exc:
+                if not isinstance(exc, ArchinspectError) and settings(ctx).debug:
+                    raise
+                failure = exc if isinstance(exc, ArchinspectError) else InternalError(exc, path)
+                failures.append(failure)
+                typer.echo(failure.message, err=True)
+                continue
+            write_stdout(visible(f"ok: {path}") + "\n")
         if failures:
-            raise typer.Exit(EXIT_BAD_INPUT)
+            raise typer.Exit(max(failure.exit_code for failure in failures))
 
     run(ctx, body)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from archinspect import metrics as registry
-from archinspect.errors import ArchinspectError, Location, Problem, SpecError
+from archinspect.errors import ArchinspectError, InternalError, Location, Problem, SpecError
 from archinspect.report import BudgetResult, CheckError, CheckReport
 from archinspect.spec.model import Spec
 
@@ -146,7 +146,7 @@ def _per_axis(
 
 def _error(path: str, exc: ArchinspectError) -> CheckError:
     problems = tuple(exc.problems) if isinstance(exc, SpecError) else ()
-    return CheckError(path, exc.message, problems)
+    return CheckError(path, exc.message, problems, internal=isinstance(exc, InternalError))
 
 
 def check_specs(
@@ -155,8 +155,12 @@ def check_specs(
     *,
     trusted: Iterable[str] = (),
     platform: str | None = None,
+    require_budget: bool = False,
+    raise_bugs: bool = False,
 ) -> CheckReport:
-    """Measure each spec as far as its budgets need, and compare. Bad specs become errors."""
+    """Measure each spec as far as its budgets need, and compare. Bad specs become errors, and
+    so does a bug met on one spec (unless `raise_bugs`): the other specs are still checked.
+    With `require_budget`, a spec without any limit fails the check."""
     from archinspect.commands.measure import measure
 
     results: list[BudgetResult] = []
@@ -175,4 +179,8 @@ def check_specs(
             results += evaluate(spec, budgets, metrics, set(overrides))
         except ArchinspectError as exc:
             errors.append(_error(path, exc))
-    return CheckReport(tuple(results), tuple(errors), tuple(unbudgeted))
+        except Exception as exc:
+            if raise_bugs:
+                raise
+            errors.append(_error(path, InternalError(exc, path)))
+    return CheckReport(tuple(results), tuple(errors), tuple(unbudgeted), require_budget)

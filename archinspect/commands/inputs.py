@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archinspect import metrics as registry
-from archinspect.errors import ArchinspectError, UsageError
+from archinspect.errors import ArchinspectError, InternalError, UsageError
 from archinspect.spec.messages import brief_repr
 from archinspect.spec.model import Spec
 from archinspect.spec.numbers import amount_problem, parse_amount
@@ -134,9 +134,14 @@ def spec_loader(
 
 
 def load_each(
-    paths: Iterable[str], overrides: Iterable[str] | None, follow_symlinks: bool = False
+    paths: Iterable[str],
+    overrides: Iterable[str] | None,
+    follow_symlinks: bool = False,
+    *,
+    raise_bugs: bool = False,
 ) -> list[tuple[str, Spec | ArchinspectError]]:
-    """Every spec loaded, or the error that stopped it (`check` reports them all)."""
+    """Every spec loaded, or the error that stopped it (`check` reports them all). A bug met
+    while loading one spec is recorded as an InternalError too, unless `raise_bugs` (--debug)."""
     from archinspect.spec import load_spec
 
     loaded: list[tuple[str, Spec | ArchinspectError]] = []
@@ -145,6 +150,10 @@ def load_each(
             loaded.append((path, load_spec(path, list(overrides or []), follow_symlinks)))
         except ArchinspectError as exc:
             loaded.append((path, exc))
+        except Exception as exc:
+            if raise_bugs:
+                raise
+            loaded.append((path, InternalError(exc, path)))
     return loaded
 
 

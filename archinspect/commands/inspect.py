@@ -92,12 +92,17 @@ def _report(
             # are lowered here. The programs are never run, so the backend's code generation
             # is done at its lowest optimisation level: XLA's cost and memory analyses work on
             # the optimised HLO and buffer assignment, which that level does not change.
-            with ThreadPoolExecutor(max_workers=2) as pool:
+            pool = ThreadPoolExecutor(max_workers=2)
+            try:
                 compiled = [pool.submit(p.compile, COMPILE_OPTIONS) for p in (forward, train)]
                 layer_flops = per_layer_flops(model, calls, spec.input.dtype) if layer_costs else {}
                 if rf:  # the RF analysis also overlaps the compilations
                     rf_done = receptive_fields_or_note(spec, model)
                 forward_c, train_c = (f.result() for f in compiled)
+            finally:
+                # Never wait here: on success both are done; on an error or Ctrl-C a compilation
+                # still running cannot be cancelled, and waiting would delay the exit by it.
+                pool.shutdown(wait=False, cancel_futures=True)
         total = xla_flops(forward_c.cost_analysis())
         flops = FlopsReport(forward=total, per_sample=total // batch, batch_size=batch)
         layer_flops[""] = total // batch  # the root: the whole compiled program, per sample

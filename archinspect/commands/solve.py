@@ -5,9 +5,10 @@ monotonically with the parameter. Every probe is a full, exact measurement."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from archinspect import metrics as registry
-from archinspect.errors import ArchinspectError
+from archinspect.errors import ArchinspectError, UsageError
 from archinspect.report import Probe, SolveResult
 from archinspect.spec.model import Spec
 
@@ -29,6 +30,7 @@ def solve(
     from archinspect.commands.measure import measure
     from archinspect.commands.sweep import display_name, spec_key
 
+    check_solvable(base, param)
     bounds = {k: registry.limit(k) for k in limits}
     minima = [k for k, (_, bound) in bounds.items() if bound == "min"]
     if len(minima) > 1:
@@ -133,6 +135,63 @@ def solve(
         len(cache),
         nxt.error,
     )
+
+
+SOLVABLE_INPUT = ("input.resolution", "input.batch_size")
+
+
+def solvable(spec: Spec) -> list[str]:
+    """The arguments of a built-in family that `solve` can search: those whose kind takes any
+    large integer (not booleans, names, rates, lists, or a few allowed values), and the input's
+    resolution and batch size."""
+    from archinspect.families import FAMILIES
+
+    args = FAMILIES[spec.family].all_args
+    return [a.name for a in args if a.kind.check(1024) is None and a.kind.check(1025) is None] + [
+        *SOLVABLE_INPUT
+    ]
+
+
+def check_solvable(spec: Spec, param: str) -> None:
+    """Refuse, before any probe, a --param that is not an integer: an argument the family does
+    not have, one of another kind (a bool, a name), or a value in the spec that is no integer."""
+    from archinspect.commands.sweep import check_params, display_name, spec_key
+    from archinspect.families import FAMILIES
+    from archinspect.spec.messages import did_you_mean, yaml_repr
+    from archinspect.spec.overrides import parse_key
+
+    short = display_name(param)
+    if short in SOLVABLE_INPUT:
+        return
+    head = f"error: --param {short}: "
+    if spec.target is None and "." not in short and "[" not in short:
+        family = FAMILIES[spec.family]
+        arg = family.arg(short)
+        names = solvable(spec)
+        if arg is None:
+            raise UsageError(
+                f"{head}{spec.family} has no argument {short!r}"
+                f"{did_you_mean(short, [a.name for a in family.all_args])} "
+                f"(solvable: {', '.join(names)})"
+            )
+        if short not in names:
+            raise UsageError(
+                f"{head}solve searches integer values, but {spec.family}'s {short} is of type "
+                f"{arg.type_name()} (solvable: {', '.join(names)})"
+            )
+        return
+    check_params(spec, [param])  # a misspelt nested key or a missing index, as `sweep` words it
+    value: Any = spec.args
+    for part in (parse_key(spec_key(param)) or [])[1:]:
+        inside = isinstance(value, dict) and part in value
+        inside |= isinstance(value, list) and isinstance(part, int) and part < len(value)
+        if not inside:
+            return  # not in the spec: a target's default, for its constructor to judge
+        value = value[part]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(
+            f"{head}solve searches integer values, but {short} is {yaml_repr(value)} in the spec"
+        )
 
 
 def _none(

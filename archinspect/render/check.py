@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.text import Text
 
-from archinspect.render.check_text import budget_message
+from archinspect.render.check_text import budget_message, no_budget_message
 from archinspect.render.fmt import num, pairs_json, pairs_text
 from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
@@ -158,32 +158,38 @@ def to_json(report: CheckReport) -> str:
             "results": [g.record(r, JSON_KEYS) for r in g.rows],
             "errors": [{"spec": e.spec, "message": e.message} for e in spec_errors(report)],
             "unbudgeted": list(report.unbudgeted),
-            "ok": not report.exceeded and not spec_errors(report),
+            "ok": report.ok,
         }
     )
 
 
 def to_junit(report: CheckReport) -> str:
     """JUnit XML: one testcase per spec and budget, a <failure> per exceeded budget, an <error>
-    per spec that could not be checked. Readable by CI systems (GitLab, Jenkins, ...)."""
+    per spec that could not be checked, and for a spec without a budget one testcase that is
+    <skipped> (a <failure> under --require-budget). Readable by CI systems (GitLab, Jenkins)."""
     root = ET.Element("testsuites", name="archinspect check")
     by_spec: dict[str, list] = {}
     for r in report.results:
         by_spec.setdefault(r.spec, []).append(r)
     for e in spec_errors(report):
         by_spec.setdefault(e.spec, [])
-    totals = {"tests": 0, "failures": 0, "errors": 0}
+    for spec in report.unbudgeted:
+        by_spec.setdefault(spec, [])
+    totals = {"tests": 0, "failures": 0, "errors": 0}  # the root has no `skipped` in JUnit
     for spec, results in by_spec.items():
-        errors = [e.message for e in spec_errors(report) if e.spec == spec]
-        failures = sum(1 for r in results if not r.ok)
+        errors = [e for e in spec_errors(report) if e.spec == spec]
+        # a spec without a budget: one testcase, skipped (or failed under --require-budget)
+        no_budget = 1 if spec in report.unbudgeted else 0
+        skipped = 0 if report.budget_required else no_budget
+        failures = sum(1 for r in results if not r.ok) + no_budget - skipped
         suite = ET.SubElement(
             root,
             "testsuite",
             name=spec,
-            tests=str(len(results) + len(errors)),
+            tests=str(len(results) + len(errors) + no_budget),
             failures=str(failures),
             errors=str(len(errors)),
-            skipped="0",
+            skipped=str(skipped),
         )
         for r in results:
             case = ET.SubElement(
@@ -196,11 +202,21 @@ def to_junit(report: CheckReport) -> str:
                 failure.text = f"limit {value_text(r.limit)}, actual {value_text(r.actual)}" + (
                     f" ({spec}:{r.line})" if r.line else " (limit from the command line)"
                 )
-        for text in errors:
+        for e in errors:
             case = ET.SubElement(suite, "testcase", classname="archinspect", name="spec", file=spec)
-            error = ET.SubElement(case, "error", message=text.splitlines()[0], type="SpecError")
-            error.text = text
-        totals["tests"] += len(results) + len(errors)
+            kind = "InternalError" if e.internal else "SpecError"
+            error = ET.SubElement(case, "error", message=e.message.splitlines()[0], type=kind)
+            error.text = e.message
+        if no_budget:
+            text = no_budget_message(report.budget_required)
+            case = ET.SubElement(
+                suite, "testcase", classname="archinspect", name="budget", file=spec
+            )
+            if report.budget_required:
+                ET.SubElement(case, "failure", message=text, type="NoBudget").text = text
+            else:
+                ET.SubElement(case, "skipped", message=text)
+        totals["tests"] += len(results) + len(errors) + no_budget
         totals["failures"] += failures
         totals["errors"] += len(errors)
     for key, value in totals.items():
@@ -255,6 +271,12 @@ def to_github(report: CheckReport) -> str:
                 f"::error file={_escape_property(e.spec)},title=archinspect spec::"
                 f"{_escape_data(e.message)}"
             )
+    for spec in report.unbudgeted:
+        command = "error" if report.budget_required else "warning"
+        lines.append(
+            f"::{command} file={_escape_property(spec)},title=archinspect budget::"
+            f"{_escape_data(no_budget_message(report.budget_required))}"
+        )
     # a plain log line: a newline in a spec's file name is shown as \\n, never a new command
     lines.append(visible(summary_line(report)))
     return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
-"""The wording of one budget result, e.g. "parameters 1,200 exceed max_params 1,000 by 200".
+"""The wording of one budget result, e.g. "parameters 1,200 exceed max_params 1,000 by 200",
+and of a spec that has no budget at all.
 
 Shared by every check renderer (table, json, junit, github); a pure function of the result.
 """
@@ -30,3 +31,11 @@ def budget_message(result: BudgetResult) -> str:
     if result.from_command_line:
         text += " (limit set on the command line)"
     return text
+
+
+def no_budget_message(required: bool) -> str:
+    """What a spec without any limit gets: a warning, or with --require-budget a failure."""
+    fix = "add a `budget:` block to the spec, or limits on the command line"
+    if required:
+        return f"no budget, and --require-budget needs one ({fix})"
+    return f"no budget, so nothing was checked ({fix}; --require-budget makes this a failure)"

@@ -1,0 +1,161 @@
+"""The archinspect process under hostile conditions (README "Exit codes"): Ctrl-C at any moment,
+a reader that closes the pipe early, a full or closed standard output. Each case runs the real
+program in a subprocess, as a shell or a CI job would."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+ARCHINSPECT = [sys.executable, "-m", "archinspect"]
+
+
+def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*ARCHINSPECT, *args], capture_output=True, text=True, timeout=120, **kwargs
+    )
+
+
+# 1 s: JAX is being imported (a KeyboardInterrupt there surfaces as an ImportError);
+# 3 s: the model is traced (JAX's garbage-collection callback swallows it: "Exception ignored");
+# 5 s: the programs compile in worker threads. Before the fix the last two exited 0 and wrote.
+@pytest.mark.parametrize("delay", [1.0, 3.0, 5.0])
+def test_ctrl_c_exits_130_and_leaves_the_old_report(tmp_path: Path, delay: float):
+    out = tmp_path / "out.json"
+    out.write_text("the old report\n")
+    # five levels at 256x256: the run lasts about twice as long as the config's four levels
+    # (12 s where the README's figure is 6.6 s), so the 5 s signal lands before the end
+    deeper = ["--set", "model.num_levels=5", "--set", "input.resolution=256"]
+    process = subprocess.Popen(
+        [*ARCHINSPECT, "inspect", str(ROOT / "configs/unet.yaml"), *deeper, "-o", "out.json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(delay)
+        assert process.poll() is None, "inspect ended before the signal; the case tests nothing"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert (process.returncode, stdout, stderr) == (130, "", "interrupted\n")
+    assert out.read_text() == "the old report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]  # no temporary file
+
+
+SWALLOWED = """
+import gc, signal, time
+from archinspect import interrupt
+
+interrupt.install()
+
+def callback(phase, info):  # as JAX's garbage-collection callback: a KeyboardInterrupt raised
+    gc.callbacks.remove(callback)  # while it runs is printed and dropped ("Exception ignored")
+    signal.raise_signal(signal.SIGINT)
+
+gc.callbacks.append(callback)
+gc.collect()
+print("swallowed", flush=True)
+try:
+    end = time.monotonic() + 10
+    while time.monotonic() < end:  # work in Python, as tracing a model is
+        sum(range(1000))
+    print("never raised again")
+except KeyboardInterrupt:
+    print("raised again")
+"""
+
+
+def test_a_swallowed_interrupt_is_raised_again():
+    result = subprocess.run(
+        [sys.executable, "-c", SWALLOWED], capture_output=True, text=True, timeout=60
+    )
+    # and Python's "Exception ignored ... KeyboardInterrupt" report is not printed
+    assert (result.returncode, result.stdout, result.stderr) == (0, "swallowed\nraised again\n", "")
+
+
+def test_an_interrupt_that_surfaced_as_another_error_is_exit_130(monkeypatch):
+    """A KeyboardInterrupt inside an extension's import comes out as an ImportError; once a
+    SIGINT has been recorded, that is an interrupt (130), not an internal error (3)."""
+    from typer.testing import CliRunner
+
+    from archinspect import interrupt
+    from archinspect.cli import app
+    from archinspect.render import families
+
+    def broken(*args, **kwargs):
+        monkeypatch.setattr(interrupt._state, "requested", True)  # the handler's record
+        raise ImportError("Encountered an error while initializing the extension.")
+
+    monkeypatch.setattr(interrupt._state, "delivered", False)
+    monkeypatch.setattr(families, "families_table", broken)
+    result = CliRunner().invoke(app, ["families"])
+    assert (result.exit_code, result.stdout, result.stderr) == (130, "", "interrupted\n")
+
+
+def test_a_reader_that_stops_early_ends_the_run_quietly():
+    """`archinspect families | head -1` where head has gone before the table is written."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [*ARCHINSPECT, "families"], stdout=write, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    finally:
+        os.close(write)
+    assert (result.returncode, result.stderr) == (141, "")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+@pytest.mark.parametrize("args", [["families"], ["validate", "configs/convnet.yaml"]])
+def test_a_full_stdout_is_a_one_line_error(args: list[str]):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [*ARCHINSPECT, *args], cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True
+        )
+    assert (result.returncode, result.stderr) == (
+        2,
+        "error: cannot write to standard output: No space left on device\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["families"],
+            "error: standard output is closed, so there is nowhere to print; "
+            "pass --output FILE to write the report to a file\n",
+        ),
+        (
+            ["validate", "configs/convnet.yaml"],
+            "error: standard output is closed, so there is nowhere to print\n",
+        ),
+    ],
+)
+def test_a_closed_stdout_is_a_one_line_error(args: list[str], message: str):
+    command = " ".join(shlex.quote(a) for a in [*ARCHINSPECT, *args]) + " >&-"
+    result = subprocess.run(
+        command, shell=True, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stderr) == (2, message)
+
+
+def test_a_closed_stdout_is_fine_with_output(tmp_path: Path):
+    command = " ".join(shlex.quote(a) for a in [*ARCHINSPECT, "families", "-o", "f.txt"]) + " >&-"
+    result = subprocess.run(
+        command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stderr) == (0, "wrote f.txt\n")
+    assert (tmp_path / "f.txt").read_text().startswith("built-in families")
