@@ -133,8 +133,9 @@ def inspect(
         platform=platform,
     )
     keep: dict[str, Any] = {"full": True}
-    if not flops:
+    if not flops:  # the compiled forward pass gave the root row its FLOPs: not asked for
         keep["flops"] = None
+        keep["layers"] = tuple(dataclasses.replace(r, flops=None) for r in report.layers)
     if not memory:
         keep["memory"] = None
     return dataclasses.replace(report, **keep)
