@@ -75,9 +75,7 @@ def test_shapes_equal_the_cli_on_every_config(config: str):
     api = archinspect.shapes(model, x).to_dict()
     cli = cli_json("shapes", config)
     assert_same(api, cli)
-    assert [r["output_shape"] for r in api["layers"]] == [
-        r["output_shape"] for r in cli["layers"]
-    ]
+    assert [r["output_shape"] for r in api["layers"]] == [r["output_shape"] for r in cli["layers"]]
 
 
 @pytest.mark.usefixtures("repo_root")
