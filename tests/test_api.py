@@ -124,6 +124,26 @@ def test_count_without_an_input_has_no_input_shape():
     assert _rich(report).splitlines()[0] == "model · ClassicUNet"
 
 
+@pytest.mark.usefixtures("repo_root")
+def test_a_live_model_is_measured_as_its_family_declares_without_an_analytic_method():
+    """The empirical method takes the class's declared separability, as `archinspect rf` takes
+    the family's (no more work than the CLI); a live model has no arguments to compose the
+    analytic receptive field from, so `both` is the two independent methods."""
+    from archinspect.families import class_separable
+
+    _, model, x = live("configs/convnet.yaml")
+    assert class_separable(model) is True
+    assert class_separable(live("configs/conv_knobs.yaml")[1]) is None  # depends on its layers
+    assert class_separable(eqx.nn.Identity()) is None
+    api = archinspect.receptive_field(model, x, method="both").to_dict()["receptive_field"]
+    cli = cli_json("rf", "configs/convnet.yaml", "--method", "both")["receptive_field"]
+    assert (api["methods"], cli["methods"]) == (
+        ["structural", "empirical"],
+        ["structural", "empirical", "analytic"],
+    )
+    assert api["per_axis"] == cli["per_axis"]
+
+
 # ---------------------------------------------------------------- abstract and concrete
 
 
