@@ -93,10 +93,14 @@ def test_receptive_field_equals_the_cli_on_every_config(config: str):
 @pytest.mark.parametrize("config", ["configs/convnet.yaml", "configs/mlp.yaml"])
 def test_inspect_flops_and_memory_equal_the_cli(config: str):
     _, model, x = live(config)
-    api = archinspect.inspect(model, x).to_dict()
+    report = archinspect.inspect(model, x)
+    api = report.to_dict()
     cli = cli_json("inspect", config)
     assert_same(api, cli)
     assert api["flops"]["forward"] == cli["flops"]["forward"] > 0
+    shown = f"{api['flops']['forward']:,}"
+    assert "FLOPs, forward" in _rich(report) and shown in _rich(report)
+    assert "FLOPs, forward" in report._repr_html_() and shown in report._repr_html_()
     assert [r.get("flops") for r in api["layers"]] == [r.get("flops") for r in cli["layers"]]
 
 

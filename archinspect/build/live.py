@@ -12,6 +12,7 @@ channels first (the receptive field is reported per spatial axis whatever the la
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -56,7 +57,7 @@ def check_layout(caller: str, layout: str | None) -> None:
 
 def _flax_build() -> Any | None:
     """archinspect.build.flax when flax itself is already imported (nothing new is imported)."""
-    if "flax" not in sys.modules:
+    if "flax" not in sys.modules or importlib.util.find_spec("archinspect.build.flax") is None:
         return None
     return importlib.import_module("archinspect.build.flax")
 
@@ -75,12 +76,12 @@ def live_model(
     the function's name) and whether it was a plain function (`functions`: a callable that is
     not a module is accepted, and wrapped)."""
     check_layout(caller, layout)
-    if _is_flax(model):
-        wrap_flax = importlib.import_module("archinspect.build.flax").wrap_flax
-        return wrap_flax(model, layout=layout or "channels_last"), type(model).__name__, False
     if isinstance(model, eqx.Module):
         family = type(model).__name__
         return (ChannelsLast(model) if layout == "channels_last" else model), family, False
+    if _is_flax(model):  # before plain callables: a Flax module is one too
+        wrap_flax = importlib.import_module("archinspect.build.flax").wrap_flax
+        return wrap_flax(model, layout=layout or "channels_last"), type(model).__name__, False
     if functions and callable(model) and not isinstance(model, type):
         family = getattr(model, "__name__", None) or type(model).__name__
         wrapped = Function(model)
@@ -113,8 +114,7 @@ def input_of(caller: str, x: Any, layout: str | None = None) -> tuple[tuple[int,
         dtype = kind.name if kind.kind in "fc" or kind.name == "bfloat16" else "float32"
     else:
         raise ArgumentError(
-            f"{caller}: `x` ({_a(x)}) must be an array, a jax.ShapeDtypeStruct or "
-            "a shape tuple"
+            f"{caller}: `x` ({_a(x)}) must be an array, a jax.ShapeDtypeStruct or a shape tuple"
         )
     shape = tuple(int(d) for d in shape)
     order = "(*spatial, channels)" if layout == "channels_last" else "(channels, *spatial)"
