@@ -155,22 +155,50 @@ def _inspect(
     batch_size: int = 1,
     platform: str | None = None,
 ) -> _Report:
-    from archinspect.build.live import input_of, live_model, live_spec
+    from archinspect.build.live import ChannelsLast, input_of, live_model, live_spec
     from archinspect.commands.inspect import inspect_report
 
     module, family, _ = live_model(caller, model, layout)
     shape, dtype = input_of(caller, x, layout)
     spec = live_spec(caller, name, family, shape, dtype, batch_size)
+    wrapped = isinstance(module, ChannelsLast)
     report = inspect_report(
         spec,
-        depth=depth,
+        depth=None if depth is None else depth + wrapped,  # the wrapper is one more level
         platform=platform,
         costs=costs,
         layer_costs=layer_costs,
         rf=rf,
         model=module,
     )
-    return dataclasses.replace(report, spec=None)
+    if wrapped:
+        report = _unwrapped(report)
+    return dataclasses.replace(report, spec=None, depth=depth)
+
+
+def _inner(path: str) -> str:
+    """A path in the ChannelsLast wrapper ("inner", "inner.conv") as a path in the model."""
+    return "" if path == "inner" else path.removeprefix("inner.")
+
+
+def _unwrapped(report: _Report) -> _Report:
+    """A channels-last model is analysed inside a ChannelsLast wrapper (archinspect.build.live):
+    its rows and the modules its receptive field names are given as the model's own, without
+    the wrapper's row and its `inner` (the model's row keeps the shapes the model itself sees)."""
+    from archinspect.report import InspectReport
+
+    rf = report.receptive_field if isinstance(report, InspectReport) else report.result
+    if rf is not None:
+        via = tuple(dataclasses.replace(g, path=_inner(g.path)) for g in rf.global_via)
+        rf = dataclasses.replace(rf, global_via=via)
+    if not isinstance(report, InspectReport):
+        return dataclasses.replace(report, result=rf)
+    layers = tuple(
+        dataclasses.replace(r, path=_inner(r.path), depth=r.depth - 1)
+        for r in report.layers
+        if r.path != ""
+    )
+    return dataclasses.replace(report, layers=layers, receptive_field=rf)
 
 
 def receptive_field(
@@ -204,7 +232,7 @@ def receptive_field(
     `archinspect rf --format json` prints.
     """
     from archinspect.analysis.receptive_field import METHODS
-    from archinspect.build.live import input_of, live_model, live_spec
+    from archinspect.build.live import ChannelsLast, input_of, live_model, live_spec
     from archinspect.commands.rf import rf_report
     from archinspect.errors import ArgumentError
 
@@ -216,4 +244,6 @@ def receptive_field(
     shape, dtype = input_of(caller, x, layout)
     spec = live_spec(caller, name or ("function" if function else "model"), family, shape, dtype)
     report = rf_report(spec, method=method, model=module, live=True)
+    if isinstance(module, ChannelsLast):
+        report = _unwrapped(report)
     return dataclasses.replace(report, spec=None)

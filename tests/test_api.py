@@ -347,6 +347,8 @@ def test_a_channels_last_function_is_reported_per_spatial_axis():
         lambda x: jnp.roll(x, 1, 1) + jnp.roll(x, -2, 2) + x.sum(0, keepdims=True), (3, 8, 12)
     )
     assert cf.result.per_axis == report.result.per_axis
+    centred = archinspect.receptive_field(lambda x: x - x.mean(), (16, 1), layout="channels_last")
+    assert [(g.path, g.type) for g in centred.result.global_via] == [("", "Function")]
 
 
 def test_a_channels_last_module_is_seen_channels_first():
@@ -359,8 +361,15 @@ def test_a_channels_last_module_is_seen_channels_first():
             return self.conv(x.T).T
 
     model = ChannelsLastConv(conv)
-    report = archinspect.shapes(model, (64, 2), layout="channels_last")
+    report = archinspect.shapes(model, (64, 2), layout="channels_last", depth=1)
     assert (report.input_shape, report.output_shape) == ((2, 64), (4, 64))
+    # the rows are the model's own (no wrapper row), each with the shapes its module sees
+    rows = [(r.path, r.type, r.depth, r.input_shapes, r.output_shapes) for r in report.layers]
+    assert rows == [
+        ("", "ChannelsLastConv", 0, ((64, 2),), ((64, 4),)),
+        ("conv", "Conv1d", 1, ((2, 64),), ((4, 64),)),
+    ]
+    assert report.depth == 1
     assert report.params.total == 4 * 2 * 5 + 4
     assert archinspect.receptive_field(model, (64, 2), layout="channels_last").result.per_axis == (
         (2, 2),
