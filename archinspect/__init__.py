@@ -12,6 +12,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "count": "archinspect.api",
+    "shapes": "archinspect.api",
+    "receptive_field": "archinspect.api",
+    "inspect": "archinspect.api",
     "load_spec": "archinspect.spec.load",
     "load_spec_text": "archinspect.spec.load",
     "Spec": "archinspect.spec.model",
@@ -22,6 +26,7 @@ _EXPORTS = {
     "ArchinspectError": "archinspect.errors",
     "SpecError": "archinspect.errors",
     "FAMILIES": "archinspect.families",
+    "ArgumentError": "archinspect.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -84,6 +84,11 @@ class UsageError(ArchinspectError):
     """Bad command-line usage that Typer itself cannot catch (e.g. a malformed --set)."""
 
 
+class ArgumentError(ArchinspectError, ValueError):
+    """A Python API call (README "Python API") with an argument archinspect cannot use: the
+    message names the argument, its value and what is allowed."""
+
+
 class FileError(ArchinspectError):
     """A file to read (a spec) or write (--output, --plot) that archinspect cannot or will not
     use: missing, a device, a FIFO, too large, a link out of the working tree, unwritable."""

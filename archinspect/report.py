@@ -72,13 +72,43 @@ class RFResult:
     analysed_shape: tuple[int, ...]  # input shape actually analysed (C, *spatial)
 
 
+class Shown:
+    """How the reports of the Python API (README "Python API") show themselves: a Rich table in
+    a terminal (`__rich__`), an HTML table in Jupyter (`_repr_html_`), and the JSON that
+    `--format json` prints (`to_json`, `to_dict`). The views live in archinspect.render,
+    imported when first used: the data model imports nothing that renders."""
+
+    def __rich__(self) -> Any:
+        from archinspect.render.display import renderable
+
+        return renderable(self)
+
+    def _repr_html_(self) -> str:
+        from archinspect.render.display import html
+
+        return html(self)
+
+    def to_json(self) -> str:
+        """The text `--format json` prints for this report."""
+        from archinspect.render.display import json_text
+
+        return json_text(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """`to_json()` parsed: the README's JSON keys (infinite extents are the string "inf")."""
+        import json
+
+        data: dict[str, Any] = json.loads(self.to_json())
+        return data
+
+
 @dataclass(frozen=True)
-class CountReport:
+class CountReport(Shown):
     name: str
-    spec: str
+    spec: str | None  # the spec file; None for a live model (the Python API)
     family: str
-    num_spatial_dims: int
-    input_shape: tuple[int, ...]
+    num_spatial_dims: int | None  # None: a live model counted without an input
+    input_shape: tuple[int, ...] | None
     params: ParamSummary
     rows: tuple[ModuleRow, ...]
     depth: int | None
@@ -194,11 +224,11 @@ class MemoryReport:
 
 
 @dataclass(frozen=True)
-class InspectReport:
+class InspectReport(Shown):
     """Everything `archinspect inspect` shows; `shapes` uses the layers part."""
 
     name: str
-    spec: str
+    spec: str | None  # the spec file; None for a live model (the Python API)
     family: str
     target: str | None
     platform: str
@@ -213,6 +243,7 @@ class InspectReport:
     memory: MemoryReport | None = None
     receptive_field: RFResult | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    full: bool = True  # shown as `inspect` shows it (parameters, FLOPs, memory); else `shapes`
 
 
 @dataclass(frozen=True)
@@ -268,11 +299,11 @@ class CheckReport:
 
 
 @dataclass(frozen=True)
-class RFReport:
+class RFReport(Shown):
     """`archinspect rf`: the receptive field of one spec, with the methods that agreed on it."""
 
     name: str
-    spec: str
+    spec: str | None  # the spec file; None for a live model (the Python API)
     family: str
     input_shape: tuple[int, ...]
     result: RFResult

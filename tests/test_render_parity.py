@@ -17,6 +17,7 @@ import io
 import json
 import math
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -672,3 +673,78 @@ def test_the_import_check_sees_a_forbidden_import(tmp_path: Path):
     sample = tmp_path / "sample.py"
     sample.write_text("import jax.numpy as jnp\nfrom archinspect.commands.sweep import x\n")
     assert _imports(sample) == ["jax.numpy", "archinspect.commands.sweep"]
+
+
+# ---------------------------------------------------------------- HTML (Jupyter)
+
+HTML_CASES = [c for c in CASES if _view(c) in ("count", "inspect", "rf")]
+
+
+class _HTMLCells(HTMLParser):
+    """The rows of every <table> as lists of cell texts, and all the text of the page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self.text: list[str] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "br":
+            self.text.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell))
+            self._cell = None
+        self.text.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        self.text.append(data)
+
+
+@pytest.mark.parametrize("case", HTML_CASES)
+def test_html_shows_every_field_the_table_shows(case: str):
+    """`_repr_html_` lays out the table's own view: every field of the JSON that the table
+    shows is in the same row of the HTML table, or (a summary field) in its text."""
+    view = _view(case)
+    report, kwargs = CASES[case], _kwargs(case)
+    data = json.loads(render("json", report, **kwargs))
+    page = _HTMLCells()
+    page.feed(render("html", report, **kwargs))
+    header, *shown = page.tables[0]
+    assert header and all(cells for cells in shown)
+    shown = shown[1:] if view == "count" else shown  # the root row: the totals
+    rows = _json_rows(view, data)
+    assert len(shown) == len(rows)
+    missing = []
+    for row, cells in zip(rows, shown, strict=True):
+        line = " | ".join(cells)
+        for key, value in row.items():
+            if value is None or _exempt(view, "table", key) or key == "arrays":
+                continue
+            if isinstance(value, dict) or (isinstance(value, list) and not value):
+                continue
+            if not _found("(total)" if key == "path" and value == "" else value, line, key):
+                missing.append(f"{key}={value!r} not in {line!r}")
+    text = "".join(page.text)
+    summary = {k: v for k, v in data.items() if k != ROWS_KEY.get(view)}
+    if view == "rf":
+        rf = summary["receptive_field"]
+        summary["receptive_field"] = {
+            k: v for k, v in rf.items() if k not in ("per_axis", "position_range", "period")
+        }
+    missing += [
+        f"{path}={value!r}"
+        for path, value in _leaves(summary)
+        if not _exempt(view, "table", path) and not _found(value, text)
+    ]
+    assert not missing, "\n".join(missing)

@@ -136,4 +136,5 @@ def _report(
         memory=memory,
         receptive_field=rf_result,
         notes=notes,
+        full=costs,
     )

@@ -13,19 +13,25 @@ from archinspect.spec.model import Spec
 
 
 def rf_report(
-    spec: Spec, *, method: str = "structural", trusted: Iterable[str] = (), model: Any = None
+    spec: Spec,
+    *,
+    method: str = "structural",
+    trusted: Iterable[str] = (),
+    model: Any = None,
+    live: bool = False,
 ) -> RFReport:
+    """`live`: the model was handed over (the Python API), not built from the spec's arguments:
+    its class's declared separability is used, and there is no analytic method to compare."""
     from archinspect.analysis.receptive_field import receptive_field, require_agreement
 
     if model is None:
         model = build_abstract(spec, trusted)
-    from archinspect.families import separable
+    from archinspect.families import class_separable, separable
 
-    result = receptive_field(
-        model, spec.input_shape, method=method, separable=separable(spec, model)
-    )
+    declared = class_separable(model) if live else separable(spec, model)
+    result = receptive_field(model, spec.input_shape, method=method, separable=declared)
     methods = ["structural", "empirical"] if method == "both" else [method]
-    if method == "both" and spec.target is None:
+    if method == "both" and spec.target is None and not live:
         from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
 
         require_agreement(result, analytic_receptive_field(spec))

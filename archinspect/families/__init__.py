@@ -27,6 +27,7 @@ __all__ = [
     "COMMON",
     "FAMILIES",
     "Family",
+    "class_separable",
     "names",
     "register",
     "separable",
@@ -59,12 +60,26 @@ def separable(spec: Any, model: Any) -> bool | None:
     if spec.target is None:
         family = FAMILIES.get(spec.family)
         return family.is_separable(spec.args) if family is not None else None
-    cls = type(model)
+    family = _family_of(type(model))
+    return family.is_separable(spec.args) if family is not None else None
+
+
+def class_separable(model: Any) -> bool | None:
+    """The declared separability of a model handed over as an object (the Python API), which
+    has no arguments to read: that of the family whose class it is, when the family declares
+    it for every argument (a bool, not a function of the arguments); None otherwise."""
+    family = _family_of(type(model))
+    if family is None or callable(family.separable):
+        return None
+    return bool(family.separable)
+
+
+def _family_of(cls: type) -> Family | None:
     for family in FAMILIES.values():
         for path in (family.builder, *family.same_as):
             module, _, attr = path.partition(":")
             if getattr(sys.modules.get(module), attr, None) is cls:
-                return family.is_separable(spec.args)
+                return family
     return None
 
 

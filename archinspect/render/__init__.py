@@ -21,7 +21,7 @@ _VIEWS: dict[type, str] = {
     _r.SweepResult: "sweep",
     _r.SolveResult: "solve",
 }
-_TEXT_FORMATS = ("table", "markdown", "csv", "json", "junit", "github")
+_TEXT_FORMATS = ("table", "markdown", "csv", "json", "junit", "github", "html")
 
 
 def render(fmt: str, report: Any, **kwargs: Any) -> str:

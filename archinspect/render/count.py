@@ -17,6 +17,7 @@ from archinspect.render.fmt import (
 )
 from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
+from archinspect.render.formats.html import html_notes, html_page, html_summary, html_table
 from archinspect.render.formats.json import dumps
 from archinspect.render.formats.table import rich_table, summary_grid, to_text
 from archinspect.render.rf import RF, network_fields, rf_dict
@@ -77,6 +78,8 @@ def grid(report: CountReport, fmt: str) -> Grid[ModuleRow]:
 
 
 def _title(report: CountReport) -> list[str]:
+    if report.num_spatial_dims is None or report.input_shape is None:
+        return [report.name, report.family]  # a live model counted without an input
     dims = dims_label(report.num_spatial_dims)
     return [report.name, report.family, dims, f"input {shape_text(report.input_shape)}"]
 
@@ -116,10 +119,18 @@ def params_dict(report: CountReport | InspectReport) -> dict:
     }
 
 
-def to_table(report: CountReport, *, width: int = 120, color: bool = False) -> str:
+def renderables(report: CountReport) -> list[Any]:
     items: list[Any] = [rich_table(grid(report, "table")), summary_grid(summary(report))]
-    items += [Text(f"note: {note}") for note in report.notes]
-    return to_text(items, width=width, color=color)
+    return items + [Text(f"note: {note}") for note in report.notes]
+
+
+def to_table(report: CountReport, *, width: int = 120, color: bool = False) -> str:
+    return to_text(renderables(report), width=width, color=color)
+
+
+def to_html(report: CountReport) -> str:
+    g = grid(report, "table")
+    return html_page([html_table(g), html_summary(summary(report)), html_notes(report.notes)])
 
 
 def to_markdown(report: CountReport) -> str:
@@ -142,7 +153,7 @@ def to_json(report: CountReport) -> str:
         "spec": report.spec,
         "family": report.family,
         "num_spatial_dims": report.num_spatial_dims,
-        "input_shape": list(report.input_shape),
+        "input_shape": None if report.input_shape is None else list(report.input_shape),
         "params": params_dict(report),
         "depth": report.depth,
         "layers": [_drop_none(g.record(r, keys), "receptive_field") for r in g.rows],

@@ -18,6 +18,7 @@ from archinspect.render.fmt import (
 )
 from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
+from archinspect.render.formats.html import html_notes, html_page, html_summary, html_table
 from archinspect.render.formats.json import dumps
 from archinspect.render.formats.table import rich_table, summary_grid, to_text
 from archinspect.render.rf import RF, network_fields, rf_dict
@@ -349,6 +350,19 @@ def summary(report: InspectReport, *, full: bool) -> list[Field]:
                     )
                 )
     return fields
+
+
+def renderables(report: InspectReport, *, full: bool) -> list[Any]:
+    """The table, the summary and the notes, laid out at the console's width."""
+    items: list[Any] = [rich_table(grid(report, "table", full=full))]
+    items.append(summary_grid(summary(report, full=full)))
+    return items + [Text(f"note: {note}") for note in report.notes]
+
+
+def to_html(report: InspectReport, *, full: bool) -> str:
+    g = grid(report, "table", full=full)
+    fields = summary(report, full=full)
+    return html_page([html_table(g), html_summary(fields), html_notes(report.notes)])
 
 
 def to_table(report: InspectReport, *, full: bool, width: int = 120, color: bool = False) -> str:

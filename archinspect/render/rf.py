@@ -16,6 +16,7 @@ from archinspect.render.fmt import (
 )
 from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
+from archinspect.render.formats.html import html_page, html_summary, html_table
 from archinspect.render.formats.json import dumps
 from archinspect.render.formats.table import rich_table, summary_grid, to_text
 from archinspect.render.view import Column, Field, Grid
@@ -172,9 +173,17 @@ def summary(report: RFReport) -> list[Field]:
     ]
 
 
+def renderables(report: RFReport) -> list[Any]:
+    return [rich_table(grid(report, "table")), summary_grid(summary(report), numbers=False)]
+
+
 def to_table(report: RFReport, *, width: int = 120, color: bool = False) -> str:
-    items = [rich_table(grid(report, "table")), summary_grid(summary(report), numbers=False)]
-    return to_text(items, width=width, color=color)
+    return to_text(renderables(report), width=width, color=color)
+
+
+def to_html(report: RFReport) -> str:
+    g = grid(report, "table")
+    return html_page([html_table(g), html_summary(summary(report), numbers=False)])
 
 
 def to_markdown(report: RFReport) -> str:

@@ -1,0 +1,249 @@
+"""The Python API (README "Python API"): the CLI's reports for a model already built.
+
+Each function takes a live model -- concrete, or abstract from `eqx.filter_eval_shape` -- and
+returns the report the CLI renders for a spec, built by the same use cases
+(archinspect.commands) with the model handed over instead of built from a file. Nothing here
+imports JAX until a function is called.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+_Report = Any  # CountReport, InspectReport, RFReport: imported lazily below
+
+
+def count(model: Any, x: Any = None, *, depth: int | None = 2, name: str = "model") -> _Report:
+    """Count the parameters of a model exactly: total, learnable, materialized, by dtype and in
+    bytes, per module (`archinspect count`).
+
+    **Arguments:**
+
+    - `model`: an Equinox module (or a Flax NNX module), concrete or abstract (from
+        `eqx.filter_eval_shape`: no weight is ever allocated).
+    - `x`: optional; an input (an array, a `jax.ShapeDtypeStruct` or a shape tuple,
+        unbatched and channels first), only to show the input shape in the report.
+    - `depth`: module rows deeper than this are folded into their parent (None: every row).
+    - `name`: the report's name (a spec's `name:`).
+
+    **Returns:**
+
+    A `CountReport`: shown as the `archinspect count` table in a terminal and as HTML in
+    Jupyter; `.to_dict()` and `.to_json()` give what `archinspect count --format json` prints
+    (`spec` is None: there is no spec file).
+    """
+    from archinspect.build.live import input_of, live_model, live_spec
+    from archinspect.commands.count import count_report
+
+    caller = "archinspect.count"
+    module, family, _ = live_model(caller, model)
+    shape = None if x is None else input_of(caller, x)[0]
+    spec = live_spec(caller, name, family, shape or (1,))
+    report = count_report(spec, depth, model=module)
+    if shape is None:
+        return dataclasses.replace(report, spec=None, num_spatial_dims=None, input_shape=None)
+    return dataclasses.replace(report, spec=None)
+
+
+def shapes(
+    model: Any,
+    x: Any,
+    *,
+    depth: int | None = 2,
+    rf: bool = True,
+    layout: str | None = None,
+    name: str = "model",
+) -> _Report:
+    """Per-layer input and output shapes of the forward pass, traced abstractly (nothing is
+    compiled or run), with each module's parameters, calls, conv geometry and cumulative
+    receptive field (`archinspect shapes`).
+
+    **Arguments:**
+
+    - `model`: an Equinox module (or a Flax NNX module), concrete or abstract.
+    - `x`: one input: an array, a `jax.ShapeDtypeStruct` or a shape tuple, unbatched and
+        channels first (`(channels, *spatial)`, the Equinox convention) unless `layout` says
+        otherwise. Its floating dtype is used (float32 for a shape tuple).
+    - `depth`: rows deeper than this are folded into their parent (None: every row).
+    - `rf`: add the cumulative receptive field per layer and of the network.
+    - `layout`: `"channels_first"` (the default for Equinox modules) or `"channels_last"`
+        (the default for Flax modules): how `x` and the model lay out the channel axis.
+    - `name`: the report's name.
+
+    **Returns:**
+
+    An `InspectReport` shown as `archinspect shapes` shows it; `.to_dict()` gives what
+    `archinspect shapes --format json` prints.
+    """
+    return _inspect("archinspect.shapes", model, x, depth, rf, layout, name, costs=False)
+
+
+def inspect(
+    model: Any,
+    x: Any,
+    flops: bool = True,
+    memory: bool = True,
+    *,
+    depth: int | None = 2,
+    rf: bool = True,
+    batch_size: int = 1,
+    platform: str | None = None,
+    layout: str | None = None,
+    name: str = "model",
+) -> _Report:
+    """Parameters, per-layer shapes, XLA's FLOPs and memory (`archinspect inspect`). The
+    programs are compiled, never run.
+
+    **Arguments:**
+
+    - `model`: an Equinox module (or a Flax NNX module), concrete or abstract.
+    - `x`: one input, unbatched: an array, a `jax.ShapeDtypeStruct` or a shape tuple (see
+        `shapes`).
+    - `flops`: XLA's FLOP estimate of the forward pass, total and per layer.
+    - `memory`: XLA's memory analysis of the forward pass and of a training step, and the
+        activation bytes. With neither, nothing is compiled.
+    - `depth`, `rf`, `layout`, `name`: as for `shapes`.
+    - `batch_size`: the batch the compiled programs take.
+    - `platform`: `"cpu"`, `"gpu"` or `"tpu"` (None: JAX's default backend).
+
+    **Returns:**
+
+    An `InspectReport` shown as `archinspect inspect` shows it; `.to_dict()` gives what
+    `archinspect inspect --format json` prints.
+    """
+    from archinspect.errors import ArgumentError
+
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ArgumentError(
+            f"archinspect.inspect: `batch_size` (={batch_size!r}) must be a positive integer"
+        )
+    costs = bool(flops or memory)
+    report = _inspect(
+        "archinspect.inspect",
+        model,
+        x,
+        depth,
+        rf,
+        layout,
+        name,
+        costs=costs,
+        layer_costs=bool(flops),
+        batch_size=batch_size,
+        platform=platform,
+    )
+    keep: dict[str, Any] = {"full": True}
+    if not flops:  # the compiled forward pass gave the root row its FLOPs: not asked for
+        keep["flops"] = None
+        keep["layers"] = tuple(dataclasses.replace(r, flops=None) for r in report.layers)
+    if not memory:
+        keep["memory"] = None
+    return dataclasses.replace(report, **keep)
+
+
+def _inspect(
+    caller: str,
+    model: Any,
+    x: Any,
+    depth: int | None,
+    rf: bool,
+    layout: str | None,
+    name: str,
+    *,
+    costs: bool,
+    layer_costs: bool = True,
+    batch_size: int = 1,
+    platform: str | None = None,
+) -> _Report:
+    from archinspect.build.live import ChannelsLast, input_of, live_model, live_spec
+    from archinspect.commands.inspect import inspect_report
+
+    module, family, _ = live_model(caller, model, layout)
+    shape, dtype = input_of(caller, x, layout)
+    spec = live_spec(caller, name, family, shape, dtype, batch_size)
+    wrapped = isinstance(module, ChannelsLast)
+    report = inspect_report(
+        spec,
+        depth=None if depth is None else depth + wrapped,  # the wrapper is one more level
+        platform=platform,
+        costs=costs,
+        layer_costs=layer_costs,
+        rf=rf,
+        model=module,
+    )
+    if wrapped:
+        report = _unwrapped(report)
+    return dataclasses.replace(report, spec=None, depth=depth)
+
+
+def _inner(path: str) -> str:
+    """A path in the ChannelsLast wrapper ("inner", "inner.conv") as a path in the model."""
+    return "" if path == "inner" else path.removeprefix("inner.")
+
+
+def _unwrapped(report: _Report) -> _Report:
+    """A channels-last model is analysed inside a ChannelsLast wrapper (archinspect.build.live):
+    its rows and the modules its receptive field names are given as the model's own, without
+    the wrapper's row and its `inner` (the model's row keeps the shapes the model itself sees)."""
+    from archinspect.report import InspectReport
+
+    rf = report.receptive_field if isinstance(report, InspectReport) else report.result
+    if rf is not None:
+        via = tuple(dataclasses.replace(g, path=_inner(g.path)) for g in rf.global_via)
+        rf = dataclasses.replace(rf, global_via=via)
+    if not isinstance(report, InspectReport):
+        return dataclasses.replace(report, result=rf)
+    layers = tuple(
+        dataclasses.replace(r, path=_inner(r.path), depth=r.depth - 1)
+        for r in report.layers
+        if r.path != ""
+    )
+    return dataclasses.replace(report, layers=layers, receptive_field=rf)
+
+
+def receptive_field(
+    model_or_fn: Any,
+    x: Any,
+    method: str = "structural",
+    *,
+    layout: str | None = None,
+    name: str | None = None,
+) -> _Report:
+    """The exact receptive field per spatial axis and direction, its range over output
+    positions, and whether any output depends on every input (`archinspect rf`).
+
+    **Arguments:**
+
+    - `model_or_fn`: an Equinox module (or a Flax NNX module), concrete or abstract, or any
+        pure JAX function `f(x)` of one unbatched input (analysed as a module with no
+        parameters).
+    - `x`: one input: an array, a `jax.ShapeDtypeStruct` or a shape tuple, unbatched and
+        channels first (`(channels, *spatial)`) unless `layout` says otherwise.
+    - `method`: `"structural"` (a dependency analysis of the traced program), `"empirical"`
+        (gradients of a positive linear float64 copy) or `"both"` (they must agree).
+    - `layout`: `"channels_first"` (the default for modules and functions) or
+        `"channels_last"` (the default for Flax modules); the receptive field is reported per
+        spatial axis either way.
+    - `name`: the report's name (default: "model", or "function" for a function).
+
+    **Returns:**
+
+    An `RFReport` shown as `archinspect rf` shows it; `.to_dict()` gives what
+    `archinspect rf --format json` prints.
+    """
+    from archinspect.analysis.receptive_field import METHODS
+    from archinspect.build.live import ChannelsLast, input_of, live_model, live_spec
+    from archinspect.commands.rf import rf_report
+    from archinspect.errors import ArgumentError
+
+    caller = "archinspect.receptive_field"
+    if method not in METHODS:
+        allowed = ", ".join(repr(m) for m in METHODS)
+        raise ArgumentError(f"{caller}: `method` (={method!r}) must be one of {allowed}")
+    module, family, function = live_model(caller, model_or_fn, layout, functions=True)
+    shape, dtype = input_of(caller, x, layout)
+    spec = live_spec(caller, name or ("function" if function else "model"), family, shape, dtype)
+    report = rf_report(spec, method=method, model=module, live=True)
+    if isinstance(module, ChannelsLast):
+        report = _unwrapped(report)
+    return dataclasses.replace(report, spec=None)
