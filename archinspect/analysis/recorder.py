@@ -143,7 +143,7 @@ class Recording:
             if id(node) not in self.paths:
                 self.paths[id(node)] = path
                 added.append(id(node))
-            if type(node) not in classes and callable(getattr(type(node), "__call__", None)):
+            if type(node) not in classes and callable(node):
                 classes.append(type(node))
         try:
             with _patched(classes, self):
