@@ -50,7 +50,7 @@ def wants_rngs(make: Any) -> bool:
     import inspect
 
     # A class's own __init__ (a metaclass __call__, as flax's, hides it from signature(cls)).
-    function = make.__init__ if isinstance(make, type) else make
+    function = getattr(make, "__init__") if isinstance(make, type) else make  # noqa: B009
     try:
         parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
