@@ -374,3 +374,44 @@ def test_missing_extra_is_named(no_flax):
     )
     with pytest.raises(ImportError, match=r"needs flax, which is not installed; install the"):
         import archinspect.examples.flax_tcn  # noqa: F401
+
+
+def test_the_flax_tcn_equals_the_built_in_tcn_family():
+    from archinspect.commands.count import count_report
+
+    flax_spec = load_spec_text(open(TCN_CONFIG).read(), TCN_CONFIG)
+    family_spec = load_spec_text(open("configs/tcn.yaml").read(), "configs/tcn.yaml")
+    a, b = count_report(flax_spec), count_report(family_spec)
+    assert a.params.total == b.params.total == tcn_parameters() == 21_953
+    rf_a = receptive_field(build_abstract(flax_spec), flax_spec.input_shape)
+    rf_b = receptive_field(build_abstract(family_spec), family_spec.input_shape)
+    assert rf_a.per_axis == rf_b.per_axis == ((60, 0),)
+
+
+class Private(nnx.Module):
+    def __init__(self, *, rngs):
+        self._w = nnx.Param(jnp.ones((3, 2)))
+
+    def __call__(self, x):
+        return x @ self._w
+
+
+def test_roots_whose_attributes_cannot_be_fields():
+    # private attribute names, and a root that is a container: the parameters live under
+    # one `params` field, still counted exactly and run
+    private = wrap_flax(nnx.eval_shape(lambda: Private(rngs=nnx.Rngs(0))))
+    assert count_params(private).total == 6
+    assert forward_layers(private, (3, 5), "float32")[0] == (2, 5)
+    seq = nnx.eval_shape(
+        lambda: nnx.Sequential(
+            nnx.Linear(3, 4, rngs=nnx.Rngs(0)), nnx.relu, nnx.Linear(4, 2, rngs=nnx.Rngs(0))
+        )
+    )
+    wrapped = wrap_flax(seq)
+    assert count_params(wrapped).total == param_count(seq) == 3 * 4 + 4 + 4 * 2 + 2
+    rows = forward_layers(wrapped, (3, 5), "float32")[1]
+    assert [(r.path, r.output_shapes) for r in rows] == [
+        ("", ((2, 5),)),
+        ("layers[0]", ((1, 5, 4),)),
+        ("layers[2]", ((1, 5, 2),)),
+    ]
