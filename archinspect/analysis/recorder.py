@@ -11,6 +11,10 @@ module that issued it.
 Taps in this package: `ShapeTap` records a `Call` row (path, type, shapes) per call, read by the
 layer table, FLOPs and memory; the structural receptive field's mark tap wraps outputs in a
 mark. A tap that only looks at outputs (activation statistics) returns them unchanged.
+
+A wrapper whose submodules exist only during its call (a Flax NNX model, merged inside its
+Equinox wrapper: `archinspect.build.flax`) asks for the `active()` recording and `graft`s them
+at their attribute paths below its own, so they are recorded like the tree's modules.
 """
 
 from __future__ import annotations
