@@ -9,6 +9,7 @@ flax's own `nnx.state` and against running the concrete module.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -290,7 +291,16 @@ def test_cli_rf_both_methods_give_the_hand_value():
 
 def test_abstract_build_allocates_no_weight():
     spec = load_spec_text(open(TCN_CONFIG).read(), TCN_CONFIG)
-    assert spec.input.layout == "channels_last" and spec.input.batch_axis is True
+    # layout given, batch axis the Flax default (decided when built: a Flax model)
+    assert spec.input.layout == "channels_last" and spec.input.batch_axis is None
+    shaped = load_spec_text(
+        open(TCN_CONFIG)
+        .read()
+        .replace("resolution: [256]", "shape: [batch, 256, 1]")
+        .replace("  channels: 1\n", ""),
+        TCN_CONFIG,
+    )
+    assert shaped.input == dataclasses.replace(spec.input, batch_axis=True)
     assert spec.input_shape == (1, 256)
     model = build_abstract(spec)
     leaves = jax.tree_util.tree_leaves(model)
