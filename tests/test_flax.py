@@ -425,3 +425,18 @@ def test_roots_whose_attributes_cannot_be_fields():
         ("layers[0]", ((1, 5, 4),)),
         ("layers[2]", ((1, 5, 2),)),
     ]
+
+
+def test_activations_held_as_attributes_are_cut_in_the_empirical_copy():
+    # nnx.Sequential keeps nnx.relu in its list; the empirical method must still see a linear
+    # copy: kernels 3 then 5 give (1 + 2, 1 + 2) = (3, 3)
+    seq = nnx.eval_shape(
+        lambda: nnx.Sequential(
+            nnx.Conv(1, 2, kernel_size=(3,), rngs=nnx.Rngs(0)),
+            nnx.relu,
+            nnx.Conv(2, 1, kernel_size=(5,), rngs=nnx.Rngs(0)),
+            jax.nn.gelu,
+        )
+    )
+    rf = receptive_field(wrap_flax(seq), (1, 32), method="both")
+    assert rf.per_axis == ((3, 3),)
