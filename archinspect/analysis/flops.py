@@ -33,6 +33,11 @@ def per_layer_flops(model: Any, calls: list[Call], dtype: str) -> dict[str, int]
     called with more than one array argument are left out (no single input to lower with).
     """
     modules = dict(module_tree(model))
+    # A wrapper whose called modules are not the nodes of its tree (a Flax NNX model: its
+    # tree mirrors the parameters) gives a callable module per path itself.
+    callable_at = getattr(model, "callable_at", None)
+    if callable_at is not None:
+        modules = {call.path: callable_at(call.path) for call in calls}
     cache: dict[tuple, int] = {}
     out: dict[str, int] = {}
     skipped: set[str] = set()

@@ -38,19 +38,27 @@ def forward_program(model: Any, batch_shape: tuple[int, ...], dtype: str) -> Any
 def train_step_program(
     model: Any, batch_shape: tuple[int, ...], output_shape: tuple[int, ...], dtype: str
 ) -> Any:
-    """Lowered training step: value_and_grad of the mean squared error w.r.t. every array."""
+    """Lowered training step: value_and_grad of the mean squared error w.r.t. every floating
+    or complex array (integer arrays, such as indices or a Flax model's RNG state, are held
+    fixed: they have no gradient)."""
     dynamic, static = split(model)
+    trained, fixed = eqx.partition(
+        dynamic, lambda x: is_array_like(x) and jnp.issubdtype(x.dtype, jnp.inexact)
+    )
 
-    def loss(params: Any, x: jax.Array, y: jax.Array) -> jax.Array:
-        prediction = jax.vmap(eqx.combine(params, static))(x)
+    def loss(params: Any, rest: Any, x: jax.Array, y: jax.Array) -> jax.Array:
+        prediction = jax.vmap(eqx.combine(params, rest, static))(x)
         return jnp.mean((prediction - y) ** 2)
 
-    def step(params: Any, x: jax.Array, y: jax.Array) -> Any:
-        return jax.value_and_grad(loss)(params, x, y)
+    def step(params: Any, rest: Any, x: jax.Array, y: jax.Array) -> Any:
+        return jax.value_and_grad(loss)(params, rest, x, y)
 
     dt = jnp.dtype(dtype)
     return jax.jit(step).lower(
-        dynamic, jax.ShapeDtypeStruct(batch_shape, dt), jax.ShapeDtypeStruct(output_shape, dt)
+        trained,
+        fixed,
+        jax.ShapeDtypeStruct(batch_shape, dt),
+        jax.ShapeDtypeStruct(output_shape, dt),
     )
 
 

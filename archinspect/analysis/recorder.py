@@ -11,6 +11,10 @@ module that issued it.
 Taps in this package: `ShapeTap` records a `Call` row (path, type, shapes) per call, read by the
 layer table, FLOPs and memory; the structural receptive field's mark tap wraps outputs in a
 mark. A tap that only looks at outputs (activation statistics) returns them unchanged.
+
+A wrapper whose submodules exist only during its call (a Flax NNX model, merged inside its
+Equinox wrapper: `archinspect.build.flax`) asks for the `active()` recording and `graft`s them
+at their attribute paths below its own, so they are recorded like the tree's modules.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import contextlib
 import dataclasses
 import functools
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
 import equinox as eqx
@@ -105,35 +109,71 @@ class ShapeTap:
         return out
 
 
-@contextlib.contextmanager
-def recording(model: Any, taps: Sequence[Tap]) -> Iterator[None]:
-    """While active, every call of a module of `model`'s tree notifies `taps` (in order)."""
-    paths: dict[int, str] = {}
-    classes: list[type] = []
-    for path, node in module_tree(model):
-        if isinstance(node, eqx.Module):
-            paths.setdefault(id(node), path)
-            if type(node) not in classes and _has_call(type(node)):
+class Recording:
+    """The recording in progress: which objects are modules of the tree (by id, with their
+    paths), and how a call of one notifies the taps. `graft` adds modules that exist only while
+    the forward pass runs (a Flax NNX module merged inside its Equinox wrapper's call)."""
+
+    def __init__(self, taps: Sequence[Tap]):
+        self.taps = list(taps)
+        self.paths: dict[int, str] = {}
+        self.counter = itertools.count()
+        self.stack: list[str] = []  # paths of the calls in progress, innermost last
+
+    def call(self, original: Callable, module: Any, args: Any, kwargs: Any) -> Any:
+        path = self.paths.get(id(module))
+        if path is None:  # a module built during the call: not part of the tree
+            return original(module, *args, **kwargs)
+        event = Event(path, module, args, kwargs, next(self.counter), _depth(path))
+        for tap in self.taps:
+            tap.before(event)
+        self.stack.append(path)
+        try:
+            with jax.named_scope(path or type(module).__name__):
+                out = original(module, *args, **kwargs)
+        finally:
+            self.stack.pop()
+        for tap in self.taps:
+            out = tap.after(event, out)
+        return out
+
+    @contextlib.contextmanager
+    def graft(self, nodes: Iterable[tuple[str, Any]]) -> Iterator[None]:
+        """While active, calls of these (path, module) pairs are recorded too; their classes'
+        `__call__` is patched like the tree's (and restored on exit)."""
+        added = []
+        classes: list[type] = []
+        for path, node in nodes:
+            if id(node) not in self.paths:
+                self.paths[id(node)] = path
+                added.append(id(node))
+            if type(node) not in classes and callable(node):
                 classes.append(type(node))
+        try:
+            with _patched(classes, self):
+                yield
+        finally:
+            for key in added:
+                self.paths.pop(key, None)
+
+
+_ACTIVE: list[Recording] = []
+
+
+def active() -> Recording | None:
+    """The innermost recording in progress, if any (for wrappers that graft modules)."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
+@contextlib.contextmanager
+def _patched(classes: Sequence[type], rec: Recording) -> Iterator[None]:
     # Capture every original before patching any, so a subclass never wraps a wrapper.
-    counter = itertools.count()
     originals = {cls: (cls.__dict__.get("__call__"), cls.__call__) for cls in classes}
-    taps = list(taps)
 
     def wrap(original: Callable) -> Callable:
         @functools.wraps(original)
         def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            path = paths.get(id(self))
-            if path is None:  # a module built during the call: not part of the tree
-                return original(self, *args, **kwargs)
-            event = Event(path, self, args, kwargs, next(counter), _depth(path))
-            for tap in taps:
-                tap.before(event)
-            with jax.named_scope(path or type(self).__name__):
-                out = original(self, *args, **kwargs)
-            for tap in taps:
-                out = tap.after(event, out)
-            return out
+            return rec.call(original, self, args, kwargs)
 
         return call
 
@@ -147,6 +187,24 @@ def recording(model: Any, taps: Sequence[Tap]) -> Iterator[None]:
                 type.__delattr__(cls, "__call__")
             else:
                 type.__setattr__(cls, "__call__", own)
+
+
+@contextlib.contextmanager
+def recording(model: Any, taps: Sequence[Tap]) -> Iterator[None]:
+    """While active, every call of a module of `model`'s tree notifies `taps` (in order)."""
+    rec = Recording(taps)
+    classes: list[type] = []
+    for path, node in module_tree(model):
+        if isinstance(node, eqx.Module):
+            rec.paths.setdefault(id(node), path)
+            if type(node) not in classes and _has_call(type(node)):
+                classes.append(type(node))
+    _ACTIVE.append(rec)
+    try:
+        with _patched(classes, rec):
+            yield
+    finally:
+        _ACTIVE.remove(rec)
 
 
 def traced_calls(model: Any, x: Any) -> tuple[Any, list[Call]]:

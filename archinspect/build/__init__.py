@@ -45,12 +45,40 @@ def user_errors(spec: Spec) -> type[Exception] | tuple[type[Exception], ...]:
     return Exception if spec.target is not None else (ValueError, TypeError, AssertionError)
 
 
+def wants_rngs(make: Any) -> bool:
+    """A Flax NNX constructor: it takes `rngs=` (and no `key=`)."""
+    import inspect
+
+    # A class's own __init__ (a metaclass __call__, as flax's, hides it from signature(cls)).
+    function = getattr(make, "__init__") if isinstance(make, type) else make  # noqa: B009
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return "rngs" in parameters and "key" not in parameters
+
+
 def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
-    """Trace the constructor with `eqx.filter_eval_shape`: no weight is ever allocated."""
+    """Trace the constructor with `eqx.filter_eval_shape`: no weight is ever allocated.
+
+    A `target:` that takes `rngs=` is a Flax NNX model: built under `nnx.eval_shape` with
+    `rngs=nnx.Rngs(0)` and wrapped (`archinspect.build.flax.wrap_flax`, README "Flax NNX
+    models")."""
     import equinox as eqx
     import jax
 
     make, kwargs = constructor(spec, trusted)
+    if spec.target is not None and wants_rngs(make):
+        from archinspect.build.flax import build_flax
+
+        return build_flax(spec, make, kwargs)
+    if spec.input.layout == "channels_last" or spec.input.batch_axis:
+        what = "input.layout channels_last" if spec.input.layout else "a batch axis in input.shape"
+        raise BuildError(
+            f"error: {spec.source}: {what} is for Flax NNX models (a `target:` taking `rngs=`); "
+            f"model.target {spec.target!r} is an Equinox module, which takes one channels-first "
+            "sample"
+        )
 
     def construct() -> Any:
         return make(**kwargs, key=jax.random.PRNGKey(0))

@@ -58,6 +58,12 @@ def load_target(target: str, trusted: Iterable[str], source: str) -> Callable[..
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
+        if (exc.name or "").split(".")[0] == "flax":
+            from archinspect.build.flax import MISSING_FLAX
+
+            raise ArchinspectError(
+                f"error: {source}: model.target {target!r} is a Flax model: {MISSING_FLAX}"
+            ) from exc
         raise ArchinspectError(
             f"error: {source}: cannot import {module_name!r} for model.target {target!r}: {exc}"
         ) from exc

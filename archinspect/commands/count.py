@@ -27,6 +27,11 @@ def count_report(
         notes.append(
             f"{summary.complex_elements:,} complex weights count as two real parameters each"
         )
+    # A Flax model's variables other than nnx.Param (batch statistics, RNG state) are state,
+    # not parameters: reported apart, never in the totals.
+    from archinspect.build.flax import state_notes
+
+    notes += state_notes(model)
     rows = fold(rows, depth)
     rf_result = None
     if rf:

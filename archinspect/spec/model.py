@@ -14,6 +14,12 @@ class InputSpec:
     batch_size: int = 1
     dtype: str = "float32"
     channels: int = 1  # channels of one input sample
+    # Where the model wants the channels: "channels_first" | "channels_last"; None: the model's
+    # convention (channels first for Equinox, channels last for Flax), known once it is built.
+    layout: str | None = None
+    # Whether the model is called with a leading batch axis; None: its convention (Flax: yes,
+    # Equinox: no). Analyses always see one channels-first sample (`Spec.input_shape`).
+    batch_axis: bool | None = None
 
 
 @dataclass(frozen=True)

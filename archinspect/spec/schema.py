@@ -9,7 +9,7 @@ from __future__ import annotations
 from archinspect.families import FAMILIES
 from archinspect.metrics import BUDGET_AMOUNTS
 from archinspect.spec.numbers import AMOUNT_HELP, AMOUNT_PATTERN
-from archinspect.spec.validate import DTYPES
+from archinspect.spec.validate import BATCH_AXIS, DTYPES, LAYOUTS
 
 _TARGET_PATTERN = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*[.:][A-Za-z_]\w*$"
 SCHEMA_ID = "https://archinspect.invalid/schema/spec.json"
@@ -105,6 +105,20 @@ def build_schema() -> dict:
                     },
                     "batch_size": positive,
                     "dtype": {"enum": list(DTYPES)},
+                    "layout": {
+                        "enum": list(LAYOUTS),
+                        "description": "where the model wants the channels; default: "
+                        "channels_first for Equinox, channels_last for Flax NNX models",
+                    },
+                    "shape": {
+                        "type": "array",
+                        "prefixItems": [{"oneOf": [positive, {"const": BATCH_AXIS}]}],
+                        "items": positive,
+                        "minItems": 2,
+                        "description": "the whole input in the layout's order, instead of "
+                        f"resolution and channels; a leading '{BATCH_AXIS}' calls the model "
+                        "with a batch axis",
+                    },
                 },
             },
             "sweep": {

@@ -15,7 +15,9 @@ from archinspect.spec.model import InputSpec, Spec
 from archinspect.spec.numbers import amount_problem, parse_amount
 
 TOP_KEYS = ("name", "model", "input", "sweep", "budget")
-INPUT_KEYS = ("resolution", "channels", "batch_size", "dtype")
+INPUT_KEYS = ("resolution", "channels", "batch_size", "dtype", "layout", "shape")
+LAYOUTS = ("channels_first", "channels_last")
+BATCH_AXIS = "batch"  # a leading `batch` in input.shape: the model is called with a batch axis
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 DEFAULT_RESOLUTION = 64
 SWEEPABLE_INPUT = ("input.resolution", "input.batch_size")
@@ -232,14 +234,19 @@ def _input(
     default_res = DEFAULT_RESOLUTION
     if family is not None and family.default_resolution is not None:
         default_res = family.default_resolution(args)
+    layout, shape = _layout(c, raw, family)
     res_raw = raw.get("resolution", default_res)
+    if shape is not None:
+        res_raw = list(shape[1:] if layout == "channels_first" else shape[:-1])
     resolution: tuple[int, ...] | None = None
-    if _is_pos_int(res_raw):
+    if "shape" in raw and shape is None:
+        ok = False  # reported by _layout
+    elif _is_pos_int(res_raw):
         resolution = (res_raw,) * (dims or 1)
     elif isinstance(res_raw, list) and res_raw and all(_is_pos_int(r) for r in res_raw):
         if dims is not None and len(res_raw) != dims:
             c.at(
-                "input.resolution",
+                "input.shape" if shape is not None else "input.resolution",
                 f"needs one size per spatial axis (num_spatial_dims={dims}), "
                 f"got {len(res_raw)}: {yaml_repr(res_raw)}",
             )
@@ -281,7 +288,12 @@ def _input(
             + did_you_mean(dtype, DTYPES),
         )
         ok = False
-    channels = _channels(c, raw, args, target)
+    if shape is not None:
+        channels: int | None = shape[0] if layout == "channels_first" else shape[-1]
+    elif "shape" in raw:
+        channels = None
+    else:
+        channels = _channels(c, raw, args, target)
     if target is not None and dims is None and ok and resolution is not None:
         if not isinstance(res_raw, list):
             c.at(
@@ -292,7 +304,72 @@ def _input(
             ok = False
     if not ok or resolution is None or channels is None:
         return None
-    return InputSpec(resolution=resolution, batch_size=batch, dtype=dtype, channels=channels)
+    return InputSpec(
+        resolution=resolution,
+        batch_size=batch,
+        dtype=dtype,
+        channels=channels,
+        layout=layout,
+        batch_axis=None if shape is None else raw["shape"][0] == BATCH_AXIS,
+    )
+
+
+def _layout(
+    c: _Collector, raw: dict, family: Family | None
+) -> tuple[str | None, tuple[int, ...] | None]:
+    """input.layout, and input.shape (the whole input in that layout, without its batch axis,
+    which a leading `batch` marks) when given; problems are reported at their keys."""
+    layout = raw.get("layout")
+    if layout is not None and layout not in LAYOUTS:
+        c.at(
+            "input.layout",
+            f"must be one of {one_of(LAYOUTS)}, got {yaml_repr(layout)}"
+            + (did_you_mean(layout, LAYOUTS) if isinstance(layout, str) else ""),
+        )
+        return None, None
+    if family is not None and layout == "channels_last":
+        c.at(
+            "input.layout",
+            "must be 'channels_first' for the built-in families (Equinox modules take channels "
+            "first); 'channels_last' is for Flax `target:` models",
+        )
+        return None, None
+    if "shape" not in raw:
+        return layout, None
+    value = raw["shape"]
+    for other in ("resolution", "channels"):
+        if other in raw:
+            c.at_key(
+                f"input.{other}",
+                "give either input.shape or input.resolution and input.channels, not both",
+            )
+            return layout, None
+    dims = value[1:] if isinstance(value, list) and value and value[0] == BATCH_AXIS else value
+    if not (isinstance(dims, list) and len(dims) >= 2 and all(_is_pos_int(d) for d in dims)):
+        c.at(
+            "input.shape",
+            "must be a list of positive integers, the channels and at least one spatial axis in "
+            f"the input.layout's order, optionally after a leading '{BATCH_AXIS}' (the model "
+            f"is called with a batch axis), got {yaml_repr(value)}",
+        )
+        return layout, None
+    if layout is None:
+        if family is None:
+            c.at_key(
+                "input.shape",
+                "needs input.layout (channels_first or channels_last) to say which axis holds "
+                "the channels",
+            )
+            return None, None
+        layout = "channels_first"
+    if family is not None and dims is not value:
+        c.at(
+            "input.shape",
+            f"cannot start with '{BATCH_AXIS}' for the built-in families (Equinox modules take "
+            "one sample; input.batch_size scales FLOPs and memory)",
+        )
+        return layout, None
+    return layout, tuple(dims)
 
 
 def _channels(c: _Collector, raw: dict, args: dict, target: str | None) -> int | None:

@@ -1,0 +1,5 @@
+"""Example models written the way their users write them, for the README and the configs.
+
+`flax_tcn`: the temporal convolutional network of the convolution guide in `flax.nnx`
+(needs the flax extra: pip install 'archinspect[flax]').
+"""
