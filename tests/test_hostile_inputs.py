@@ -431,7 +431,8 @@ def test_github_annotations_cannot_be_forged(tmp_path: Path) -> None:
         app, ["check", str(tmp_path / "k.yaml"), str(tmp_path / f"{forged}.yaml"), "-f", "github"]
     )
     lines = result.stdout.splitlines()
-    assert [line.startswith("::error ") for line in lines] == [True, False]
+    # the spec error, the no-budget warning for the other spec, the summary: three lines
+    assert [line.split(" ")[0] for line in lines] == ["::error", "::warning", "0"]
     escaped_dir = str(tmp_path).replace(":", "%3A").replace(",", "%2C")
     assert lines[0] == (
         f"::error file={escaped_dir}/k.yaml,line=6,col=3,title=archinspect spec::"
@@ -441,6 +442,11 @@ def test_github_annotations_cannot_be_forged(tmp_path: Path) -> None:
         "use_bias, use_final_bias, boundary_mode)"
     )
     assert lines[1] == (
+        f"::warning file={escaped_dir}/x%0A%3A%3Aerror file=a.py%2Cline=1%3A%3Aforged.yaml,"
+        "title=archinspect budget::no budget, so nothing was checked (add a `budget:` block to "
+        "the spec, or limits on the command line; --require-budget makes this a failure)"
+    )
+    assert lines[2] == (
         "0 budgets in 0 specs: 0 ok, 0 exceeded; 1 spec(s) could not be checked; no budget in: "
         f"{tmp_path}/x\\n::error file=a.py,line=1::forged.yaml"
     )
