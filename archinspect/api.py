@@ -33,12 +33,13 @@ def count(model: Any, x: Any = None, *, depth: int | None = 2, name: str = "mode
     Jupyter; `.to_dict()` and `.to_json()` give what `archinspect count --format json` prints
     (`spec` is None: there is no spec file).
     """
-    from archinspect.build.live import input_of, live_model, live_spec
+    from archinspect.build.live import input_of, layout_of, live_model, live_spec
     from archinspect.commands.count import count_report
 
     caller = "archinspect.count"
-    module, family, _ = live_model(caller, model)
-    shape = None if x is None else input_of(caller, x)[0]
+    layout = layout_of(model, None)
+    module, family, _ = live_model(caller, model, layout)
+    shape = None if x is None else input_of(caller, x, layout)[0]
     spec = live_spec(caller, name, family, shape or (1,))
     report = count_report(spec, depth, model=module)
     if shape is None:
@@ -155,9 +156,10 @@ def _inspect(
     batch_size: int = 1,
     platform: str | None = None,
 ) -> _Report:
-    from archinspect.build.live import ChannelsLast, input_of, live_model, live_spec
+    from archinspect.build.live import ChannelsLast, input_of, layout_of, live_model, live_spec
     from archinspect.commands.inspect import inspect_report
 
+    layout = layout_of(model, layout)
     module, family, _ = live_model(caller, model, layout)
     shape, dtype = input_of(caller, x, layout)
     spec = live_spec(caller, name, family, shape, dtype, batch_size)
@@ -232,7 +234,7 @@ def receptive_field(
     `archinspect rf --format json` prints.
     """
     from archinspect.analysis.receptive_field import METHODS
-    from archinspect.build.live import ChannelsLast, input_of, live_model, live_spec
+    from archinspect.build.live import ChannelsLast, input_of, layout_of, live_model, live_spec
     from archinspect.commands.rf import rf_report
     from archinspect.errors import ArgumentError
 
@@ -240,6 +242,7 @@ def receptive_field(
     if method not in METHODS:
         allowed = ", ".join(repr(m) for m in METHODS)
         raise ArgumentError(f"{caller}: `method` (={method!r}) must be one of {allowed}")
+    layout = layout_of(model_or_fn, layout)
     module, family, function = live_model(caller, model_or_fn, layout, functions=True)
     shape, dtype = input_of(caller, x, layout)
     spec = live_spec(caller, name or ("function" if function else "model"), family, shape, dtype)

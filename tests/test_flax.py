@@ -440,3 +440,37 @@ def test_activations_held_as_attributes_are_cut_in_the_empirical_copy():
     )
     rf = receptive_field(wrap_flax(seq), (1, 32), method="both")
     assert rf.per_axis == ((3, 3),)
+
+
+# ----------------------------------------------------------------------------- the Python API
+
+
+class TwoConvs(nnx.Module):
+    """Conv(3 -> 8, k3), ReLU, Conv(8 -> 4, k5), channels last as flax has them."""
+
+    def __init__(self, *, rngs):
+        self.c1 = nnx.Conv(3, 8, (3,), rngs=rngs)
+        self.c2 = nnx.Conv(8, 4, (5,), rngs=rngs)
+
+    def __call__(self, x):
+        return self.c2(nnx.relu(self.c1(x)))
+
+
+@pytest.mark.parametrize("abstract", [False, True])
+def test_the_python_api_takes_flax_modules_channels_last(abstract):
+    """README, "Python API": a Flax module is counted, shaped and measured as it is called,
+    with `x` channels last (flax's convention) unless `layout=` says otherwise."""
+    import archinspect
+
+    build = lambda: TwoConvs(rngs=nnx.Rngs(0))  # noqa: E731
+    model = nnx.eval_shape(build) if abstract else build()
+    # 3*8*3 + 8 and 8*4*5 + 4: 80 + 164 = 244, what nnx.state holds.
+    assert archinspect.count(model).params.total == 244 == param_count(build())
+    # Stencils 3 and 5 compose to (1 + 2, 1 + 2) = (3, 3), with both methods agreeing.
+    rf = archinspect.receptive_field(model, (32, 3), method="both")
+    assert rf.to_dict()["receptive_field"]["per_axis"] == [[3, 3]]
+    report = archinspect.shapes(model, jax.ShapeDtypeStruct((32, 3), jnp.float32))
+    assert report.input_shape == (3, 32) and report.output_shape == (4, 32)
+    rows = {row.path: (row.own_params, row.output_shapes, row.rf) for row in report.layers}
+    assert rows["c1"] == (80, ((1, 32, 8),), ((1, 1),))
+    assert rows["c2"] == (164, ((1, 32, 4),), ((3, 3),))

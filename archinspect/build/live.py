@@ -69,6 +69,17 @@ def _is_flax(model: Any) -> bool:
     return flax is not None and bool(flax.is_flax_module(model))
 
 
+def layout_of(model: Any, layout: str | None) -> str | None:
+    """The layout `x` is given in: as said, else channels last for a Flax module (the Flax
+    convention, the one its own calls use) and channels first for everything else."""
+    if layout is None and _is_flax(model):
+        import equinox as eqx
+
+        if not isinstance(model, eqx.Module):
+            return "channels_last"
+    return layout
+
+
 def live_model(
     caller: str, model: Any, layout: str | None = None, *, functions: bool = False
 ) -> tuple[Any, str, bool]:
