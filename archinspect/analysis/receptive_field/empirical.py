@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -163,32 +164,52 @@ def positive_linear_copy(model: Any, seed: int = 0) -> tuple[Any, list[GlobalSou
         return convert(model, "", ""), cut
 
 
-# ----------------------------------------------------------------------------- measurement
+# ----------------------------------------------------------------------------- the program
 
 
-def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
-    """Per axis a multiple of the network's period, and a bound on any finite stencil's width.
+def _walk(jaxpr: Any, visit: Any) -> None:
+    """visit(eqn) for every equation of `jaxpr` and of the jaxprs its parameters hold (this
+    method's own walk: it shares nothing with the structural method's rules)."""
+    from jax.extend.core import ClosedJaxpr, Jaxpr
 
-    A grid's spacing along an axis is the product of the strides on its chain, so the period
-    divides the product P of all strides along that axis (a slice's strides, which are not tied
-    to an axis here, multiply every axis). A window of effective size k on a grid of spacing
-    g <= P widens a stencil by at most (k - 1) * g input cells, and a concatenation shifts cells
-    by at most the length of the pieces it moves, so no finite stencil is wider than max(P)
-    times the sum of those. (Scatters and gathers that shift cells are not counted: a model
-    built on them may have a finite stencil reported as global; the structural method, and
-    `--method both`, do not rely on this bound.)
-    """
+    for eqn in jaxpr.eqns:
+        visit(eqn)
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(sub, ClosedJaxpr):
+                    _walk(sub.jaxpr, visit)
+                elif isinstance(sub, Jaxpr):
+                    _walk(sub, visit)
+
+
+def _trace(model: Any, shape: tuple[int, ...]) -> Any:
     import equinox as eqx
     import jax
     import jax.numpy as jnp
-    from jax import lax
 
-    from archinspect.analysis.receptive_field.rules import walk
-
-    d = len(shape) - 1
-    closed = eqx.filter_make_jaxpr(lambda m, x: m(x))(
+    return eqx.filter_make_jaxpr(lambda m, x: m(x))(
         model, jax.ShapeDtypeStruct(shape, jnp.float64)
     )[0]
+
+
+def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    """Per axis a multiple of the period of the strided layers, and a bound on any finite
+    stencil's width.
+
+    A grid's spacing along an axis is the product of the strides on its chain, so the period
+    of strided convolutions and pools divides the product P of all strides along that axis (a
+    slice's strides, which are not tied to an axis here, multiply every axis). A window of
+    effective size k on a grid of spacing g <= P widens a stencil by at most (k - 1) * g input
+    cells, and a concatenation shifts cells by at most the length of the pieces it moves, so no
+    finite stencil is wider than max(P) times the sum of those. (Reshapes, scatters and gathers
+    that move cells are not counted: the period is verified by measurement, see
+    `_measure_at`, and the bound only decides when a whole-axis dependency is global and when
+    an input is large enough that nothing can alias.)
+    """
+    from jax import lax
+
+    d = len(shape) - 1
+    closed = _trace(model, shape)
     periods = [1] * d
     widening = 0
     pools = (
@@ -224,13 +245,57 @@ def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], i
                 periods[i] *= math.prod(eqn.params["window_strides"])
             widening += max(eqn.params["window_dimensions"]) - 1
 
-    walk(closed.jaxpr, visit)
+    _walk(closed.jaxpr, visit)
     return tuple(periods), max(periods) * widening
+
+
+def _shapes(model: Any, shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    found: list[tuple[int, ...]] = []
+    _walk(_trace(model, shape).jaxpr, lambda e: found.extend(v.aval.shape for v in e.outvars))
+    return found
+
+
+def _grid_ratios(model: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Per axis the lcm of n / m over the intermediate sizes m that follow the axis (those that
+    double when the axis doubles: a reshape's sub-axis, a pooled grid), for m dividing n.
+
+    A layout that moves cells between grids of different spacings (pooling by a reshape, a
+    pixel shuffle, a resize) repeats with the coarsest spacing; this is a candidate period
+    read off the program's shapes (1 where the doubled input is refused or the program's
+    shapes do not line up). The measurement verifies periodicity on its own evidence."""
+    base = _shapes(model, shape)
+    ratios = []
+    for s in range(len(shape) - 1):
+        n = shape[s + 1]
+        bigger = tuple(2 * v if a == s + 1 else v for a, v in enumerate(shape))
+        if not _accepts(model, bigger):
+            ratios.append(1)
+            continue
+        other = _shapes(model, bigger)
+        q = 1
+        if len(other) == len(base):
+            for a, b in zip(base, other, strict=True):
+                if len(a) != len(b):
+                    continue
+                for m, m2 in zip(a, b, strict=True):
+                    if m2 == 2 * m and 0 < m < n and n % m == 0:
+                        q = math.lcm(q, n // m)
+        ratios.append(q)
+    return tuple(ratios)
+
+
+def _intermediate_bytes(model: Any, shape: tuple[int, ...]) -> int:
+    """float64 bytes of every value the traced program computes (a gradient pass keeps about
+    that much alive per cotangent, and the forward pass's values once)."""
+    return 8 * sum(math.prod(s) for s in _shapes(model, shape))
+
+
+# ----------------------------------------------------------------------------- measurement
 
 
 @dataclasses.dataclass
 class _Probe:
-    position: tuple[int, ...]
+    position: tuple[int, ...]  # an output cell
     lo: list[int]  # per axis, first input cell with a nonzero gradient (-1: none)
     hi: list[int]
     whole: list[bool]  # every cell of the axis has a nonzero gradient
@@ -240,26 +305,33 @@ class _Probe:
 class _Gradients:
     """Input-gradients of output cells of the linear copy, `batch` cotangents per pass.
 
-    Every pass has exactly `batch` cotangents (padded by repeats), so each input shape is
-    compiled once. Small networks are compiled without XLA's optimisations: for them the
-    compilation, not the run, is what takes time.
+    The gradients are those of `primal.primal_program`: the copy's forward program with
+    `stop_gradient` made the identity and every custom derivative replaced by its primal
+    function, so they describe what the forward pass computes, not what a derivative rule
+    declares. Every pass has exactly `batch` cotangents (padded by repeats), so each input
+    shape is compiled once. Small networks are compiled without XLA's optimisations: for them
+    the compilation, not the run, is what takes time.
     """
 
     def __init__(self, model: Any, batch: int):
         import equinox as eqx
         import jax
 
+        from archinspect.analysis.receptive_field.primal import primal_program
+
+        self.model = model
         self.dynamic, self.static = eqx.partition(model, eqx.is_array)
         self.batch = batch
         self.weights = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(self.dynamic))
         self.compiled: dict[tuple, Any] = {}
+        apply = primal_program(model)
 
         def grads(dynamic: Any, x: Any, cts: Any) -> Any:
-            _, vjp = jax.vjp(eqx.combine(dynamic, self.static), x)
+            _, vjp = jax.vjp(lambda v: apply(dynamic, v), x)
             return jax.vmap(lambda ct: vjp(ct)[0])(cts)
 
         def forward(dynamic: Any, xs: Any) -> Any:
-            return jax.vmap(eqx.combine(dynamic, self.static))(xs)
+            return jax.vmap(lambda v: apply(dynamic, v))(xs)
 
         self.fn = grads
         self.forward = forward
@@ -269,8 +341,7 @@ class _Gradients:
         import jax
         import jax.numpy as jnp
 
-        model = eqx.combine(self.dynamic, self.static)
-        out = eqx.filter_eval_shape(model, jax.ShapeDtypeStruct(shape, jnp.float64))
+        out = eqx.filter_eval_shape(self.model, jax.ShapeDtypeStruct(shape, jnp.float64))
         return tuple(out.shape)
 
     def _compile(self, key: tuple, fn: Any, *args: Any) -> Any:
@@ -308,21 +379,21 @@ class _Gradients:
                 "does not recognise); use the structural method"
             )
 
-    def same_grid(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        """The output shape, which must be on the input's grid (checked before anything runs:
-        a stack that shrinks may leave no output cell at all on a short probe input)."""
+    def out_grid(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The output shape, which must be laid out along the input's spatial axes (checked
+        before anything runs)."""
         out_shape = self.output_shape(shape)
-        if out_shape[1:] != shape[1:]:
+        if len(out_shape) != len(shape) or 0 in out_shape:
             raise UnsupportedOperation(
                 f"error: receptive field (empirical): the output grid {out_shape[1:]} is not "
-                f"the input grid {shape[1:]}; use the structural method"
+                f"laid out along the input's axes {shape[1:]}; use the structural method"
             )
         return out_shape
 
     def __call__(self, x: np.ndarray, positions: list[tuple[int, ...]]) -> np.ndarray:
         """Gradients of the sum over output channels at each position (no cancellation)."""
         shape = tuple(x.shape)
-        out_shape = self.same_grid(shape)
+        out_shape = self.out_grid(shape)
         fn = self._compiled(shape, out_shape)
         grads = []
         for start in range(0, len(positions), self.batch):
@@ -336,7 +407,7 @@ class _Gradients:
 
     def probe(self, shape: tuple[int, ...], positions: list[tuple[int, ...]]) -> list[_Probe]:
         """Supports of the gradients at `positions`, on a copy certified linear."""
-        self.same_grid(shape)
+        self.out_grid(shape)
         self.certify(shape)
         g = self(np.zeros(shape), positions)
         if not np.all(np.isfinite(g)):
@@ -381,6 +452,7 @@ class _AxisResult:
     range: tuple[Pair, Pair]
     size: int
     kind: str  # "stencil" | "inf" | "dense"
+    period: int = 1  # in output cells
 
 
 def _global(n: int, kind: str) -> _AxisResult:
@@ -388,71 +460,225 @@ def _global(n: int, kind: str) -> _AxisResult:
     return _AxisResult((v, v), ((v, v), (v, v)), n, kind)
 
 
+def _num(x: Fraction) -> int | float:
+    return int(x) if x.denominator == 1 else float(x)
+
+
+MIN_WINDOW = 16  # output cells per line: periods up to 8 are seen twice even with no stride
+
+
+@dataclasses.dataclass
+class _Geometry:
+    """What the program says before anything is measured."""
+
+    periods: tuple[int, ...]  # per axis, the strided layers' period (input cells)
+    ratios: tuple[int, ...]  # per axis, the grid ratios' lcm (see `_grid_ratios`)
+    bound: int  # no finite stencil is wider (see `_grid_bounds`)
+    per_cell: float  # bytes per input cell of one gradient pass (estimate)
+
+    def window(self, s: int) -> int:
+        """Output cells measured in a row along axis s: two candidate periods at least."""
+        return max(2 * math.lcm(self.periods[s], self.ratios[s]), MIN_WINDOW)
+
+    def unit(self, s: int) -> int:
+        """Input sizes along axis s are multiples of this (the model's own grids need it)."""
+        return math.lcm(self.periods[s], self.ratios[s])
+
+
+def _measure_at(
+    grads: _Gradients,
+    model: Any,
+    shape: tuple[int, ...],
+    axes: list[int],
+    geometry: _Geometry,
+) -> tuple[dict[int, _AxisResult], list[int]]:
+    """Measure `axes` on inputs of `shape`: (results, axes whose input must grow).
+
+    Along each measured axis a row of `window` consecutive output cells through the middle is
+    measured (the other axes at their middle cell), and, when several axes repeat with a
+    period above 1, one period of every axis's phases on top. An output cell q of an axis
+    with n input and m output cells sits at input coordinate q * n / m and reaches
+    q * n / m - lo cells back and hi - q * n / m forward. A measurement is accepted when every
+    measured dependency stays at least one period away from both ends of the axis (no
+    boundary rule reached it), and the extents along each row repeat with some period p, seen
+    at least twice in the row; the position ranges are the minima and maxima over every
+    measured cell, which cover all phases. Extents that do not repeat within the row are no
+    stencil (a flip, a position-dependent layout): refused, never averaged.
+    """
+    d = len(shape) - 1
+    sizes = shape[1:]
+    out = grads.out_grid(shape)[1:]
+    ratio = [Fraction(n, m) for n, m in zip(sizes, out, strict=True)]
+    centre = [m // 2 for m in out]
+    window = {s: geometry.window(s) for s in axes}
+    first = {s: max(0, out[s] // 2 - window[s] // 2) for s in axes}
+    grow = [s for s in axes if first[s] < 1 or first[s] + window[s] > out[s] - 1]
+    if grow:
+        return {}, grow
+    rows: dict[int, list[tuple[int, ...]]] = {}
+    for s in axes:
+        rows[s] = [
+            tuple(first[s] + k if t == s else centre[t] for t in range(d)) for k in range(window[s])
+        ]
+    positions = sorted({p for row in rows.values() for p in row})
+    probes = {p.position: p for p in grads.probe(shape, positions)}
+
+    def extents(p: _Probe, t: int) -> tuple[Fraction, Fraction] | None:
+        if p.lo[t] < 0:
+            return None
+        at = p.position[t] * ratio[t]
+        return (at - p.lo[t], p.hi[t] - at)
+
+    results: dict[int, _AxisResult] = {}
+    for s in axes:
+        n = sizes[s]
+        margin = geometry.periods[s]
+        found = [p for p in probes.values() if p.lo[s] >= 0]
+        if found and all(p.whole[s] for p in found):
+            if n > geometry.bound + 1:
+                # No finite stencil is this wide: the whole axis is a global coupling.
+                bigger = list(shape)
+                bigger[s + 1] *= 2
+                kind = "inf" if _accepts(model, tuple(bigger)) else "dense"
+                results[s] = _global(n, kind)
+            else:
+                grow.append(s)
+            continue
+        if not all(p.lo[s] >= margin and p.hi[s] <= n - 1 - margin for p in found):
+            grow.append(s)
+    if grow:
+        return results, grow
+    if any(p.negative for p in probes.values()):
+        raise UnsupportedOperation(
+            "error: receptive field (empirical): a path with a negative sign "
+            "survives with positive weights (a subtraction in the model), so "
+            "gradients could cancel; use the structural method"
+        )
+    periods: dict[int, int] = {}
+    for s in axes:
+        if s in results:
+            continue
+        keys = [tuple(extents(probes[q], t) for t in range(d)) for q in rows[s]]
+        period = next(
+            (
+                p
+                for p in range(1, len(keys) // 2 + 1)
+                if all(keys[k] == keys[k + p] for k in range(len(keys) - p))
+            ),
+            None,
+        )
+        if period is None:
+            raise UnsupportedOperation(
+                f"error: receptive field (empirical): along axis {s} the extent depends on the "
+                f"output position and does not repeat within {len(keys)} cells (no stencil: a "
+                "flip or a position-dependent layout); use the structural method"
+            )
+        periods[s] = period
+    if sum(1 for p in periods.values() if p > 1) > 1:
+        grid = [
+            range(first[t], first[t] + periods[t]) if t in periods else [centre[t]]
+            for t in range(d)
+        ]
+        extra = [
+            tuple(int(i) for i in p)
+            for p in np.stack(np.meshgrid(*grid, indexing="ij"), -1).reshape(-1, d)
+        ]
+        extra = [p for p in extra if p not in probes]
+        if extra:
+            probes.update({p.position: p for p in grads.probe(shape, extra)})
+    for s, period in periods.items():
+        ext = [e for e in (extents(p, s) for p in probes.values()) if e is not None]
+        back = [e[0] for e in ext] or [Fraction(0)]
+        fwd = [e[1] for e in ext] or [Fraction(0)]
+        results[s] = _AxisResult(
+            (_num(max(back)), _num(max(fwd))),
+            ((_num(min(back)), _num(max(back))), (_num(min(fwd)), _num(max(fwd)))),
+            sizes[s],
+            "stencil",
+            period,
+        )
+    return results, []
+
+
+MEMORY_LIMIT = 4 << 30  # bytes: a measurement that needs more is refused, naming the size
+
+
 def _measure_axes(
     grads: _Gradients,
     model: Any,
     shape: tuple[int, ...],
     axes: list[int],
-    periods: tuple[int, ...],
-    bound: int,
+    geometry: _Geometry,
 ) -> dict[int, _AxisResult]:
-    """Grow the listed axes of `shape` until every one of them is measured cleanly."""
+    """Grow the listed axes of `shape` until every one of them is measured cleanly.
+
+    Aliasing: on a periodic (wrapped) boundary a dependency d cells away shows up at d mod n,
+    anywhere on the axis, so the boundary check of `_measure_at` cannot see it. A stencil
+    measured on n cells is accepted only if no finite stencil can wrap (n > 2 * bound + the
+    measured row) or if it is measured again, unchanged, on a larger input of about 1.5 n
+    cells (so a dependency that aliases to the same cell on both needs a multiple of their
+    least common multiple) with every extent below n / 4; otherwise the input keeps growing,
+    up to `MEMORY_LIMIT` (estimated from the program's values), beyond which the method
+    refuses and names the size it would need.
+    """
     sizes = list(shape[1:])
     done: dict[int, _AxisResult] = {}
+    previous: dict[int, _AxisResult] = {}
     while True:
         todo = [s for s in axes if s not in done]
         if not todo:
             return done
         current = (shape[0], *sizes)
-        centre = [(n // 2) // p * p for n, p in zip(sizes, periods, strict=True)]
-        grow = [s for s in todo if centre[s] + periods[s] > sizes[s]]
-        if not grow:
-            ranges = [
-                range(centre[s], centre[s] + periods[s]) if s in todo else [centre[s]]
-                for s in range(len(sizes))
-            ]
-            grid = np.stack(np.meshgrid(*ranges, indexing="ij"), -1).reshape(-1, len(sizes))
-            positions = [tuple(int(i) for i in p) for p in grid]
-            probes = grads.probe(current, positions)
-            for s in todo:
-                n, period = sizes[s], periods[s]
-                found = [p for p in probes if p.lo[s] >= 0]
-                if found and all(p.whole[s] for p in found):
-                    if n > bound + 1:
-                        # No finite stencil is this wide: the whole axis is a global coupling.
-                        bigger = list(current)
-                        bigger[s + 1] *= 2
-                        kind = "inf" if _accepts(model, tuple(bigger)) else "dense"
-                        done[s] = _global(n, kind)
-                    else:
-                        grow.append(s)
-                    continue
-                if not all(p.lo[s] >= period and p.hi[s] <= n - 1 - period for p in found):
-                    grow.append(s)
-                    continue
-                if any(p.negative for p in probes):
-                    raise UnsupportedOperation(
-                        "error: receptive field (empirical): a path with a negative sign "
-                        "survives with positive weights (a subtraction in the model), so "
-                        "gradients could cancel; use the structural method"
-                    )
-                back = [p.position[s] - p.lo[s] for p in found] or [0]
-                fwd = [p.hi[s] - p.position[s] for p in found] or [0]
-                done[s] = _AxisResult(
-                    (max(back), max(fwd)),
-                    ((min(back), max(back)), (min(fwd), max(fwd))),
-                    n,
-                    "stencil",
-                )
-        if not grow:
+        results, grow = _measure_at(grads, model, current, todo, geometry)
+        wider: list[int] = []
+        for s, r in results.items():
+            n = sizes[s]
+            if r.kind != "stencil" or n > 2 * (
+                geometry.bound + geometry.window(s) * geometry.unit(s)
+            ):
+                done[s] = r
+                continue
+            before = previous.get(s)
+            if (
+                before is not None
+                and (before.pair, before.range) == (r.pair, r.range)
+                and 4 * max(r.pair) < before.size
+            ):
+                done[s] = r
+                continue
+            previous[s] = r
+            wider.append(s)
+        if not grow and not wider:
             continue
         bigger = list(sizes)
         for s in grow:
             bigger[s] *= 2
-        if math.prod(bigger) > MAX_CELLS or not _accepts(model, (shape[0], *bigger)):
+        for s in wider:
+            unit = geometry.unit(s)
+            step = -(-sizes[s] // (2 * unit)) * unit
+            bigger[s] = sizes[s] + step
+            if not _accepts(model, (shape[0], *bigger)):
+                bigger[s] = 2 * sizes[s]
+        cells = math.prod(bigger)
+        need = cells * geometry.per_cell
+        if cells > MAX_CELLS or need > MEMORY_LIMIT or not _accepts(model, (shape[0], *bigger)):
+            s = (grow + wider)[0]
+            reason = (
+                "the boundary still reaches the measured cells"
+                if s in grow
+                else "the measured extent still changes with the input size (aliasing "
+                "through a periodic boundary)"
+            )
+            exact = 2 * (geometry.bound + geometry.window(s) * geometry.unit(s)) + 1
+            return_size = list(sizes)
+            return_size[s] = max(exact, bigger[s])
+            gb = math.prod(return_size) * geometry.per_cell / 1e9
             raise ArchinspectError(
-                f"error: receptive field (empirical): at {tuple(sizes)} cells the boundary "
-                "still reaches the measured cells, and a larger input is refused or too large"
+                f"error: receptive field (empirical): at {tuple(sizes)} cells {reason}; an "
+                f"exact measurement needs an input of {tuple(return_size)} cells (about "
+                f"{gb:.1f} GB), beyond this method's limits ({MAX_CELLS} cells, "
+                f"{MEMORY_LIMIT / 1e9:.1f} GB)"
+                + ("" if _accepts(model, (shape[0], *bigger)) else ", or refused by the model")
             )
         sizes = bigger
 
@@ -474,6 +700,8 @@ def empirical_receptive_field(
     """
     import jax
 
+    from archinspect.analysis.receptive_field.primal import refuse_callbacks
+
     d = len(input_shape) - 1
     with jax.enable_x64(True):
         copy, norms = positive_linear_copy(model)
@@ -482,29 +710,47 @@ def empirical_receptive_field(
                 f"error: receptive field (empirical): the model does not accept inputs of "
                 f"shape {input_shape}"
             )
+        refuse_callbacks(_trace(copy, input_shape).jaxpr)
+        ratios = _grid_ratios(copy, input_shape)
+        periods, bound = _grid_bounds(copy, input_shape)
         if start is not None:
+            # Rounded up to the model's own grids (an odd size would misalign a resize).
+            units = [math.lcm(p, q) for p, q in zip(periods, ratios, strict=True)]
             hinted = (
                 input_shape[0],
-                *(max(a, b) for a, b in zip(input_shape[1:], start, strict=True)),
+                *(
+                    max(a, -(-b // u) * u)
+                    for a, b, u in zip(input_shape[1:], start, units, strict=True)
+                ),
             )
-            if _accepts(copy, hinted):
+            if hinted != input_shape and _accepts(copy, hinted):
                 input_shape = hinted
-        periods, bound = _grid_bounds(copy, input_shape)
+                periods, bound = _grid_bounds(copy, input_shape)
+        per_cell = _intermediate_bytes(copy, input_shape) / math.prod(input_shape[1:])
         results: dict[int, _AxisResult] = {}
         if d > 1 and separable:
             short = _short_size(copy, input_shape, max(periods))
             for s in range(d):
-                grads = _Gradients(copy, periods[s])
+                geometry = _Geometry(periods, ratios, bound, per_cell * (1 + periods[s]))
+                grads = _Gradients(copy, min(BATCH, geometry.window(s)))
                 shape = tuple(n if a in (0, s + 1) else short for a, n in enumerate(input_shape))
-                results.update(_measure_axes(grads, copy, shape, [s], periods, bound))
+                results.update(_measure_axes(grads, copy, shape, [s], geometry))
         else:
-            grads = _Gradients(copy, min(BATCH, math.prod(periods)))
-            results = _measure_axes(grads, copy, input_shape, list(range(d)), periods, bound)
+            batch = min(
+                BATCH,
+                sum(
+                    max(2 * math.lcm(p, q), MIN_WINDOW)
+                    for p, q in zip(periods, ratios, strict=True)
+                ),
+            )
+            geometry = _Geometry(periods, ratios, bound, per_cell * (1 + batch))
+            grads = _Gradients(copy, batch)
+            results = _measure_axes(grads, copy, input_shape, list(range(d)), geometry)
     axes = [results[s] for s in range(d)]
     return RFResult(
         per_axis=tuple(a.pair for a in axes),
         position_range=tuple(a.range for a in axes),
-        period=periods,
+        period=tuple(a.period for a in axes),
         global_=bool(norms) or any(a.kind != "stencil" for a in axes),
         global_via=tuple(norms),
         method="empirical",
