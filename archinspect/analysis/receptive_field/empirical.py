@@ -510,11 +510,11 @@ def _measure_at(
     out = grads.out_grid(shape)[1:]
     ratio = [Fraction(n, m) for n, m in zip(sizes, out, strict=True)]
     centre = [m // 2 for m in out]
-    window = {s: geometry.window(s) for s in axes}
+    # A row that does not fit (a short axis) is measured as far as it fits: that may show a
+    # global coupling; a stencil needs the whole row, so its axis grows.
+    window = {s: max(1, min(geometry.window(s), out[s] - 2)) for s in axes}
     first = {s: max(0, out[s] // 2 - window[s] // 2) for s in axes}
-    grow = [s for s in axes if first[s] < 1 or first[s] + window[s] > out[s] - 1]
-    if grow:
-        return {}, grow
+    short = [s for s in axes if window[s] < geometry.window(s)]
     rows: dict[int, list[tuple[int, ...]]] = {}
     for s in axes:
         rows[s] = [
@@ -530,6 +530,7 @@ def _measure_at(
         return (at - p.lo[t], p.hi[t] - at)
 
     results: dict[int, _AxisResult] = {}
+    grow: list[int] = []
     for s in axes:
         n = sizes[s]
         margin = geometry.periods[s]
@@ -544,11 +545,11 @@ def _measure_at(
             else:
                 grow.append(s)
             continue
-        if not all(p.lo[s] >= margin and p.hi[s] <= n - 1 - margin for p in found):
+        if s in short or not all(p.lo[s] >= margin and p.hi[s] <= n - 1 - margin for p in found):
             grow.append(s)
     if grow:
         return results, grow
-    if any(p.negative for p in probes.values()):
+    if len(results) < len(axes) and any(p.negative for p in probes.values()):
         raise UnsupportedOperation(
             "error: receptive field (empirical): a path with a negative sign "
             "survives with positive weights (a subtraction in the model), so "
