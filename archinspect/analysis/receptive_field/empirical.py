@@ -474,11 +474,14 @@ class _Geometry:
     periods: tuple[int, ...]  # per axis, the strided layers' period (input cells)
     ratios: tuple[int, ...]  # per axis, the grid ratios' lcm (see `_grid_ratios`)
     bound: int  # no finite stencil is wider (see `_grid_bounds`)
-    per_cell: float  # bytes per input cell of one gradient pass (estimate)
 
     def window(self, s: int) -> int:
         """Output cells measured in a row along axis s: two candidate periods at least."""
         return max(2 * math.lcm(self.periods[s], self.ratios[s]), MIN_WINDOW)
+
+    def safe(self, s: int) -> int:
+        """From this many input cells on, no finite stencil can wrap along axis s."""
+        return 2 * (self.bound + self.window(s) * self.unit(s)) + 1
 
     def unit(self, s: int) -> int:
         """Input sizes along axis s are multiples of this (the model's own grids need it)."""
@@ -615,71 +618,73 @@ def _measure_axes(
 
     Aliasing: on a periodic (wrapped) boundary a dependency d cells away shows up at d mod n,
     anywhere on the axis, so the boundary check of `_measure_at` cannot see it. A stencil
-    measured on n cells is accepted only if no finite stencil can wrap (n > 2 * bound + the
-    measured row) or if it is measured again, unchanged, on a larger input of about 1.5 n
-    cells (so a dependency that aliases to the same cell on both needs a multiple of their
-    least common multiple) with every extent below n / 4; otherwise the input keeps growing,
-    up to `MEMORY_LIMIT` (estimated from the program's values), beyond which the method
-    refuses and names the size it would need.
+    measured on n cells is accepted when no finite stencil can wrap (n is more than twice the
+    bound of `_grid_bounds` plus the measured row: every offset then lands on a distinct cell
+    and the boundary check sees any that reaches the ends), or when it is measured again,
+    unchanged, on a larger input of about 1.5 n cells with every extent below n / 4 (a
+    dependency that aliases to the same offset on both sizes needs a multiple of both). A
+    re-check that differs shows aliasing: the input then jumps to the size at which nothing
+    can wrap. No input grows beyond `MEMORY_LIMIT` (the traced program's float64 values, per
+    cotangent): the method refuses instead, naming the size it would need.
     """
     sizes = list(shape[1:])
     done: dict[int, _AxisResult] = {}
     previous: dict[int, _AxisResult] = {}
+    why = ""  # why the input has grown to `sizes`
     while True:
         todo = [s for s in axes if s not in done]
         if not todo:
             return done
         current = (shape[0], *sizes)
+        need = _intermediate_bytes(model, current) * (1 + grads.batch)
+        if math.prod(sizes) > MAX_CELLS or need > MEMORY_LIMIT:
+            raise ArchinspectError(
+                f"error: receptive field (empirical): {why}measuring on an input of "
+                f"{tuple(sizes)} cells needs about {need / 1e9:.1f} GB of float64 values, beyond "
+                f"this method's limits ({MAX_CELLS} cells, {MEMORY_LIMIT / 1e9:.1f} GB); use the "
+                "structural method"
+            )
         results, grow = _measure_at(grads, model, current, todo, geometry)
         wider: list[int] = []
+        aliased: list[int] = []
         for s, r in results.items():
-            n = sizes[s]
-            if r.kind != "stencil" or n > 2 * (
-                geometry.bound + geometry.window(s) * geometry.unit(s)
-            ):
+            if r.kind != "stencil" or sizes[s] >= geometry.safe(s):
                 done[s] = r
                 continue
             before = previous.get(s)
-            if (
-                before is not None
-                and (before.pair, before.range) == (r.pair, r.range)
-                and 4 * max(r.pair) < before.size
-            ):
+            if before is not None and (before.pair, before.range) != (r.pair, r.range):
+                aliased.append(s)
+            elif before is not None and 4 * max(r.pair) < before.size:
                 done[s] = r
-                continue
-            previous[s] = r
-            wider.append(s)
-        if not grow and not wider:
+            else:
+                previous[s] = r
+                wider.append(s)
+        if not grow and not wider and not aliased:
             continue
         bigger = list(sizes)
         for s in grow:
             bigger[s] *= 2
         for s in wider:
             unit = geometry.unit(s)
-            step = -(-sizes[s] // (2 * unit)) * unit
-            bigger[s] = sizes[s] + step
+            bigger[s] = sizes[s] + -(-sizes[s] // (2 * unit)) * unit
             if not _accepts(model, (shape[0], *bigger)):
                 bigger[s] = 2 * sizes[s]
-        cells = math.prod(bigger)
-        need = cells * geometry.per_cell
-        if cells > MAX_CELLS or need > MEMORY_LIMIT or not _accepts(model, (shape[0], *bigger)):
-            s = (grow + wider)[0]
-            reason = (
-                "the boundary still reaches the measured cells"
-                if s in grow
-                else "the measured extent still changes with the input size (aliasing "
-                "through a periodic boundary)"
-            )
-            exact = 2 * (geometry.bound + geometry.window(s) * geometry.unit(s)) + 1
-            return_size = list(sizes)
-            return_size[s] = max(exact, bigger[s])
-            gb = math.prod(return_size) * geometry.per_cell / 1e9
+        for s in aliased:
+            unit = geometry.unit(s)
+            bigger[s] = max(2 * sizes[s], -(-geometry.safe(s) // unit) * unit)
+        s = (aliased + grow + wider)[0]
+        why = (
+            f"at {tuple(sizes)} cells the measured extent changed with the input size "
+            "(aliasing through a periodic boundary); "
+            if s in aliased
+            else f"at {tuple(sizes)} cells the boundary still reached the measured cells; "
+            if s in grow
+            else f"the result on {tuple(sizes)} cells needs a re-check for aliasing; "
+        )
+        if not _accepts(model, (shape[0], *bigger)):
             raise ArchinspectError(
-                f"error: receptive field (empirical): at {tuple(sizes)} cells {reason}; an "
-                f"exact measurement needs an input of {tuple(return_size)} cells (about "
-                f"{gb:.1f} GB), beyond this method's limits ({MAX_CELLS} cells, "
-                f"{MEMORY_LIMIT / 1e9:.1f} GB)"
-                + ("" if _accepts(model, (shape[0], *bigger)) else ", or refused by the model")
+                f"error: receptive field (empirical): {why}the model refuses the next input, "
+                f"{tuple(bigger)} cells; use the structural method"
             )
         sizes = bigger
 
@@ -727,12 +732,11 @@ def empirical_receptive_field(
             if hinted != input_shape and _accepts(copy, hinted):
                 input_shape = hinted
                 periods, bound = _grid_bounds(copy, input_shape)
-        per_cell = _intermediate_bytes(copy, input_shape) / math.prod(input_shape[1:])
         results: dict[int, _AxisResult] = {}
         if d > 1 and separable:
             short = _short_size(copy, input_shape, max(periods))
             for s in range(d):
-                geometry = _Geometry(periods, ratios, bound, per_cell * (1 + periods[s]))
+                geometry = _Geometry(periods, ratios, bound)
                 grads = _Gradients(copy, min(BATCH, geometry.window(s)))
                 shape = tuple(n if a in (0, s + 1) else short for a, n in enumerate(input_shape))
                 results.update(_measure_axes(grads, copy, shape, [s], geometry))
@@ -744,7 +748,7 @@ def empirical_receptive_field(
                     for p, q in zip(periods, ratios, strict=True)
                 ),
             )
-            geometry = _Geometry(periods, ratios, bound, per_cell * (1 + batch))
+            geometry = _Geometry(periods, ratios, bound)
             grads = _Gradients(copy, batch)
             results = _measure_axes(grads, copy, input_shape, list(range(d)), geometry)
     axes = [results[s] for s in range(d)]
