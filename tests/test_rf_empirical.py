@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import yaml
+from jax import lax
 
 from archinspect.analysis.receptive_field import receptive_field
 from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
@@ -267,3 +268,40 @@ def test_a_measurement_beyond_the_memory_bound_is_refused_with_the_size():
         match=r"measuring on an input of \(64, 4\) cells needs about \d+\.\d GB of float64 values",
     ):
         empirical_receptive_field(build_abstract(s), s.input_shape, separable=True)
+
+
+class Printing(eqx.Module):
+    """A conv whose forward pass prints (jax.debug.print) inside a nested jit."""
+
+    conv: Conv
+
+    def __call__(self, x):
+        @jax.jit
+        def body(y):
+            jax.debug.print("forward pass {}", y.sum())
+            return lax.stop_gradient(self.conv(y)) + y
+
+        return body(x)
+
+
+def test_debug_prints_are_dropped_and_never_run(capfd):
+    # The print has no data dependency: the stencil is the conv's, through the stop_gradient
+    # (which the forward pass computes as the identity).
+    model = Printing(Conv(1, 1, 1, 3, key=KEY))
+    got = receptive_field(model, (1, 32), method="empirical")
+    assert got.per_axis == ((1, 1),)
+    out, err = capfd.readouterr()
+    assert "forward pass" not in out + err
+
+
+class Opaque(eqx.Module):
+    conv: Conv
+
+    def __call__(self, x):
+        y = jax.pure_callback(np.flip, jax.ShapeDtypeStruct(x.shape, x.dtype), x)
+        return self.conv(y)
+
+
+def test_a_callback_that_returns_values_is_refused_by_name():
+    with pytest.raises(UnsupportedOperation, match=r"'pure_callback' at .*test_rf_empirical"):
+        receptive_field(Opaque(Conv(1, 1, 1, 3, key=KEY)), (1, 32), method="empirical")
