@@ -43,9 +43,10 @@ def measure(
     model = build_abstract(spec, trusted)
     out: dict[str, Any] = {}
     if "count" in kinds:
-        from archinspect.analysis.params import module_rows, summarize
+        from archinspect.analysis.params import measured_summary, module_rows
 
-        summary = summarize(module_rows(model)[1])
+        leaves = module_rows(model)[1]
+        summary = measured_summary(model, leaves, spec.input_shape, spec.input.dtype)[0]
         out.update({m.name: m.extract(summary) for m in _of("count")})
     if "compiled" in kinds or "shape" in kinds:
         from archinspect.commands.inspect import inspect_report
