@@ -380,13 +380,20 @@ class _Gradients:
             )
 
     def out_grid(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        """The output shape, which must be laid out along the input's spatial axes (checked
-        before anything runs)."""
+        """The output shape, which must be the input's grid or a resampling of it by a whole
+        factor per axis (output cell q then sits at input coordinate q * n / m); checked before
+        anything runs."""
         out_shape = self.output_shape(shape)
-        if len(out_shape) != len(shape) or 0 in out_shape:
+        if (
+            len(out_shape) != len(shape)
+            or 0 in out_shape
+            or any(n % m and m % n for n, m in zip(shape[1:], out_shape[1:], strict=True))
+        ):
+            # A grid shifted by an offset (VALID convolutions) has no position on the input's.
             raise UnsupportedOperation(
                 f"error: receptive field (empirical): the output grid {out_shape[1:]} is not "
-                f"laid out along the input's axes {shape[1:]}; use the structural method"
+                f"the input grid {shape[1:]} nor a resampling of it by a whole factor; use the "
+                "structural method"
             )
         return out_shape
 
