@@ -459,7 +459,7 @@ class _AxisResult:
     range: tuple[Pair, Pair]
     size: int
     kind: str  # "stencil" | "inf" | "dense"
-    period: int = 1  # in output cells
+    period: int = 1  # in input cells
 
 
 def _global(n: int, kind: str) -> _AxisResult:
@@ -598,6 +598,10 @@ def _measure_at(
         if extra:
             probes.update({p.position: p for p in grads.probe(shape, extra)})
     for s, period in periods.items():
+        # Reported in input cells (the output's period times its spacing), as the other
+        # methods do; on a finer grid, the smallest whole number of input cells.
+        spacing = period * ratio[s]
+        in_cells = spacing.numerator
         ext = [e for e in (extents(p, s) for p in probes.values()) if e is not None]
         back = [e[0] for e in ext] or [Fraction(0)]
         fwd = [e[1] for e in ext] or [Fraction(0)]
@@ -606,7 +610,7 @@ def _measure_at(
             ((_num(min(back)), _num(max(back))), (_num(min(fwd)), _num(max(fwd)))),
             sizes[s],
             "stencil",
-            period,
+            in_cells,
         )
     return results, []
 
