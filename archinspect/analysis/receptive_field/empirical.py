@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 from fractions import Fraction
 from typing import Any
 
@@ -182,14 +183,36 @@ def _walk(jaxpr: Any, visit: Any) -> None:
                     _walk(sub, visit)
 
 
-def _trace(model: Any, shape: tuple[int, ...]) -> Any:
-    import equinox as eqx
-    import jax
-    import jax.numpy as jnp
+class _Traces:
+    """The copy's program per input shape, traced once within one measurement (the period,
+    the bounds, the callbacks and the memory estimate all read it)."""
 
-    return eqx.filter_make_jaxpr(lambda m, x: m(x))(
-        model, jax.ShapeDtypeStruct(shape, jnp.float64)
-    )[0]
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.programs: dict[tuple[int, ...], Any] = {}
+
+    def get(self, model: Any, shape: tuple[int, ...]) -> Any:
+        import equinox as eqx
+        import jax
+        import jax.numpy as jnp
+
+        if model is not self.model:
+            self.model, self.programs = model, {}
+        if shape not in self.programs:
+            self.programs[shape] = eqx.filter_make_jaxpr(lambda m, x: m(x))(
+                model, jax.ShapeDtypeStruct(shape, jnp.float64)
+            )[0]
+        return self.programs[shape]
+
+
+_TRACES = threading.local()
+
+
+def _trace(model: Any, shape: tuple[int, ...]) -> Any:
+    traces = getattr(_TRACES, "traces", None)
+    if traces is None:
+        traces = _TRACES.traces = _Traces()
+    return traces.get(model, tuple(shape))
 
 
 def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
@@ -715,6 +738,18 @@ def empirical_receptive_field(
     time, for models whose separability is known (a family declares it: see the module
     docstring); otherwise (None or False) all axes are measured together.
     """
+    try:
+        return _empirical(model, input_shape, start, separable)
+    finally:
+        _TRACES.traces = None  # the traces hold the copy's arrays
+
+
+def _empirical(
+    model: Any,
+    input_shape: tuple[int, ...],
+    start: tuple[int, ...] | None,
+    separable: bool | None,
+) -> RFResult:
     import jax
 
     from archinspect.analysis.receptive_field.primal import refuse_callbacks
