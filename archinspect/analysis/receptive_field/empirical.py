@@ -483,6 +483,7 @@ class _AxisResult:
     size: int
     kind: str  # "stencil" | "inf" | "dense"
     period: int = 1  # in input cells
+    row: int = 1  # the period in output cells
 
 
 def _global(n: int, kind: str) -> _AxisResult:
@@ -504,9 +505,16 @@ class _Geometry:
     periods: tuple[int, ...]  # per axis, the strided layers' period (input cells)
     ratios: tuple[int, ...]  # per axis, the grid ratios' lcm (see `_grid_ratios`)
     bound: int  # no finite stencil is wider (see `_grid_bounds`)
+    # A family declared separable is a composition of strided box-window convolutions,
+    # pointwise maps, concatenations and sums on the input's grid: its extents repeat with the
+    # product of its strides, so one such period is measured and nothing else is assumed of it.
+    known: bool = False
 
     def window(self, s: int) -> int:
-        """Output cells measured in a row along axis s: two candidate periods at least."""
+        """Output cells measured in a row along axis s: two candidate periods at least (one
+        when the period is known)."""
+        if self.known:
+            return self.unit(s)
         return max(2 * math.lcm(self.periods[s], self.ratios[s]), MIN_WINDOW)
 
     def safe(self, s: int) -> int:
@@ -524,6 +532,7 @@ def _measure_at(
     shape: tuple[int, ...],
     axes: list[int],
     geometry: _Geometry,
+    recheck: dict[int, int] | None = None,
 ) -> tuple[dict[int, _AxisResult], list[int]]:
     """Measure `axes` on inputs of `shape`: (results, axes whose input must grow).
 
@@ -536,7 +545,8 @@ def _measure_at(
     boundary rule reached it), and the extents along each row repeat with some period p, seen
     at least twice in the row; the position ranges are the minima and maxima over every
     measured cell, which cover all phases. Extents that do not repeat within the row are no
-    stencil (a flip, a position-dependent layout): refused, never averaged.
+    stencil (a flip, a position-dependent layout): refused, never averaged. A `recheck`
+    (axis: period in output cells, verified on a smaller input) measures one such period.
     """
     d = len(shape) - 1
     sizes = shape[1:]
@@ -545,9 +555,10 @@ def _measure_at(
     centre = [m // 2 for m in out]
     # A row that does not fit (a short axis) is measured as far as it fits: that may show a
     # global coupling; a stencil needs the whole row, so its axis grows.
-    window = {s: max(1, min(geometry.window(s), out[s] - 2)) for s in axes}
+    wanted = {s: recheck[s] if recheck else geometry.window(s) for s in axes}
+    window = {s: max(1, min(wanted[s], out[s] - 2)) for s in axes}
     first = {s: max(0, out[s] // 2 - window[s] // 2) for s in axes}
-    short = [s for s in axes if window[s] < geometry.window(s)]
+    short = [s for s in axes if window[s] < wanted[s]]
     rows: dict[int, list[tuple[int, ...]]] = {}
     for s in axes:
         rows[s] = [
@@ -592,6 +603,9 @@ def _measure_at(
     for s in axes:
         if s in results:
             continue
+        if recheck or geometry.known:
+            periods[s] = window[s]
+            continue
         keys = [tuple(extents(probes[q], t) for t in range(d)) for q in rows[s]]
         period = next(
             (
@@ -634,6 +648,7 @@ def _measure_at(
             sizes[s],
             "stencil",
             in_cells,
+            period,
         )
     return results, []
 
@@ -678,18 +693,22 @@ def _measure_axes(
                 f"this method's limits ({MAX_CELLS} cells, {MEMORY_LIMIT / 1e9:.1f} GB); use the "
                 "structural method"
             )
-        results, grow = _measure_at(grads, model, current, todo, geometry)
+        recheck = {s: previous[s].row for s in todo if s in previous}
+        if recheck and len(recheck) < len(todo):
+            # Axes re-checked and axes measured afresh are measured separately.
+            todo = [s for s in todo if s in recheck]
+        results, grow = _measure_at(grads, model, current, todo, geometry, recheck or None)
         wider: list[int] = []
         aliased: list[int] = []
         for s, r in results.items():
             if r.kind != "stencil" or sizes[s] >= geometry.safe(s):
                 done[s] = r
                 continue
-            before = previous.get(s)
+            before = previous.pop(s, None)
             if before is not None and (before.pair, before.range) != (r.pair, r.range):
                 aliased.append(s)
-            elif before is not None and 4 * max(r.pair) < before.size:
-                done[s] = r
+            elif before is not None:
+                done[s] = dataclasses.replace(before, size=r.size)
             else:
                 previous[s] = r
                 wider.append(s)
@@ -782,7 +801,7 @@ def _empirical(
         if d > 1 and separable:
             short = _short_size(copy, input_shape, max(periods))
             for s in range(d):
-                geometry = _Geometry(periods, ratios, bound)
+                geometry = _Geometry(periods, ratios, bound, known=True)
                 grads = _Gradients(copy, min(BATCH, geometry.window(s)))
                 shape = tuple(n if a in (0, s + 1) else short for a, n in enumerate(input_shape))
                 results.update(_measure_axes(grads, copy, shape, [s], geometry))
