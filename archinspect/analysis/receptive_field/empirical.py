@@ -670,10 +670,11 @@ def _measure_axes(
     measured on n cells is accepted when no finite stencil can wrap (n is more than twice the
     bound of `_grid_bounds` plus the measured row: every offset then lands on a distinct cell
     and the boundary check sees any that reaches the ends), or when it is measured again,
-    unchanged, on a larger input of about 1.5 n cells with every extent below n / 4 (a
-    dependency that aliases to the same offset on both sizes needs a multiple of both). A
-    re-check that differs shows aliasing: the input then jumps to the size at which nothing
-    can wrap. No input grows beyond `MEMORY_LIMIT` (the traced program's float64 values, per
+    unchanged, on an input of n' = n + u cells (u the model's grid unit, gcd(n, n') = u): a
+    dependency that shows at the same offset e on both sizes lies e plus a multiple of
+    lcm(n, n') = n n' / u cells away — about n^2 / u, far beyond any input measured. A re-check
+    that differs shows aliasing: the input then jumps to the size at which nothing can wrap.
+    No input grows beyond `MEMORY_LIMIT` (the traced program's float64 values, per
     cotangent): the method refuses instead, naming the size it would need.
     """
     sizes = list(shape[1:])
@@ -718,10 +719,15 @@ def _measure_axes(
         for s in grow:
             bigger[s] *= 2
         for s in wider:
+            # The re-check size n' shares only the unit u with n: a wrapped dependency seen
+            # unchanged on both sits a multiple of lcm(n, n') = n n' / u cells from where it shows.
             unit = geometry.unit(s)
-            bigger[s] = sizes[s] + -(-sizes[s] // (2 * unit)) * unit
-            if not _accepts(model, (shape[0], *bigger)):
-                bigger[s] = 2 * sizes[s]
+            for k in (1, 3, 5, 7, None):
+                bigger[s] = sizes[s] + k * unit if k else 2 * sizes[s]
+                if k is None or (
+                    math.gcd(sizes[s], bigger[s]) == unit and _accepts(model, (shape[0], *bigger))
+                ):
+                    break
         for s in aliased:
             unit = geometry.unit(s)
             bigger[s] = max(2 * sizes[s], -(-geometry.safe(s) // unit) * unit)
