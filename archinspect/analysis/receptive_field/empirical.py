@@ -272,6 +272,31 @@ def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], i
     return tuple(periods), max(periods) * widening
 
 
+def _moves_cells(model: Any, shape: tuple[int, ...]) -> bool:
+    """Whether the program moves cells by operations `_grid_bounds` does not bound."""
+    from jax import lax
+
+    moving = {
+        lax.gather_p,
+        lax.scatter_p,
+        lax.scatter_add_p,
+        lax.scatter_mul_p,
+        lax.scatter_min_p,
+        lax.scatter_max_p,
+        lax.dynamic_slice_p,
+        lax.dynamic_update_slice_p,
+        lax.dot_general_p,
+    }
+    found = False
+
+    def visit(eqn: Any) -> None:
+        nonlocal found
+        found = found or eqn.primitive in moving
+
+    _walk(_trace(model, shape).jaxpr, visit)
+    return found
+
+
 def _shapes(model: Any, shape: tuple[int, ...]) -> list[tuple[int, ...]]:
     found: list[tuple[int, ...]] = []
     _walk(_trace(model, shape).jaxpr, lambda e: found.extend(v.aval.shape for v in e.outvars))
@@ -509,6 +534,7 @@ class _Geometry:
     # pointwise maps, concatenations and sums on the input's grid: its extents repeat with the
     # product of its strides, so one such period is measured and nothing else is assumed of it.
     known: bool = False
+    unbounded: bool = False  # see `safe`
 
     def window(self, s: int) -> int:
         """Output cells measured in a row along axis s: two candidate periods at least (one
@@ -517,8 +543,12 @@ class _Geometry:
             return self.unit(s)
         return max(2 * math.lcm(self.periods[s], self.ratios[s]), MIN_WINDOW)
 
-    def safe(self, s: int) -> int:
-        """From this many input cells on, no finite stencil can wrap along axis s."""
+    def safe(self, s: int) -> int | float:
+        """From this many input cells on, no finite stencil can wrap along axis s (never, when
+        the program moves cells by gathers, scatters, dynamic slices or dense products, which
+        the bound does not count)."""
+        if self.unbounded:
+            return math.inf
         return 2 * (self.bound + self.window(s) * self.unit(s)) + 1
 
     def unit(self, s: int) -> int:
@@ -730,7 +760,10 @@ def _measure_axes(
                     break
         for s in aliased:
             unit = geometry.unit(s)
-            bigger[s] = max(2 * sizes[s], -(-geometry.safe(s) // unit) * unit)
+            safe = geometry.safe(s)
+            bigger[s] = 2 * sizes[s]
+            if safe != math.inf:
+                bigger[s] = max(bigger[s], -(-int(safe) // unit) * unit)
         s = (aliased + grow + wider)[0]
         why = (
             f"at {tuple(sizes)} cells the measured extent changed with the input size "
@@ -803,11 +836,12 @@ def _empirical(
             if hinted != input_shape and _accepts(copy, hinted):
                 input_shape = hinted
                 periods, bound = _grid_bounds(copy, input_shape)
+        unbounded = _moves_cells(copy, input_shape)
         results: dict[int, _AxisResult] = {}
         if d > 1 and separable:
             short = _short_size(copy, input_shape, max(periods))
             for s in range(d):
-                geometry = _Geometry(periods, ratios, bound, known=True)
+                geometry = _Geometry(periods, ratios, bound, known=True, unbounded=unbounded)
                 grads = _Gradients(copy, min(BATCH, geometry.window(s)))
                 shape = tuple(n if a in (0, s + 1) else short for a, n in enumerate(input_shape))
                 results.update(_measure_axes(grads, copy, shape, [s], geometry))
@@ -819,7 +853,7 @@ def _empirical(
                     for p, q in zip(periods, ratios, strict=True)
                 ),
             )
-            geometry = _Geometry(periods, ratios, bound)
+            geometry = _Geometry(periods, ratios, bound, unbounded=unbounded)
             grads = _Gradients(copy, batch)
             results = _measure_axes(grads, copy, input_shape, list(range(d)), geometry)
     axes = [results[s] for s in range(d)]
