@@ -41,12 +41,15 @@ class ModuleRow:
 class ParamSummary:
     total: int
     learnable: int
-    materialized: int
+    # The parameters the forward pass reads (README, "archinspect count"); None when the
+    # forward pass could not be traced on the spec's input (a note says why).
+    materialized: int | None
     bytes: int
     by_dtype: dict[str, int]  # real parameters per dtype
     elements_by_dtype: dict[str, int]  # stored elements per dtype
     bytes_by_dtype: dict[str, int]
     complex_elements: int  # elements counted twice in the totals
+    unread: tuple[str, ...] = ()  # paths of stored arrays the forward pass never reads
 
 
 @dataclass(frozen=True)

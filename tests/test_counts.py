@@ -625,8 +625,10 @@ def test_mlp_depth_zero(d):
         ("MLP", {"num_points": 8}),
     ],
 )
-def test_every_weight_is_learnable(family, kwargs):
-    p = report(family, 2, 1, 1, **kwargs).params
+@pytest.mark.parametrize("d", DIMS)
+def test_every_weight_is_learnable(family, kwargs, d):
+    # materialized is measured (the forward pass reads every parameter of every family).
+    p = report(family, d, 1, 1, **kwargs).params
     assert p.learnable == p.total
     assert p.materialized == p.total
     assert sum(p.by_dtype.values()) == p.total

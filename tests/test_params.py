@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from typing import Any
 
@@ -13,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from archinspect.analysis.params import count_params, fold, module_rows
+from archinspect.analysis.params import count_params, fold, measured_summary, module_rows
 from archinspect.build import build_abstract
 from archinspect.commands.count import count_report
 from archinspect.spec.load import load_spec_text
@@ -109,7 +110,7 @@ def test_integer_leaves_count_in_total_but_are_not_learnable():
     p = count_params(toy())
     assert p.total == 52
     assert p.learnable == 52 - 7  # everything but the int32 array
-    assert p.materialized == 52
+    assert p.materialized is None  # no input shape: the forward pass is not traced
 
 
 def test_by_dtype_sums_to_total():
@@ -355,3 +356,96 @@ def test_huge_model_matches_pdequinox_abstractly():
         if isinstance(x, jax.ShapeDtypeStruct)
     )
     assert their_total == 28_906_436_609
+
+
+# ---------------------------------------------------------------------------------------------
+# materialized: the parameters the forward pass reads (README, "archinspect count")
+
+
+class WithUnused(eqx.Module):
+    """A 3-tap conv (3 + 1 parameters) next to a 1000 x 1000 array the forward pass never
+    reads: materialized = total - 1,000,000 = 4, by hand."""
+
+    weight: Any
+    bias: Any
+    unused: Any
+
+    def __call__(self, x):
+        return jnp.convolve(x[0], self.weight, mode="same")[None] + self.bias
+
+
+class UnderCond(eqx.Module):
+    """`scale` is read only by one branch of a lax.cond (either may run): it counts; `dead`
+    is computed with and the result thrown away: it does not."""
+
+    scale: Any
+    shift: Any
+    dead: Any
+
+    def __call__(self, x):
+        _ = self.dead * 2.0
+        return jax.lax.cond(x.sum() > 0, lambda v: v * self.scale, lambda v: v + 1.0, x)
+
+
+class Broken(eqx.Module):
+    weight: Any
+
+    def __call__(self, x):
+        raise ValueError("this forward pass cannot run")
+
+
+def with_unused(**kwargs):
+    return WithUnused(
+        sds((3,), jnp.float32), sds((1, 1), jnp.float32), sds((1000, 1000), jnp.float32)
+    )
+
+
+def test_an_array_the_forward_pass_never_reads_is_not_materialized():
+    p = count_params(with_unused(), (1, 16))
+    assert p.total == 3 + 1 + 1_000_000
+    assert p.materialized == p.total - 1_000_000 == 4
+    assert p.unread == ("unused",)
+
+
+def test_a_parameter_read_under_one_cond_branch_is_materialized():
+    model = UnderCond(sds((8,), jnp.float32), sds((8,), jnp.float32), sds((5,), jnp.float32))
+    p = count_params(model, (8,))
+    assert (p.total, p.materialized) == (21, 8)  # scale read; shift and dead never
+    assert set(p.unread) == {"shift", "dead"}
+
+
+def test_count_says_when_materialized_cannot_be_measured():
+    summary, notes = measured_summary(
+        Broken(sds((3,), jnp.float32)),
+        module_rows(Broken(sds((3,), jnp.float32)))[1],
+        (1, 8),
+        "float32",
+    )
+    assert summary.total == 3 and summary.materialized is None
+    assert notes == (
+        "materialized not measured: the forward pass fails on input 1×8 (ValueError: this "
+        "forward pass cannot run); total and learnable are exact",
+    )
+
+
+def test_materialized_in_json_and_table_of_a_target(tmp_path):
+    from typer.testing import CliRunner
+
+    from archinspect.cli import app
+
+    spec = tmp_path / "unused.yaml"
+    spec.write_text(
+        "model:\n  target: tests.test_params:with_unused\ninput:\n  resolution: [16]\n"
+        "  channels: 1\n"
+    )
+    runner = CliRunner()
+    result = runner.invoke(app, ["count", str(spec), "--trust", "tests", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["params"]["total"] == 1_000_004
+    assert data["params"]["materialized"] == 4
+    assert data["notes"] == [
+        "1 array the forward pass never reads, not materialized: unused (1,000,000)"
+    ]
+    table = runner.invoke(app, ["count", str(spec), "--trust", "tests"]).output
+    assert re.search(r"^materialized +4$", table, re.MULTILINE)

@@ -17,11 +17,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import yaml
+from jax import lax
 
 from archinspect.analysis.receptive_field import receptive_field
-from archinspect.analysis.receptive_field.empirical import positive_linear_copy
+from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
+from archinspect.analysis.receptive_field.empirical import (
+    empirical_receptive_field,
+    positive_linear_copy,
+)
 from archinspect.build import build_abstract
-from archinspect.errors import UnsupportedOperation
+from archinspect.errors import ArchinspectError, UnsupportedOperation
 from archinspect.families import FAMILIES
 from archinspect.layers.conv import Conv
 from archinspect.spec import load_spec_text
@@ -217,3 +222,86 @@ def test_both_methods_must_agree():
     )
     r = receptive_field(build_abstract(s), s.input_shape, method="both")
     assert r.method == "structural" and r.per_axis == ((26, 26),)
+
+
+def dilated(d: int, hidden: int):
+    return load_spec_text(
+        yaml.safe_dump(
+            {
+                "model": {
+                    "family": "DilatedResNet",
+                    "num_spatial_dims": d,
+                    "in_channels": 1,
+                    "out_channels": 1,
+                    "hidden_channels": hidden,
+                    "dilation_rates": [20000],
+                },
+                "input": {"resolution": 64},
+            }
+        ),
+        "t",
+    )
+
+
+def test_aliasing_through_the_periodic_boundary_is_detected_and_measured():
+    # Two residual blocks of one 3-conv with dilation 20000 on a periodic 64-cell grid: the
+    # taps at +-20000 and +-40000 wrap to cells 32 and 0 of the grid, so a measurement on 64
+    # cells sees (32, 32) or less. The family's analytic composition is the oracle: each block
+    # reaches 20000 cells each way, two of them 40000.
+    s = dilated(1, 1)
+    analytic = analytic_receptive_field(s)
+    assert analytic.per_axis == ((40000, 40000),)
+    # No hint from another method: the measurement starts on the spec's 64 cells.
+    got = empirical_receptive_field(build_abstract(s), s.input_shape, separable=True)
+    assert got.per_axis == analytic.per_axis
+    assert got.position_range == analytic.position_range
+    assert got.global_ == analytic.global_
+    assert got.analysed_shape[1] > 2 * 40000  # measured where nothing wraps
+
+
+def test_a_measurement_beyond_the_memory_bound_is_refused_with_the_size():
+    # In 2-D each 3-conv's periodic padding of 20000 cells makes every hidden array about
+    # 40,000 x 40,000 cells: the method refuses before allocating anything.
+    s = dilated(2, 32)
+    with pytest.raises(
+        ArchinspectError,
+        match=r"measuring on an input of \(64, 4\) cells needs about \d+\.\d GB of float64 values",
+    ):
+        empirical_receptive_field(build_abstract(s), s.input_shape, separable=True)
+
+
+class Printing(eqx.Module):
+    """A conv whose forward pass prints (jax.debug.print) inside a nested jit."""
+
+    conv: Conv
+
+    def __call__(self, x):
+        @jax.jit
+        def body(y):
+            jax.debug.print("forward pass {}", y.sum())
+            return lax.stop_gradient(self.conv(y)) + y
+
+        return body(x)
+
+
+def test_debug_prints_are_dropped_and_never_run(capfd):
+    # The print has no data dependency: the stencil is the conv's, through the stop_gradient
+    # (which the forward pass computes as the identity).
+    model = Printing(Conv(1, 1, 1, 3, key=KEY))
+    got = receptive_field(model, (1, 32), method="empirical")
+    assert got.per_axis == ((1, 1),)
+    out, err = capfd.readouterr()
+    assert "forward pass" not in out + err
+
+
+class Opaque(eqx.Module):
+    conv: Conv
+
+    def __call__(self, x):
+        y = jax.pure_callback(np.flip, jax.ShapeDtypeStruct(x.shape, x.dtype), x)
+        return self.conv(y)
+
+
+def test_a_callback_that_returns_values_is_refused_by_name():
+    with pytest.raises(UnsupportedOperation, match=r"'pure_callback' at .*test_rf_empirical"):
+        receptive_field(Opaque(Conv(1, 1, 1, 3, key=KEY)), (1, 32), method="empirical")

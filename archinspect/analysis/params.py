@@ -126,7 +126,64 @@ def fold(rows: list[ModuleRow], depth: int | None) -> list[ModuleRow]:
     return kept
 
 
-def summarize(leaves: list[LeafRow]) -> ParamSummary:
+def array_leaves(model: Any) -> Iterator[tuple[str, Any]]:
+    """(path, array) for every array leaf, in the order and with the names of `module_rows`."""
+
+    def visit(node: Any, path: str) -> Iterator[tuple[str, Any]]:
+        for name, child in _children(node):
+            child_path = _join(path, name)
+            if is_array_like(child):
+                yield child_path, child
+            elif _is_container(child):
+                yield from visit(child, child_path)
+
+    yield from visit(model, "")
+
+
+class NotTraced(Exception):
+    """The forward pass could not be traced on the spec's input (its message says why)."""
+
+
+def read_leaves(model: Any, input_shape: tuple[int, ...], dtype: str) -> frozenset[str]:
+    """Paths of the array leaves that the forward pass `model(x)` reads, for one input of
+    `input_shape` (unbatched) and `dtype`.
+
+    The forward pass is traced abstractly (`jax.make_jaxpr` over the model's array leaves and
+    the input: no weight memory), and dead code is removed with JAX's own
+    `partial_eval.dce_jaxpr`, which follows values into every sub-program (nested jits,
+    `cond` branches, loops): a leaf is read when some equation that contributes to the output,
+    or has an effect (a print), uses it, at any depth. A parameter used under one branch of a
+    `cond` is read (either branch may run); one the program never touches, or only computes
+    with and discards, is not. Raises `NotTraced` when the forward pass fails on that input.
+    """
+    import jax
+    import jax.numpy as jnp
+    from jax.interpreters import partial_eval as pe
+
+    flat, treedef = jax.tree_util.tree_flatten(model, is_leaf=is_array_like)
+    where = [i for i, x in enumerate(flat) if is_array_like(x)]
+
+    def forward(arrays: list[Any], x: Any) -> Any:
+        leaves = list(flat)
+        for i, a in zip(where, arrays, strict=True):
+            leaves[i] = a
+        return jax.tree_util.tree_unflatten(treedef, leaves)(x)
+
+    avals = [jax.ShapeDtypeStruct(flat[i].shape, flat[i].dtype) for i in where]
+    try:
+        closed = jax.make_jaxpr(forward)(avals, jax.ShapeDtypeStruct(input_shape, jnp.dtype(dtype)))
+    except Exception as e:  # any failure of user code: reported, never guessed around
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise NotTraced(f"{type(e).__name__}: {first}" if first else type(e).__name__) from e
+    jaxpr = closed.jaxpr
+    _, used = pe.dce_jaxpr(jaxpr, [True] * len(jaxpr.outvars))
+    read_ids = {id(flat[i]) for i, u in zip(where, used[: len(where)], strict=True) if u}
+    return frozenset(path for path, x in array_leaves(model) if id(x) in read_ids)
+
+
+def summarize(leaves: list[LeafRow], read: frozenset[str] | None = None) -> ParamSummary:
+    """Totals of `leaves`. `read` (from `read_leaves`) gives materialized: the parameters the
+    forward pass reads; without it (not traced) materialized is None, never a guess."""
     by_dtype: dict[str, int] = {}
     elements: dict[str, int] = {}
     nbytes: dict[str, int] = {}
@@ -139,21 +196,61 @@ def summarize(leaves: list[LeafRow]) -> ParamSummary:
         if leaf.params != n:
             complex_elements += n
     total = sum(leaf.params for leaf in leaves)
+    materialized: int | None = None
+    unread: tuple[str, ...] = ()
+    if read is not None:
+        # Materialized counts each stored array the forward pass reads, as stored. A family
+        # that expands a stored filter into a larger bank (group convolutions) will count the
+        # bank it computes with here, so materialized can exceed learnable; `unread` stays the
+        # stored arrays nothing reads.
+        materialized = sum(leaf.params for leaf in leaves if leaf.name in read)
+        unread = tuple(leaf.name for leaf in leaves if leaf.name not in read)
     return ParamSummary(
         total=total,
         learnable=sum(leaf.params for leaf in leaves if leaf.learnable),
-        # Every stored weight is used as stored in the built-in families; families that expand
-        # a stored filter into a larger bank (group convolutions) will report more here.
-        materialized=total,
+        materialized=materialized,
         bytes=sum(leaf.bytes for leaf in leaves),
         by_dtype=dict(sorted(by_dtype.items())),
         elements_by_dtype=dict(sorted(elements.items())),
         bytes_by_dtype=dict(sorted(nbytes.items())),
         complex_elements=complex_elements,
+        unread=unread,
     )
 
 
-def count_params(model: Any) -> ParamSummary:
-    """Exact totals of a (possibly abstract) model."""
+def measured_summary(
+    model: Any, leaves: list[LeafRow], input_shape: tuple[int, ...], dtype: str
+) -> tuple[ParamSummary, tuple[str, ...]]:
+    """`summarize` with materialized measured on the spec's input, and the notes to show:
+    the arrays the forward pass never reads, or why materialized was not measured."""
+    try:
+        read = read_leaves(model, input_shape, dtype)
+    except NotTraced as e:
+        shape = "×".join(str(n) for n in input_shape)
+        note = (
+            f"materialized not measured: the forward pass fails on input {shape} ({e}); "
+            "total and learnable are exact"
+        )
+        return summarize(leaves), (note,)
+    summary = summarize(leaves, read)
+    notes: tuple[str, ...] = ()
+    if summary.unread:
+        unread = [leaf for leaf in leaves if leaf.name in set(summary.unread)]
+        listed = ", ".join(f"{leaf.name} ({leaf.params:,})" for leaf in unread[:5])
+        more = f" and {len(unread) - 5} more" if len(unread) > 5 else ""
+        notes = (
+            f"{len(unread)} array{'s' if len(unread) != 1 else ''} the forward pass never reads,"
+            f" not materialized: {listed}{more}",
+        )
+    return summary, notes
+
+
+def count_params(
+    model: Any, input_shape: tuple[int, ...] | None = None, dtype: str = "float32"
+) -> ParamSummary:
+    """Exact totals of a (possibly abstract) model; materialized is measured on inputs of
+    `input_shape` (unbatched), and None without one or when the forward pass fails there."""
     _, leaves = module_rows(model)
-    return summarize(leaves)
+    if input_shape is None:
+        return summarize(leaves)
+    return measured_summary(model, leaves, input_shape, dtype)[0]

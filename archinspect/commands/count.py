@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from archinspect.analysis.params import fold, module_rows, summarize
+from archinspect.analysis.params import fold, measured_summary, module_rows
 from archinspect.build import build_abstract
 from archinspect.report import CountReport
 from archinspect.spec.model import Spec
@@ -21,8 +21,8 @@ def count_report(
     if model is None:
         model = build_abstract(spec, trusted)
     rows, leaves = module_rows(model)
-    notes = []
-    summary = summarize(leaves)
+    summary, read_notes = measured_summary(model, leaves, spec.input_shape, spec.input.dtype)
+    notes = list(read_notes)
     if summary.complex_elements:
         notes.append(
             f"{summary.complex_elements:,} complex weights count as two real parameters each"

@@ -13,7 +13,7 @@ from typing import Any
 
 from archinspect.analysis.flops import per_layer_flops
 from archinspect.analysis.memory import activation_bytes, xla_memory
-from archinspect.analysis.params import module_rows, summarize
+from archinspect.analysis.params import measured_summary, module_rows
 from archinspect.analysis.platform import on_platform, resolve
 from archinspect.analysis.programs import forward_program, train_step_program, xla_flops
 from archinspect.analysis.shapes import fold_layers, forward_layers, leaf_paths
@@ -77,7 +77,7 @@ def _report(
     import dataclasses
 
     _, leaves = module_rows(model)
-    params = summarize(leaves)
+    params, param_notes = measured_summary(model, leaves, spec.input_shape, spec.input.dtype)
     output_shape, rows, calls = _forward(spec, model, dense)
     flops = memory = None
     rf_done = None
@@ -135,6 +135,6 @@ def _report(
         flops=flops,
         memory=memory,
         receptive_field=rf_result,
-        notes=notes,
+        notes=tuple(param_notes) + tuple(notes),
         full=costs,
     )

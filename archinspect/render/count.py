@@ -90,7 +90,11 @@ def summary(report: CountReport) -> list[Field]:
     fields = [
         Field("total", "total parameters", num(p.total), "exact"),
         Field("learnable", "learnable", num(p.learnable)),
-        Field("materialized", "materialized", num(p.materialized)),
+        Field(
+            "materialized",
+            "materialized",
+            "not measured" if p.materialized is None else num(p.materialized),
+        ),
         Field(
             "bytes",
             "parameter bytes",

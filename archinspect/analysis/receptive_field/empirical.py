@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -163,32 +165,74 @@ def positive_linear_copy(model: Any, seed: int = 0) -> tuple[Any, list[GlobalSou
         return convert(model, "", ""), cut
 
 
-# ----------------------------------------------------------------------------- measurement
+# ----------------------------------------------------------------------------- the program
+
+
+def _walk(jaxpr: Any, visit: Any) -> None:
+    """visit(eqn) for every equation of `jaxpr` and of the jaxprs its parameters hold (this
+    method's own walk: it shares nothing with the structural method's rules)."""
+    from jax.extend.core import ClosedJaxpr, Jaxpr
+
+    for eqn in jaxpr.eqns:
+        visit(eqn)
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(sub, ClosedJaxpr):
+                    _walk(sub.jaxpr, visit)
+                elif isinstance(sub, Jaxpr):
+                    _walk(sub, visit)
+
+
+class _Traces:
+    """The copy's program per input shape, traced once within one measurement (the period,
+    the bounds, the callbacks and the memory estimate all read it)."""
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.programs: dict[tuple[int, ...], Any] = {}
+
+    def get(self, model: Any, shape: tuple[int, ...]) -> Any:
+        import equinox as eqx
+        import jax
+        import jax.numpy as jnp
+
+        if model is not self.model:
+            self.model, self.programs = model, {}
+        if shape not in self.programs:
+            self.programs[shape] = eqx.filter_make_jaxpr(lambda m, x: m(x))(
+                model, jax.ShapeDtypeStruct(shape, jnp.float64)
+            )[0]
+        return self.programs[shape]
+
+
+_TRACES = threading.local()
+
+
+def _trace(model: Any, shape: tuple[int, ...]) -> Any:
+    traces = getattr(_TRACES, "traces", None)
+    if traces is None:
+        traces = _TRACES.traces = _Traces()
+    return traces.get(model, tuple(shape))
 
 
 def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
-    """Per axis a multiple of the network's period, and a bound on any finite stencil's width.
+    """Per axis a multiple of the period of the strided layers, and a bound on any finite
+    stencil's width.
 
     A grid's spacing along an axis is the product of the strides on its chain, so the period
-    divides the product P of all strides along that axis (a slice's strides, which are not tied
-    to an axis here, multiply every axis). A window of effective size k on a grid of spacing
-    g <= P widens a stencil by at most (k - 1) * g input cells, and a concatenation shifts cells
-    by at most the length of the pieces it moves, so no finite stencil is wider than max(P)
-    times the sum of those. (Scatters and gathers that shift cells are not counted: a model
-    built on them may have a finite stencil reported as global; the structural method, and
-    `--method both`, do not rely on this bound.)
+    of strided convolutions and pools divides the product P of all strides along that axis (a
+    slice's strides, which are not tied to an axis here, multiply every axis). A window of
+    effective size k on a grid of spacing g <= P widens a stencil by at most (k - 1) * g input
+    cells, and a concatenation shifts cells by at most the length of the pieces it moves, so no
+    finite stencil is wider than max(P) times the sum of those. (Reshapes, scatters and gathers
+    that move cells are not counted: the period is verified by measurement, see
+    `_measure_at`, and the bound only decides when a whole-axis dependency is global and when
+    an input is large enough that nothing can alias.)
     """
-    import equinox as eqx
-    import jax
-    import jax.numpy as jnp
     from jax import lax
 
-    from archinspect.analysis.receptive_field.rules import walk
-
     d = len(shape) - 1
-    closed = eqx.filter_make_jaxpr(lambda m, x: m(x))(
-        model, jax.ShapeDtypeStruct(shape, jnp.float64)
-    )[0]
+    closed = _trace(model, shape)
     periods = [1] * d
     widening = 0
     pools = (
@@ -224,13 +268,82 @@ def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], i
                 periods[i] *= math.prod(eqn.params["window_strides"])
             widening += max(eqn.params["window_dimensions"]) - 1
 
-    walk(closed.jaxpr, visit)
+    _walk(closed.jaxpr, visit)
     return tuple(periods), max(periods) * widening
+
+
+def _moves_cells(model: Any, shape: tuple[int, ...]) -> bool:
+    """Whether the program moves cells by operations `_grid_bounds` does not bound."""
+    from jax import lax
+
+    moving = {
+        lax.gather_p,
+        lax.scatter_p,
+        lax.scatter_add_p,
+        lax.scatter_mul_p,
+        lax.scatter_min_p,
+        lax.scatter_max_p,
+        lax.dynamic_slice_p,
+        lax.dynamic_update_slice_p,
+        lax.dot_general_p,
+    }
+    found = False
+
+    def visit(eqn: Any) -> None:
+        nonlocal found
+        found = found or eqn.primitive in moving
+
+    _walk(_trace(model, shape).jaxpr, visit)
+    return found
+
+
+def _shapes(model: Any, shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    found: list[tuple[int, ...]] = []
+    _walk(_trace(model, shape).jaxpr, lambda e: found.extend(v.aval.shape for v in e.outvars))
+    return found
+
+
+def _grid_ratios(model: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Per axis the lcm of n / m over the intermediate sizes m that follow the axis (those that
+    double when the axis doubles: a reshape's sub-axis, a pooled grid), for m dividing n.
+
+    A layout that moves cells between grids of different spacings (pooling by a reshape, a
+    pixel shuffle, a resize) repeats with the coarsest spacing; this is a candidate period
+    read off the program's shapes (1 where the doubled input is refused or the program's
+    shapes do not line up). The measurement verifies periodicity on its own evidence."""
+    base = _shapes(model, shape)
+    ratios = []
+    for s in range(len(shape) - 1):
+        n = shape[s + 1]
+        bigger = tuple(2 * v if a == s + 1 else v for a, v in enumerate(shape))
+        if not _accepts(model, bigger):
+            ratios.append(1)
+            continue
+        other = _shapes(model, bigger)
+        q = 1
+        if len(other) == len(base):
+            for a, b in zip(base, other, strict=True):
+                if len(a) != len(b):
+                    continue
+                for m, m2 in zip(a, b, strict=True):
+                    if m2 == 2 * m and 0 < m < n and n % m == 0:
+                        q = math.lcm(q, n // m)
+        ratios.append(q)
+    return tuple(ratios)
+
+
+def _intermediate_bytes(model: Any, shape: tuple[int, ...]) -> int:
+    """float64 bytes of every value the traced program computes (a gradient pass keeps about
+    that much alive per cotangent, and the forward pass's values once)."""
+    return 8 * sum(math.prod(s) for s in _shapes(model, shape))
+
+
+# ----------------------------------------------------------------------------- measurement
 
 
 @dataclasses.dataclass
 class _Probe:
-    position: tuple[int, ...]
+    position: tuple[int, ...]  # an output cell
     lo: list[int]  # per axis, first input cell with a nonzero gradient (-1: none)
     hi: list[int]
     whole: list[bool]  # every cell of the axis has a nonzero gradient
@@ -240,26 +353,33 @@ class _Probe:
 class _Gradients:
     """Input-gradients of output cells of the linear copy, `batch` cotangents per pass.
 
-    Every pass has exactly `batch` cotangents (padded by repeats), so each input shape is
-    compiled once. Small networks are compiled without XLA's optimisations: for them the
-    compilation, not the run, is what takes time.
+    The gradients are those of `primal.primal_program`: the copy's forward program with
+    `stop_gradient` made the identity and every custom derivative replaced by its primal
+    function, so they describe what the forward pass computes, not what a derivative rule
+    declares. Every pass has exactly `batch` cotangents (padded by repeats), so each input
+    shape is compiled once. Small networks are compiled without XLA's optimisations: for them
+    the compilation, not the run, is what takes time.
     """
 
     def __init__(self, model: Any, batch: int):
         import equinox as eqx
         import jax
 
+        from archinspect.analysis.receptive_field.primal import primal_program
+
+        self.model = model
         self.dynamic, self.static = eqx.partition(model, eqx.is_array)
         self.batch = batch
         self.weights = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(self.dynamic))
         self.compiled: dict[tuple, Any] = {}
+        apply = primal_program(model)
 
         def grads(dynamic: Any, x: Any, cts: Any) -> Any:
-            _, vjp = jax.vjp(eqx.combine(dynamic, self.static), x)
+            _, vjp = jax.vjp(lambda v: apply(dynamic, v), x)
             return jax.vmap(lambda ct: vjp(ct)[0])(cts)
 
         def forward(dynamic: Any, xs: Any) -> Any:
-            return jax.vmap(eqx.combine(dynamic, self.static))(xs)
+            return jax.vmap(lambda v: apply(dynamic, v))(xs)
 
         self.fn = grads
         self.forward = forward
@@ -269,8 +389,7 @@ class _Gradients:
         import jax
         import jax.numpy as jnp
 
-        model = eqx.combine(self.dynamic, self.static)
-        out = eqx.filter_eval_shape(model, jax.ShapeDtypeStruct(shape, jnp.float64))
+        out = eqx.filter_eval_shape(self.model, jax.ShapeDtypeStruct(shape, jnp.float64))
         return tuple(out.shape)
 
     def _compile(self, key: tuple, fn: Any, *args: Any) -> Any:
@@ -308,21 +427,28 @@ class _Gradients:
                 "does not recognise); use the structural method"
             )
 
-    def same_grid(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        """The output shape, which must be on the input's grid (checked before anything runs:
-        a stack that shrinks may leave no output cell at all on a short probe input)."""
+    def out_grid(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The output shape, which must be the input's grid or a resampling of it by a whole
+        factor per axis (output cell q then sits at input coordinate q * n / m); checked before
+        anything runs."""
         out_shape = self.output_shape(shape)
-        if out_shape[1:] != shape[1:]:
+        if (
+            len(out_shape) != len(shape)
+            or 0 in out_shape
+            or any(n % m and m % n for n, m in zip(shape[1:], out_shape[1:], strict=True))
+        ):
+            # A grid shifted by an offset (VALID convolutions) has no position on the input's.
             raise UnsupportedOperation(
                 f"error: receptive field (empirical): the output grid {out_shape[1:]} is not "
-                f"the input grid {shape[1:]}; use the structural method"
+                f"the input grid {shape[1:]} nor a resampling of it by a whole factor; use the "
+                "structural method"
             )
         return out_shape
 
     def __call__(self, x: np.ndarray, positions: list[tuple[int, ...]]) -> np.ndarray:
         """Gradients of the sum over output channels at each position (no cancellation)."""
         shape = tuple(x.shape)
-        out_shape = self.same_grid(shape)
+        out_shape = self.out_grid(shape)
         fn = self._compiled(shape, out_shape)
         grads = []
         for start in range(0, len(positions), self.batch):
@@ -336,7 +462,7 @@ class _Gradients:
 
     def probe(self, shape: tuple[int, ...], positions: list[tuple[int, ...]]) -> list[_Probe]:
         """Supports of the gradients at `positions`, on a copy certified linear."""
-        self.same_grid(shape)
+        self.out_grid(shape)
         self.certify(shape)
         g = self(np.zeros(shape), positions)
         if not np.all(np.isfinite(g)):
@@ -381,6 +507,8 @@ class _AxisResult:
     range: tuple[Pair, Pair]
     size: int
     kind: str  # "stencil" | "inf" | "dense"
+    period: int = 1  # in input cells
+    row: int = 1  # the period in output cells
 
 
 def _global(n: int, kind: str) -> _AxisResult:
@@ -388,71 +516,267 @@ def _global(n: int, kind: str) -> _AxisResult:
     return _AxisResult((v, v), ((v, v), (v, v)), n, kind)
 
 
+def _num(x: Fraction) -> int | float:
+    return int(x) if x.denominator == 1 else float(x)
+
+
+MIN_WINDOW = 16  # output cells per line: periods up to 8 are seen twice even with no stride
+
+
+@dataclasses.dataclass
+class _Geometry:
+    """What the program says before anything is measured."""
+
+    periods: tuple[int, ...]  # per axis, the strided layers' period (input cells)
+    ratios: tuple[int, ...]  # per axis, the grid ratios' lcm (see `_grid_ratios`)
+    bound: int  # no finite stencil is wider (see `_grid_bounds`)
+    # A family declared separable is a composition of strided box-window convolutions,
+    # pointwise maps, concatenations and sums on the input's grid: its extents repeat with the
+    # product of its strides, so one such period is measured and nothing else is assumed of it.
+    known: bool = False
+    unbounded: bool = False  # see `safe`
+
+    def window(self, s: int) -> int:
+        """Output cells measured in a row along axis s: two candidate periods at least (one
+        when the period is known)."""
+        if self.known:
+            return self.unit(s)
+        return max(2 * math.lcm(self.periods[s], self.ratios[s]), MIN_WINDOW)
+
+    def safe(self, s: int) -> int | float:
+        """From this many input cells on, no finite stencil can wrap along axis s (never, when
+        the program moves cells by gathers, scatters, dynamic slices or dense products, which
+        the bound does not count)."""
+        if self.unbounded:
+            return math.inf
+        return 2 * (self.bound + self.window(s) * self.unit(s)) + 1
+
+    def unit(self, s: int) -> int:
+        """Input sizes along axis s are multiples of this (the model's own grids need it)."""
+        return math.lcm(self.periods[s], self.ratios[s])
+
+
+def _measure_at(
+    grads: _Gradients,
+    model: Any,
+    shape: tuple[int, ...],
+    axes: list[int],
+    geometry: _Geometry,
+    recheck: dict[int, int] | None = None,
+) -> tuple[dict[int, _AxisResult], list[int]]:
+    """Measure `axes` on inputs of `shape`: (results, axes whose input must grow).
+
+    Along each measured axis a row of `window` consecutive output cells through the middle is
+    measured (the other axes at their middle cell), and, when several axes repeat with a
+    period above 1, one period of every axis's phases on top. An output cell q of an axis
+    with n input and m output cells sits at input coordinate q * n / m and reaches
+    q * n / m - lo cells back and hi - q * n / m forward. A measurement is accepted when every
+    measured dependency stays at least one period away from both ends of the axis (no
+    boundary rule reached it), and the extents along each row repeat with some period p, seen
+    at least twice in the row; the position ranges are the minima and maxima over every
+    measured cell, which cover all phases. Extents that do not repeat within the row are no
+    stencil (a flip, a position-dependent layout): refused, never averaged. A `recheck`
+    (axis: period in output cells, verified on a smaller input) measures one such period.
+    """
+    d = len(shape) - 1
+    sizes = shape[1:]
+    out = grads.out_grid(shape)[1:]
+    ratio = [Fraction(n, m) for n, m in zip(sizes, out, strict=True)]
+    centre = [m // 2 for m in out]
+    # A row that does not fit (a short axis) is measured as far as it fits: that may show a
+    # global coupling; a stencil needs the whole row, so its axis grows.
+    wanted = {s: recheck[s] if recheck else geometry.window(s) for s in axes}
+    window = {s: max(1, min(wanted[s], out[s] - 2)) for s in axes}
+    first = {s: max(0, out[s] // 2 - window[s] // 2) for s in axes}
+    short = [s for s in axes if window[s] < wanted[s]]
+    rows: dict[int, list[tuple[int, ...]]] = {}
+    for s in axes:
+        rows[s] = [
+            tuple(first[s] + k if t == s else centre[t] for t in range(d)) for k in range(window[s])
+        ]
+    positions = sorted({p for row in rows.values() for p in row})
+    probes = {p.position: p for p in grads.probe(shape, positions)}
+
+    def extents(p: _Probe, t: int) -> tuple[Fraction, Fraction] | None:
+        if p.lo[t] < 0:
+            return None
+        at = p.position[t] * ratio[t]
+        return (at - p.lo[t], p.hi[t] - at)
+
+    results: dict[int, _AxisResult] = {}
+    grow: list[int] = []
+    for s in axes:
+        n = sizes[s]
+        margin = geometry.periods[s]
+        found = [p for p in probes.values() if p.lo[s] >= 0]
+        if found and all(p.whole[s] for p in found):
+            if n > geometry.bound + 1:
+                # No finite stencil is this wide: the whole axis is a global coupling.
+                bigger = list(shape)
+                bigger[s + 1] *= 2
+                kind = "inf" if _accepts(model, tuple(bigger)) else "dense"
+                results[s] = _global(n, kind)
+            else:
+                grow.append(s)
+            continue
+        if s in short or not all(p.lo[s] >= margin and p.hi[s] <= n - 1 - margin for p in found):
+            grow.append(s)
+    if grow:
+        return results, grow
+    if len(results) < len(axes) and any(p.negative for p in probes.values()):
+        raise UnsupportedOperation(
+            "error: receptive field (empirical): a path with a negative sign "
+            "survives with positive weights (a subtraction in the model), so "
+            "gradients could cancel; use the structural method"
+        )
+    periods: dict[int, int] = {}
+    for s in axes:
+        if s in results:
+            continue
+        if recheck or geometry.known:
+            periods[s] = window[s]
+            continue
+        keys = [tuple(extents(probes[q], t) for t in range(d)) for q in rows[s]]
+        period = next(
+            (
+                p
+                for p in range(1, len(keys) // 2 + 1)
+                if all(keys[k] == keys[k + p] for k in range(len(keys) - p))
+            ),
+            None,
+        )
+        if period is None:
+            raise UnsupportedOperation(
+                f"error: receptive field (empirical): along axis {s} the extent depends on the "
+                f"output position and does not repeat within {len(keys)} cells (no stencil: a "
+                "flip or a position-dependent layout); use the structural method"
+            )
+        periods[s] = period
+    if sum(1 for p in periods.values() if p > 1) > 1:
+        grid = [
+            range(first[t], first[t] + periods[t]) if t in periods else [centre[t]]
+            for t in range(d)
+        ]
+        extra = [
+            tuple(int(i) for i in p)
+            for p in np.stack(np.meshgrid(*grid, indexing="ij"), -1).reshape(-1, d)
+        ]
+        extra = [p for p in extra if p not in probes]
+        if extra:
+            probes.update({p.position: p for p in grads.probe(shape, extra)})
+    for s, period in periods.items():
+        # Reported in input cells (the output's period times its spacing), as the other
+        # methods do; on a finer grid, the smallest whole number of input cells.
+        spacing = period * ratio[s]
+        in_cells = spacing.numerator
+        ext = [e for e in (extents(p, s) for p in probes.values()) if e is not None]
+        back = [e[0] for e in ext] or [Fraction(0)]
+        fwd = [e[1] for e in ext] or [Fraction(0)]
+        results[s] = _AxisResult(
+            (_num(max(back)), _num(max(fwd))),
+            ((_num(min(back)), _num(max(back))), (_num(min(fwd)), _num(max(fwd)))),
+            sizes[s],
+            "stencil",
+            in_cells,
+            period,
+        )
+    return results, []
+
+
+MEMORY_LIMIT = 4 << 30  # bytes: a measurement that needs more is refused, naming the size
+
+
 def _measure_axes(
     grads: _Gradients,
     model: Any,
     shape: tuple[int, ...],
     axes: list[int],
-    periods: tuple[int, ...],
-    bound: int,
+    geometry: _Geometry,
 ) -> dict[int, _AxisResult]:
-    """Grow the listed axes of `shape` until every one of them is measured cleanly."""
+    """Grow the listed axes of `shape` until every one of them is measured cleanly.
+
+    Aliasing: on a periodic (wrapped) boundary a dependency d cells away shows up at d mod n,
+    anywhere on the axis, so the boundary check of `_measure_at` cannot see it. A stencil
+    measured on n cells is accepted when no finite stencil can wrap (n is more than twice the
+    bound of `_grid_bounds` plus the measured row: every offset then lands on a distinct cell
+    and the boundary check sees any that reaches the ends), or when it is measured again,
+    unchanged, on an input of n' = n + u cells (u the model's grid unit, gcd(n, n') = u): a
+    dependency that shows at the same offset e on both sizes lies e plus a multiple of
+    lcm(n, n') = n n' / u cells away — about n^2 / u, far beyond any input measured. A re-check
+    that differs shows aliasing: the input then jumps to the size at which nothing can wrap.
+    No input grows beyond `MEMORY_LIMIT` (the traced program's float64 values, per
+    cotangent): the method refuses instead, naming the size it would need.
+    """
     sizes = list(shape[1:])
     done: dict[int, _AxisResult] = {}
+    previous: dict[int, _AxisResult] = {}
+    why = ""  # why the input has grown to `sizes`
     while True:
         todo = [s for s in axes if s not in done]
         if not todo:
             return done
         current = (shape[0], *sizes)
-        centre = [(n // 2) // p * p for n, p in zip(sizes, periods, strict=True)]
-        grow = [s for s in todo if centre[s] + periods[s] > sizes[s]]
-        if not grow:
-            ranges = [
-                range(centre[s], centre[s] + periods[s]) if s in todo else [centre[s]]
-                for s in range(len(sizes))
-            ]
-            grid = np.stack(np.meshgrid(*ranges, indexing="ij"), -1).reshape(-1, len(sizes))
-            positions = [tuple(int(i) for i in p) for p in grid]
-            probes = grads.probe(current, positions)
-            for s in todo:
-                n, period = sizes[s], periods[s]
-                found = [p for p in probes if p.lo[s] >= 0]
-                if found and all(p.whole[s] for p in found):
-                    if n > bound + 1:
-                        # No finite stencil is this wide: the whole axis is a global coupling.
-                        bigger = list(current)
-                        bigger[s + 1] *= 2
-                        kind = "inf" if _accepts(model, tuple(bigger)) else "dense"
-                        done[s] = _global(n, kind)
-                    else:
-                        grow.append(s)
-                    continue
-                if not all(p.lo[s] >= period and p.hi[s] <= n - 1 - period for p in found):
-                    grow.append(s)
-                    continue
-                if any(p.negative for p in probes):
-                    raise UnsupportedOperation(
-                        "error: receptive field (empirical): a path with a negative sign "
-                        "survives with positive weights (a subtraction in the model), so "
-                        "gradients could cancel; use the structural method"
-                    )
-                back = [p.position[s] - p.lo[s] for p in found] or [0]
-                fwd = [p.hi[s] - p.position[s] for p in found] or [0]
-                done[s] = _AxisResult(
-                    (max(back), max(fwd)),
-                    ((min(back), max(back)), (min(fwd), max(fwd))),
-                    n,
-                    "stencil",
-                )
-        if not grow:
+        need = _intermediate_bytes(model, current) * (1 + grads.batch)
+        if math.prod(sizes) > MAX_CELLS or need > MEMORY_LIMIT:
+            raise ArchinspectError(
+                f"error: receptive field (empirical): {why}measuring on an input of "
+                f"{tuple(sizes)} cells needs about {need / 1e9:.1f} GB of float64 values, beyond "
+                f"this method's limits ({MAX_CELLS} cells, {MEMORY_LIMIT / 1e9:.1f} GB); use the "
+                "structural method"
+            )
+        recheck = {s: previous[s].row for s in todo if s in previous}
+        if recheck and len(recheck) < len(todo):
+            # Axes re-checked and axes measured afresh are measured separately.
+            todo = [s for s in todo if s in recheck]
+        results, grow = _measure_at(grads, model, current, todo, geometry, recheck or None)
+        wider: list[int] = []
+        aliased: list[int] = []
+        for s, r in results.items():
+            if r.kind != "stencil" or sizes[s] >= geometry.safe(s):
+                done[s] = r
+                continue
+            before = previous.pop(s, None)
+            if before is not None and (before.pair, before.range) != (r.pair, r.range):
+                aliased.append(s)
+            elif before is not None:
+                done[s] = dataclasses.replace(before, size=r.size)
+            else:
+                previous[s] = r
+                wider.append(s)
+        if not grow and not wider and not aliased:
             continue
         bigger = list(sizes)
         for s in grow:
             bigger[s] *= 2
-        if math.prod(bigger) > MAX_CELLS or not _accepts(model, (shape[0], *bigger)):
+        for s in wider:
+            # The re-check size n' shares only the unit u with n: a wrapped dependency seen
+            # unchanged on both sits a multiple of lcm(n, n') = n n' / u cells from where it shows.
+            unit = geometry.unit(s)
+            for k in (1, 3, 5, 7, None):
+                bigger[s] = sizes[s] + k * unit if k else 2 * sizes[s]
+                if k is None or (
+                    math.gcd(sizes[s], bigger[s]) == unit and _accepts(model, (shape[0], *bigger))
+                ):
+                    break
+        for s in aliased:
+            unit = geometry.unit(s)
+            safe = geometry.safe(s)
+            bigger[s] = 2 * sizes[s]
+            if safe != math.inf:
+                bigger[s] = max(bigger[s], -(-int(safe) // unit) * unit)
+        s = (aliased + grow + wider)[0]
+        why = (
+            f"at {tuple(sizes)} cells the measured extent changed with the input size "
+            "(aliasing through a periodic boundary); "
+            if s in aliased
+            else f"at {tuple(sizes)} cells the boundary still reached the measured cells; "
+            if s in grow
+            else f"the result on {tuple(sizes)} cells needs a re-check for aliasing; "
+        )
+        if not _accepts(model, (shape[0], *bigger)):
             raise ArchinspectError(
-                f"error: receptive field (empirical): at {tuple(sizes)} cells the boundary "
-                "still reaches the measured cells, and a larger input is refused or too large"
+                f"error: receptive field (empirical): {why}the model refuses the next input, "
+                f"{tuple(bigger)} cells; use the structural method"
             )
         sizes = bigger
 
@@ -472,7 +796,21 @@ def empirical_receptive_field(
     time, for models whose separability is known (a family declares it: see the module
     docstring); otherwise (None or False) all axes are measured together.
     """
+    try:
+        return _empirical(model, input_shape, start, separable)
+    finally:
+        _TRACES.traces = None  # the traces hold the copy's arrays
+
+
+def _empirical(
+    model: Any,
+    input_shape: tuple[int, ...],
+    start: tuple[int, ...] | None,
+    separable: bool | None,
+) -> RFResult:
     import jax
+
+    from archinspect.analysis.receptive_field.primal import refuse_callbacks
 
     d = len(input_shape) - 1
     with jax.enable_x64(True):
@@ -482,29 +820,47 @@ def empirical_receptive_field(
                 f"error: receptive field (empirical): the model does not accept inputs of "
                 f"shape {input_shape}"
             )
+        refuse_callbacks(_trace(copy, input_shape).jaxpr)
+        ratios = _grid_ratios(copy, input_shape)
+        periods, bound = _grid_bounds(copy, input_shape)
         if start is not None:
+            # Rounded up to the model's own grids (an odd size would misalign a resize).
+            units = [math.lcm(p, q) for p, q in zip(periods, ratios, strict=True)]
             hinted = (
                 input_shape[0],
-                *(max(a, b) for a, b in zip(input_shape[1:], start, strict=True)),
+                *(
+                    max(a, -(-b // u) * u)
+                    for a, b, u in zip(input_shape[1:], start, units, strict=True)
+                ),
             )
-            if _accepts(copy, hinted):
+            if hinted != input_shape and _accepts(copy, hinted):
                 input_shape = hinted
-        periods, bound = _grid_bounds(copy, input_shape)
+                periods, bound = _grid_bounds(copy, input_shape)
+        unbounded = _moves_cells(copy, input_shape)
         results: dict[int, _AxisResult] = {}
         if d > 1 and separable:
             short = _short_size(copy, input_shape, max(periods))
             for s in range(d):
-                grads = _Gradients(copy, periods[s])
+                geometry = _Geometry(periods, ratios, bound, known=True, unbounded=unbounded)
+                grads = _Gradients(copy, min(BATCH, geometry.window(s)))
                 shape = tuple(n if a in (0, s + 1) else short for a, n in enumerate(input_shape))
-                results.update(_measure_axes(grads, copy, shape, [s], periods, bound))
+                results.update(_measure_axes(grads, copy, shape, [s], geometry))
         else:
-            grads = _Gradients(copy, min(BATCH, math.prod(periods)))
-            results = _measure_axes(grads, copy, input_shape, list(range(d)), periods, bound)
+            batch = min(
+                BATCH,
+                sum(
+                    max(2 * math.lcm(p, q), MIN_WINDOW)
+                    for p, q in zip(periods, ratios, strict=True)
+                ),
+            )
+            geometry = _Geometry(periods, ratios, bound, unbounded=unbounded)
+            grads = _Gradients(copy, batch)
+            results = _measure_axes(grads, copy, input_shape, list(range(d)), geometry)
     axes = [results[s] for s in range(d)]
     return RFResult(
         per_axis=tuple(a.pair for a in axes),
         position_range=tuple(a.range for a in axes),
-        period=periods,
+        period=tuple(a.period for a in axes),
         global_=bool(norms) or any(a.kind != "stencil" for a in axes),
         global_via=tuple(norms),
         method="empirical",

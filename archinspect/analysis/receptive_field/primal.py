@@ -1,0 +1,197 @@
+"""The forward program of a model with every derivative-only construct taken out (README,
+"Exact receptive fields": the empirical method).
+
+A gradient describes the forward map only when every primitive's derivative rule is the
+derivative of what that primitive computes. JAX's own primitives keep that promise; three kinds
+of construct break it on purpose:
+
+- `stop_gradient` computes the identity and declares the derivative zero;
+- `custom_jvp` / `custom_vjp` compute their primal function (the `call_jaxpr` of the call) and
+  declare any derivative their author chose (e.g. the identity for a conv);
+- callbacks run Python: `jax.debug.print` / `jax.debug.callback` return nothing (no data
+  dependency, but their lines would land on stdout); `pure_callback` / `io_callback` return
+  values JAX cannot differentiate or see into.
+
+`primal_program` rebuilds the traced program with `stop_gradient` replaced by the identity, each
+custom derivative replaced by its primal function (inlined, so its rules are never used), and
+the output-free debug callbacks dropped; it refuses a callback that returns values, naming it
+and where it was written. Everything else is bound as traced, so the rebuilt program computes
+exactly the values the model's forward pass computes, and its derivatives are JAX's own rules
+for JAX's own primitives: the derivatives of the forward map.
+
+This walks the program on its own (it shares no code with the structural method's rules).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from archinspect.errors import UnsupportedOperation
+
+
+def _primitives() -> tuple[set[Any], set[Any], set[Any], set[Any]]:
+    """(identity, inlined, dropped, refused) primitive objects of this JAX version."""
+    from jax._src import callback, debugging
+    from jax.extend.core.primitives import custom_jvp_call_p, custom_vjp_call_p, stop_gradient_p
+
+    dropped = {debugging.debug_callback_p}
+    if hasattr(debugging, "debug_print_p"):
+        dropped.add(debugging.debug_print_p)
+    refused = {callback.pure_callback_p, callback.io_callback_p}
+    return {stop_gradient_p}, {custom_jvp_call_p, custom_vjp_call_p}, dropped, refused
+
+
+def _subs(eqn: Any) -> list[Any]:
+    """The jaxprs (closed or open) an equation's parameters hold."""
+    from jax.extend.core import ClosedJaxpr, Jaxpr
+
+    found = []
+    for value in eqn.params.values():
+        for sub in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(sub, (ClosedJaxpr, Jaxpr)):
+                found.append(sub)
+    return found
+
+
+def _open(sub: Any) -> Any:
+    return getattr(sub, "jaxpr", sub)
+
+
+def where(eqn: Any) -> str:
+    """Where the equation was written: the user's file and line, and the module path."""
+    from jax._src import source_info_util
+
+    place = source_info_util.summarize(eqn.source_info)
+    stack = str(eqn.source_info.name_stack)
+    return f"{stack} ({place})" if stack else place
+
+
+def derivative_only(jaxpr: Any) -> list[Any]:
+    """The equations, at any depth, that `primal_program` rewrites or refuses."""
+    identity, inlined, dropped, refused = _primitives()
+    special = identity | inlined | dropped | refused
+    found: list[Any] = []
+
+    def visit(j: Any) -> None:
+        for eqn in j.eqns:
+            if eqn.primitive in special:
+                found.append(eqn)
+            for sub in _subs(eqn):
+                visit(_open(sub))
+
+    visit(jaxpr)
+    return found
+
+
+def refuse_callbacks(jaxpr: Any) -> None:
+    """A callback that returns values is an opaque data dependency: refuse it by name."""
+    _, _, _, refused = _primitives()
+    for eqn in derivative_only(jaxpr):
+        if eqn.primitive in refused:
+            raise UnsupportedOperation(
+                f"error: receptive field (empirical): '{eqn.primitive.name}' at {where(eqn)} "
+                "runs Python code whose values JAX cannot see into; use the structural method"
+            )
+
+
+def evaluate(jaxpr: Any, consts: list[Any], *args: Any) -> list[Any]:
+    """Evaluate `jaxpr` with the rewrites described in the module docstring."""
+    from jax.extend.core import Literal
+    from jax.extend.core.primitives import closed_call_p, jit_p, remat_p
+
+    calls = {jit_p, closed_call_p, remat_p}
+    identity, inlined, dropped, _ = _primitives()
+    refuse_callbacks(jaxpr)
+    env: dict[Any, Any] = {}
+
+    def read(v: Any) -> Any:
+        return v.val if isinstance(v, Literal) else env[v]
+
+    for v, x in zip(jaxpr.constvars, consts, strict=True):
+        env[v] = x
+    for v, x in zip(jaxpr.invars, args, strict=True):
+        env[v] = x
+    for eqn in jaxpr.eqns:
+        ins = [read(v) for v in eqn.invars]
+        prim = eqn.primitive
+        if prim in dropped:
+            outs: list[Any] = []
+        elif prim in identity:
+            outs = ins
+        elif prim in inlined:
+            body = eqn.params["call_jaxpr"]
+            outs = evaluate(_open(body), list(getattr(body, "consts", [])), *ins)
+        else:
+            subs = _subs(eqn)
+            params = eqn.params
+            if subs and any(derivative_only(_open(s)) for s in subs):
+                if prim in calls and len(subs) == 1:
+                    # A call (jit, closed_call, checkpoint): run its body in place.
+                    body = subs[0]
+                    outs = evaluate(_open(body), list(getattr(body, "consts", [])), *ins)
+                    for v, x in zip(eqn.outvars, outs, strict=True):
+                        env[v] = x
+                    continue
+                # Control flow (cond, while, scan): the same program with rewritten bodies.
+                params = {k: _rewrite_param(v) for k, v in params.items()}
+            with eqn.ctx.manager:
+                result = prim.bind(*ins, **prim.get_bind_params(params))
+            outs = list(result) if prim.multiple_results else [result]
+        for v, x in zip(eqn.outvars, outs, strict=True):
+            env[v] = x
+    return [read(v) for v in jaxpr.outvars]
+
+
+def _rewrite_param(value: Any) -> Any:
+    from jax.extend.core import ClosedJaxpr, Jaxpr
+
+    if isinstance(value, (list, tuple)):
+        return type(value)(_rewrite_param(v) for v in value)
+    if isinstance(value, ClosedJaxpr):
+        return _rewrite_closed(value)
+    if isinstance(value, Jaxpr):
+        raise UnsupportedOperation(
+            "error: receptive field (empirical): a construct without a derivative (stop_gradient, "
+            "a custom derivative or a callback) inside an open sub-program; use the structural "
+            "method"
+        )
+    return value
+
+
+def _rewrite_closed(closed: Any) -> Any:
+    """The same sub-program (same inputs and outputs), rewritten."""
+    import jax
+
+    avals = [jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in closed.jaxpr.invars]
+    return jax.make_jaxpr(lambda *xs: evaluate(closed.jaxpr, list(closed.consts), *xs))(*avals)
+
+
+def primal_program(model: Any) -> Callable[[Any, Any], Any]:
+    """`(dynamic, x) -> model(x)` as the rewritten forward program, where `dynamic` is the
+    model's array part (`eqx.partition(model, eqx.is_array)`), traced once per input shape."""
+    import equinox as eqx
+    import jax
+
+    dynamic, static = eqx.partition(model, eqx.is_array)
+    leaves, treedef = jax.tree_util.tree_flatten(dynamic)
+
+    def flat(leaves: list[Any], x: Any) -> Any:
+        return eqx.combine(jax.tree_util.tree_unflatten(treedef, leaves), static)(x)
+
+    cache: dict[tuple, Any] = {}
+
+    def trace(shape: tuple[int, ...], dtype: Any) -> Any:
+        key = (shape, str(dtype))
+        if key not in cache:
+            avals = [jax.ShapeDtypeStruct(x.shape, x.dtype) for x in leaves]
+            cache[key] = jax.make_jaxpr(flat)(avals, jax.ShapeDtypeStruct(shape, dtype))
+        return cache[key]
+
+    def run(dynamic: Any, x: Any) -> Any:
+        closed = trace(tuple(x.shape), x.dtype)
+        args = jax.tree_util.tree_leaves(dynamic)
+        (out,) = evaluate(closed.jaxpr, list(closed.consts), *args, x)
+        return out
+
+    return run
