@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install bench clean
+.PHONY: demo test test-all lint install bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,13 @@ demo: $(STAMP)
 	$(BIN)/archinspect count configs/unet.yaml
 
 test: $(STAMP)
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 -m "not slow"
 	$(BIN)/ruff check archinspect tests benchmarks
 	$(BIN)/archinspect check --require-budget configs/*.yaml
+
+# Every case, the slow ends of the seeded grids included.
+test-all: $(STAMP)
+	$(BIN)/pytest -q -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check archinspect tests benchmarks

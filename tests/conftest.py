@@ -9,6 +9,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def slow_after(cases, keep: int) -> list:
+    """The first `keep` cases run in every `make test`; the rest of the grid is marked slow and
+    runs in `make test-all` (README, "Development": the suite stays under five minutes on two
+    cores, and no case is dropped)."""
+    out = []
+    for i, case in enumerate(cases):
+        if i < keep:
+            out.append(case)
+        else:
+            values = case if isinstance(case, tuple) else (case,)
+            out.append(pytest.param(*values, marks=pytest.mark.slow))
+    return out
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden",

@@ -33,6 +33,7 @@ from archinspect.analysis.shapes import conv_geometry_of
 from archinspect.cli import app
 from archinspect.layers.conv import Conv, UpConv
 from archinspect.report import ConvGeometry
+from tests.conftest import slow_after
 
 runner = CliRunner()
 MODES = ("zeros", "circular", "reflect", "edge")
@@ -200,7 +201,7 @@ def test_the_random_geometries_cover_every_knob():
     )
 
 
-@pytest.mark.parametrize("case", range(len(GEOMETRIES)))
+@pytest.mark.parametrize("case", slow_after(range(len(GEOMETRIES)), 20))
 def test_non_zeros_are_the_jacobians(case: int):
     g, n = GEOMETRIES[case]
     with jax.enable_x64(True):

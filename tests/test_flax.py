@@ -31,6 +31,7 @@ from archinspect.cli import app
 from archinspect.errors import ArchinspectError
 from archinspect.examples.flax_tcn import TCN
 from archinspect.spec import load_spec_text
+from tests.conftest import slow_after
 
 runner = CliRunner()
 TCN_CONFIG = "configs/flax_tcn.yaml"
@@ -75,7 +76,7 @@ def _stack_cases(n: int = 8):
         )
 
 
-@pytest.mark.parametrize("features,kernels,dims,use_bias,out", list(_stack_cases()))
+@pytest.mark.parametrize("features,kernels,dims,use_bias,out", slow_after(list(_stack_cases()), 3))
 def test_counts_equal_nnx_param_state_on_a_grid_of_stacks(features, kernels, dims, use_bias, out):
     expected = sum(
         k**dims * a * b + (b if use_bias else 0)

@@ -117,8 +117,19 @@ EMPIRICAL = [
 ]
 
 
+# The multi-level UNets beyond 1-D take 9 s each: they run in `make test-all`.
+SLOW_EMPIRICAL = {
+    ("ModernUNet", 1, 1),
+    ("ClassicUNet", 1, 2),
+    ("ModernUNet", 2, 2),
+    ("ClassicUNet", 0, 3),
+}
+
+
 @pytest.mark.parametrize(
-    ("family", "i", "d"), EMPIRICAL, ids=[f"{f}{i}-{d}d" for f, i, d in EMPIRICAL]
+    ("family", "i", "d"),
+    [pytest.param(*c, marks=pytest.mark.slow) if c in SLOW_EMPIRICAL else c for c in EMPIRICAL],
+    ids=[f"{f}{i}-{d}d" for f, i, d in EMPIRICAL],
 )
 def test_empirical_equals_analytic(family, i, d):
     s = spec(family, d, GRID[family][i])

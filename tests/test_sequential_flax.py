@@ -22,6 +22,7 @@ from flax import nnx
 
 from archinspect.families import conv_arithmetic as ca
 from archinspect.layers import stack as st
+from tests.conftest import slow_after
 
 F32 = jnp.float32
 
@@ -122,7 +123,7 @@ def _transpose_seeds() -> list[int]:
     return list(range(1000, 1240))
 
 
-@pytest.mark.parametrize("seed", _conv_seeds())
+@pytest.mark.parametrize("seed", slow_after(_conv_seeds(), 120))
 def test_conv_matches_flax_and_lax(seed: int) -> None:
     case = _case(seed, transposed=False)
     dims = case["dims"]
@@ -203,7 +204,7 @@ def test_conv_matches_flax_and_lax(seed: int) -> None:
         assert ours == lax_y.shape[2:]
 
 
-@pytest.mark.parametrize("seed", _transpose_seeds())
+@pytest.mark.parametrize("seed", slow_after(_transpose_seeds(), 80))
 def test_conv_transpose_matches_flax_and_lax(seed: int) -> None:
     case = _case(seed, transposed=True)
     dims = case["dims"]
@@ -282,7 +283,7 @@ def test_conv_transpose_matches_flax_and_lax(seed: int) -> None:
         assert ours == lax_y.shape[2:]
 
 
-@pytest.mark.parametrize("seed", range(2000, 2090))
+@pytest.mark.parametrize("seed", slow_after(range(2000, 2090), 30))
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_pools_match_flax(seed: int, kind: str) -> None:
     rng = random.Random(seed)

@@ -31,6 +31,7 @@ from archinspect.errors import SpecError
 from archinspect.families import FAMILIES
 from archinspect.report import ConvGeometry
 from archinspect.spec.load import load_spec_text
+from tests.conftest import slow_after
 
 runner = CliRunner()
 
@@ -176,7 +177,7 @@ def numpy_forward(model, x):
     return conv(model.projection, x)
 
 
-@pytest.mark.parametrize(("c_in", "c_out", "channels", "k"), CASES[:4])
+@pytest.mark.parametrize(("c_in", "c_out", "channels", "k"), slow_after(CASES[:4], 2))
 def test_forward_equals_numpy_and_keeps_the_length(c_in, c_out, channels, k):
     model = build(c_in, c_out, channels, k)
     x = np.asarray(jax.random.normal(jax.random.PRNGKey(2), (c_in, 40)), np.float64)
