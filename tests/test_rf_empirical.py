@@ -259,6 +259,20 @@ def test_aliasing_through_the_periodic_boundary_is_detected_and_measured():
     assert got.analysed_shape[1] > 2 * 40000  # measured where nothing wraps
 
 
+def test_the_structural_method_refuses_a_stencil_past_its_limit_and_says_why():
+    # The same network: a stencil of 40000 cells each way needs an input of over 80,000 cells
+    # to free one output cell from the boundary; the structural method stops at 65,536 per
+    # axis and says so (it never reports the aliased (32, 32) or less).
+    s = dilated(1, 1)
+    with pytest.raises(
+        ArchinspectError,
+        match=r"at \(64,\) cells no output cell is free of boundary effects .* the next input, "
+        r"\(131072,\) cells, is past the structural method's limit of 65,536 cells per axis .*"
+        r"try --method empirical",
+    ):
+        receptive_field(build_abstract(s), s.input_shape)
+
+
 def test_a_measurement_beyond_the_memory_bound_is_refused_with_the_size():
     # In 2-D each 3-conv's periodic padding of 20000 cells makes every hidden array about
     # 40,000 x 40,000 cells: the method refuses before allocating anything.

@@ -448,8 +448,11 @@ def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured
         if math.prod(sizes) > MAX_CELLS or max(sizes) > MAX_AXIS:
             raise ArchinspectError(
                 f"error: receptive field: at {result.sizes} cells no output cell is free of "
-                "boundary effects (or the model refers to fixed positions, like x + x[:, :1]); "
-                "archinspect does not analyse larger inputs"
+                "boundary effects (or the model refers to fixed positions, like x + x[:, :1]), "
+                f"and the next input, {tuple(sizes)} cells, is past the structural method's "
+                f"limit of {MAX_AXIS:,} cells per axis and {MAX_CELLS:,} in all; the stencil "
+                "may be wider than that: try --method empirical, which measures wider stencils "
+                "and says how much memory it would need"
             )
         try:
             result = analyse(model, (channels, *sizes))
