@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from archinspect.analysis.jaxprs import walk
 from archinspect.analysis.params import is_array_like
 from archinspect.errors import ArchinspectError, UnsupportedOperation
 from archinspect.report import GlobalSource, Pair, RFResult
@@ -168,21 +169,6 @@ def positive_linear_copy(model: Any, seed: int = 0) -> tuple[Any, list[GlobalSou
 # ----------------------------------------------------------------------------- the program
 
 
-def _walk(jaxpr: Any, visit: Any) -> None:
-    """visit(eqn) for every equation of `jaxpr` and of the jaxprs its parameters hold (this
-    method's own walk: it shares nothing with the structural method's rules)."""
-    from jax.extend.core import ClosedJaxpr, Jaxpr
-
-    for eqn in jaxpr.eqns:
-        visit(eqn)
-        for value in eqn.params.values():
-            for sub in value if isinstance(value, (list, tuple)) else (value,):
-                if isinstance(sub, ClosedJaxpr):
-                    _walk(sub.jaxpr, visit)
-                elif isinstance(sub, Jaxpr):
-                    _walk(sub, visit)
-
-
 class _Traces:
     """The copy's program per input shape, traced once within one measurement (the period,
     the bounds, the callbacks and the memory estimate all read it)."""
@@ -268,7 +254,7 @@ def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], i
                 periods[i] *= math.prod(eqn.params["window_strides"])
             widening += max(eqn.params["window_dimensions"]) - 1
 
-    _walk(closed.jaxpr, visit)
+    walk(closed.jaxpr, visit)
     return tuple(periods), max(periods) * widening
 
 
@@ -293,13 +279,13 @@ def _moves_cells(model: Any, shape: tuple[int, ...]) -> bool:
         nonlocal found
         found = found or eqn.primitive in moving
 
-    _walk(_trace(model, shape).jaxpr, visit)
+    walk(_trace(model, shape).jaxpr, visit)
     return found
 
 
 def _shapes(model: Any, shape: tuple[int, ...]) -> list[tuple[int, ...]]:
     found: list[tuple[int, ...]] = []
-    _walk(_trace(model, shape).jaxpr, lambda e: found.extend(v.aval.shape for v in e.outvars))
+    walk(_trace(model, shape).jaxpr, lambda e: found.extend(v.aval.shape for v in e.outvars))
     return found
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from archinspect.analysis.jaxprs import sub_jaxprs, walk
 from archinspect.errors import UnsupportedOperation
 
 
@@ -42,20 +43,9 @@ def _primitives() -> tuple[set[Any], set[Any], set[Any], set[Any]]:
     return {stop_gradient_p}, {custom_jvp_call_p, custom_vjp_call_p}, dropped, refused
 
 
-def _subs(eqn: Any) -> list[Any]:
-    """The jaxprs (closed or open) an equation's parameters hold."""
-    from jax.extend.core import ClosedJaxpr, Jaxpr
-
-    found = []
-    for value in eqn.params.values():
-        for sub in value if isinstance(value, (list, tuple)) else (value,):
-            if isinstance(sub, (ClosedJaxpr, Jaxpr)):
-                found.append(sub)
-    return found
-
-
-def _open(sub: Any) -> Any:
-    return getattr(sub, "jaxpr", sub)
+def _open(sub: Any) -> tuple[Any, list[Any]]:
+    """A custom derivative's primal (closed or open) as a jaxpr and its constants."""
+    return getattr(sub, "jaxpr", sub), list(getattr(sub, "consts", []))
 
 
 def where(eqn: Any) -> str:
@@ -72,15 +62,7 @@ def derivative_only(jaxpr: Any) -> list[Any]:
     identity, inlined, dropped, refused = _primitives()
     special = identity | inlined | dropped | refused
     found: list[Any] = []
-
-    def visit(j: Any) -> None:
-        for eqn in j.eqns:
-            if eqn.primitive in special:
-                found.append(eqn)
-            for sub in _subs(eqn):
-                visit(_open(sub))
-
-    visit(jaxpr)
+    walk(jaxpr, lambda eqn: found.append(eqn) if eqn.primitive in special else None)
     return found
 
 
@@ -120,16 +102,14 @@ def evaluate(jaxpr: Any, consts: list[Any], *args: Any) -> list[Any]:
         elif prim in identity:
             outs = ins
         elif prim in inlined:
-            body = eqn.params["call_jaxpr"]
-            outs = evaluate(_open(body), list(getattr(body, "consts", [])), *ins)
+            outs = evaluate(*_open(eqn.params["call_jaxpr"]), *ins)
         else:
-            subs = _subs(eqn)
+            subs = sub_jaxprs(eqn)
             params = eqn.params
-            if subs and any(derivative_only(_open(s)) for s in subs):
+            if subs and any(derivative_only(sub) for sub, _ in subs):
                 if prim in calls and len(subs) == 1:
                     # A call (jit, closed_call, checkpoint): run its body in place.
-                    body = subs[0]
-                    outs = evaluate(_open(body), list(getattr(body, "consts", [])), *ins)
+                    outs = evaluate(*subs[0], *ins)
                     for v, x in zip(eqn.outvars, outs, strict=True):
                         env[v] = x
                     continue

@@ -24,6 +24,7 @@ nothing it reads depends on the input (then neither does anything it returns).
 
 from __future__ import annotations
 
+from archinspect.analysis.jaxprs import sub_jaxprs, walk
 from archinspect.analysis.receptive_field.rules import (  # noqa: F401  (each registers its rules)
     calls,
     cumulative,
@@ -37,7 +38,6 @@ from archinspect.analysis.receptive_field.rules import (  # noqa: F401  (each re
     tile,
     windowed,
 )
-from archinspect.analysis.receptive_field.rules.calls import sub_jaxprs, walk
 from archinspect.analysis.receptive_field.rules.marks import MARK
 from archinspect.analysis.receptive_field.rules.registry import RULES, Context, Rule, unknown
 from archinspect.analysis.receptive_field.rules.tables import Tag, Val, empty, input_val

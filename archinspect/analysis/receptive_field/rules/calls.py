@@ -1,10 +1,7 @@
 """Calls, conditionals and callbacks: primitives whose parameters hold jaxprs or Python
-functions, and the one jaxpr walker.
-
-`sub_jaxprs` is the only place that knows where an equation keeps its jaxprs (a call's body,
-a cond's branches, a checkpoint's jaxpr, a custom derivative's primal); the call rules
-interpret them, and `walk` visits every equation of a jaxpr and of the jaxprs inside it (the
-empirical method reads strides and windows with it). Loops are in `loops`.
+functions. The call rules interpret the jaxprs that `archinspect.analysis.jaxprs.sub_jaxprs`
+finds (a call's body, a cond's branches, a checkpoint's jaxpr, a custom derivative's primal);
+loops are in `loops`.
 
 Callbacks that return nothing (`jax.debug.print`, `jax.debug.callback`) are ignored: no value
 of the forward pass depends on them. One that returns values is refused, naming it: what its
@@ -14,13 +11,12 @@ the input and it is pure).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from jax import lax
 from jax._src.callback import io_callback_p, pure_callback_p  # no public home
 from jax._src.debugging import debug_callback_p, debug_print_p  # no public home
-from jax.extend.core import ClosedJaxpr, Jaxpr, Literal, Primitive
+from jax.extend.core import Jaxpr, Literal, Primitive
 from jax.extend.core.primitives import (
     closed_call_p,
     custom_jvp_call_p,
@@ -29,6 +25,7 @@ from jax.extend.core.primitives import (
     remat_p,
 )
 
+from archinspect.analysis.jaxprs import sub_jaxprs
 from archinspect.analysis.receptive_field.rules.elementwise import union_val
 from archinspect.analysis.receptive_field.rules.registry import (
     Context,
@@ -37,27 +34,6 @@ from archinspect.analysis.receptive_field.rules.registry import (
     unsupported,
 )
 from archinspect.analysis.receptive_field.rules.tables import Val, empty, inert
-
-
-def sub_jaxprs(eqn: Any) -> list[tuple[Jaxpr, list[Any]]]:
-    """Every jaxpr held by the equation's parameters, with its constants, in parameter order
-    (a call's body; a cond's branches; a loop's condition and body)."""
-    found: list[tuple[Jaxpr, list[Any]]] = []
-    for value in eqn.params.values():
-        for sub in value if isinstance(value, (list, tuple)) else (value,):
-            if isinstance(sub, ClosedJaxpr):
-                found.append((sub.jaxpr, list(sub.consts)))
-            elif isinstance(sub, Jaxpr):
-                found.append((sub, []))
-    return found
-
-
-def walk(jaxpr: Jaxpr, visit: Callable[[Any], None]) -> None:
-    """visit(eqn) for every equation of `jaxpr` and, depth first, of the jaxprs inside it."""
-    for eqn in jaxpr.eqns:
-        visit(eqn)
-        for sub, _ in sub_jaxprs(eqn):
-            walk(sub, visit)
 
 
 def _call(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
