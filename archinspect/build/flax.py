@@ -398,6 +398,7 @@ def wrap_flax(model: Any, *, layout: str = "channels_last", batch_axis: bool = T
 def build_flax(spec: Any, make: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     """A spec's Flax `target:` built abstractly (`nnx.eval_shape`, `rngs=nnx.Rngs(0)`) and
     wrapped in the spec's layout (channels last and a batch axis unless it says otherwise)."""
+    from archinspect.build import user_errors
     from archinspect.errors import BuildError
 
     nnx = import_nnx()
@@ -405,7 +406,7 @@ def build_flax(spec: Any, make: Callable[..., Any], kwargs: dict[str, Any]) -> A
         model = nnx.eval_shape(lambda: make(**kwargs, rngs=nnx.Rngs(0)))
     except ArchinspectError:
         raise
-    except Exception as exc:
+    except user_errors(spec) as exc:
         raise BuildError(
             f"error: {spec.source}: cannot build {spec.target} with these arguments: "
             f"{type(exc).__name__}: {exc}"
