@@ -11,6 +11,7 @@ from archinspect.cli.app import (
     EXIT_BUDGET,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     app,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "EXIT_BUDGET",
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
     "app",
     "main",
 ]
