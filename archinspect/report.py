@@ -373,6 +373,7 @@ class DiffSide:
     spec: str | None  # the spec file; None for a live model (the Python API)
     family: str
     target: str | None
+    overrides: tuple[str, ...] = ()  # KEY=VALUE from the command line (--set, --set-a/-b)
 
 
 @dataclass(frozen=True)

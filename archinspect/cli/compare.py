@@ -61,17 +61,18 @@ def diff(
     def body() -> None:
         from archinspect.errors import ArchinspectError
 
+        overrides = ([*(set_ or []), *(set_a or [])], [*(set_ or []), *(set_b or [])])
         loaded, errors = [], []
-        for spec, extra in ((spec_a, set_a), (spec_b, set_b)):
+        for spec, keys in zip((spec_a, spec_b), overrides, strict=True):
             try:
-                loaded.append(load(spec, [*(set_ or []), *(extra or [])], follow_symlinks))
+                loaded.append(load(spec, keys, follow_symlinks))
             except ArchinspectError as exc:
                 errors.append(exc)
         if len(errors) == 1:
             raise errors[0]
         if errors:  # both bad: say everything that is wrong with either
-            for exc in errors:
-                typer.echo(exc.message, err=True)
+            for error in errors:
+                typer.echo(error.message, err=True)
             raise typer.Exit(EXIT_BAD_INPUT)
         from archinspect.commands.diff import diff_report
 
@@ -83,6 +84,7 @@ def diff(
             flops=with_flops,
             memory=with_memory,
             platform=settings(ctx).platform,
+            overrides=overrides,
         )
         emit(render(format.value, "diff", report, output), output)
 

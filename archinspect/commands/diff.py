@@ -40,9 +40,10 @@ def diff_report(
     memory: bool = False,
     platform: str | None = None,
     models: tuple[Any, Any] = (None, None),
+    overrides: tuple[Iterable[str], Iterable[str]] = ((), ()),
 ) -> DiffReport:
     """Abstract unless `flops` or `memory` is asked for: those compile both models (never run
-    them), as `inspect` does."""
+    them), as `inspect` does. `overrides`: the command line's KEY=VALUE per spec, to name it."""
     trusted = tuple(trusted)
     ma, mb = (
         _measure(spec, model, depth, trusted, flops, memory, platform)
@@ -50,8 +51,8 @@ def diff_report(
     )
     notes = [f"A: {n}" for n in ma.report.notes] + [f"B: {n}" for n in mb.report.notes]
     return DiffReport(
-        a=_side(a),
-        b=_side(b),
+        a=_side(a, overrides[0]),
+        b=_side(b, overrides[1]),
         arguments=tuple(_arguments(ma.arguments, mb.arguments)),
         figures=tuple(_figures(ma.report, mb.report, flops, memory)),
         modules=tuple(_modules(ma.rows, mb.rows)),
@@ -60,8 +61,8 @@ def diff_report(
     )
 
 
-def _side(spec: Spec) -> DiffSide:
-    return DiffSide(name=spec.name, spec=spec.source, family=spec.family, target=spec.target)
+def _side(spec: Spec, overrides: Iterable[str]) -> DiffSide:
+    return DiffSide(spec.name, spec.source, spec.family, spec.target, tuple(overrides))
 
 
 def _measure(
@@ -116,8 +117,11 @@ def _spec_arguments(spec: Spec, model: Any) -> dict[str, Any]:
 
 
 def _arguments(a: dict[str, Any], b: dict[str, Any]) -> list[ArgumentDiff]:
+    names = [*a, *(k for k in b if k not in a)]
+    # model keys before input keys whichever side has them (a stable sort keeps A's order)
+    names.sort(key=lambda n: n.startswith("input."))
     out = []
-    for name in [*a, *(k for k in b if k not in a)]:
+    for name in names:
         if name not in b:
             out.append(ArgumentDiff(name, a[name], None, in_b=False))
         elif name not in a:
@@ -166,20 +170,22 @@ def _figures(a: InspectReport, b: InspectReport, flops: bool, memory: bool) -> l
 
 
 def _modules(a: list[ModuleRow], b: list[ModuleRow]) -> list[ModuleDiff]:
-    """The union of both trees by path: A's rows in A's order, each path only in B placed after
-    the row it follows in B (in linear time: the trees of deep models have many rows)."""
+    """The union of both trees by path: A's rows in A's order, each run of paths only in B
+    placed before the row of both that follows it in B, at the end when none does (so two
+    unrelated trees read as A's rows, then B's). Linear time: deep models have many rows."""
     by_a = {r.path: r for r in a}
     by_b = {r.path: r for r in b}
-    after: dict[str | None, list[str]] = {}
-    anchor: str | None = None  # the last path of B that A has too
+    before: dict[str, list[str]] = {}
+    pending: list[str] = []  # paths only in B since the last path of both
     for r in b:
         if r.path in by_a:
-            anchor = r.path
+            before[r.path], pending = pending, []
         else:
-            after.setdefault(anchor, []).append(r.path)
-    order = list(after.get(None, []))
+            pending.append(r.path)
+    order: list[str] = []
     for r in a:
-        order += [r.path, *after.get(r.path, [])]
+        order += [*before.get(r.path, []), r.path]
+    order += pending
     out = []
     for path in order:
         ra, rb = by_a.get(path), by_b.get(path)

@@ -184,8 +184,10 @@ MODULES_JSON = [*MODULES_JSON, MOD_STATUS]
 
 
 def side_text(label: str, side: DiffSide) -> str:
-    what = side.target or side.family
-    return f"{label}: {side.name} ({side.spec or 'live model'}), {what}"
+    source = side.spec or "live model"
+    if side.overrides:
+        source += " with " + ", ".join(side.overrides)
+    return f"{label}: {side.name} ({source}), {side.target or side.family}"
 
 
 def grids(report: DiffReport) -> list[Grid[Any]]:
@@ -265,7 +267,13 @@ def to_csv(report: DiffReport) -> str:
 
 
 def _side_dict(side: DiffSide) -> dict[str, Any]:
-    return {"name": side.name, "spec": side.spec, "family": side.family, "target": side.target}
+    return {
+        "name": side.name,
+        "spec": side.spec,
+        "overrides": list(side.overrides),
+        "family": side.family,
+        "target": side.target,
+    }
 
 
 def to_json(report: DiffReport) -> str:
