@@ -527,3 +527,50 @@ def test_abstract_unless_flops_or_memory_are_asked_for(monkeypatch: pytest.Monke
     assert [f.key for f in report.figures][:2] == ["params.total", "params.learnable"]
     with pytest.raises(AssertionError, match="a program was built for XLA"):
         diff_report(spec, spec, flops=True)
+
+
+def test_python_api_on_two_live_models():
+    import equinox as eqx
+    import jax
+
+    import archinspect
+
+    key = jax.random.PRNGKey(0)
+    relu = eqx.nn.Lambda(jax.nn.relu)
+    a = eqx.nn.Sequential(
+        [
+            eqx.nn.Conv1d(3, 8, 3, padding=1, key=key),
+            relu,
+            eqx.nn.Conv1d(8, 2, 3, padding=1, key=key),
+        ]
+    )
+    b = eqx.nn.Sequential(
+        [
+            eqx.nn.Conv1d(3, 16, 5, padding=2, key=key),
+            relu,
+            eqx.nn.Conv1d(16, 2, 3, padding=1, key=key),
+        ]
+    )
+    report = archinspect.diff(a, b, (3, 32), (3, 40))
+    data = report.to_dict()
+    assert data["a"]["spec"] is None and data["b"]["name"] == "B"
+    # 8*3*3 + 8 = 80 and 2*8*3 + 2 = 50; 16*3*5 + 16 = 256 and 2*16*3 + 2 = 98
+    m = modules(data)
+    assert [(p, m[p]["a"], m[p]["b"]) for p in ("layers[0]", "layers[2]")] == [
+        ("layers[0]", 80, 256),
+        ("layers[2]", 50, 98),
+    ]
+    f = figures(data)
+    for side, model in (("a", a), ("b", b)):  # oracle: Equinox's own array leaves
+        arrays = jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_array))
+        assert f["params.total"][side] == sum(x.size for x in arrays)
+    assert (f["params.total"]["a"], f["params.total"]["b"]) == (80 + 50, 256 + 98)
+    # two 3-convs reach one cell each way each; a 5-conv and a 3-conv, 2 + 1
+    assert f["receptive_field.per_axis"]["a"] == [[2, 2]]
+    assert f["receptive_field.per_axis"]["b"] == [[3, 3]]
+    assert (f["output_shape"]["a"], f["output_shape"]["b"]) == ([2, 32], [2, 40])
+    assert data["arguments"] == [
+        {"name": "input.resolution", "a": [32], "b": [40], "status": "differs"}
+    ]
+    with pytest.raises(archinspect.ArgumentError, match=r"`batch_size` \(=0\) must be a positive"):
+        archinspect.diff(a, b, (3, 32), batch_size=0)
