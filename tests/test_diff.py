@@ -477,6 +477,10 @@ def test_csv_has_every_row_of_every_section():
     assert by_name["params.materialized"]["b"] == "not measured"
     assert by_name["output_shape"]["a"] == "2x32x32"
     assert by_name["receptive_field.per_axis"]["a"] == "(inf,inf) (9,4)"
+    assert (by_name["receptive_field.global"]["a"], by_name["receptive_field.global"]["b"]) == (
+        "yes",
+        "no",
+    )
     assert by_name["model.channel_multipliers"]["b"] == "[1, 2, 4]"
     assert (by_name["model.width"]["a"], by_name["model.width"]["status"]) == ("—", "only in B")
     assert by_name["lift"]["type"] == "Conv → ConvTranspose"

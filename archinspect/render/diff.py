@@ -104,6 +104,12 @@ def figure_text(key: str, value: Any, sep: str = "×") -> str:
     return shape_text(value, sep)
 
 
+def figure_csv(key: str, value: Any) -> Any:
+    """A count as a plain number; anything else as the table writes it (shapes with x)."""
+    plain = isinstance(value, int) and not isinstance(value, bool)
+    return value if plain else figure_text(key, value, "x")
+
+
 FIG_NAME = Column[FigureDiff](
     "name",
     "figure",
@@ -117,7 +123,7 @@ FIG_A = Column[FigureDiff](
     lambda r: figure_json(r.key, r.a),
     lambda r: figure_text(r.key, r.a),
     "right",
-    csv=lambda r: r.a if isinstance(r.a, int) else figure_text(r.key, r.a, "x"),
+    csv=lambda r: figure_csv(r.key, r.a),
 )
 FIG_B = Column[FigureDiff](
     "b",
@@ -125,7 +131,7 @@ FIG_B = Column[FigureDiff](
     lambda r: figure_json(r.key, r.b),
     lambda r: figure_text(r.key, r.b),
     "right",
-    csv=lambda r: r.b if isinstance(r.b, int) else figure_text(r.key, r.b, "x"),
+    csv=lambda r: figure_csv(r.key, r.b),
 )
 FIG_DIFF = Column[FigureDiff](
     "difference", "B − A", lambda r: r.difference, lambda r: difference_text(r.difference), "right"
