@@ -1,4 +1,5 @@
-"""`archinspect diff A B` (README "archinspect diff"): every difference worked out by hand.
+"""`archinspect diff A B` (README "Two specs side by side: `archinspect diff`"): every
+difference worked out by hand.
 
 ConvNet (configs/convnet.yaml: 1-D, 1 -> 1 channels, kernel 3, depth D, hidden h) has D + 1
 convs: layers[0] 1 -> h, layers[1..D-1] h -> h, layers[D] h -> 1; a conv from a to b channels
@@ -516,7 +517,8 @@ def test_the_python_report_shows_itself():
 
 
 def test_abstract_unless_flops_or_memory_are_asked_for(monkeypatch: pytest.MonkeyPatch):
-    """Without --flops or --memory nothing is lowered or compiled (README "archinspect diff")."""
+    """Without --flops or --memory nothing is lowered or compiled (README "Two specs side by
+    side: `archinspect diff`")."""
     from archinspect.commands import inspect as inspect_command
     from archinspect.commands.diff import diff_report
     from archinspect.spec import load_spec
