@@ -575,3 +575,31 @@ def test_python_api_on_two_live_models():
     ]
     with pytest.raises(archinspect.ArgumentError, match=r"`batch_size` \(=0\) must be a positive"):
         archinspect.diff(a, b, (3, 32), batch_size=0)
+
+
+def test_receptive_fields_agree_with_the_perturbation_oracle():
+    """Independent oracle (tests/rf_oracle.py): perturb one input cell at a time of the
+    concrete ConvNets and see which outputs change."""
+    import jax
+    import numpy as np
+
+    from archinspect.build import build_abstract
+    from archinspect.spec import load_spec
+    from tests.rf_oracle import oracle
+
+    rng = np.random.default_rng(0)
+
+    def concrete(x: Any) -> Any:  # random weights, drawn by numpy: no initialiser compiled
+        is_array = isinstance(x, jax.ShapeDtypeStruct)
+        return rng.normal(size=x.shape).astype(x.dtype) if is_array else x
+
+    small = ["input.resolution=32", "model.hidden_channels=2", "model.depth=4"]
+    args = [arg for item in small for arg in ("--set", item)]
+    data = diff_json(CONVNET, CONVNET, *args, "--set-b", "model.depth=2")
+    rf = figures(data)["receptive_field.per_axis"]
+    assert (rf["a"], rf["b"]) == ([[5, 5]], [[3, 3]])  # D + 1 3-convs: one cell each way
+    for side, depth in (("a", 4), ("b", 2)):
+        abstract = build_abstract(load_spec(CONVNET, [*small, f"model.depth={depth}"]))
+        model = jax.tree_util.tree_map(concrete, abstract)
+        per_axis, _ = oracle(model, (1, 32), infinite=False)
+        assert [list(p) for p in per_axis] == rf[side]

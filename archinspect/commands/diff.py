@@ -117,6 +117,7 @@ def _spec_arguments(spec: Spec, model: Any) -> dict[str, Any]:
 
 
 def _arguments(a: dict[str, Any], b: dict[str, Any]) -> list[ArgumentDiff]:
+    """Values compare as Python does (2 == 2.0), except that true is not 1."""
     names = [*a, *(k for k in b if k not in a)]
     # model keys before input keys whichever side has them (a stable sort keeps A's order)
     names.sort(key=lambda n: n.startswith("input."))
@@ -126,7 +127,7 @@ def _arguments(a: dict[str, Any], b: dict[str, Any]) -> list[ArgumentDiff]:
             out.append(ArgumentDiff(name, a[name], None, in_b=False))
         elif name not in a:
             out.append(ArgumentDiff(name, None, b[name], in_a=False))
-        elif a[name] != b[name] or type(a[name]) is not type(b[name]):
+        elif a[name] != b[name] or isinstance(a[name], bool) != isinstance(b[name], bool):
             out.append(ArgumentDiff(name, a[name], b[name]))
     return out
 
