@@ -458,6 +458,7 @@ def test_csv_has_every_row_of_every_section():
         "section",
         "name",
         "type",
+        "depth",
         "a",
         "b",
         "difference",
@@ -469,6 +470,7 @@ def test_csv_has_every_row_of_every_section():
     for row, rec in zip(_json_rows(data), records, strict=True):
         assert rec["name"] == row.get("name", row.get("path"))
         assert rec["status"] == row["status"]
+        assert rec["depth"] == str(row.get("depth", ""))
         for key in ("difference", "ratio"):
             assert rec[key] == ("" if row.get(key) is None else str(row[key]))
     by_name = {r["name"]: r for r in records}

@@ -182,8 +182,7 @@ MOD_RATIO = Column[ModuleDiff](
 MOD_STATUS = Column[ModuleDiff]("status", "status", lambda r: r.status, lambda r: r.status)
 # The table shows one type column ("Conv → ConvNext" where they differ); JSON both types.
 MODULES_SHOWN = [MOD_PATH, MOD_TYPE, MOD_A, MOD_B, MOD_DIFF, MOD_RATIO, MOD_STATUS]
-MODULES_JSON = [MOD_PATH, MOD_DEPTH, MOD_TYPE_A, MOD_TYPE_B, MOD_A, MOD_B, MOD_DIFF, MOD_RATIO]
-MODULES_JSON = [*MODULES_JSON, MOD_STATUS]
+MODULES_JSON = [MOD_PATH, MOD_DEPTH, MOD_TYPE_A, MOD_TYPE_B, *MODULES_SHOWN[2:]]
 
 
 # ---------------------------------------------------------------- the grids
@@ -241,11 +240,11 @@ def to_markdown(report: DiffReport) -> str:
 
 
 # CSV: every row of the three sections under one header; a section lacks some columns.
-CSV_KEYS = ("section", "name", "type", "a", "b", "difference", "ratio", "status")
+CSV_KEYS = ("section", "name", "type", "depth", "a", "b", "difference", "ratio", "status")
 _SECTIONS: Sequence[tuple[str, Sequence[Column[Any]]]] = (
     ("argument", ARGUMENTS),
     ("figure", FIGURES),
-    ("module", MODULES_SHOWN),
+    ("module", [*MODULES_SHOWN, MOD_DEPTH]),
 )
 
 
