@@ -650,11 +650,13 @@ class TestSeveralFiles:
     def test_csv_and_markdown(self):
         csv_result = check(f"{CHECK}/over.yaml", "--format", "csv")
         assert csv_result.exit_code == 1
+        # headroom as a number, percent of the limit, 3 decimals: (140 - 141) / 140 = -0.714%,
+        # (1500 - 141) / 1500 = 90.6%, (512 - 564) / 512 = -10.15625%
         assert csv_result.stdout == (
-            "spec,name,budget,limit,actual,headroom,ok,line\n"
-            f"{CHECK}/over.yaml,over,max_params,140,141,-0.7%,False,15\n"
-            f"{CHECK}/over.yaml,over,max_learnable_params,1500,141,90.6%,True,16\n"
-            f"{CHECK}/over.yaml,over,max_param_bytes,512,564,-10.2%,False,18\n"
+            "spec,name,budget,limit,actual,headroom_percent,ok,line\n"
+            f"{CHECK}/over.yaml,over,max_params,140,141,-0.714,False,15\n"
+            f"{CHECK}/over.yaml,over,max_learnable_params,1500,141,90.6,True,16\n"
+            f"{CHECK}/over.yaml,over,max_param_bytes,512,564,-10.156,False,18\n"
         )
         md = check(f"{CHECK}/over.yaml", "--format", "markdown")
         assert md.exit_code == 1
@@ -1429,4 +1431,34 @@ def test_summary_appends_the_markdown_report(in_tmp):
     assert refused.exit_code == 2
     assert refused.stderr.endswith(
         "error: cannot write --summary dir: it is a directory; give a file name\n"
+    )
+
+
+def test_csv_round_trips_receptive_fields_and_headroom_as_numbers(in_tmp):
+    """The csv module reads every cell back; per-axis RF values are numbers again through
+    JSON (they were "(6464) (6464)" once), headroom a float, not "-17.9%". A 2-D ConvNet of
+    depth 1: a k3 lifting conv 1 -> 2 and a k3 projection 2 -> 1, RF (1+1, 1+1) = (2,2)."""
+    import csv as csv_module
+    import io
+
+    spec = in_tmp / "rf.yaml"
+    spec.write_text(
+        "model:\n  family: ConvNet\n  num_spatial_dims: 2\n  in_channels: 1\n"
+        "  out_channels: 1\n  hidden_channels: 2\n  depth: 1\ninput:\n  resolution: [16, 16]\n"
+        "budget:\n  receptive_field: {min: [[1, 1], [2, 2]]}\n  max_params: 1000\n"
+    )
+    result = check("rf.yaml", "-f", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv_module.DictReader(io.StringIO(result.stdout)))
+    by_budget = {row["budget"]: row for row in rows}
+    rf = by_budget["receptive_field.min"]
+    assert json.loads(rf["limit"]) == [[1, 1], [2, 2]]
+    assert json.loads(rf["actual"]) == [[2, 2], [2, 2]]
+    # 1*2*9 + 2 + 2*1*9 + 1 = 39 parameters; headroom (1000 - 39) / 1000 = 96.1%
+    assert (
+        by_budget["max_params"]["actual"],
+        float(by_budget["max_params"]["headroom_percent"]),
+    ) == (
+        "39",
+        96.1,
     )

@@ -414,7 +414,9 @@ def _forms(value: Any) -> list[str]:
         return [value]
     if value and all(isinstance(p, list) and len(p) == 2 for p in value):  # extents per axis
         pairs = [f"({b},{f})" for b, f in value]
-        return [" ".join(pairs), pairs[0] + f"×{len(pairs)}" if len(set(pairs)) == 1 else ""]
+        compact = pairs[0] + f"×{len(pairs)}" if len(set(pairs)) == 1 else ""
+        # CSV: the JSON itself in one cell, numbers again for any reader
+        return [" ".join(pairs), compact, json.dumps(value, separators=(",", ":"))]
     if all(isinstance(v, int) for v in value):  # a shape
         return [sep.join(map(str, value)) for sep in ("×", "x", ",")]
     raise AssertionError(f"no text form for {value!r}")
@@ -581,7 +583,7 @@ def test_count_rf_shows_the_receptive_field_in_every_format():
     assert "| global coupling | no |" in texts["markdown"]
     assert texts["csv"].splitlines()[:2] == [
         "path,type,depth,own_params,params,folded,arrays,receptive_field",
-        'lift,Conv,1,1210,1210,0,"weight f32[40,3,10], bias f32[10,1]","(3,2)"',
+        'lift,Conv,1,1210,1210,0,"weight f32[40,3,10], bias f32[10,1]","[[3,2]]"',
     ]
     plain = _formats("count")
     assert "RF" not in plain["markdown"] and "receptive_field" not in plain["csv"]

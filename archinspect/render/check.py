@@ -10,7 +10,7 @@ from typing import Any
 from rich.text import Text
 
 from archinspect.render.check_text import budget_message, no_budget_message
-from archinspect.render.fmt import num, pairs_json, pairs_text
+from archinspect.render.fmt import num, pairs_csv, pairs_json, pairs_text
 from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
 from archinspect.render.formats.json import dumps
@@ -43,8 +43,10 @@ def value_text(value: object) -> str:
 
 
 def _csv_value(value: object) -> object:
-    """An amount as its digits; RF pairs as in the table ("(8,8)"; the writer quotes them)."""
-    return pairs_text(value) if isinstance(value, list) else value
+    """An amount as its digits; RF pairs as JSON ("[[8,8],[8,8]]", per axis [backward,
+    forward]; the writer quotes them): one cell that a spreadsheet keeps as text and any reader
+    turns back into numbers with a JSON parser, never "(8,8) (8,8)" to be taken apart."""
+    return pairs_csv(value) if isinstance(value, list) else value
 
 
 def _json_value(value: object) -> object:
@@ -87,10 +89,9 @@ ACTUAL = Column[BudgetResult](
     csv=lambda r: _csv_value(r.actual),
 )
 HEADROOM = Column[BudgetResult](
-    "headroom_percent", "headroom", _headroom_json, headroom_text, "right", csv=headroom_text
+    "headroom_percent", "headroom", _headroom_json, headroom_text, "right"
 )
-# CSV's headroom is the text ("-0.7%"), JSON's headroom_percent the number (-0.714)
-HEADROOM_TEXT = Column[BudgetResult]("headroom", "headroom", headroom_text, headroom_text, "right")
+# CSV and JSON carry the number (-0.714, a percentage of the limit); tables the text ("-0.7%")
 OK = Column[BudgetResult](
     "ok",
     "ok",
@@ -111,7 +112,7 @@ JSON_KEYS += ("headroom_percent", "line", "from_command_line", "message")
 
 def grid(report: CheckReport, fmt: str) -> Grid[BudgetResult]:
     if fmt == "csv":
-        columns = [SPEC, NAME, BUDGET, LIMIT, ACTUAL, HEADROOM_TEXT, OK, LINE]
+        columns = [SPEC, NAME, BUDGET, LIMIT, ACTUAL, HEADROOM, OK, LINE]
     elif fmt == "json":
         columns = [SPEC, NAME, BUDGET, LIMIT, ACTUAL, OK, HEADROOM, LINE, FROM_CLI, MESSAGE]
     else:

@@ -82,6 +82,16 @@ def pairs_json(pairs: Iterable[tuple[float, float]]) -> list[list[int | str]]:
     return [[extent_json(b), extent_json(f)] for b, f in pairs]
 
 
+def pairs_csv(pairs: Sequence[tuple[float, float]] | None) -> str:
+    """Per-axis extents for one CSV cell: their JSON ("[[11,11],[3,3]]", "inf" quoted), which
+    any reader turns back into numbers; "" for none."""
+    if pairs is None:
+        return ""
+    import json
+
+    return json.dumps(pairs_json(pairs), separators=(",", ":"))
+
+
 def pairs_text(pairs: Sequence[tuple[float, float]] | None, compact: bool = False) -> str:
     """'(11,11) (3,3)' per axis; compact: one pair when every axis has the same ('(3,3)×2')."""
     if pairs is None:

@@ -10,6 +10,7 @@ from archinspect.render.fmt import (
     dims_label,
     extent_json,
     extent_text,
+    pairs_csv,
     pairs_json,
     pairs_text,
     shape_text,
@@ -71,7 +72,7 @@ RF = Column[Any](
     "RF",
     lambda r: None if r.rf is None else pairs_json(r.rf),
     lambda r: pairs_text(r.rf),
-    csv=lambda r: pairs_text(r.rf),
+    csv=lambda r: pairs_csv(r.rf),
     short=lambda r: pairs_text(r.rf, compact=True),
     no_wrap=True,
 )
