@@ -477,7 +477,7 @@ def test_csv_has_every_row_of_every_section():
     assert (by_name["params.total"]["a"], by_name["params.total"]["b"]) == ("3210", "12345")
     assert by_name["params.materialized"]["b"] == "not measured"
     assert by_name["output_shape"]["a"] == "2x32x32"
-    assert by_name["receptive_field.per_axis"]["a"] == "(inf,inf) (9,4)"
+    assert json.loads(by_name["receptive_field.per_axis"]["a"]) == [["inf", "inf"], [9, 4]]
     assert (by_name["receptive_field.global"]["a"], by_name["receptive_field.global"]["b"]) == (
         "yes",
         "no",

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.text import Text
 
-from archinspect.render.fmt import num, pairs_json, pairs_text, row_path, shape_text
+from archinspect.render.fmt import num, pairs_csv, pairs_json, pairs_text, row_path, shape_text
 from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
 from archinspect.render.formats.html import html_notes, html_page, html_table
@@ -105,8 +105,11 @@ def figure_text(key: str, value: Any, sep: str = "×") -> str:
 
 
 def figure_csv(key: str, value: Any) -> Any:
-    """A count as a plain number; anything else as the table writes it (shapes with x)."""
+    """A count as a plain number; receptive fields as JSON (numbers again for any reader, as
+    in every CSV); anything else as the table writes it (shapes with x)."""
     plain = isinstance(value, int) and not isinstance(value, bool)
+    if key == "receptive_field.per_axis" and value is not None:
+        return pairs_csv(value)
     return value if plain else figure_text(key, value, "x")
 
 
