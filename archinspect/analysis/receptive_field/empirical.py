@@ -48,7 +48,7 @@ import numpy as np
 from archinspect.analysis.jaxprs import walk
 from archinspect.analysis.params import is_array_like
 from archinspect.errors import ArchinspectError, UnsupportedOperation
-from archinspect.report import GlobalSource, Pair, RFResult
+from archinspect.report import GlobalSource, Pair, RFResult, exact
 
 MAX_CELLS = 1 << 22  # per channel; a larger domain would mean an RF far beyond any real model
 BATCH = 16  # cotangents per backward pass
@@ -502,8 +502,8 @@ def _global(n: int, kind: str) -> _AxisResult:
     return _AxisResult((v, v), ((v, v), (v, v)), n, kind)
 
 
-def _num(x: Fraction) -> int | float:
-    return int(x) if x.denominator == 1 else float(x)
+def _num(x: Fraction) -> int | Fraction:
+    return exact(x)  # exact: an output cell between input cells reaches a fraction of a cell
 
 
 MIN_WINDOW = 16  # output cells per line: periods up to 8 are seen twice even with no stride

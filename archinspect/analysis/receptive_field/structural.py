@@ -35,7 +35,7 @@ from archinspect.analysis.receptive_field.rules import (
 from archinspect.analysis.receptive_field.rules.calls import feeds_callbacks_only
 from archinspect.analysis.receptive_field.rules.tables import inert
 from archinspect.errors import ArchinspectError, UnsupportedOperation
-from archinspect.report import GlobalSource, Pair, RFResult
+from archinspect.report import GlobalSource, Pair, RFResult, exact
 
 if TYPE_CHECKING:
     from archinspect.analysis.recorder import Event
@@ -309,12 +309,6 @@ class Measured:
     reasons: list[str | None] = field(default_factory=list)
 
 
-def _num(x: float) -> int | float:
-    if math.isinf(x):
-        return math.inf
-    return int(x) if float(x).is_integer() else float(x)
-
-
 def _axis_of(v: Val, s: int) -> tuple[int, Tag] | None:
     for a, tag in enumerate(v.tags):
         if tag is not None and tag.mapped and s in tag.axes:
@@ -332,6 +326,33 @@ def _alignment(n: int, n_in: int, tag: Tag) -> Fraction | None:
     if n_in % n == 0 or n % n_in == 0:
         return Fraction(n_in, n)
     return None
+
+
+def _extents(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    sel: np.ndarray,
+    a: int,
+    n: int,
+    slope: Fraction,
+    offset: Fraction,
+) -> tuple[Pair, tuple[Pair, Pair]]:
+    """(max back, max fwd) and their ranges over the selected cells, exactly: cell q sits at
+    slope * q + offset and depends on input cells lo..hi (whole numbers), so with D the common
+    denominator every extent times D is a whole number, exact in float64."""
+    den = math.lcm(slope.denominator, offset.denominator)
+    shp = [1] * sel.ndim
+    shp[a] = n
+    at = (np.arange(n, dtype=np.float64) * float(slope * den) + float(offset * den)).reshape(shp)
+    lo64, hi64 = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    back, fwd, sel = np.broadcast_arrays(at - den * lo64, den * hi64 - at, sel)
+    b, f = back[sel], fwd[sel]
+    assert np.array_equal(b, np.round(b)) and np.array_equal(f, np.round(f)), "cells not whole"
+
+    def x(v: float) -> int | Fraction:
+        return exact(Fraction(int(v), den))
+
+    return (x(b.max()), x(f.max())), ((x(b.min()), x(b.max())), (x(f.min()), x(f.max())))
 
 
 def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measured:
@@ -368,18 +389,20 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
             )
             continue
         a, tag = found
-        shp = [1] * v.ndim
-        shp[a] = v.shape[a]
         slope = _alignment(v.shape[a], sizes[s], tag)
+        offset = Fraction(0)
         if slope is None:
-            coord = tag.coord(np.arange(v.shape[a], dtype=float)).reshape(shp)
-            slope = tag.slope
-        else:
-            coord = (np.arange(v.shape[a], dtype=float) * float(slope)).reshape(shp)
-        assert slope is not None
+            assert tag.slope is not None and tag.offset is not None
+            slope, offset = tag.slope, tag.offset
+        if slope == 0:
+            # Every cell of the axis sits at one input position (a value broadcast along it).
+            continue
         positions = Fraction(periods[s]) / abs(slope)
         phases[s] = (a, positions.numerator if positions.denominator == 1 else 0)
-        back, fwd, sel = np.broadcast_arrays(coord - lo, hi - coord, ~v.taint[s] & has)
+        shp = [1] * v.ndim
+        shp[a] = v.shape[a]
+        sel = ~v.taint[s] & has
+        sel = np.broadcast_to(sel, np.broadcast_shapes(sel.shape, lo.shape, hi.shape, tuple(shp)))
         selected[s] = sel
         if slope < 0 and np.any(sel):
             # Output cell q must sit at input coordinate q * n_in / n_out (README, "Exact
@@ -388,9 +411,7 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
             reasons[s] = tag.why or "cells in reverse order"
             continue
         if np.any(sel):
-            b, f = back[sel], fwd[sel]
-            per_axis[s] = (_num(b.max()), _num(f.max()))
-            ranges[s] = ((_num(b.min()), _num(b.max())), (_num(f.min()), _num(f.max())))
+            per_axis[s], ranges[s] = _extents(lo, hi, sel, a, v.shape[a], slope, offset)
     grow: set[int] = set()
     for sel in selected.values():
         grow |= _uncovered(sel, phases, v.shape)
