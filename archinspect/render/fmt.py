@@ -91,12 +91,16 @@ def extent_text(v: float | Fraction) -> str:
     return str(extent_json(v))
 
 
-def pairs_json(pairs: Iterable[tuple[float, float]]) -> list[list[int | float | str]]:
+def pairs_json(
+    pairs: Iterable[tuple[float | Fraction, float | Fraction]],
+) -> list[list[int | float | str]]:
     """Per-axis (backward, forward) extents for JSON: [[b, f], ...]."""
     return [[extent_json(b), extent_json(f)] for b, f in pairs]
 
 
-def pairs_text(pairs: Sequence[tuple[float, float]] | None, compact: bool = False) -> str:
+def pairs_text(
+    pairs: Sequence[tuple[float | Fraction, float | Fraction]] | None, compact: bool = False
+) -> str:
     """'(11,11) (3,3)' per axis; compact: one pair when every axis has the same ('(3,3)×2')."""
     if pairs is None:
         return ""

@@ -121,6 +121,7 @@ class Interpreter:
         self.slopes: dict[int, set[Fraction]] = {s: {Fraction(1)} for s in range(d)}
         self.marks: dict[str, list[Val]] = {}
         self.reach: list[float] = [0.0] * d
+        self.pooled: list[Val] = []  # operands of global poolings (see `measure_network`)
 
     def module(self, stack: tuple[str, ...]) -> tuple[str, str]:
         for comp in reversed(stack):
@@ -229,6 +230,7 @@ class Interpreter:
             call=call,
             prefix=stack,
             widen=self._widen,
+            pool=self.pooled.append,
         )
 
     def _widen(self, axes: frozenset[int], cells: float) -> None:
@@ -277,6 +279,7 @@ class Analysis:
     marks: dict[str, list[Val]]
     sizes: tuple[int, ...]
     reach: list[float]  # per axis, the sum of every window's reach in input cells
+    pooled: list[Val] = field(default_factory=list)  # operands of global poolings
 
 
 def analyse(model: Any, input_shape: tuple[int, ...]) -> Analysis:
@@ -295,7 +298,13 @@ def analyse(model: Any, input_shape: tuple[int, ...]) -> Analysis:
         )
     periods = tuple(math.lcm(*(slope.numerator for slope in interp.slopes[s])) for s in range(d))
     return Analysis(
-        outs[0], interp.globals, periods, interp.marks, tuple(input_shape[1:]), interp.reach
+        outs[0],
+        interp.globals,
+        periods,
+        interp.marks,
+        tuple(input_shape[1:]),
+        interp.reach,
+        interp.pooled,
     )
 
 
@@ -307,6 +316,9 @@ class Measured:
     escaped: list[bool]  # per axis: some cell is free of boundary effects
     # per axis, why its cells are not in input order (a flip, a permutation), if they are not
     reasons: list[str | None] = field(default_factory=list)
+    # per axis: the value depends on nothing along it and no array axis runs along it (a
+    # global pooling took the axis away)
+    gone: list[bool] = field(default_factory=list)
 
 
 def _axis_of(v: Val, s: int) -> tuple[int, Tag] | None:
@@ -366,6 +378,7 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
     per_axis: list[Pair | None] = [None] * d
     ranges: list[tuple[Pair, Pair] | None] = [None] * d
     reasons: list[str | None] = [None] * d
+    gone = [False] * d
     phases: dict[int, tuple[int, int]] = {}  # spatial axis -> (array axis, positions/period)
     selected: dict[int, np.ndarray] = {}
     for s in range(d):
@@ -379,10 +392,11 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
             inf = (math.inf, math.inf)
             per_axis[s], ranges[s] = inf, (inf, inf)
             continue
+        found = _axis_of(v, s)
         if not np.any(has):
             per_axis[s], ranges[s] = (0, 0), ((0, 0), (0, 0))
+            gone[s] = found is None
             continue
-        found = _axis_of(v, s)
         if found is None:
             reasons[s] = next(
                 (t.why for t in v.tags if t is not None and s in t.axes and t.why), None
@@ -416,7 +430,37 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
     for sel in selected.values():
         grow |= _uncovered(sel, phases, v.shape)
     escaped = [bool(np.any(selected[s])) if s in selected else True for s in range(d)]
-    return Measured(per_axis, ranges, grow, escaped, reasons)
+    return Measured(per_axis, ranges, grow, escaped, reasons, gone)
+
+
+def measure_network(result: Analysis) -> Measured:
+    """The output's extents; along an axis a global pooling took away (a classifier's
+    mean over space, then a head), the stencil up to the pooling: the extents of the pooled
+    cells themselves, the widest over every global pooling (README, "Networks that pool
+    globally"), measured on interior cells like any output's."""
+    m = measure(result.output, result.sizes, result.periods)
+    axes = [s for s, gone in enumerate(m.gone) if gone]
+    if not axes or not result.pooled:
+        return m
+    found: dict[int, list[tuple[Pair, tuple[Pair, Pair]]]] = {s: [] for s in axes}
+    for val in result.pooled:
+        p = measure(val, result.sizes, result.periods)
+        for s in axes:
+            m.grow |= p.grow & {s}
+            m.escaped[s] = m.escaped[s] and p.escaped[s]
+            pair, rng = p.per_axis[s], p.ranges[s]
+            if pair is not None and rng is not None:
+                # (A pooled value whose cells are not laid out along the axis, a flattened
+                # one, has no stencil to offer; the axis then keeps "nothing".)
+                found[s].append((pair, rng))
+    for s, got in found.items():
+        if got:
+            m.per_axis[s] = (max(p[0] for p, _ in got), max(p[1] for p, _ in got))
+            m.ranges[s] = (
+                (min(r[0][0] for _, r in got), max(r[0][1] for _, r in got)),
+                (min(r[1][0] for _, r in got), max(r[1][1] for _, r in got)),
+            )
+    return m
 
 
 def _uncovered(
@@ -454,7 +498,7 @@ def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured
     channels = input_shape[0]
     result = analyse(model, input_shape)
     while True:
-        m = measure(result.output, result.sizes, result.periods)
+        m = measure_network(result)
         if not m.grow:
             return result, m
         sizes = list(result.sizes)
