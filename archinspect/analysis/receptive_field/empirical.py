@@ -358,7 +358,7 @@ class _Gradients:
         self.batch = batch
         self.weights = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(self.dynamic))
         self.compiled: dict[tuple, Any] = {}
-        apply = primal_program(model)
+        apply = primal_program(model, positive=True)
 
         def grads(dynamic: Any, x: Any, cts: Any) -> Any:
             _, vjp = jax.vjp(lambda v: apply(dynamic, v), x)

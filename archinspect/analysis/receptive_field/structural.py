@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 # Never analyse more than this many cells per channel: a receptive field this large is a bug.
 MAX_CELLS = 1 << 30
 MAX_AXIS = 1 << 16
+SETTLE = 256
 
 
 class _NotConcrete(Exception):
@@ -319,6 +320,8 @@ class Measured:
     # per axis: the value depends on nothing along it and no array axis runs along it (a
     # global pooling took the axis away)
     gone: list[bool] = field(default_factory=list)
+    # axes whose layout was refused on an input where most cells are boundary cells
+    unsettled: set[int] = field(default_factory=set)
 
 
 def _axis_of(v: Val, s: int) -> tuple[int, Tag] | None:
@@ -379,6 +382,7 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
     ranges: list[tuple[Pair, Pair] | None] = [None] * d
     reasons: list[str | None] = [None] * d
     gone = [False] * d
+    unsettled: set[int] = set()
     phases: dict[int, tuple[int, int]] = {}  # spatial axis -> (array axis, positions/period)
     selected: dict[int, np.ndarray] = {}
     for s in range(d):
@@ -398,9 +402,10 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
             gone[s] = found is None
             continue
         if found is None:
-            reasons[s] = next(
-                (t.why for t in v.tags if t is not None and s in t.axes and t.why), None
-            )
+            tag = next((t for t in v.tags if t is not None and s in t.axes and t.why), None)
+            reasons[s] = tag.why if tag is not None else None
+            if tag is not None and tag.settle:
+                unsettled.add(s)
             continue
         a, tag = found
         slope = _alignment(v.shape[a], sizes[s], tag)
@@ -430,7 +435,7 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
     for sel in selected.values():
         grow |= _uncovered(sel, phases, v.shape)
     escaped = [bool(np.any(selected[s])) if s in selected else True for s in range(d)]
-    return Measured(per_axis, ranges, grow, escaped, reasons, gone)
+    return Measured(per_axis, ranges, grow, escaped, reasons, gone, unsettled)
 
 
 def measure_network(result: Analysis) -> Measured:
@@ -499,6 +504,9 @@ def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured
     result = analyse(model, input_shape)
     while True:
         m = measure_network(result)
+        # A layout refused while most cells are boundary cells is looked at again on a larger
+        # input (up to SETTLE cells): a periodic interior, if there is one, then shows.
+        m.grow |= {s for s in m.unsettled if result.sizes[s] < SETTLE}
         if not m.grow:
             return result, m
         sizes = list(result.sizes)

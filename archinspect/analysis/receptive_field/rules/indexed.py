@@ -81,7 +81,7 @@ def _fit(coord: np.ndarray, s: int, where: str) -> tuple[int | None, Tag | None,
     fit = fit_layout(lines, lines, k.reshape(-1, n))
     if fit is None or fit.slope == 0:
         why = f"a gather or scatter that permutes the cells of array axis {a} in {where}"
-        return a, Tag(frozenset({s}), why=why), taint
+        return a, Tag(frozenset({s}), why=why, settle=fit is None), taint
     on = fit.on.reshape(c.shape)
     q = np.arange(n, dtype=float)
     bad = k & ~on

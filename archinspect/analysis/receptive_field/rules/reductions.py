@@ -231,7 +231,7 @@ def _constant_contraction(eqn: Any, v: Val, i: int, value: np.ndarray, ctx: Cont
                 "a contraction with a constant matrix that permutes the cells of a spatial "
                 f"axis non-periodically, in {where(ctx)}"
             )
-            tags[axis] = Tag(frozenset({s}), why=why)
+            tags[axis] = Tag(frozenset({s}), why=why, settle=True)
             continue
         why = (
             ""
