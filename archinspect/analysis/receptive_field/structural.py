@@ -441,8 +441,8 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
 def measure_network(result: Analysis) -> Measured:
     """The output's extents; along an axis a global pooling took away (a classifier's
     mean over space, then a head), the stencil up to the pooling: the extents of the pooled
-    cells themselves, the widest over every global pooling (README, "Networks that pool
-    globally"), measured on interior cells like any output's."""
+    cells themselves, the widest over every global pooling (README, "Receptive fields across
+    grids"), measured on interior cells like any output's."""
     m = measure(result.output, result.sizes, result.periods)
     axes = [s for s, gone in enumerate(m.gone) if gone]
     if not axes or not result.pooled:
