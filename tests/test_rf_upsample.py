@@ -372,3 +372,18 @@ def test_api_report_of_a_transposed_conv():
     rf = data["receptive_field"]
     assert rf["per_axis"] == [[0.5, 0.5]]
     assert rf["position_range"] == [[[0, 0.5], [0, 0.5]]]
+
+
+# ----------------------------------------------------------------------------- several cells into one
+
+
+def test_scatter_add_of_two_cells_into_one_is_a_window():
+    # Sum pooling by 2 written as a scatter-add (cells 2j and 2j + 1 into cell j: the transpose
+    # of nearest up-sampling). It used to divide by the step between written positions, 0 here:
+    # ZeroDivisionError, Fraction(1, 0). After a k3 conv, cell j (at 2j) reads conv 2j, 2j + 1,
+    # input 2j - 1 .. 2j + 2: (1, 2) at every j.
+    def pool(y):
+        return jnp.zeros((1, y.shape[1] // 2)).at[:, np.arange(y.shape[1]) // 2].add(y)
+
+    model = Net((conv(3),), pool)
+    check(model, {0: (F(1), F(2))}, ((1, 2),), (((1, 1), (2, 2)),))
