@@ -374,7 +374,7 @@ def test_api_report_of_a_transposed_conv():
     assert rf["position_range"] == [[[0, 0.5], [0, 0.5]]]
 
 
-# ----------------------------------------------------------------------------- several cells into one
+# --------------------------------------------------------------------- several cells into one
 
 
 def test_scatter_add_of_two_cells_into_one_is_a_window():

@@ -128,9 +128,7 @@ def evaluate(
         elif prim in identity:
             outs = ins
         elif prim in inlined:
-            outs = evaluate(
-                *_open(eqn.params["call_jaxpr"]), *ins, positive=positive, fixed=known
-            )
+            outs = evaluate(*_open(eqn.params["call_jaxpr"]), *ins, positive=positive, fixed=known)
         else:
             subs = sub_jaxprs(eqn)
             params = eqn.params
