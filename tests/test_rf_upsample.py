@@ -134,6 +134,28 @@ def test_conv_transpose_k4_s2_per_phase():
     check(model, phases, ((1, F(1, 2)),), (((F(1, 2), 1), (0, F(1, 2))),))
 
 
+class LaxConvTranspose(eqx.Module):
+    """jax.lax.conv_transpose with padding "SAME" (flax's ConvTranspose), k3, stride 2."""
+
+    weight: jax.Array
+
+    def __call__(self, x):
+        dims = ("NWC", "WIO", "NWC")
+        return jax.lax.conv_transpose(x.T[None], self.weight, (2,), "SAME", dimension_numbers=dims)[
+            0
+        ].T
+
+
+def test_lax_same_conv_transpose_sits_one_fine_cell_later():
+    # lax's "SAME" pads the dilated input 2 low and 1 high for k3 s2: output p reads dilated
+    # p - 2 .. p. p = 2m reads m - 1, m (at m: (1, 0)); p = 2m + 1 reads m alone, at m + 1/2:
+    # (1/2, -1/2), a cell that depends only on cells before it (README, "Receptive fields
+    # across grids").
+    phases = {0: (F(1), F(0)), 1: (F(1, 2), F(-1, 2))}
+    model = LaxConvTranspose(jnp.arange(1.0, 4.0).reshape(3, 1, 1))
+    check(model, phases, ((1, 0),), (((F(1, 2), 1), (F(-1, 2), 0)),))
+
+
 def test_conv_then_conv_transpose_reads_four_cells_at_odd_outputs():
     # A k3 conv (j reads j - 1 .. j + 1) under the k3 s2 ConvTranspose: p = 2j reads j - 1 .. j
     # + 1 (at j: (1, 1)); p = 2j + 1 reads j - 1 .. j + 2, four cells (at j + 1/2: (3/2, 3/2)).
