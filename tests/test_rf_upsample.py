@@ -141,9 +141,8 @@ class LaxConvTranspose(eqx.Module):
 
     def __call__(self, x):
         dims = ("NWC", "WIO", "NWC")
-        return jax.lax.conv_transpose(x.T[None], self.weight, (2,), "SAME", dimension_numbers=dims)[
-            0
-        ].T
+        y = jax.lax.conv_transpose(x.T[None], self.weight, (2,), "SAME", dimension_numbers=dims)
+        return y[0].T
 
 
 def test_lax_same_conv_transpose_sits_one_fine_cell_later():
