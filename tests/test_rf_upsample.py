@@ -264,7 +264,9 @@ def test_scale_and_translate_up_by_4_after_a_stride_2_conv():
     assert got.position_range == (((2, F(7, 2)), (F(1, 2), 2)),)
 
 
-@pytest.mark.parametrize(("method", "reach"), [("linear", 2), ("lanczos3", 6)])
+@pytest.mark.parametrize(
+    ("method", "reach"), [("linear", 2), pytest.param("lanczos3", 6, marks=pytest.mark.slow)]
+)
 def test_scale_and_translate_down(method, reach):
     # conv k3 then s = 1/2 (antialiased: the kernel's radius doubles, to 2 for linear and 6 for
     # lanczos3): q samples 2q + 1/2 and reads input 2q + 1/2 - reach < i < 2q + 1/2 + reach, i.e.
