@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from archinspect.errors import Location, Problem
 
-Extent = int | float  # math.inf marks spectral (FFT) coupling
+# In input cells: an int, an exact Fraction where an output cell sits between input cells (an
+# up-sampled grid: README, "Receptive fields across grids"), math.inf for spectral coupling.
+Extent = int | Fraction | float
 Pair = tuple[Extent, Extent]  # (backward, forward) in input cells
+
+
+def exact(x: Fraction) -> int | Fraction:
+    """An extent as the data model keeps it: an int when whole, else the Fraction itself
+    (which compares equal to the float it equals: Fraction(1, 2) == 0.5)."""
+    return int(x) if x.denominator == 1 else x
 
 
 @dataclass(frozen=True)

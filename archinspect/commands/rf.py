@@ -31,7 +31,7 @@ def rf_report(
     declared = class_separable(model) if live else separable(spec, model)
     result = receptive_field(model, spec.input_shape, method=method, separable=declared)
     methods = ["structural", "empirical"] if method == "both" else [method]
-    if method == "both" and spec.target is None and not live:
+    if method == "both" and spec.target is None and not live and _has_analytic(spec):
         from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
 
         require_agreement(result, analytic_receptive_field(spec))
@@ -44,6 +44,15 @@ def rf_report(
         result=result,
         methods=tuple(methods),
     )
+
+
+def _has_analytic(spec: Spec) -> bool:
+    """Whether the family declares an analytic composition (Sequential does not: `both` is
+    then the structural and empirical methods)."""
+    from archinspect.families import FAMILIES
+
+    family = FAMILIES.get(spec.family)
+    return family is not None and family.receptive_field is not None
 
 
 def receptive_fields_or_note(spec: Spec, model: Any) -> tuple[Any, dict, tuple[str, ...]]:

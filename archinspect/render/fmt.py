@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from fractions import Fraction
 
 _SHORT = {
     "float32": "f32",
@@ -63,26 +64,41 @@ def dtype_lines(
     return out
 
 
-# Extents of a receptive field: an int number of cells, or math.inf for spectral (FFT) coupling.
-# Every renderer writes them through these four functions and nowhere else.
+# Extents of a receptive field: an int number of cells, an exact Fraction on an up-sampled grid
+# (README, "Receptive fields across grids"), or math.inf for spectral (FFT) coupling. Every
+# renderer writes them through these four functions and nowhere else: a fraction is a number
+# (JSON) or decimal text when a binary float holds it exactly (1/2 -> 0.5, 5/4 -> 1.25), and
+# the string "p/q" otherwise (4/3), so that nothing is rounded; whole extents stay ints.
 
 
-def extent_json(v: float) -> int | str:
-    """An extent for JSON: an int, or the string "inf"."""
-    return "inf" if v == math.inf else int(v)
+def _dyadic(v: Fraction) -> bool:
+    d = v.denominator
+    return d & (d - 1) == 0
 
 
-def extent_text(v: float) -> str:
-    """An extent as text: "inf" or the int."""
-    return "inf" if v == math.inf else str(int(v))
+def extent_json(v: float | Fraction) -> int | float | str:
+    """An extent for JSON: an int, a float holding a fraction exactly, "p/q", or "inf"."""
+    if v == math.inf:
+        return "inf"
+    f = Fraction(v)
+    if f.denominator == 1:
+        return int(f)
+    return float(f) if _dyadic(f) else f"{f.numerator}/{f.denominator}"
 
 
-def pairs_json(pairs: Iterable[tuple[float, float]]) -> list[list[int | str]]:
+def extent_text(v: float | Fraction) -> str:
+    """An extent as text: "inf", the int, the exact decimal (0.5) or "p/q" (4/3)."""
+    return str(extent_json(v))
+
+
+def pairs_json(
+    pairs: Iterable[tuple[float | Fraction, float | Fraction]],
+) -> list[list[int | float | str]]:
     """Per-axis (backward, forward) extents for JSON: [[b, f], ...]."""
     return [[extent_json(b), extent_json(f)] for b, f in pairs]
 
 
-def pairs_csv(pairs: Sequence[tuple[float, float]] | None) -> str:
+def pairs_csv(pairs: Sequence[tuple[float | Fraction, float | Fraction]] | None) -> str:
     """Per-axis extents for one CSV cell: their JSON ("[[11,11],[3,3]]", "inf" quoted), which
     any reader turns back into numbers; "" for none."""
     if pairs is None:
@@ -92,7 +108,9 @@ def pairs_csv(pairs: Sequence[tuple[float, float]] | None) -> str:
     return json.dumps(pairs_json(pairs), separators=(",", ":"))
 
 
-def pairs_text(pairs: Sequence[tuple[float, float]] | None, compact: bool = False) -> str:
+def pairs_text(
+    pairs: Sequence[tuple[float | Fraction, float | Fraction]] | None, compact: bool = False
+) -> str:
     """'(11,11) (3,3)' per axis; compact: one pair when every axis has the same ('(3,3)×2')."""
     if pairs is None:
         return ""

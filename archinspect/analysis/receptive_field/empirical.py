@@ -48,7 +48,7 @@ import numpy as np
 from archinspect.analysis.jaxprs import walk
 from archinspect.analysis.params import is_array_like
 from archinspect.errors import ArchinspectError, UnsupportedOperation
-from archinspect.report import GlobalSource, Pair, RFResult
+from archinspect.report import GlobalSource, Pair, RFResult, exact
 
 MAX_CELLS = 1 << 22  # per channel; a larger domain would mean an RF far beyond any real model
 BATCH = 16  # cotangents per backward pass
@@ -358,7 +358,7 @@ class _Gradients:
         self.batch = batch
         self.weights = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(self.dynamic))
         self.compiled: dict[tuple, Any] = {}
-        apply = primal_program(model)
+        apply = primal_program(model, positive=True)
 
         def grads(dynamic: Any, x: Any, cts: Any) -> Any:
             _, vjp = jax.vjp(lambda v: apply(dynamic, v), x)
@@ -502,8 +502,8 @@ def _global(n: int, kind: str) -> _AxisResult:
     return _AxisResult((v, v), ((v, v), (v, v)), n, kind)
 
 
-def _num(x: Fraction) -> int | float:
-    return int(x) if x.denominator == 1 else float(x)
+def _num(x: Fraction) -> int | Fraction:
+    return exact(x)  # exact: an output cell between input cells reaches a fraction of a cell
 
 
 MIN_WINDOW = 16  # output cells per line: periods up to 8 are seen twice even with no stride

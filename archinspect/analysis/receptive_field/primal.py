@@ -19,6 +19,13 @@ and where it was written. Everything else is bound as traced, so the rebuilt pro
 exactly the values the model's forward pass computes, and its derivatives are JAX's own rules
 for JAX's own primitives: the derivatives of the forward map.
 
+With `positive=True` (the empirical method's copy) one more rewrite makes the copy's paths
+positive where the program itself brings signs in: a contraction of the data with a constant
+(an operand computed from literals and constants only, like the interpolation matrix of a cubic
+or Lanczos `jax.image.resize`, whose lobes are negative) uses the constant's absolute value,
+exactly as the copy's weights are made positive. The nonzeros, hence which cells a cell reads,
+are unchanged; what is removed is only the chance of cancellation.
+
 This walks the program on its own (it shares no code with the structural method's rules).
 """
 
@@ -77,8 +84,17 @@ def refuse_callbacks(jaxpr: Any) -> None:
             )
 
 
-def evaluate(jaxpr: Any, consts: list[Any], *args: Any) -> list[Any]:
-    """Evaluate `jaxpr` with the rewrites described in the module docstring."""
+def evaluate(
+    jaxpr: Any,
+    consts: list[Any],
+    *args: Any,
+    positive: bool = False,
+    fixed: list[bool] | None = None,
+) -> list[Any]:
+    """Evaluate `jaxpr` with the rewrites described in the module docstring; `fixed` says which
+    of `args` are constants of the program (computed from no input and no weight)."""
+    import numpy as np
+    from jax import lax
     from jax.extend.core import Literal
     from jax.extend.core.primitives import closed_call_p, jit_p, remat_p
 
@@ -90,29 +106,39 @@ def evaluate(jaxpr: Any, consts: list[Any], *args: Any) -> list[Any]:
     def read(v: Any) -> Any:
         return v.val if isinstance(v, Literal) else env[v]
 
+    constant: set[Any] = set(jaxpr.constvars)  # values computed from no input and no weight
     for v, x in zip(jaxpr.constvars, consts, strict=True):
         env[v] = x
-    for v, x in zip(jaxpr.invars, args, strict=True):
+    for i, (v, x) in enumerate(zip(jaxpr.invars, args, strict=True)):
         env[v] = x
+        if fixed is not None and fixed[i]:
+            constant.add(v)
     for eqn in jaxpr.eqns:
         ins = [read(v) for v in eqn.invars]
+        known = [isinstance(v, Literal) or v in constant for v in eqn.invars]
+        if all(known):
+            constant.update(eqn.outvars)
         prim = eqn.primitive
+        if positive and prim is lax.dot_general_p and sum(known) == 1:
+            c = known.index(True)
+            if np.dtype(ins[c].dtype).kind == "f":
+                ins[c] = abs(ins[c])  # see the module docstring: same nonzeros, no sign
         if prim in dropped:
             outs: list[Any] = []
         elif prim in identity:
             outs = ins
         elif prim in inlined:
-            outs = evaluate(*_open(eqn.params["call_jaxpr"]), *ins)
+            outs = evaluate(*_open(eqn.params["call_jaxpr"]), *ins, positive=positive, fixed=known)
         else:
             subs = sub_jaxprs(eqn)
             params = eqn.params
+            if prim in calls and len(subs) == 1 and (positive or derivative_only(subs[0][0])):
+                # A call (jit, closed_call, checkpoint): run its body in place.
+                outs = evaluate(*subs[0], *ins, positive=positive, fixed=known)
+                for v, x in zip(eqn.outvars, outs, strict=True):
+                    env[v] = x
+                continue
             if subs and any(derivative_only(sub) for sub, _ in subs):
-                if prim in calls and len(subs) == 1:
-                    # A call (jit, closed_call, checkpoint): run its body in place.
-                    outs = evaluate(*subs[0], *ins)
-                    for v, x in zip(eqn.outvars, outs, strict=True):
-                        env[v] = x
-                    continue
                 # Control flow (cond, while, scan): the same program with rewritten bodies.
                 params = {k: _rewrite_param(v) for k, v in params.items()}
             with eqn.ctx.manager:
@@ -147,9 +173,10 @@ def _rewrite_closed(closed: Any) -> Any:
     return jax.make_jaxpr(lambda *xs: evaluate(closed.jaxpr, list(closed.consts), *xs))(*avals)
 
 
-def primal_program(model: Any) -> Callable[[Any, Any], Any]:
+def primal_program(model: Any, positive: bool = False) -> Callable[[Any, Any], Any]:
     """`(dynamic, x) -> model(x)` as the rewritten forward program, where `dynamic` is the
-    model's array part (`eqx.partition(model, eqx.is_array)`), traced once per input shape."""
+    model's array part (`eqx.partition(model, eqx.is_array)`), traced once per input shape;
+    `positive`: constants contracted with the data are made positive (module docstring)."""
     import equinox as eqx
     import jax
 
@@ -171,7 +198,7 @@ def primal_program(model: Any) -> Callable[[Any, Any], Any]:
     def run(dynamic: Any, x: Any) -> Any:
         closed = trace(tuple(x.shape), x.dtype)
         args = jax.tree_util.tree_leaves(dynamic)
-        (out,) = evaluate(closed.jaxpr, list(closed.consts), *args, x)
+        (out,) = evaluate(closed.jaxpr, list(closed.consts), *args, x, positive=positive)
         return out
 
     return run

@@ -35,7 +35,7 @@ from archinspect.analysis.receptive_field.rules import (
 from archinspect.analysis.receptive_field.rules.calls import feeds_callbacks_only
 from archinspect.analysis.receptive_field.rules.tables import inert
 from archinspect.errors import ArchinspectError, UnsupportedOperation
-from archinspect.report import GlobalSource, Pair, RFResult
+from archinspect.report import GlobalSource, Pair, RFResult, exact
 
 if TYPE_CHECKING:
     from archinspect.analysis.recorder import Event
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 # Never analyse more than this many cells per channel: a receptive field this large is a bug.
 MAX_CELLS = 1 << 30
 MAX_AXIS = 1 << 16
+SETTLE = 256
 
 
 class _NotConcrete(Exception):
@@ -121,6 +122,7 @@ class Interpreter:
         self.slopes: dict[int, set[Fraction]] = {s: {Fraction(1)} for s in range(d)}
         self.marks: dict[str, list[Val]] = {}
         self.reach: list[float] = [0.0] * d
+        self.pooled: list[Val] = []  # operands of global poolings (see `measure_network`)
 
     def module(self, stack: tuple[str, ...]) -> tuple[str, str]:
         for comp in reversed(stack):
@@ -229,6 +231,7 @@ class Interpreter:
             call=call,
             prefix=stack,
             widen=self._widen,
+            pool=self.pooled.append,
         )
 
     def _widen(self, axes: frozenset[int], cells: float) -> None:
@@ -277,6 +280,7 @@ class Analysis:
     marks: dict[str, list[Val]]
     sizes: tuple[int, ...]
     reach: list[float]  # per axis, the sum of every window's reach in input cells
+    pooled: list[Val] = field(default_factory=list)  # operands of global poolings
 
 
 def analyse(model: Any, input_shape: tuple[int, ...]) -> Analysis:
@@ -295,7 +299,13 @@ def analyse(model: Any, input_shape: tuple[int, ...]) -> Analysis:
         )
     periods = tuple(math.lcm(*(slope.numerator for slope in interp.slopes[s])) for s in range(d))
     return Analysis(
-        outs[0], interp.globals, periods, interp.marks, tuple(input_shape[1:]), interp.reach
+        outs[0],
+        interp.globals,
+        periods,
+        interp.marks,
+        tuple(input_shape[1:]),
+        interp.reach,
+        interp.pooled,
     )
 
 
@@ -307,12 +317,11 @@ class Measured:
     escaped: list[bool]  # per axis: some cell is free of boundary effects
     # per axis, why its cells are not in input order (a flip, a permutation), if they are not
     reasons: list[str | None] = field(default_factory=list)
-
-
-def _num(x: float) -> int | float:
-    if math.isinf(x):
-        return math.inf
-    return int(x) if float(x).is_integer() else float(x)
+    # per axis: the value depends on nothing along it and no array axis runs along it (a
+    # global pooling took the axis away)
+    gone: list[bool] = field(default_factory=list)
+    # axes whose layout was refused on an input where most cells are boundary cells
+    unsettled: set[int] = field(default_factory=set)
 
 
 def _axis_of(v: Val, s: int) -> tuple[int, Tag] | None:
@@ -334,6 +343,33 @@ def _alignment(n: int, n_in: int, tag: Tag) -> Fraction | None:
     return None
 
 
+def _extents(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    sel: np.ndarray,
+    a: int,
+    n: int,
+    slope: Fraction,
+    offset: Fraction,
+) -> tuple[Pair, tuple[Pair, Pair]]:
+    """(max back, max fwd) and their ranges over the selected cells, exactly: cell q sits at
+    slope * q + offset and depends on input cells lo..hi (whole numbers), so with D the common
+    denominator every extent times D is a whole number, exact in float64."""
+    den = math.lcm(slope.denominator, offset.denominator)
+    shp = [1] * sel.ndim
+    shp[a] = n
+    at = (np.arange(n, dtype=np.float64) * float(slope * den) + float(offset * den)).reshape(shp)
+    lo64, hi64 = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    back, fwd, sel = np.broadcast_arrays(at - den * lo64, den * hi64 - at, sel)
+    b, f = back[sel], fwd[sel]
+    assert np.array_equal(b, np.round(b)) and np.array_equal(f, np.round(f)), "cells not whole"
+
+    def x(v: float) -> int | Fraction:
+        return exact(Fraction(int(v), den))
+
+    return (x(b.max()), x(f.max())), ((x(b.min()), x(b.max())), (x(f.min()), x(f.max())))
+
+
 def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measured:
     """Extents of every element of v that no boundary rule touched, per input spatial axis.
 
@@ -345,6 +381,8 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
     per_axis: list[Pair | None] = [None] * d
     ranges: list[tuple[Pair, Pair] | None] = [None] * d
     reasons: list[str | None] = [None] * d
+    gone = [False] * d
+    unsettled: set[int] = set()
     phases: dict[int, tuple[int, int]] = {}  # spatial axis -> (array axis, positions/period)
     selected: dict[int, np.ndarray] = {}
     for s in range(d):
@@ -358,28 +396,32 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
             inf = (math.inf, math.inf)
             per_axis[s], ranges[s] = inf, (inf, inf)
             continue
+        found = _axis_of(v, s)
         if not np.any(has):
             per_axis[s], ranges[s] = (0, 0), ((0, 0), (0, 0))
+            gone[s] = found is None
             continue
-        found = _axis_of(v, s)
         if found is None:
-            reasons[s] = next(
-                (t.why for t in v.tags if t is not None and s in t.axes and t.why), None
-            )
+            tag = next((t for t in v.tags if t is not None and s in t.axes and t.why), None)
+            reasons[s] = tag.why if tag is not None else None
+            if tag is not None and tag.settle:
+                unsettled.add(s)
             continue
         a, tag = found
-        shp = [1] * v.ndim
-        shp[a] = v.shape[a]
         slope = _alignment(v.shape[a], sizes[s], tag)
+        offset = Fraction(0)
         if slope is None:
-            coord = tag.coord(np.arange(v.shape[a], dtype=float)).reshape(shp)
-            slope = tag.slope
-        else:
-            coord = (np.arange(v.shape[a], dtype=float) * float(slope)).reshape(shp)
-        assert slope is not None
+            assert tag.slope is not None and tag.offset is not None
+            slope, offset = tag.slope, tag.offset
+        if slope == 0:
+            # Every cell of the axis sits at one input position (a value broadcast along it).
+            continue
         positions = Fraction(periods[s]) / abs(slope)
         phases[s] = (a, positions.numerator if positions.denominator == 1 else 0)
-        back, fwd, sel = np.broadcast_arrays(coord - lo, hi - coord, ~v.taint[s] & has)
+        shp = [1] * v.ndim
+        shp[a] = v.shape[a]
+        sel = ~v.taint[s] & has
+        sel = np.broadcast_to(sel, np.broadcast_shapes(sel.shape, lo.shape, hi.shape, tuple(shp)))
         selected[s] = sel
         if slope < 0 and np.any(sel):
             # Output cell q must sit at input coordinate q * n_in / n_out (README, "Exact
@@ -388,14 +430,42 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
             reasons[s] = tag.why or "cells in reverse order"
             continue
         if np.any(sel):
-            b, f = back[sel], fwd[sel]
-            per_axis[s] = (_num(b.max()), _num(f.max()))
-            ranges[s] = ((_num(b.min()), _num(b.max())), (_num(f.min()), _num(f.max())))
+            per_axis[s], ranges[s] = _extents(lo, hi, sel, a, v.shape[a], slope, offset)
     grow: set[int] = set()
     for sel in selected.values():
         grow |= _uncovered(sel, phases, v.shape)
     escaped = [bool(np.any(selected[s])) if s in selected else True for s in range(d)]
-    return Measured(per_axis, ranges, grow, escaped, reasons)
+    return Measured(per_axis, ranges, grow, escaped, reasons, gone, unsettled)
+
+
+def measure_network(result: Analysis) -> Measured:
+    """The output's extents; along an axis a global pooling took away (a classifier's
+    mean over space, then a head), the stencil up to the pooling: the extents of the pooled
+    cells themselves, the widest over every global pooling (README, "Receptive fields across
+    grids"), measured on interior cells like any output's."""
+    m = measure(result.output, result.sizes, result.periods)
+    axes = [s for s, gone in enumerate(m.gone) if gone]
+    if not axes or not result.pooled:
+        return m
+    found: dict[int, list[tuple[Pair, tuple[Pair, Pair]]]] = {s: [] for s in axes}
+    for val in result.pooled:
+        p = measure(val, result.sizes, result.periods)
+        for s in axes:
+            m.grow |= p.grow & {s}
+            m.escaped[s] = m.escaped[s] and p.escaped[s]
+            pair, rng = p.per_axis[s], p.ranges[s]
+            if pair is not None and rng is not None:
+                # (A pooled value whose cells are not laid out along the axis, a flattened
+                # one, has no stencil to offer; the axis then keeps "nothing".)
+                found[s].append((pair, rng))
+    for s, got in found.items():
+        if got:
+            m.per_axis[s] = (max(p[0] for p, _ in got), max(p[1] for p, _ in got))
+            m.ranges[s] = (
+                (min(r[0][0] for _, r in got), max(r[0][1] for _, r in got)),
+                (min(r[1][0] for _, r in got), max(r[1][1] for _, r in got)),
+            )
+    return m
 
 
 def _uncovered(
@@ -433,7 +503,10 @@ def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured
     channels = input_shape[0]
     result = analyse(model, input_shape)
     while True:
-        m = measure(result.output, result.sizes, result.periods)
+        m = measure_network(result)
+        # A layout refused while most cells are boundary cells is looked at again on a larger
+        # input (up to SETTLE cells): a periodic interior, if there is one, then shows.
+        m.grow |= {s for s in m.unsettled if result.sizes[s] < SETTLE}
         if not m.grow:
             return result, m
         sizes = list(result.sizes)

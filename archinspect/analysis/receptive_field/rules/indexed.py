@@ -81,7 +81,7 @@ def _fit(coord: np.ndarray, s: int, where: str) -> tuple[int | None, Tag | None,
     fit = fit_layout(lines, lines, k.reshape(-1, n))
     if fit is None or fit.slope == 0:
         why = f"a gather or scatter that permutes the cells of array axis {a} in {where}"
-        return a, Tag(frozenset({s}), why=why), taint
+        return a, Tag(frozenset({s}), why=why, settle=fit is None), taint
     on = fit.on.reshape(c.shape)
     q = np.arange(n, dtype=float)
     bad = k & ~on
@@ -229,6 +229,20 @@ def _off_map(t_op: Tag, t_up: Tag | None, p: _AxisPlacement, n: int) -> np.ndarr
     return ~on
 
 
+def _uneven(operand: Val, updates: Val, axes: list[_AxisPlacement]) -> bool:
+    """Whether a spatial update lands in a background array other than evenly, in order (a
+    scatter-add of cells 2j and 2j + 1 into cell j: several cells into one). `_placed` maps
+    only an even placement (zero insertion); the others are placed element by element."""
+    for o, p in enumerate(axes):
+        t_up = updates.tags[p.source] if p.source is not None else None
+        if t_up is None or not t_up.mapped or operand.tags[o] is not None or len(p.pos) < 2:
+            continue
+        steps = np.diff(p.pos)
+        if steps[0] <= 0 or np.any(steps != steps[0]):
+            return True
+    return False
+
+
 def _placed(operand: Val, updates: Val, axes: list[_AxisPlacement], combine: bool, d: int) -> Val:
     """`updates` written into `operand` axis by axis (set, or union for combining scatters)."""
     order = [p.source for p in axes if p.source is not None]
@@ -321,7 +335,7 @@ def _scatter(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     operand, _, updates = ins[0], ins[1], ins[2]
     indices = np.asarray(ctx.concrete(1))
     axes = _placement(eqn, operand, updates, indices)
-    if axes is not None:
+    if axes is not None and not _uneven(operand, updates, axes):
         return [_placed(operand, updates, axes, eqn.primitive is not lax.scatter_p, ctx.d)]
     _check_size(eqn, ctx, operand, updates)
     p = eqn.params

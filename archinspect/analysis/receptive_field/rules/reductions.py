@@ -87,7 +87,10 @@ def _reduce(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     if spatial:
         # Statistics over space: a global coupling, not part of the stencil.
         path, typ = ctx.module()
-        ctx.record_global("normalization" if "Norm" in typ else "global pooling")
+        kind = "normalization" if "Norm" in typ else "global pooling"
+        ctx.record_global(kind)
+        if kind == "global pooling":
+            ctx.pool(v)
     keep = [a for a in range(v.ndim) if a not in axes]
     shape = out_shape(eqn)
     tags = tuple(v.tags[a] for a in keep)
@@ -201,6 +204,7 @@ def _constant_contraction(eqn: Any, v: Val, i: int, value: np.ndarray, ctx: Cont
         if not big:
             # A weighted sum over the whole axis (x @ ones(n) / n): a statistic over space.
             ctx.record_global("global pooling")
+            ctx.pool(v)
             out = _emptied(out, s)
             continue
         if len(mapped) != 1 or len(big) != 1:
@@ -227,7 +231,7 @@ def _constant_contraction(eqn: Any, v: Val, i: int, value: np.ndarray, ctx: Cont
                 "a contraction with a constant matrix that permutes the cells of a spatial "
                 f"axis non-periodically, in {where(ctx)}"
             )
-            tags[axis] = Tag(frozenset({s}), why=why)
+            tags[axis] = Tag(frozenset({s}), why=why, settle=True)
             continue
         why = (
             ""

@@ -36,6 +36,10 @@ class Context:
     # Records how far a window reaches along input axes (in input cells): a hint for how large
     # an input must be so that some cells escape the boundary.
     widen: Callable[[frozenset[int], float], None] = field(default=lambda axes, cells: None)
+    # The operand of a global pooling (a statistic over space that is not a norm's): what the
+    # network's stencil is measured on where its output has no grid left (README, "Receptive
+    # fields across grids").
+    pool: Callable[[Val], None] = field(default=lambda val: None)
 
 
 Rule = Callable[[Any, list[Val], Context], list[Val]]

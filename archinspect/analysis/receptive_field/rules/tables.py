@@ -75,6 +75,9 @@ class Tag:
     phase: bool = False
     period: int = field(default=1, compare=False)
     why: str = field(default="", compare=False)
+    # No periodic layout was found, but most cells were boundary cells: on a larger input the
+    # interior may show one (a Lanczos resize on a short axis).
+    settle: bool = field(default=False, compare=False)
 
     @property
     def mapped(self) -> bool:
@@ -88,7 +91,7 @@ class Tag:
         return replace(self, slope=slope, offset=offset)
 
     def unmapped(self) -> Tag:
-        return Tag(self.axes, why=self.why)
+        return Tag(self.axes, why=self.why, settle=self.settle)
 
 
 @dataclass
