@@ -136,7 +136,10 @@ def inspect(
     keep: dict[str, Any] = {"full": True}
     if not flops:  # the compiled forward pass gave the root row its FLOPs: not asked for
         keep["flops"] = None
-        keep["layers"] = tuple(dataclasses.replace(r, flops=None) for r in report.layers)
+        keep["layers"] = tuple(
+            dataclasses.replace(r, flops=None, flops_note=None, analytic_flops=None)
+            for r in report.layers
+        )
     if not memory:
         keep["memory"] = None
     return dataclasses.replace(report, **keep)
