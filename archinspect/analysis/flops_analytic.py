@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -94,6 +95,16 @@ def _flops_of_macs(eqn: Any, macs: int) -> int:
     return 2 * macs * (4 if complex_ else 1)
 
 
+_TRANSFORMED = re.compile(r"[a-z_]+\((.*)\)")
+
+
+def _unwrap(component: str) -> str:
+    """A scope as named under a transformation, `vmap(lin)`, is the scope `lin`."""
+    while match := _TRANSFORMED.fullmatch(component):
+        component = match.group(1)
+    return component
+
+
 class _Counter:
     def __init__(self, scopes: set[str]):
         self.scopes = scopes
@@ -102,7 +113,7 @@ class _Counter:
 
     def add(self, stack: tuple[str, ...], flops: int) -> None:
         self.total += flops
-        for path in {c for c in stack if c in self.scopes}:
+        for path in {_unwrap(c) for c in stack} & self.scopes:
             self.by_path[path] = self.by_path.get(path, 0) + flops
 
 
@@ -167,7 +178,10 @@ def _higher_order(
         return outs if len(outs) == len(eqn.outvars) else [None] * len(eqn.outvars)
     if name == "scan":
         body = subs[0][0]
-        _count(body, [None] * len(body.invars), stack, times * int(eqn.params["length"]), c)
+        # the constants (model arrays among them) keep their kind; the carry changes per step
+        n = int(eqn.params["num_consts"])
+        ins = kinds[:n] + [None] * (len(body.invars) - n)
+        _count(body, ins, stack, times * int(eqn.params["length"]), c)
         return [None] * len(eqn.outvars)
     counters = [_sub_total(body, len(body.invars), stack, c.scopes) for body, _ in subs]
     if all(sub.total == 0 for sub in counters):
