@@ -135,7 +135,7 @@ def _report(
         ]
         if analytic.undefined and layer_costs:
             flops_notes.append(f"no analytic FLOPs: {analytic.undefined}")
-        param_notes = [*param_notes, *flops_notes]
+        param_notes = (*param_notes, *flops_notes)
         memory = MemoryReport(
             param_bytes=params.bytes,
             param_bytes_by_dtype=dict(params.bytes_by_dtype),

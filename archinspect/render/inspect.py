@@ -99,6 +99,8 @@ PARAMS = Column[LayerRow](
 CALLS = Column[LayerRow](
     "calls", "calls", lambda r: r.calls, lambda r: str(r.calls), "right", no_wrap=True
 )
+
+
 def _flops_text(r: LayerRow) -> str:
     if r.flops is None:
         return "not measured" if r.flops_note else ""
