@@ -187,15 +187,15 @@ class LayerRow:
     params: int
     calls: int = 1
     flops: int | None = None  # XLA's estimate for one sample, all calls of this module
+    rf: tuple[tuple[int | float, int | float], ...] | None = None  # cumulative stencil RF
+    folded: int = 0
+    conv: ConvGeometry | None = None  # a conv's geometry at its first call
+    dense: DenseEquivalent | None = None  # with --dense-equivalent
     # Why `flops` is None for a module that was called (it could not be lowered alone).
     flops_note: str | None = None
     # 2 x multiply-adds (padding taps included) + bias adds, one sample, all calls; None when
     # the module holds no convolution or dense product.
     analytic_flops: int | None = None
-    rf: tuple[tuple[int | float, int | float], ...] | None = None  # cumulative stencil RF
-    folded: int = 0
-    conv: ConvGeometry | None = None  # a conv's geometry at its first call
-    dense: DenseEquivalent | None = None  # with --dense-equivalent
 
 
 @dataclass(frozen=True)
