@@ -115,6 +115,8 @@ class TestShapes:
             "params",
             "calls",
             "flops",
+            "analytic_flops",
+            "flops_note",
             "receptive_field",
             "folded",
         ]
@@ -185,7 +187,11 @@ class TestInspectJsonUNet:
         assert data["flops"]["method"] == "xla"
         assert data["flops"]["forward"] == data["flops"]["per_sample"] > 0  # batch 1
         assert "multiply-add = 2 FLOPs" in data["flops"]["note"]
-        assert data["layers"][0]["flops"] == data["flops"]["forward"]
+        # the root row is the unoptimised program, the kind of every layer row: never below one
+        assert data["layers"][0]["flops"] == data["flops"]["unoptimised_per_sample"]
+        assert all(r["flops"] <= data["layers"][0]["flops"] for r in data["layers"])
+        assert data["layers"][0]["analytic_flops"] == data["flops"]["analytic"] > 0
+        assert data["flops"]["analytic_per_sample"] == data["flops"]["analytic"]  # batch 1
         top = [(r["path"], r["output_shape"]) for r in data["layers"] if r["depth"] == 1]
         assert top == [
             ("lifting", [4, 16, 16]),

@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 import jax
-import numpy as np
 
+from archinspect.analysis.flops_analytic import Traced
 from archinspect.analysis.params import is_array_like, module_tree
 from archinspect.analysis.programs import module_program, xla_flops
 from archinspect.analysis.recorder import Call
@@ -40,10 +40,14 @@ def _signature(module: Any, arguments: Any) -> tuple:
     return (treedef, shapes)
 
 
-def whole_flops(model: Any, input_shape: tuple[int, ...], dtype: str) -> int:
-    """XLA's figure for the unoptimised program of one sample, `model(x)`."""
-    x = jax.ShapeDtypeStruct(input_shape, np.dtype(dtype))
-    return xla_flops(module_program(model, ((x,), {})).cost_analysis())
+def whole_flops(traced: Traced) -> int | None:
+    """XLA's figure for the unoptimised program of one traced sample, `model(x)` (lowered
+    from the jaxpr already traced for the analytic count: not traced again)."""
+    if traced.program is None:
+        return None
+    from jax.extend.core import jaxpr_as_fun
+
+    return xla_flops(jax.jit(jaxpr_as_fun(traced.program)).lower(*traced.arguments).cost_analysis())
 
 
 def per_layer_flops(model: Any, calls: list[Call]) -> tuple[dict[str, int], dict[str, str]]:

@@ -201,36 +201,56 @@ def _higher_order(
     raise Undefined(f"{where}: {why} contain convolutions or dense products")
 
 
-def analytic_flops(model: Any, input_shape: tuple[int, ...], dtype: str) -> AnalyticFlops:
-    """The count for one sample of `model(x)`, traced abstractly with every module's call in
-    its named scope (nothing is allocated or compiled)."""
+@dataclasses.dataclass(frozen=True)
+class Traced:
+    """One sample's forward pass as a closed jaxpr (inputs: the model's arrays, then x), with
+    the recorded modules' scope names; None with `error` when it could not be traced."""
+
+    program: Any
+    arguments: tuple[Any, ...]  # the jaxpr's inputs, as ShapeDtypeStructs
+    num_params: int
+    scopes: frozenset[str]
+    error: str | None = None
+
+
+def trace_forward(model: Any, input_shape: tuple[int, ...], dtype: str) -> Traced:
+    """`model(x)` traced abstractly with every module's call in its named scope (nothing is
+    allocated or compiled)."""
     flat, treedef = jax.tree_util.tree_flatten(model, is_leaf=is_array_like)
     where = [i for i, x in enumerate(flat) if is_array_like(x)]
     calls: list = []
 
-    def forward(arrays: list[Any], x: Any) -> Any:
+    def forward(*args: Any) -> Any:
         leaves = list(flat)
-        for i, a in zip(where, arrays, strict=True):
+        for i, a in zip(where, args[:-1], strict=True):
             leaves[i] = a
         m = jax.tree_util.tree_unflatten(treedef, leaves)
         with recording(m, [ShapeTap(calls)]):
-            return m(x)
+            return m(args[-1])
 
     avals = [jax.ShapeDtypeStruct(flat[i].shape, flat[i].dtype) for i in where]
-    x = jax.ShapeDtypeStruct(input_shape, np.dtype(dtype))
+    arguments = (*avals, jax.ShapeDtypeStruct(input_shape, np.dtype(dtype)))
     try:
-        closed = jax.make_jaxpr(forward)(avals, x)
+        closed = jax.make_jaxpr(forward)(*arguments)
     except Exception as e:  # e.g. an output that is not an array: said, never guessed around
         first = (str(e).strip().splitlines() or [""])[0]
-        return AnalyticFlops(None, {}, f"the forward pass could not be traced to a jaxpr: {first}")
+        why = f"the forward pass could not be traced to a jaxpr: {first}"
+        return Traced(None, arguments, len(where), frozenset(), why)
     # The recorder names a module's scope by its path (the root: by its type).
-    scopes = {call.path for call in calls if call.path}
-    counter = _Counter(scopes)
-    jaxpr = closed.jaxpr
-    kinds: list[str | None] = ["param"] * len(where) + [None]
+    scopes = frozenset(call.path for call in calls if call.path)
+    return Traced(closed, arguments, len(where), scopes)
+
+
+def analytic_flops(traced: Traced) -> AnalyticFlops:
+    """The count for one sample of a traced forward pass."""
+    if traced.program is None:
+        return AnalyticFlops(None, {}, traced.error)
+    counter = _Counter(set(traced.scopes))
+    jaxpr = traced.program.jaxpr
+    kinds: list[str | None] = ["param"] * traced.num_params
     kinds += [None] * (len(jaxpr.invars) - len(kinds))
     try:
-        _count(jaxpr, kinds[: len(jaxpr.invars)], (), 1, counter)
+        _count(jaxpr, kinds, (), 1, counter)
     except Undefined as e:
         return AnalyticFlops(None, {}, str(e))
     by_path = dict(counter.by_path)

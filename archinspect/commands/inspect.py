@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from archinspect.analysis.flops import per_layer_flops, whole_flops
-from archinspect.analysis.flops_analytic import AnalyticFlops, analytic_flops
+from archinspect.analysis.flops_analytic import AnalyticFlops, analytic_flops, trace_forward
 from archinspect.analysis.memory import activation_bytes, xla_memory
 from archinspect.analysis.params import measured_summary, module_rows
 from archinspect.analysis.platform import on_platform, resolve
@@ -101,8 +101,13 @@ def _report(
                 analytic = AnalyticFlops(None, {}, "per-layer costs not asked for")
                 if layer_costs:
                     layer_flops, unmeasured = per_layer_flops(model, calls)
-                    layer_flops[""] = whole_flops(model, spec.input_shape, spec.input.dtype)
-                    analytic = analytic_flops(model, spec.input_shape, spec.input.dtype)
+                    traced = trace_forward(model, spec.input_shape, spec.input.dtype)
+                    whole = whole_flops(traced)
+                    if whole is not None:
+                        layer_flops[""] = whole
+                    else:
+                        unmeasured[""] = traced.error or "not traced"
+                    analytic = analytic_flops(traced)
                 if rf:  # the RF analysis also overlaps the compilations
                     rf_done = receptive_fields_or_note(spec, model)
                 forward_c, train_c = (f.result() for f in compiled)
@@ -131,7 +136,8 @@ def _report(
             for r in rows
         ]
         flops_notes = [
-            f"FLOPs of {path} not measured: {why}" for path, why in sorted(unmeasured.items())
+            f"FLOPs of {path or '(total)'} not measured: {why}"
+            for path, why in sorted(unmeasured.items())
         ]
         if analytic.undefined and layer_costs:
             flops_notes.append(f"no analytic FLOPs: {analytic.undefined}")
