@@ -369,3 +369,30 @@ def test_a_call_that_cannot_be_repeated_alone_is_marked_with_its_reason():
     assert any(n.startswith("FLOPs of inner not measured:") for n in report.notes)
     assert rows["inner.lin"].flops == 2 * 9 + 3  # its own child is measured
     assert rows["inner"].analytic_flops == 21  # the analytic count needs no lowering
+
+
+# ---------------------------------------------------------------------------------------------
+# Flax NNX: the same rules on the traced program
+# ---------------------------------------------------------------------------------------------
+
+
+def test_flax_conv_and_linear():
+    """nnx.Conv 2 -> 3, kernel 3, SAME (zero) padding, on 10 steps (channels last), then
+    nnx.Linear 3 -> 4 per step: 2 x 3 x 2 x 3 x 10 + 3 x 10 = 390 and 2 x 3 x 4 x 10 + 4 x 10
+    = 280. The bias adds are found through Flax's reshape of the bias."""
+    nnx = pytest.importorskip("flax.nnx")
+    from archinspect.build.flax import wrap_flax
+
+    class ConvLinear(nnx.Module):
+        def __init__(self, rngs):
+            self.conv = nnx.Conv(2, 3, kernel_size=3, padding="SAME", rngs=rngs)
+            self.linear = nnx.Linear(3, 4, rngs=rngs)
+
+        def __call__(self, x):
+            return self.linear(self.conv(x))
+
+    model = wrap_flax(ConvLinear(nnx.Rngs(0)))
+    result = count(model, (2, 10))
+    assert 2 * 3 * 2 * 3 * 10 + 3 * 10 == 390 and 2 * 3 * 4 * 10 + 4 * 10 == 280
+    assert result.total == 390 + 280
+    assert result.by_path["conv"] == 390 and result.by_path["linear"] == 280
