@@ -396,3 +396,28 @@ def test_flax_conv_and_linear():
     assert 2 * 3 * 2 * 3 * 10 + 3 * 10 == 390 and 2 * 3 * 4 * 10 + 4 * 10 == 280
     assert result.total == 390 + 280
     assert result.by_path["conv"] == 390 and result.by_path["linear"] == 280
+
+
+def test_cond_with_equal_branches_counts_once_and_differing_branches_are_undefined():
+    """Both branches a Linear 5 -> 7 (77, its bias add found through the cond's operands);
+    a Linear in one branch only: which one runs depends on the input, so no figure."""
+    lin = eqx.nn.Linear(5, 7, key=KEY)
+
+    class Either(eqx.Module):
+        lin: eqx.nn.Linear
+        same: bool
+
+        def __call__(self, x):
+            v = x[0]
+            if self.same:
+                other = lambda u: self.lin(u) * 2.0  # noqa: E731
+            else:
+                other = lambda u: jnp.full((7,), u.sum())  # noqa: E731
+            return jax.lax.cond(v[0] > 0, lambda u: self.lin(u), other, v)[None]
+
+    assert total(Either(lin, True), (1, 5)) == 77
+    differing = count(Either(lin, False), (1, 5))
+    assert differing.total is None
+    assert (
+        differing.undefined is not None and "branches with different counts" in differing.undefined
+    )

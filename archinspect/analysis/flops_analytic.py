@@ -155,9 +155,11 @@ def _count(
     return [kind(a) for a in jaxpr.outvars]
 
 
-def _sub_total(jaxpr: Any, n_in: int, prefix: tuple[str, ...], scopes: set[str]) -> _Counter:
+def _sub_total(
+    jaxpr: Any, kinds: Sequence[str | None], prefix: tuple[str, ...], scopes: set[str]
+) -> _Counter:
     sub = _Counter(scopes)
-    _count(jaxpr, [None] * n_in, prefix, 1, sub)
+    _count(jaxpr, kinds, prefix, 1, sub)
     return sub
 
 
@@ -183,7 +185,17 @@ def _higher_order(
         ins = kinds[:n] + [None] * (len(body.invars) - n)
         _count(body, ins, stack, times * int(eqn.params["length"]), c)
         return [None] * len(eqn.outvars)
-    counters = [_sub_total(body, len(body.invars), stack, c.scopes) for body, _ in subs]
+    # a cond's branches take its operands (after the branch index): their kinds carry over
+    operands = kinds[1:] if name == "cond" else []
+    counters = [
+        _sub_total(
+            body,
+            operands if len(operands) == len(body.invars) else [None] * len(body.invars),
+            stack,
+            c.scopes,
+        )
+        for body, _ in subs
+    ]
     if all(sub.total == 0 for sub in counters):
         return [None] * len(eqn.outvars)
     if name == "cond" and all(
