@@ -380,7 +380,8 @@ def test_flax_conv_and_linear():
     """nnx.Conv 2 -> 3, kernel 3, SAME (zero) padding, on 10 steps (channels last), then
     nnx.Linear 3 -> 4 per step: 2 x 3 x 2 x 3 x 10 + 3 x 10 = 390 and 2 x 3 x 4 x 10 + 4 x 10
     = 280. The bias adds are found through Flax's reshape of the bias."""
-    nnx = pytest.importorskip("flax.nnx")
+    from flax import nnx
+
     from archinspect.build.flax import wrap_flax
 
     class ConvLinear(nnx.Module):
