@@ -341,7 +341,7 @@ EXEMPT: dict[str, dict[str, set[str]]] = {
             "output_shapes",
             "spec",
             "target",
-            "flops_note",  # the cell says "n/m": the reason is a note under the table
+            "flops_note",  # the cell says "not measured": the reason is a note under the table
             *INSPECT_SUMMARY_ONLY_IN_JSON,
         },
         # Markdown's summary has the parameter count (not its bytes) and the peak bytes of

@@ -115,7 +115,6 @@ FLOPS = Column[LayerRow](
     lambda r: r.flops,
     _flops_text,
     "right",
-    short=lambda r: "n/m" if r.flops is None and r.flops_note else _flops_text(r),
     no_wrap=True,
 )
 FLOPS_WHY = Column[LayerRow](
