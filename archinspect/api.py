@@ -101,7 +101,8 @@ def inspect(
     - `model`: an Equinox module (or a Flax NNX module), concrete or abstract.
     - `x`: one input, unbatched: an array, a `jax.ShapeDtypeStruct` or a shape tuple (see
         `shapes`).
-    - `flops`: XLA's FLOP estimate of the forward pass, total and per layer.
+    - `flops`: XLA's FLOP estimate of the forward pass, total and per layer, and the analytic
+      count beside it (2 x multiply-adds including padding taps, plus bias adds).
     - `memory`: XLA's memory analysis of the forward pass and of a training step, and the
         activation bytes. With neither, nothing is compiled.
     - `depth`, `rf`, `layout`, `name`: as for `shapes`.
@@ -136,7 +137,10 @@ def inspect(
     keep: dict[str, Any] = {"full": True}
     if not flops:  # the compiled forward pass gave the root row its FLOPs: not asked for
         keep["flops"] = None
-        keep["layers"] = tuple(dataclasses.replace(r, flops=None) for r in report.layers)
+        keep["layers"] = tuple(
+            dataclasses.replace(r, flops=None, flops_note=None, analytic_flops=None)
+            for r in report.layers
+        )
     if not memory:
         keep["memory"] = None
     return dataclasses.replace(report, **keep)

@@ -200,6 +200,11 @@ class LayerRow:
     folded: int = 0
     conv: ConvGeometry | None = None  # a conv's geometry at its first call
     dense: DenseEquivalent | None = None  # with --dense-equivalent
+    # Why `flops` is None for a module that was called (it could not be lowered alone).
+    flops_note: str | None = None
+    # 2 x multiply-adds (padding taps included) + bias adds, one sample, all calls; None when
+    # the module holds no convolution or dense product.
+    analytic_flops: int | None = None
 
 
 @dataclass(frozen=True)
@@ -220,10 +225,21 @@ class XlaMemory:
 
 @dataclass(frozen=True)
 class FlopsReport:
-    forward: int  # XLA's estimate for the whole batch; a multiply-add is 2 FLOPs
+    """Two figures, labelled: XLA's cost analysis, and the conventional analytic count.
+
+    `forward` is XLA's figure for the compiled batched program (what budgets compare with);
+    `unoptimised` is XLA's figure for one sample's program before optimisation: the same kind
+    as every layer row, so never below a part. `analytic` is 2 x multiply-adds including
+    padding taps, plus bias adds (archinspect.analysis.flops_analytic), whole batch; None with
+    `analytic_note` saying why when it cannot be stated exactly."""
+
+    forward: int  # XLA's estimate for the whole batch, compiled; a multiply-add is 2 FLOPs
     per_sample: int
     batch_size: int
     method: str = "xla"
+    unoptimised: int | None = None  # per sample
+    analytic: int | None = None  # whole batch
+    analytic_note: str | None = None
 
 
 @dataclass(frozen=True)

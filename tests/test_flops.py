@@ -117,7 +117,8 @@ def test_single_conv_is_two_macs_plus_bias(kwargs, res, out, kernel, groups):
     )
     assert report.flops.forward == expected  # tolerance 0: see the module docstring
     assert report.flops.method == "xla"
-    assert report.layers[0].flops == expected  # the root row is the compiled total
+    assert report.layers[0].flops == expected  # the root row: the unoptimised whole program
+    assert report.flops.analytic == expected  # periodic or reflect padding: the same figure
 
 
 def test_hand_figures_of_the_conv_cases():
@@ -128,7 +129,11 @@ def test_hand_figures_of_the_conv_cases():
 def test_zero_padded_conv_per_layer_tolerance():
     """ConvNet with depth 0 is one conv. Zero padding: the compiled total is exact; the
     unoptimised per-layer program has the pad value's convert (1 FLOP) on top. Periodic and
-    reflect padding need no tolerance at all (test_convnet_total_is_leaves_plus_relus)."""
+    reflect padding need no tolerance at all (test_convnet_total_is_leaves_plus_relus).
+
+    The root row was the compiled total, 1 FLOP *below* its only layer: a total under a part.
+    It is now the unoptimised program of the whole network, the same kind as the layer rows,
+    so it equals its one layer; the compiled figure stays `flops.forward`."""
     model = {
         "family": "ConvNet",
         "num_spatial_dims": 2,
@@ -143,8 +148,9 @@ def test_zero_padded_conv_per_layer_tolerance():
     assert expected == 2 * 15_552 + 576 == 31_680
     assert report.flops.forward == expected
     flops = layer_flops(report)
-    assert flops[""] == expected
     assert expected <= flops["layers[0]"] <= expected + 1
+    assert flops[""] == flops["layers[0]"] == report.flops.unoptimised
+    assert report.flops.analytic == expected  # padding taps included, no convert
 
 
 # ---------------------------------------------------------------------------------------------

@@ -115,6 +115,8 @@ class TestShapes:
             "params",
             "calls",
             "flops",
+            "analytic_flops",
+            "flops_note",
             "receptive_field",
             "folded",
         ]
@@ -185,7 +187,11 @@ class TestInspectJsonUNet:
         assert data["flops"]["method"] == "xla"
         assert data["flops"]["forward"] == data["flops"]["per_sample"] > 0  # batch 1
         assert "multiply-add = 2 FLOPs" in data["flops"]["note"]
-        assert data["layers"][0]["flops"] == data["flops"]["forward"]
+        # the root row is the unoptimised program, the kind of every layer row: never below one
+        assert data["layers"][0]["flops"] == data["flops"]["unoptimised_per_sample"]
+        assert all(r["flops"] <= data["layers"][0]["flops"] for r in data["layers"])
+        assert data["layers"][0]["analytic_flops"] == data["flops"]["analytic"] > 0
+        assert data["flops"]["analytic_per_sample"] == data["flops"]["analytic"]  # batch 1
         top = [(r["path"], r["output_shape"]) for r in data["layers"] if r["depth"] == 1]
         assert top == [
             ("lifting", [4, 16, 16]),
@@ -246,6 +252,8 @@ class TestInspectConvNet:
         # 3-tap convs on 10 cells: 2 * MACs + bias adds, plus two ReLUs of 4 x 10
         convs = [2 * 4 * 1 * 3 * 10 + 40, 2 * 4 * 4 * 3 * 10 + 40, 2 * 1 * 4 * 3 * 10 + 10]
         assert [r["flops"] for r in data["layers"][1:]] == convs
+        assert sum(convs) == 280 + 1_000 + 250 == 1_530
+        assert [r["analytic_flops"] for r in data["layers"][1:]] == convs
         assert data["flops"] == {
             "forward": sum(convs) + 2 * 40,
             "per_sample": sum(convs) + 2 * 40,
@@ -253,6 +261,13 @@ class TestInspectConvNet:
             "method": "xla",
             "note": "XLA's estimate (cost analysis of the compiled program); "
             "a multiply-add = 2 FLOPs",
+            # the unoptimised program of one sample: the same figure at this size
+            "unoptimised_per_sample": sum(convs) + 2 * 40,
+            # periodic padding: XLA and the convention agree on the convs; no ReLU counted
+            "analytic": sum(convs),
+            "analytic_per_sample": sum(convs),
+            "analytic_note": "analytic: 2 x multiply-adds of convolutions and dense products, "
+            "padding taps included, plus bias adds (the torchinfo/fvcore convention)",
         }
         assert data["memory"]["param_bytes"] == 4 * CONVNET_PARAMS
         assert data["memory"]["activation_bytes"] == 4 * (40 + 40 + 10)
@@ -269,8 +284,8 @@ class TestInspectConvNet:
     def test_table(self):
         out = invoke("inspect", *CONVNET)
         header = next(line for line in out.splitlines() if " module " in line)
-        # FLOPs, then the cumulative receptive field, the last column
-        assert header.split()[-4:] == ["FLOPs", "┃", "RF", "┃"]
+        # FLOPs (XLA), FLOPs (analytic), then the cumulative receptive field, the last column
+        assert header.split()[-8:] == ["FLOPs", "(XLA)", "┃", "FLOPs", "(analytic)", "┃", "RF", "┃"]
         assert "parameters" in out and "81" in out
         text = " ".join(out.split())
         assert "FLOPs, forward 1,610 XLA's estimate" in text
@@ -281,7 +296,9 @@ class TestInspectConvNet:
         cells = [c.strip() for c in line.strip("│ \n").split("│")]
         # two 3-convs deep: (2, 2) cells each side
         conv = ["3", "1", "(1,1) circular"]  # 3 taps, stride 1, one periodic cell each side
-        assert cells == ["layers[1]", "Conv", "4×10", "4×10", *conv, "52", "1", "1,000", "(2,2)"]
+        # 1,000 both ways: periodic padding reads real cells, so XLA skips no tap
+        flops = ["1,000", "1,000"]
+        assert cells == ["layers[1]", "Conv", "4×10", "4×10", *conv, "52", "1", *flops, "(2,2)"]
 
     def test_csv(self):
         rows = list(csv.DictReader(io.StringIO(invoke("inspect", *CONVNET, "-f", "csv"))))
@@ -291,6 +308,9 @@ class TestInspectConvNet:
             ("layers[1]", "4x10", "4x10", "1000"),
             ("layers[2]", "4x10", "1x10", "250"),
         ]
+        # the analytic count has no ReLU in the total; no row needed a note
+        assert [r["analytic_flops"] for r in rows] == ["1530", "280", "1000", "250"]
+        assert all(r["flops_note"] == "" for r in rows)
 
     def test_markdown(self):
         out = invoke("inspect", *CONVNET, "-f", "markdown")
@@ -305,9 +325,10 @@ class TestInspectConvNet:
         ) in lines
         assert "| activation bytes (leaf outputs, whole batch) | 360 |" in lines
         header = "| module | type | input | output | kernel | stride | padding | params | calls |"
-        assert header + " FLOPs | RF |" in lines
+        assert header + " FLOPs (XLA) | FLOPs (analytic) | RF |" in lines
         row = "| &nbsp;&nbsp;layers[1] | Conv | 4×10 | 4×10 | 3 | 1 | (1,1) circular | 52 | 1 |"
-        assert row + " 1,000 | (2,2) |" in lines
+        assert row + " 1,000 | 1,000 | (2,2) |" in lines
+        assert "| FLOPs, analytic (analytic: 2 x multiply-adds of convolutions and dense " in out
         assert "| receptive field (backward, forward) | (3,3) |" in lines
 
 

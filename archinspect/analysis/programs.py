@@ -87,14 +87,16 @@ def train_step_program(
     )
 
 
-def module_program(module: Any, input_shape: tuple[int, ...], dtype: str) -> Any:
-    """Lowered single call of one submodule on one (unbatched) input."""
-    dynamic, static = split(module)
+def module_program(module: Any, arguments: tuple[tuple[Any, ...], dict[str, Any]]) -> Any:
+    """Lowered single call of one module with the (args, kwargs) it was called with: their
+    ShapeDtypeStructs are abstract arguments, every other value is passed as it was."""
+    dynamic, static = split((module, arguments))
 
-    def call(params: Any, x: jax.Array) -> Any:
-        return eqx.combine(params, static)(x)
+    def call(params: Any) -> Any:
+        m, (args, kwargs) = eqx.combine(params, static)
+        return m(*args, **kwargs)
 
-    return jax.jit(call).lower(dynamic, jax.ShapeDtypeStruct(input_shape, jnp.dtype(dtype)))
+    return jax.jit(call).lower(dynamic)
 
 
 def xla_flops(cost: Any) -> int:

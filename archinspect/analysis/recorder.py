@@ -43,6 +43,20 @@ class Call:
     input_shapes: tuple[tuple[int, ...], ...]
     output_shapes: tuple[tuple[int, ...], ...]
     output_dtypes: tuple[str, ...]
+    # (args, kwargs) as the module was called, arrays as ShapeDtypeStructs and everything else
+    # as given: enough to lower the call again on its own (per-layer FLOPs).
+    arguments: tuple[tuple[Any, ...], dict[str, Any]] = dataclasses.field(
+        default=((), {}), compare=False, repr=False
+    )
+
+
+def abstract_arguments(args: Any, kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The call's arguments with every array (a tracer, too) replaced by its shape and dtype."""
+
+    def struct(x: Any) -> Any:
+        return jax.ShapeDtypeStruct(x.shape, x.dtype) if is_array_like(x) else x
+
+    return jax.tree_util.tree_map(struct, (tuple(args), dict(kwargs)), is_leaf=is_array_like)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +118,7 @@ class ShapeTap:
                 in_shapes,
                 out_shapes,
                 out_dtypes,
+                abstract_arguments(event.args, event.kwargs),
             )
         )
         return out

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from archinspect.analysis.flops import per_layer_flops
+from archinspect.analysis.flops import per_layer_flops, whole_flops
+from archinspect.analysis.flops_analytic import AnalyticFlops, analytic_flops, trace_forward
 from archinspect.analysis.memory import activation_bytes, xla_memory
 from archinspect.analysis.params import measured_summary, module_rows
 from archinspect.analysis.platform import on_platform, resolve
@@ -95,7 +96,18 @@ def _report(
             pool = ThreadPoolExecutor(max_workers=2)
             try:
                 compiled = [pool.submit(p.compile, COMPILE_OPTIONS) for p in (forward, train)]
-                layer_flops = per_layer_flops(model, calls, spec.input.dtype) if layer_costs else {}
+                layer_flops: dict[str, int] = {}
+                unmeasured: dict[str, str] = {}
+                analytic = AnalyticFlops(None, {}, "per-layer costs not asked for")
+                if layer_costs:
+                    layer_flops, unmeasured = per_layer_flops(model, calls)
+                    traced = trace_forward(model, spec.input_shape, spec.input.dtype)
+                    whole = whole_flops(traced)
+                    if whole is not None:
+                        layer_flops[""] = whole
+                    else:
+                        unmeasured[""] = traced.error or "not traced"
+                    analytic = analytic_flops(traced)
                 if rf:  # the RF analysis also overlaps the compilations
                     rf_done = receptive_fields_or_note(spec, model)
                 forward_c, train_c = (f.result() for f in compiled)
@@ -104,9 +116,32 @@ def _report(
                 # still running cannot be cancelled, and waiting would delay the exit by it.
                 pool.shutdown(wait=False, cancel_futures=True)
         total = xla_flops(forward_c.cost_analysis())
-        flops = FlopsReport(forward=total, per_sample=total // batch, batch_size=batch)
-        layer_flops[""] = total // batch  # the root: the whole compiled program, per sample
-        rows = [dataclasses.replace(r, flops=layer_flops.get(r.path)) for r in rows]
+        flops = FlopsReport(
+            forward=total,
+            per_sample=total // batch,
+            batch_size=batch,
+            unoptimised=layer_flops.get(""),
+            analytic=None if analytic.total is None else analytic.total * batch,
+            analytic_note=analytic.undefined,
+        )
+        if not layer_costs:
+            layer_flops[""] = total // batch  # the root alone: the compiled program's
+        rows = [
+            dataclasses.replace(
+                r,
+                flops=layer_flops.get(r.path),
+                flops_note=unmeasured.get(r.path),
+                analytic_flops=analytic.by_path.get(r.path),
+            )
+            for r in rows
+        ]
+        flops_notes = [
+            f"FLOPs of {path or '(total)'} not measured: {why}"
+            for path, why in sorted(unmeasured.items())
+        ]
+        if analytic.undefined and layer_costs:
+            flops_notes.append(f"no analytic FLOPs: {analytic.undefined}")
+        param_notes = (*param_notes, *flops_notes)
         memory = MemoryReport(
             param_bytes=params.bytes,
             param_bytes_by_dtype=dict(params.bytes_by_dtype),

@@ -26,6 +26,13 @@ from archinspect.render.view import Column, Field, Grid
 from archinspect.report import ConvGeometry, DenseEquivalent, InspectReport, LayerRow, XlaMemory
 
 FLOPS_NOTE = "XLA's estimate (cost analysis of the compiled program); a multiply-add = 2 FLOPs"
+ANALYTIC_NOTE = (
+    "analytic: 2 x multiply-adds of convolutions and dense products, padding taps included, "
+    "plus bias adds (the torchinfo/fvcore convention)"
+)
+UNOPTIMISED_NOTE = (
+    "XLA's estimate of the unoptimised program, one sample: the kind of every layer row"
+)
 
 
 def shapes_text(shapes: tuple[tuple[int, ...], ...], sep: str = "×") -> str:
@@ -92,11 +99,33 @@ PARAMS = Column[LayerRow](
 CALLS = Column[LayerRow](
     "calls", "calls", lambda r: r.calls, lambda r: str(r.calls), "right", no_wrap=True
 )
+
+
+def _flops_text(r: LayerRow) -> str:
+    if r.flops is None:
+        return "not measured" if r.flops_note else ""
+    return num(r.flops)
+
+
+# XLA's figure per layer (the unoptimised program of its calls); "not measured" with the
+# reason in the notes (and in JSON/CSV `flops_note`) when a layer could not be lowered alone.
 FLOPS = Column[LayerRow](
     "flops",
-    "FLOPs",
+    "FLOPs (XLA)",
     lambda r: r.flops,
-    lambda r: "" if r.flops is None else num(r.flops),
+    _flops_text,
+    "right",
+    no_wrap=True,
+)
+FLOPS_WHY = Column[LayerRow](
+    "flops_note", "FLOPs note", lambda r: r.flops_note, lambda r: r.flops_note or ""
+)
+# Blank for a module without a convolution or dense product in it: no convention to follow.
+ANALYTIC = Column[LayerRow](
+    "analytic_flops",
+    "FLOPs (analytic)",
+    lambda r: r.analytic_flops,
+    lambda r: "" if r.analytic_flops is None else num(r.analytic_flops),
     "right",
     no_wrap=True,
 )
@@ -256,26 +285,29 @@ JSON_KEYS: tuple[str, ...] = (
     "params",
     "own_params",
 )
-JSON_KEYS += ("calls", "folded", "input_shapes", "output_shapes", "flops", "receptive_field")
-JSON_KEYS += ("conv", "dense_equivalent")
-OPTIONAL: tuple[str, ...] = ("input_shapes", "output_shapes", "flops", "receptive_field")
-OPTIONAL += ("conv", "dense_equivalent")
+JSON_KEYS += ("calls", "folded", "input_shapes", "output_shapes", "flops", "flops_note")
+JSON_KEYS += ("analytic_flops", "receptive_field", "conv", "dense_equivalent")
+OPTIONAL: tuple[str, ...] = ("input_shapes", "output_shapes", "flops", "flops_note")
+OPTIONAL += ("analytic_flops", "receptive_field", "conv", "dense_equivalent")
 
 
 def grid(report: InspectReport, fmt: str, *, full: bool) -> Grid[LayerRow]:
     has_dense = any(r.dense is not None for r in report.layers)
     dense = DENSE_COLUMNS if has_dense else []
     if fmt == "csv":
-        columns = [PATH, TYPE, DEPTH, INPUT, OUTPUT, *CONV_COLUMNS, OWN, PARAMS, CALLS, FLOPS, RF]
+        columns = [PATH, TYPE, DEPTH, INPUT, OUTPUT, *CONV_COLUMNS, OWN, PARAMS, CALLS, FLOPS]
+        columns += [ANALYTIC, FLOPS_WHY, RF]
         return Grid("", [*columns, FOLDED, *dense], report.layers)
     if fmt == "json":
-        columns = [PATH, TYPE, DEPTH, INPUT, OUTPUT, PARAMS, OWN, CALLS, FOLDED]
-        return Grid("", [*columns, INPUTS, OUTPUTS, FLOPS, RF, CONV, DENSE], report.layers)
-    has_flops = full and any(r.flops is not None for r in report.layers)
+        columns = [PATH, TYPE, DEPTH, INPUT, OUTPUT, PARAMS, OWN, CALLS, FOLDED, INPUTS, OUTPUTS]
+        columns += [FLOPS, FLOPS_WHY, ANALYTIC, RF, CONV, DENSE]
+        return Grid("", columns, report.layers)
+    has_flops = full and any(r.flops is not None or r.flops_note for r in report.layers)
+    has_analytic = full and any(r.analytic_flops is not None for r in report.layers)
     has_rf = any(r.rf is not None for r in report.layers)
     has_conv = any(r.conv is not None for r in report.layers)
     columns = [PATH, TYPE, INPUT, OUTPUT, *(CONV_COLUMNS if has_conv else []), PARAMS, CALLS]
-    columns += [FLOPS] * has_flops + [RF] * has_rf + dense
+    columns += [FLOPS] * has_flops + [ANALYTIC] * has_analytic + [RF] * has_rf + dense
     return Grid(" · ".join(_title(report)), columns, report.layers, indent=lambda r: r.depth)
 
 
@@ -323,6 +355,27 @@ def summary(report: InspectReport, *, full: bool) -> list[Field]:
                 md_label=f"FLOPs, forward ({FLOPS_NOTE})",
             )
         )
+        if f.unoptimised is not None:
+            fields.append(
+                Field(
+                    "flops_unoptimised",
+                    "FLOPs, unoptimised",
+                    num(f.unoptimised),
+                    f"{UNOPTIMISED_NOTE} (the (total) row)",
+                    md_label=f"FLOPs, unoptimised ({UNOPTIMISED_NOTE})",
+                )
+            )
+        if f.analytic is not None:
+            per = f" ({num(f.analytic // f.batch_size)} per sample)" if f.batch_size > 1 else ""
+            fields.append(
+                Field(
+                    "flops_analytic",
+                    "FLOPs, analytic",
+                    num(f.analytic),
+                    f"{ANALYTIC_NOTE}{per}",
+                    md_label=f"FLOPs, analytic ({ANALYTIC_NOTE})",
+                )
+            )
     if full and report.memory is not None:
         m = report.memory
         fields.append(
@@ -429,6 +482,12 @@ def report_dict(report: InspectReport, *, full: bool) -> dict:
                 "batch_size": report.flops.batch_size,
                 "method": report.flops.method,
                 "note": FLOPS_NOTE,
+                "unoptimised_per_sample": report.flops.unoptimised,
+                "analytic": report.flops.analytic,
+                "analytic_per_sample": None
+                if report.flops.analytic is None
+                else report.flops.analytic // report.flops.batch_size,
+                "analytic_note": report.flops.analytic_note or ANALYTIC_NOTE,
             }
         if report.memory is not None:
             m = report.memory
