@@ -82,7 +82,7 @@ def sweep(
         check_sweep_options(list(param), values, plot)
         wanted = sweep_metrics(metrics)
         loader, base = load_base(spec, set_, follow_symlinks)
-        plan = plan_sweep(base, list(param), values, wanted)
+        plan = plan_sweep(base, list(param), values, wanted, trust or ())
         from archinspect.commands.sweep import run_sweep
 
         progress_cm, callback = progress(f"sweeping {' x '.join(plan.params)}", plan.total)

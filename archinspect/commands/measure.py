@@ -62,6 +62,9 @@ def measure(
     if "rf" in kinds:
         from archinspect.analysis.receptive_field import receptive_field
 
-        rf = receptive_field(model, spec.input_shape)
+        from archinspect.build.faults import blame_model
+
+        with blame_model(spec, model):
+            rf = receptive_field(model, spec.input_shape)
         out.update({m.name: m.extract(rf) for m in _of("rf")})
     return {k: v for k, v in out.items() if k in wanted}

@@ -51,29 +51,31 @@ def _default_ranges(spec: Spec) -> dict[str, list[Any]]:
     return {**out, **GENERIC_VALUES}
 
 
-def check_params(spec: Spec, params: list[str]) -> None:
-    """Refuse a misspelt --param, or an index its list does not have, before sweeping (every
-    row would fail the same way)."""
-    from archinspect.families import FAMILIES
-    from archinspect.spec.messages import did_you_mean
+INPUT_PARAMS = ("input.resolution", "input.batch_size")
 
-    if spec.target is not None:
-        return  # a target's keyword arguments are its own
-    names = [a.name for a in FAMILIES[spec.family].all_args]
-    allowed = [*names, *(f"model.{n}" for n in names), "input.resolution", "input.batch_size"]
+
+def check_params(
+    spec: Spec, params: list[str], trusted: Iterable[str] = (), label: str = "sweepable"
+) -> None:
+    """Refuse a misspelt --param, or an index its list does not have, before sweeping (every
+    row would fail the same way). A target's arguments are read from its constructor."""
+    from archinspect.build.arguments import model_arguments, no_argument
+
+    names = model_arguments(spec, trusted)
     for param in params:
-        if param in allowed:
-            continue
         short = display_name(param)
-        parts = _path(spec_key(param))
-        base = parts[1] if parts is not None and len(parts) > 2 and parts[0] == "model" else None
-        if isinstance(base, str) and base in names:
-            _check_inside(param, base, spec.args[base], parts[2:])  # type: ignore[index]
+        if short in INPUT_PARAMS:
             continue
+        parts = _path(spec_key(param))
+        base = parts[1] if parts is not None and len(parts) > 1 and parts[0] == "model" else None
+        if isinstance(base, str) and (names is None or base in names):
+            if parts is not None and len(parts) > 2 and base in spec.args:
+                _check_inside(param, base, spec.args[base], parts[2:])
+            continue
+        listing = f"{label}: {', '.join([*(names or []), *INPUT_PARAMS])}"
         raise UsageError(
-            f"error: --param {param}: {spec.family} has no argument {short!r}"
-            f"{did_you_mean(short, names)} (sweepable: {', '.join(names)}, "
-            "input.resolution, input.batch_size)"
+            f"error: --param {param}: "
+            + no_argument(spec, short, [*(names or []), *INPUT_PARAMS], listing)
         )
 
 
@@ -86,7 +88,7 @@ def _path(key: str) -> list[str | int] | None:
 def _check_inside(param: str, where: str, value: Any, parts: list[str | int]) -> None:
     """Walk the base spec's value along the parameter's indices and keys, as --set will."""
     from archinspect.spec.document import join
-    from archinspect.spec.messages import yaml_repr
+    from archinspect.spec.messages import did_you_mean, yaml_repr
 
     for part in parts:
         if isinstance(part, int):
@@ -106,7 +108,7 @@ def _check_inside(param: str, where: str, value: Any, parts: list[str | int]) ->
             if not isinstance(value, dict) or part not in value:
                 raise UsageError(
                     f"error: --param {param}: {where} is {yaml_repr(value)}, which has no key "
-                    f"{part!r}"
+                    f"{part!r}{did_you_mean(part, list(value) if isinstance(value, dict) else [])}"
                 )
             value = value[part]
         where = join(where, part)
