@@ -166,8 +166,6 @@ def check_sweep_options(params: list[str], values: list[str] | None, plot: str |
     if plot is not None:
         if not plot.endswith((".png", ".svg")):
             raise UsageError(f"error: --plot writes .png or .svg files, got {plot!r}")
-        if len(params) != 1:
-            raise UsageError("error: --plot draws one-parameter sweeps; sweep one --param")
 
 
 def sweep_metrics(raw: str | None) -> tuple[str, ...]:

@@ -48,6 +48,11 @@ def solve(
                 spec = spec_loader([f"{spec_key(param)}={v}"])
                 measured = measure(spec, metrics, trusted=trusted, platform=platform)
             except ArchinspectError as exc:
+                if v == lowest:
+                    # Nothing was measured yet: the spec itself fails (a target whose forward
+                    # pass raises, a resolution the model cannot take), not a limit. Its error,
+                    # as every command says it (exit 2), instead of "no value fits" (exit 1).
+                    raise
                 cache[v] = Probe(v, {}, False, ("a valid config",), exc.message)
                 return cache[v]
             measured.pop("output_shape", None)

@@ -145,7 +145,7 @@ def run_sweep(
     """Evaluate every combination; a row whose config is invalid keeps its error message."""
     import yaml
 
-    from archinspect.commands.measure import measure
+    from archinspect.commands.measure import measure_each
 
     wanted = tuple(metrics)
     combos = list(itertools.product(*values))
@@ -161,8 +161,9 @@ def run_sweep(
         shown = {display_name(p): v for p, v in assignment.items()}
         try:
             spec = spec_loader(overrides)
-            measured = measure(spec, wanted, trusted=trusted, platform=platform)
-            rows.append(SweepRow(shown, measured))
+            measured, failed = measure_each(spec, wanted, trusted=trusted, platform=platform)
+            reasons = {m: exc.message for m, exc in failed.items()}
+            rows.append(SweepRow(shown, measured, failed=reasons))
         except ArchinspectError as exc:
             rows.append(SweepRow(shown, {}, exc.message))
         if progress is not None:
@@ -170,12 +171,13 @@ def run_sweep(
     fits: dict[str, Fit] = {}
     if len(params) == 1:
         name = display_name(params[0])
-        good = [r for r in rows if r.error is None and _is_number(r.values[name])]
-        xs = [float(r.values[name]) for r in good]
         for metric in wanted:
             if not metrics_registry.fitted(metric):
                 continue
-            ys = [metrics_registry.trend(metric, r.metrics.get(metric)) for r in good]
+            # each metric over the rows that measured it (a row may keep its counts only)
+            good = [r for r in rows if metric in r.metrics and _is_number(r.values[name])]
+            xs = [float(r.values[name]) for r in good]
+            ys = [metrics_registry.trend(metric, r.metrics[metric]) for r in good]
             fit = fit_law(xs, ys) if all(y is not None for y in ys) else None
             if fit is not None:
                 fits[metric] = fit
