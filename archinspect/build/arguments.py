@@ -61,10 +61,13 @@ def check_target_arguments(spec: Spec, make: Callable[..., Any]) -> None:
     names = callable_arguments(make)
     if names is None:
         return
+    listing = f"it takes: {', '.join(names)}"
     problems = [
         Problem(
             f"model.{key}",
-            no_argument(spec, key, names, f"it takes: {', '.join(names)}"),
+            f"is passed by archinspect itself, not by the spec ({listing})"
+            if key in _SUPPLIED
+            else no_argument(spec, key, names, listing),
             spec.marks.get(f"model.{key}"),
         )
         for key in spec.args
