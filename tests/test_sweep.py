@@ -612,13 +612,19 @@ class TestAnyArgument:
         )
         result = invoke(*args, "--format", "markdown")
         assert result.exit_code == 0, result.output
-        assert f"| 10 | {p:,} | {p:,} | failed | failed | receptive field, output shape: {why} |" in (
-            result.stdout
+        assert (
+            f"| 10 | {p:,} | {p:,} | failed | failed | receptive field, output shape: {why} |"
+            in (result.stdout)
         )
         result = invoke(*args)
         assert result.exit_code == 0, result.output
         row = [line for line in result.stdout.splitlines() if line.startswith("│               10")]
-        assert row[0].split("│")[2:6] == [f" {p:>6,} ", f" {p:>9,} ", " failed          ", " failed       "]
+        assert row[0].split("│")[2:6] == [
+            f" {p:>6,} ",
+            f" {p:>9,} ",
+            " failed          ",
+            " failed       ",
+        ]
 
     def test_no_point_measured_in_full_is_exit_2_after_the_table(self, specs, tmp_path):
         (tmp_path / "u.yaml").write_text(

@@ -51,8 +51,10 @@ def owner(spec: Spec) -> str:
 
 
 def no_argument(spec: Spec, name: str, candidates: Sequence[str], listing: str) -> str:
-    """"<model> has no argument 'X'; did you mean 'Y'? (<listing>)": the one wording."""
-    return f"{owner(spec)} has no argument {name!r}{did_you_mean(name, list(candidates))} ({listing})"
+    """ "<model> has no argument 'X'; did you mean 'Y'? (<listing>)": the one wording."""
+    return (
+        f"{owner(spec)} has no argument {name!r}{did_you_mean(name, list(candidates))} ({listing})"
+    )
 
 
 def check_target_arguments(spec: Spec, make: Callable[..., Any]) -> None:

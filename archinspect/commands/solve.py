@@ -186,7 +186,9 @@ def check_solvable(spec: Spec, param: str, trusted: Iterable[str] = ()) -> None:
                 f"{arg.type_name()} (solvable: {', '.join(names)})"
             )
         return
-    check_params(spec, [param], trusted, label="it takes")  # a misspelt nested key or a missing index, as `sweep` words it
+    check_params(
+        spec, [param], trusted, label="it takes"
+    )  # a misspelt nested key or a missing index, as `sweep` words it
     value: Any = spec.args
     for part in (parse_key(spec_key(param)) or [])[1:]:
         inside = isinstance(value, dict) and part in value

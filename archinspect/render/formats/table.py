@@ -96,7 +96,10 @@ def rich_table(grid: Grid[Any], *, title: bool = True) -> Table:
     table = Table(title=plain(grid.title) if title else None, title_justify="left")
     for c in grid.columns:
         # A right-justified column holds figures: never wrapped, never cut (fit_columns).
-        options: dict[str, Any] = {"justify": c.justify, "no_wrap": c.no_wrap or c.justify == "right"}
+        options: dict[str, Any] = {
+            "justify": c.justify,
+            "no_wrap": c.no_wrap or c.justify == "right",
+        }
         if c.fold:
             options["overflow"] = "fold"
         table.add_column(c.header, **options)
