@@ -31,9 +31,9 @@ def forward_failure(spec: Spec, exc: BaseException) -> ForwardError:
     )
 
 
-def forward_fault(spec: Spec, model: Any) -> ForwardError | None:
+def forward_fault(spec: Spec, model: Any) -> ArchinspectError | None:
     """Trace the model's plain forward pass abstractly (nothing runs); the spec's fault if it
-    fails, else None."""
+    fails (or archinspect's own error, raised by a wrapper such as the Flax one), else None."""
     import equinox as eqx
     import jax
     import jax.numpy as jnp
@@ -47,8 +47,8 @@ def forward_fault(spec: Spec, model: Any) -> ForwardError | None:
                 eqx.filter_eval_shape(model, x)
         else:
             eqx.filter_eval_shape(model, x)
-    except ArchinspectError:
-        return None
+    except ArchinspectError as exc:
+        return exc
     except user_errors(spec) as exc:
         return forward_failure(spec, exc)
     return None
