@@ -47,7 +47,10 @@ def bad(tmp_path, monkeypatch):
     """The three specs in the working directory, and the trust option for the targets."""
     monkeypatch.chdir(tmp_path)
     package = f"uxbad_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{package}.py").write_text(
+    # outside the working directory, on PYTHONPATH: an installed location for `target:`
+    where = tmp_path / "site"
+    where.mkdir()
+    (where / f"{package}.py").write_text(
         textwrap.dedent(
             """
             import equinox as eqx
@@ -72,7 +75,8 @@ def bad(tmp_path, monkeypatch):
             """
         )
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(where))
+    monkeypatch.setenv("PYTHONPATH", str(where))
     budget = "budget: {max_params: 1G, receptive_field: {min: 1}}\n"  # check runs the model
     target = "input: {channels: 1, resolution: [16]}\n" + budget
     (tmp_path / "call.yaml").write_text(f"model: {{target: {package}.CallRaises}}\n{target}")
