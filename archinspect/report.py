@@ -350,9 +350,24 @@ class Fit:
 
 @dataclass(frozen=True)
 class SweepRow:
+    """One point of a sweep: the metrics measured there. `error`: the config is invalid or
+    cannot be built, so nothing was measured; `failed`: the metrics that could not be measured
+    (e.g. the receptive field and output shape of a forward pass that fails), each with its
+    error message, while the others (the counts) were."""
+
     values: dict[str, Any]  # swept parameter -> value
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None and not self.failed
+
+    @property
+    def problem(self) -> str | None:
+        """The first error met at this point (the whole row's, or a metric's)."""
+        return self.error or next(iter(self.failed.values()), None)
 
 
 @dataclass(frozen=True)

@@ -127,18 +127,18 @@ class TestSweepOptions:
             ),
             (["depth"], ["1", "2"], None, "error: more --values than --param options"),
             (["depth"], None, "a.pdf", "error: --plot writes .png or .svg files, got 'a.pdf'"),
-            (
-                ["depth", "kernel_size"],
-                None,
-                "a.png",
-                "error: --plot draws one-parameter sweeps; sweep one --param",
-            ),
         ],
     )
     def test_refused(self, params, values, plot, message):
         with pytest.raises(UsageError, match=f"^{re.escape(message)}$") as exc:
             inputs.check_sweep_options(params, values, plot)
         assert exc.value.message == message
+
+    def test_a_grid_may_be_plotted(self):
+        """Two parameters are small multiples, three are refused after the table
+        (tests/test_sweep.py TestPlot): neither is refused before the sweep."""
+        assert inputs.check_sweep_options(["depth", "kernel_size"], None, "a.png") is None
+        assert inputs.check_sweep_options(["depth", "kernel_size", "x"], None, "a.png") is None
 
     def test_metrics(self):
         every_row = ("params", "learnable_params", "receptive_field", "output_shape")

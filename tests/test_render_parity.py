@@ -278,6 +278,15 @@ def sweep_result(two: bool) -> SweepResult:
             values={"depth": 4, "hidden_channels": 0} if two else {"hidden_channels": 0},
             error="hidden_channels must be positive",
         ),
+        # counted, but its forward pass fails: the other metrics are marked with the reason
+        SweepRow(
+            values={"depth": 5, "hidden_channels": 5} if two else {"hidden_channels": 5},
+            metrics={"params": 97 * 5},
+            failed={
+                "receptive_field": "error: parity.yaml: the forward pass fails",
+                "output_shape": "error: parity.yaml: the forward pass fails",
+            },
+        ),
     )
     fits = {} if two else {"params": Fit(1.0, 0.999, "linear", points=3)}
     return SweepResult("parity", "parity.yaml", swept, rows, fits, metrics)
@@ -381,9 +390,10 @@ EXEMPT: dict[str, dict[str, set[str]]] = {
         },
     },
     "sweep": {
-        # the fit line shows the law and its exponent; the headers label the metrics
-        "table": {"spec", "fits.*", "metrics"},
-        "markdown": {"spec", "fits.*", "metrics"},
+        # the fit line shows the law and its exponent; the headers label the metrics, and so
+        # does the error cell of a point whose metrics failed (their cells say "failed")
+        "table": {"spec", "fits.*", "metrics", "failed"},
+        "markdown": {"spec", "fits.*", "metrics", "failed"},
     },
     "solve": {
         # the answer in words names the parameter, not the spec; no value: no probe count

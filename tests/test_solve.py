@@ -413,7 +413,10 @@ class TestFailures:
         check_solvable(knobs, "model.layers[0].conv.out_channels")
         target = load_spec("configs/pdequinox_unet.yaml", [])
         check_solvable(target, "hidden_channels")  # an integer in the spec
-        check_solvable(target, "padding_mode_x")  # not in the spec: the constructor's own
+        # a name the constructor does not take is refused from its signature (it was probed
+        # before, and every probe failed: exit 1, "no value fits")
+        with pytest.raises(UsageError, match=r"^error: --param padding_mode_x: pdequinox\.arch"):
+            check_solvable(target, "padding_mode_x")
         with pytest.raises(UsageError, match=r"^error: --param use_norm: .* but use_norm is true"):
             check_solvable(target, "use_norm")
 

@@ -28,6 +28,7 @@ import functools
 import io
 import json
 import math
+import re
 import time
 import xml.etree.ElementTree as ET
 
@@ -545,6 +546,7 @@ class TestAnyArgument:
             "output_shape": None,
             "error": "error: c1.yaml is not a valid archinspect spec (1 problem) "
             "--set model.num_spatial_dims=4, model.num_spatial_dims: must be 1, 2 or 3, got 4",
+            "failed": [],  # a point that was not built has no metric to list
         }
 
     def test_kernel_size_zero_row_kept_with_its_message(self, specs):
@@ -579,11 +581,68 @@ class TestAnyArgument:
         assert data["rows"][0]["error"] is None
         assert data["rows"][0]["params"] == classic_unet_params(1, 2, 1)
         assert data["rows"][0]["receptive_field"] == [[26, 26]]
+        # the forward pass fails at 10 cells, but the counts need none: they are kept, and the
+        # metrics that need it are marked with the reason (README "Scaling laws")
+        assert data["rows"][1]["params"] == classic_unet_params(1, 2, 1)
+        assert data["rows"][1]["learnable_params"] == classic_unet_params(1, 2, 1)
+        assert data["rows"][1]["receptive_field"] is None
+        assert data["rows"][1]["output_shape"] is None
+        assert data["rows"][1]["failed"] == ["receptive_field", "output_shape"]
         assert data["rows"][1]["error"] == (
-            "error: u.yaml: the forward pass of ClassicUNet fails for input shape (1, 10): "
-            "ValueError: a UNet with num_levels=2 needs every spatial size divisible by "
-            "2**2=4, got (10,)"
+            "receptive field, output shape: the forward pass of ClassicUNet fails for input "
+            "shape (1, 10): ValueError: a UNet with num_levels=2 needs every spatial size "
+            "divisible by 2**2=4, got (10,)"
         )
+        assert data["rows"][0]["failed"] == []
+
+    def test_forward_failure_row_in_every_format(self, specs, tmp_path):
+        (tmp_path / "u.yaml").write_text(
+            spec_text("ClassicUNet", 1, 16, hidden_channels=1, num_levels=2), encoding="utf-8"
+        )
+        args = ("sweep", "u.yaml", "--param", "input.resolution", "--values", "8,10")
+        p = classic_unet_params(1, 2, 1)
+        why = (
+            "the forward pass of ClassicUNet fails for input shape (1, 10): ValueError: a UNet "
+            "with num_levels=2 needs every spatial size divisible by 2**2=4, got (10,)"
+        )
+        result = invoke(*args, "--format", "csv")
+        assert result.exit_code == 0, result.output  # one point measured in full: exit 0
+        assert result.stdout.splitlines()[2] == (
+            f'10,{p},{p},,,"receptive field, output shape: {why}",receptive_field;output_shape'
+        )
+        result = invoke(*args, "--format", "markdown")
+        assert result.exit_code == 0, result.output
+        assert (
+            f"| 10 | {p:,} | {p:,} | failed | failed | receptive field, output shape: {why} |"
+            in (result.stdout)
+        )
+        result = invoke(*args)
+        assert result.exit_code == 0, result.output
+        row = [line for line in result.stdout.splitlines() if line.startswith("│               10")]
+        assert row[0].split("│")[2:6] == [
+            f" {p:>6,} ",
+            f" {p:>9,} ",
+            " failed          ",
+            " failed       ",
+        ]
+
+    def test_no_point_measured_in_full_is_exit_2_after_the_table(self, specs, tmp_path):
+        (tmp_path / "u.yaml").write_text(
+            spec_text("ClassicUNet", 1, 16, hidden_channels=1, num_levels=2), encoding="utf-8"
+        )
+        result = invoke("sweep", "u.yaml", "-p", "input.resolution", "-v", "6,10", "-f", "json")
+        assert result.exit_code == 2
+        data = json.loads(result.stdout)  # the table is printed all the same
+        assert [r["params"] for r in data["rows"]] == [classic_unet_params(1, 2, 1)] * 2
+        assert [r["failed"] for r in data["rows"]] == [["receptive_field", "output_shape"]] * 2
+        # the first point's error, as `shapes` says it for that spec
+        assert result.stderr == (
+            "error: u.yaml: the forward pass of ClassicUNet fails for input shape (1, 6): "
+            "ValueError: a UNet with num_levels=2 needs every spatial size divisible by "
+            "2**2=4, got (6,)\n"
+        )
+        shapes = invoke("shapes", "u.yaml", "--set", "input.resolution=6")
+        assert (shapes.exit_code, shapes.stderr) == (2, result.stderr)
 
 
 class TestUsageErrors:
@@ -659,6 +718,7 @@ class TestFormats:
                 "receptive_field": [[11, 11]],
                 "output_shape": [1, 256],
                 "error": None,
+                "failed": [],
             },
             {
                 "hidden_channels": 8,
@@ -667,6 +727,7 @@ class TestFormats:
                 "receptive_field": [[11, 11]],
                 "output_shape": [1, 256],
                 "error": None,
+                "failed": [],
             },
         ]
         assert all(type(row["params"]) is int for row in data["rows"])
@@ -697,15 +758,16 @@ class TestFormats:
             "learnable_params": 70,
             "receptive_field": [[10, 10]],
             "error": None,
+            "failed": [],
         }
 
     def test_csv(self):
         result = invoke(*self.ARGS, "--format", "csv")
         assert result.exit_code == 0, result.output
         assert result.stdout == (
-            "hidden_channels,params,learnable_params,receptive_field,output_shape,error\n"
-            '4,497,497,"(11,11)",1x256,\n'
-            '8,1857,1857,"(11,11)",1x256,\n'
+            "hidden_channels,params,learnable_params,receptive_field,output_shape,error,failed\n"
+            '4,497,497,"(11,11)",1x256,,\n'
+            '8,1857,1857,"(11,11)",1x256,,\n'
         )
         rows = list(csv.DictReader(io.StringIO(result.stdout)))
         assert [int(r["params"]) for r in rows] == [497, 1857]
@@ -781,7 +843,7 @@ class TestCostMetrics:
         ]
         rows = data["rows"]
         assert [set(r) for r in rows] == [
-            {"hidden_channels", *data["metrics"], "error"},
+            {"hidden_channels", *data["metrics"], "error", "failed"},
         ] * 2
         # two convs over 8 cells, 1 -> h -> 1, kernel 3 (XLA: a multiply-add = 2 FLOPs):
         #   lifting 2*3*h*8 + bias 8h; relu 8h; projection 2*3*h*8 + bias 8  = 112h + 8
@@ -810,8 +872,9 @@ class TestCostMetrics:
         )
         assert result.exit_code == 0, result.output
         assert result.stdout == (
-            "hidden_channels,params,learnable_params,receptive_field,output_shape,flops,error\n"
-            '2,15,15,"(2,2)",1x8,232,\n'
+            "hidden_channels,params,learnable_params,receptive_field,output_shape,flops,error,"
+            "failed\n"
+            '2,15,15,"(2,2)",1x8,232,,\n'
         )
 
 
@@ -842,10 +905,34 @@ class TestPlot:
         assert result.stderr == "error: --plot writes .png or .svg files, got 'out.pdf'\n"
         assert not (specs / "out.pdf").exists()
 
-    def test_two_parameters_refused(self, specs):
-        result = invoke(*self.ARGS, "--param", "depth", "--values", "1,2", "--plot", "out.png")
+    def test_two_parameters_are_small_multiples(self, specs):
+        """One panel per value of the second parameter, at most three to a row, a block per
+        metric (README "Scaling laws"): 4 depths -> rows of 3 + 1 panels for each of the
+        3 plotted metrics (params, learnable, receptive field) = 12 panels drawn."""
+        result = invoke(
+            *self.ARGS, "--param", "depth", "--values", "1,2,3,4", "--plot", "out.svg", "-f", "json"
+        )
+        assert result.exit_code == 0, result.output
+        assert result.stderr == "wrote out.svg\n"
+        assert len(json.loads(result.stdout)["rows"]) == 3 * 4
+        svg = (specs / "out.svg").read_text()
+        assert len(re.findall(r'<g id="axes_\d+">', svg)) == 12  # the 2 x 3 spare cells hidden
+        for metric in ("params", "learnable", "receptive field"):
+            for depth in (1, 2, 3, 4):
+                assert f"<!-- {metric} vs hidden_channels, depth={depth} -->" in svg
+
+    def test_three_parameters_refused_after_the_table(self, specs):
+        result = invoke(
+            *self.ARGS,
+            *("--param", "depth", "--values", "1,2", "--param", "kernel_size", "--values", "3"),
+            *("--plot", "out.png", "--format", "json"),
+        )
         assert result.exit_code == 2
-        assert result.stderr == "error: --plot draws one-parameter sweeps; sweep one --param\n"
+        assert len(json.loads(result.stdout)["rows"]) == 3 * 2 * 1  # the table, whole
+        assert result.stderr == (
+            "error: --plot draws sweeps of one or two parameters (two: one panel per value of "
+            "the second); this sweep has 3. The table above is complete\n"
+        )
         assert not (specs / "out.png").exists()
 
 

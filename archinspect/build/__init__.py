@@ -68,6 +68,10 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
     import jax
 
     make, kwargs = constructor(spec, trusted)
+    if spec.target is not None:
+        from archinspect.build.arguments import check_target_arguments
+
+        check_target_arguments(spec, make)
     if spec.target is not None and wants_rngs(make):
         from archinspect.build.flax import build_flax
 

@@ -82,7 +82,7 @@ def sweep(
         check_sweep_options(list(param), values, plot)
         wanted = sweep_metrics(metrics)
         loader, base = load_base(spec, set_, follow_symlinks)
-        plan = plan_sweep(base, list(param), values, wanted)
+        plan = plan_sweep(base, list(param), values, wanted, trust or ())
         from archinspect.commands.sweep import run_sweep
 
         progress_cm, callback = progress(f"sweeping {' x '.join(plan.params)}", plan.total)
@@ -97,6 +97,9 @@ def sweep(
                 platform=settings(ctx).platform,
                 progress=callback,
             )
+        # The table first: a plot that cannot be drawn is refused after it (exit 2), and so
+        # is a sweep none of whose points could be measured in full.
+        emit(render(format.value, "sweep", result, output), output)
         if plot is not None:
             from archinspect import interrupt
             from archinspect.render.plot import sweep_plot
@@ -104,7 +107,9 @@ def sweep(
             interrupt.check()  # no file is written after Ctrl-C (see emit)
             sweep_plot(result, plot)
             typer.echo(f"wrote {plot}", err=True)
-        emit(render(format.value, "sweep", result, output), output)
+        if not any(row.complete for row in result.rows):
+            typer.echo(result.rows[0].problem, err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
 
     run(ctx, body)
 

@@ -166,8 +166,6 @@ def check_sweep_options(params: list[str], values: list[str] | None, plot: str |
     if plot is not None:
         if not plot.endswith((".png", ".svg")):
             raise UsageError(f"error: --plot writes .png or .svg files, got {plot!r}")
-        if len(params) != 1:
-            raise UsageError("error: --plot draws one-parameter sweeps; sweep one --param")
 
 
 def sweep_metrics(raw: str | None) -> tuple[str, ...]:
@@ -196,12 +194,16 @@ class SweepPlan:
 
 
 def plan_sweep(
-    base: Spec, params: list[str], values: list[str] | None, metrics: tuple[str, ...]
+    base: Spec,
+    params: list[str],
+    values: list[str] | None,
+    metrics: tuple[str, ...],
+    trusted: Iterable[str] = (),
 ) -> SweepPlan:
     """Check the params against the spec and find each one's values (flag, spec, default)."""
     from archinspect.commands.sweep import check_params, values_for
 
-    check_params(base, list(params))
+    check_params(base, list(params), trusted)
     given = [parse_values(v) for v in (values or [])]
     value_lists = [
         values_for(p, base, given[i] if i < len(given) else None) for i, p in enumerate(params)

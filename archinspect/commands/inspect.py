@@ -18,9 +18,9 @@ from archinspect.analysis.params import measured_summary, module_rows
 from archinspect.analysis.platform import on_platform, resolve
 from archinspect.analysis.programs import forward_program, train_step_program, xla_flops
 from archinspect.analysis.shapes import fold_layers, forward_layers, leaf_paths
-from archinspect.build import build_abstract, user_errors
+from archinspect.build import build_abstract
+from archinspect.build.faults import blame_model
 from archinspect.commands.rf import receptive_fields_or_note
-from archinspect.errors import ArchinspectError, BuildError
 from archinspect.report import FlopsReport, InspectReport, MemoryReport
 from archinspect.spec.model import Spec
 
@@ -28,15 +28,8 @@ COMPILE_OPTIONS = {"xla_backend_optimization_level": 0}
 
 
 def _forward(spec: Spec, model: Any, dense: bool = False):
-    try:
+    with blame_model(spec, model):
         return forward_layers(model, spec.input_shape, spec.input.dtype, dense=dense)
-    except ArchinspectError:
-        raise
-    except user_errors(spec) as exc:
-        raise BuildError(
-            f"error: {spec.source}: the forward pass of {spec.target or spec.family} fails "
-            f"for input shape {spec.input_shape}: {type(exc).__name__}: {exc}"
-        ) from exc
 
 
 def inspect_report(

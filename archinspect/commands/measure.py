@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from archinspect import metrics as registry
+from archinspect.build.faults import ForwardError
+from archinspect.errors import ArchinspectError
 from archinspect.spec.model import Spec
 
 ALL_METRICS = registry.NAMES
@@ -32,7 +34,24 @@ def measure(
     memory is XLA's peak bytes of a training step; receptive_field is an RFResult.
 
     The dict lists counted metrics first, then compiled ones, the output shape, the receptive
-    field (each group in the registry's order)."""
+    field (each group in the registry's order). A metric that cannot be measured raises its
+    error (`measure_each` keeps the others)."""
+    return measure_each(spec, names, trusted=trusted, platform=platform, keep_going=False)[0]
+
+
+def measure_each(
+    spec: Spec,
+    names: Iterable[str],
+    *,
+    trusted: Iterable[str] = (),
+    platform: str | None = None,
+    keep_going: bool = True,
+) -> tuple[dict[str, Any], dict[str, ArchinspectError]]:
+    """What `measure` gives, and the error of each metric that could not be measured: a sweep
+    row whose forward pass fails (a resolution the model cannot take) still has its counts.
+
+    A model that cannot be built has no metric: its error is raised; so is the first failure
+    when not `keep_going` (`check` and `solve` need every metric they ask for)."""
     from archinspect.build import build_abstract
 
     wanted = set(names)
@@ -42,26 +61,46 @@ def measure(
     kinds = {registry.get(n).measured_by for n in wanted}
     model = build_abstract(spec, trusted)
     out: dict[str, Any] = {}
+    failed: dict[str, ArchinspectError] = {}
     if "count" in kinds:
         from archinspect.analysis.params import module_rows, summarize
 
         # No count metric reads materialized, so the forward pass is not traced here.
         summary = summarize(module_rows(model)[1])
         out.update({m.name: m.extract(summary) for m in _of("count")})
+    forward_failed: ForwardError | None = None
     if "compiled" in kinds or "shape" in kinds:
         from archinspect.commands.inspect import inspect_report
 
-        if "compiled" in kinds:
-            report = inspect_report(
-                spec, depth=0, platform=platform, model=model, layer_costs=False
-            )
-            out.update({m.name: m.extract(report) for m in _of("compiled")})
-        else:  # the output shape alone: traced, nothing compiled
-            report = inspect_report(spec, depth=0, model=model, costs=False)
-        out.update({m.name: m.extract(report) for m in _of("shape")})
+        group = [m for m in registry.METRICS if m.measured_by in ("compiled", "shape")]
+        try:
+            if "compiled" in kinds:
+                report = inspect_report(
+                    spec, depth=0, platform=platform, model=model, layer_costs=False
+                )
+                out.update({m.name: m.extract(report) for m in _of("compiled")})
+            else:  # the output shape alone: traced, nothing compiled
+                report = inspect_report(spec, depth=0, model=model, costs=False)
+            out.update({m.name: m.extract(report) for m in _of("shape")})
+        except ArchinspectError as exc:
+            if not keep_going:
+                raise
+            failed.update({m.name: exc for m in group if m.name not in out})
+            forward_failed = exc if isinstance(exc, ForwardError) else None
     if "rf" in kinds:
         from archinspect.analysis.receptive_field import receptive_field
+        from archinspect.build.faults import blame_model
 
-        rf = receptive_field(model, spec.input_shape)
-        out.update({m.name: m.extract(rf) for m in _of("rf")})
-    return {k: v for k, v in out.items() if k in wanted}
+        try:
+            if forward_failed is not None:  # the RF's trace would fail the same way
+                raise forward_failed
+            with blame_model(spec, model):
+                rf = receptive_field(model, spec.input_shape)
+            out.update({m.name: m.extract(rf) for m in _of("rf")})
+        except ArchinspectError as exc:
+            if not keep_going:
+                raise
+            failed.update({m.name: exc for m in _of("rf")})
+    order = {name: i for i, name in enumerate(ALL_METRICS)}
+    failed = {k: failed[k] for k in sorted(failed, key=order.__getitem__) if k in wanted}
+    return {k: v for k, v in out.items() if k in wanted}, failed

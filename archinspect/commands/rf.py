@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from archinspect.build import build_abstract
+from archinspect.build.faults import ForwardError, blame_model
 from archinspect.errors import ArchinspectError
 from archinspect.report import RFReport
 from archinspect.spec.model import Spec
@@ -29,7 +30,8 @@ def rf_report(
     from archinspect.families import class_separable, separable
 
     declared = class_separable(model) if live else separable(spec, model)
-    result = receptive_field(model, spec.input_shape, method=method, separable=declared)
+    with blame_model(spec, model):
+        result = receptive_field(model, spec.input_shape, method=method, separable=declared)
     methods = ["structural", "empirical"] if method == "both" else [method]
     if method == "both" and spec.target is None and not live and _has_analytic(spec):
         from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
@@ -62,7 +64,10 @@ def receptive_fields_or_note(spec: Spec, model: Any) -> tuple[Any, dict, tuple[s
     from archinspect.analysis.receptive_field import receptive_fields
 
     try:
-        result, layers = receptive_fields(model, spec.input_shape)
+        with blame_model(spec, model):
+            result, layers = receptive_fields(model, spec.input_shape)
+    except ForwardError:
+        raise  # the model itself fails: the spec's error, in every command alike
     except ArchinspectError as exc:
         reason = " ".join(line.strip() for line in exc.message.splitlines())
         return None, {}, (f"receptive field not available: {reason}",)

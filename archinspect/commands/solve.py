@@ -30,7 +30,7 @@ def solve(
     from archinspect.commands.measure import measure
     from archinspect.commands.sweep import display_name, spec_key
 
-    check_solvable(base, param)
+    check_solvable(base, param, trusted)
     bounds = {k: registry.limit(k) for k in limits}
     minima = [k for k, (_, bound) in bounds.items() if bound == "min"]
     if len(minima) > 1:
@@ -48,6 +48,11 @@ def solve(
                 spec = spec_loader([f"{spec_key(param)}={v}"])
                 measured = measure(spec, metrics, trusted=trusted, platform=platform)
             except ArchinspectError as exc:
+                if v == lowest:
+                    # Nothing was measured yet: the spec itself fails (a target whose forward
+                    # pass raises, a resolution the model cannot take), not a limit. Its error,
+                    # as every command says it (exit 2), instead of "no value fits" (exit 1).
+                    raise
                 cache[v] = Probe(v, {}, False, ("a valid config",), exc.message)
                 return cache[v]
             measured.pop("output_shape", None)
@@ -152,35 +157,38 @@ def solvable(spec: Spec) -> list[str]:
     ]
 
 
-def check_solvable(spec: Spec, param: str) -> None:
-    """Refuse, before any probe, a --param that is not an integer: an argument the family does
-    not have, one of another kind (a bool, a name), or a value in the spec that is no integer."""
+def check_solvable(spec: Spec, param: str, trusted: Iterable[str] = ()) -> None:
+    """Refuse, before any probe, a --param that is not an integer: an argument the model does
+    not have (worded as `sweep` words it), one of another kind (a bool, a name), or a value in
+    the spec that is no integer."""
+    from archinspect.build.arguments import no_argument
     from archinspect.commands.sweep import check_params, display_name, spec_key
     from archinspect.families import FAMILIES
-    from archinspect.spec.messages import did_you_mean, yaml_repr
+    from archinspect.spec.messages import yaml_repr
     from archinspect.spec.overrides import parse_key
 
     short = display_name(param)
     if short in SOLVABLE_INPUT:
         return
     head = f"error: --param {short}: "
-    if spec.target is None and "." not in short and "[" not in short:
+    plain = "[" not in short and ("." not in short or short.startswith("input."))
+    if spec.target is None and plain:
         family = FAMILIES[spec.family]
         arg = family.arg(short)
         names = solvable(spec)
         if arg is None:
-            raise UsageError(
-                f"{head}{spec.family} has no argument {short!r}"
-                f"{did_you_mean(short, [a.name for a in family.all_args])} "
-                f"(solvable: {', '.join(names)})"
-            )
+            candidates = [*(a.name for a in family.all_args), *SOLVABLE_INPUT]
+            listing = f"solvable: {', '.join(names)}"
+            raise UsageError(head + no_argument(spec, short, candidates, listing))
         if short not in names:
             raise UsageError(
                 f"{head}solve searches integer values, but {spec.family}'s {short} is of type "
                 f"{arg.type_name()} (solvable: {', '.join(names)})"
             )
         return
-    check_params(spec, [param])  # a misspelt nested key or a missing index, as `sweep` words it
+    check_params(
+        spec, [param], trusted, label="it takes"
+    )  # a misspelt nested key or a missing index, as `sweep` words it
     value: Any = spec.args
     for part in (parse_key(spec_key(param)) or [])[1:]:
         inside = isinstance(value, dict) and part in value

@@ -51,29 +51,31 @@ def _default_ranges(spec: Spec) -> dict[str, list[Any]]:
     return {**out, **GENERIC_VALUES}
 
 
-def check_params(spec: Spec, params: list[str]) -> None:
-    """Refuse a misspelt --param, or an index its list does not have, before sweeping (every
-    row would fail the same way)."""
-    from archinspect.families import FAMILIES
-    from archinspect.spec.messages import did_you_mean
+INPUT_PARAMS = ("input.resolution", "input.batch_size")
 
-    if spec.target is not None:
-        return  # a target's keyword arguments are its own
-    names = [a.name for a in FAMILIES[spec.family].all_args]
-    allowed = [*names, *(f"model.{n}" for n in names), "input.resolution", "input.batch_size"]
+
+def check_params(
+    spec: Spec, params: list[str], trusted: Iterable[str] = (), label: str = "sweepable"
+) -> None:
+    """Refuse a misspelt --param, or an index its list does not have, before sweeping (every
+    row would fail the same way). A target's arguments are read from its constructor."""
+    from archinspect.build.arguments import model_arguments, no_argument
+
+    names = model_arguments(spec, trusted)
     for param in params:
-        if param in allowed:
-            continue
         short = display_name(param)
-        parts = _path(spec_key(param))
-        base = parts[1] if parts is not None and len(parts) > 2 and parts[0] == "model" else None
-        if isinstance(base, str) and base in names:
-            _check_inside(param, base, spec.args[base], parts[2:])  # type: ignore[index]
+        if short in INPUT_PARAMS:
             continue
+        parts = _path(spec_key(param))
+        base = parts[1] if parts is not None and len(parts) > 1 and parts[0] == "model" else None
+        if isinstance(base, str) and (names is None or base in names):
+            if parts is not None and len(parts) > 2 and base in spec.args:
+                _check_inside(param, base, spec.args[base], parts[2:])
+            continue
+        listing = f"{label}: {', '.join([*(names or []), *INPUT_PARAMS])}"
         raise UsageError(
-            f"error: --param {param}: {spec.family} has no argument {short!r}"
-            f"{did_you_mean(short, names)} (sweepable: {', '.join(names)}, "
-            "input.resolution, input.batch_size)"
+            f"error: --param {param}: "
+            + no_argument(spec, short, [*(names or []), *INPUT_PARAMS], listing)
         )
 
 
@@ -86,7 +88,7 @@ def _path(key: str) -> list[str | int] | None:
 def _check_inside(param: str, where: str, value: Any, parts: list[str | int]) -> None:
     """Walk the base spec's value along the parameter's indices and keys, as --set will."""
     from archinspect.spec.document import join
-    from archinspect.spec.messages import yaml_repr
+    from archinspect.spec.messages import did_you_mean, yaml_repr
 
     for part in parts:
         if isinstance(part, int):
@@ -106,7 +108,7 @@ def _check_inside(param: str, where: str, value: Any, parts: list[str | int]) ->
             if not isinstance(value, dict) or part not in value:
                 raise UsageError(
                     f"error: --param {param}: {where} is {yaml_repr(value)}, which has no key "
-                    f"{part!r}"
+                    f"{part!r}{did_you_mean(part, list(value) if isinstance(value, dict) else [])}"
                 )
             value = value[part]
         where = join(where, part)
@@ -143,7 +145,7 @@ def run_sweep(
     """Evaluate every combination; a row whose config is invalid keeps its error message."""
     import yaml
 
-    from archinspect.commands.measure import measure
+    from archinspect.commands.measure import measure_each
 
     wanted = tuple(metrics)
     combos = list(itertools.product(*values))
@@ -159,8 +161,9 @@ def run_sweep(
         shown = {display_name(p): v for p, v in assignment.items()}
         try:
             spec = spec_loader(overrides)
-            measured = measure(spec, wanted, trusted=trusted, platform=platform)
-            rows.append(SweepRow(shown, measured))
+            measured, failed = measure_each(spec, wanted, trusted=trusted, platform=platform)
+            reasons = {m: exc.message for m, exc in failed.items()}
+            rows.append(SweepRow(shown, measured, failed=reasons))
         except ArchinspectError as exc:
             rows.append(SweepRow(shown, {}, exc.message))
         if progress is not None:
@@ -168,12 +171,13 @@ def run_sweep(
     fits: dict[str, Fit] = {}
     if len(params) == 1:
         name = display_name(params[0])
-        good = [r for r in rows if r.error is None and _is_number(r.values[name])]
-        xs = [float(r.values[name]) for r in good]
         for metric in wanted:
             if not metrics_registry.fitted(metric):
                 continue
-            ys = [metrics_registry.trend(metric, r.metrics.get(metric)) for r in good]
+            # each metric over the rows that measured it (a row may keep its counts only)
+            good = [r for r in rows if metric in r.metrics and _is_number(r.values[name])]
+            xs = [float(r.values[name]) for r in good]
+            ys = [metrics_registry.trend(metric, r.metrics[metric]) for r in good]
             fit = fit_law(xs, ys) if all(y is not None for y in ys) else None
             if fit is not None:
                 fits[metric] = fit

@@ -45,9 +45,9 @@ PATH = Column[ModuleRow](
     lambda r: r.path,
     lambda r: row_path(r.path),
     style=lambda r: "bold" if r.depth == 0 else "",
-    no_wrap=True,
+    fold=True,
 )
-TYPE = Column[ModuleRow]("type", "type", lambda r: r.type, lambda r: r.type, no_wrap=True)
+TYPE = Column[ModuleRow]("type", "type", lambda r: r.type, lambda r: r.type, fold=True)
 DEPTH = Column[ModuleRow]("depth", "depth", lambda r: r.depth, lambda r: str(r.depth), "right")
 OWN = Column[ModuleRow](
     "own_params", "own", lambda r: r.own_params, lambda r: num(r.own_params), "right"

@@ -8,7 +8,14 @@ from typing import Any
 from rich.text import Text
 
 from archinspect import metrics as registry
-from archinspect.render.fmt import num, one_paragraph, pairs_json, pairs_text, shape_text
+from archinspect.render.fmt import (
+    num,
+    one_paragraph,
+    pairs_json,
+    pairs_text,
+    reason,
+    shape_text,
+)
 from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
 from archinspect.render.formats.json import dumps
@@ -55,32 +62,58 @@ def _metric_csv(m: str, v: Any) -> str:
     return str(v) if isinstance(v, int) else metric_text(m, v, "x")
 
 
+# The cell of a metric that could not be measured at a point (its reason is in `error`).
+FAILED_CELL = "failed"
+
+
 def _metric(m: str) -> Column[SweepRow]:
     return Column[SweepRow](
         m,
         registry.label(m),
         lambda r: metric_json(m, r.metrics.get(m)),
-        lambda r: metric_text(m, r.metrics.get(m)),
+        lambda r: FAILED_CELL if m in r.failed else metric_text(m, r.metrics.get(m)),
         "left" if m in ("receptive_field", "output_shape") else "right",
         csv=lambda r: _metric_csv(m, r.metrics.get(m)),
+        style=lambda r: "red" if m in r.failed else "",
+        no_wrap=m not in ("receptive_field", "output_shape"),  # numbers are never cut
     )
+
+
+def error_text(row: SweepRow) -> str:
+    """Why a point has no metric, or which metrics failed there and why (grouped by reason)."""
+    if row.error is not None:
+        return one_paragraph(row.error)
+    by_reason: dict[str, list[str]] = {}
+    for metric, message in row.failed.items():
+        by_reason.setdefault(reason(message), []).append(registry.label(metric))
+    return "; ".join(f"{', '.join(labels)}: {why}" for why, labels in by_reason.items())
 
 
 ERROR = Column[SweepRow](
     "error",
     "error",
-    lambda r: None if r.error is None else one_paragraph(r.error),
-    lambda r: "" if r.error is None else one_paragraph(r.error),
+    lambda r: error_text(r) or None,
+    error_text,
     style=lambda _r: "red",
     fold=True,
+)
+# JSON and CSV name the metrics that failed (table and Markdown say "failed" in their cells).
+FAILED = Column[SweepRow](
+    "failed",
+    "failed",
+    lambda r: list(r.failed),
+    lambda r: ", ".join(r.failed),
+    csv=lambda r: ";".join(r.failed),
 )
 
 
 def grid(result: SweepResult, fmt: str) -> Grid[SweepRow]:
     """The table shows the error column only when a row failed; the others always do."""
     columns = [*map(_param, result.swept), *map(_metric, result.metrics)]
-    if fmt != "table" or any(r.error for r in result.rows):
+    if fmt != "table" or not all(r.complete for r in result.rows):
         columns.append(ERROR)
+    if fmt in ("json", "csv"):
+        columns.append(FAILED)
     title = f"{result.name}: sweep over {', '.join(result.swept)}"
     return Grid(title, columns, result.rows, aligned=False)
 

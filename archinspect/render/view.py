@@ -34,6 +34,8 @@ class Column(Generic[Row]):
     csv: Callable[[Row], Any] | None = None
     short: Callable[[Row], str] | None = None
     style: Callable[[Row], str] | None = None  # Rich style of the table cell
+    # Never wrapped nor cut in the table (figures, shapes, extents; a right-justified column is
+    # always so): narrow terminals fold the other columns (render.formats.table.fit_columns).
     no_wrap: bool = False
     fold: bool = False  # fold long cells in the table instead of wrapping at spaces
 
