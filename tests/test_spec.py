@@ -831,7 +831,7 @@ def test_yaml_1_1_traps_in_set_values() -> None:
     ],
 )
 def test_yaml_1_1_traps_are_located(written: str, message: str) -> None:
-    with pytest.raises(SpecError) as exc:
+    with pytest.raises(SpecError, match="is not a valid archinspect spec") as exc:
         load_spec_text(CONVNET + f"  hidden_channels: {written}\n", "t.yaml")
     assert exc.value.message.splitlines()[1] == (
         f"  line 6, col 20, model.hidden_channels: {message}"

@@ -113,9 +113,11 @@ def test_pythonpath_is_the_users_explicit_choice(tmp_path: Path) -> None:
     assert "cannot import 'pdequinox.arch'" in done.stderr
 
 
-def test_installed_and_standard_library_packages_pass() -> None:
-    assert "colorsys" not in sys.modules  # found on the path, not merely already imported
-    locations.check_location("colorsys", "colorsys:hls_to_rgb", "spec.yaml")
+def test_installed_and_standard_library_packages_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    # found on the path, not merely already imported (hypothesis imports colorsys, for one)
+    for name in ("colorsys", "yaml"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+        locations.check_location(name, f"{name}:x", "spec.yaml")  # stdlib, site-packages
 
 
 def test_pth_files_add_their_plain_lines_only(tmp_path: Path) -> None:
