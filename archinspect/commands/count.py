@@ -20,7 +20,7 @@ def count_report(
 ) -> CountReport:
     if model is None:
         model = build_abstract(spec, trusted)
-    rows, leaves = module_rows(model)
+    rows, leaves = module_rows(model, spec.frozen)
     summary, read_notes = measured_summary(model, leaves, spec.input_shape, spec.input.dtype)
     notes = list(read_notes)
     if summary.complex_elements:

@@ -76,7 +76,7 @@ def _report(
 ) -> InspectReport:
     import dataclasses
 
-    _, leaves = module_rows(model)
+    _, leaves = module_rows(model, spec.frozen)
     params, param_notes = measured_summary(model, leaves, spec.input_shape, spec.input.dtype)
     output_shape, rows, calls = _forward(spec, model, dense)
     flops = memory = None

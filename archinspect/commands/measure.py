@@ -46,7 +46,7 @@ def measure(
         from archinspect.analysis.params import module_rows, summarize
 
         # No count metric reads materialized, so the forward pass is not traced here.
-        summary = summarize(module_rows(model)[1])
+        summary = summarize(module_rows(model, spec.frozen)[1])
         out.update({m.name: m.extract(summary) for m in _of("count")})
     if "compiled" in kinds or "shape" in kinds:
         from archinspect.commands.inspect import inspect_report
