@@ -110,4 +110,4 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
             + (" (with forward.state: true it is built with eqx.nn.make_with_state)"
                if with_state else "")
         )
-    return wrap(model, spec.forward, spec.source, state)
+    return wrap(model, spec.forward, spec.source, state, spec.marks)

@@ -25,7 +25,7 @@ from typing import Any
 import equinox as eqx
 import jax
 
-from archinspect.errors import ArchinspectError
+from archinspect.errors import ArchinspectError, Location, Problem, SpecError
 
 SWITCHES = ("key", "inference", "state")
 _PREFIX = "_archinspect_"  # the wrapper's own (static) fields: no model field is named so
@@ -102,29 +102,42 @@ def _takes(function: Any, name: str) -> bool | None:
     return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
-def wrap(model: Any, options: Mapping[str, Any], where: str, state: Any = None) -> Any:
-    """`model` called with the `forward:` options (`where` names them in errors); `state`: the
-    `eqx.nn.State` from `make_with_state` (or the API's `state=`). No options: `model`."""
+def wrap(
+    model: Any,
+    options: Mapping[str, Any],
+    source: str,
+    state: Any = None,
+    marks: Mapping[str, Location] | None = None,
+) -> Any:
+    """`model` called with the `forward:` options; `state`: the `eqx.nn.State` from
+    `make_with_state` (or the API's `state=`). No options: `model` itself. A keyword argument
+    that `__call__` does not take is a spec problem at `forward.NAME` (located by `marks`):
+    found here, where the model's class is known, not when the call fails deep in a trace."""
     kwargs = {k: v for k, v in options.items() if k not in SWITCHES}
     if not any(options.get(k) for k in SWITCHES) and not kwargs and state is None:
         return model
     if not isinstance(model, eqx.Module):
         raise ArchinspectError(
-            f"error: {where}: forward options need an Equinox module, got "
+            f"error: {source}: forward options need an Equinox module, got "
             f"{type(model).__name__}"
         )
-    call = type(model).__call__
-    params = _call_parameters(call)
-    wanted = [*kwargs, *(["key"] if options.get("key") else [])]
-    for name in wanted:
+    params = _call_parameters(type(model).__call__)
+    problems = []
+    for name in [*kwargs, *(["key"] if options.get("key") else [])]:
         if params is not None and name not in params[0] and not params[1]:
             from archinspect.spec.messages import did_you_mean
 
-            raise ArchinspectError(
-                f"error: {where}: forward.{name}: {type(model).__name__}.__call__ takes no "
-                f"argument {name!r}{did_you_mean(name, params[0])} (it takes: "
-                f"{', '.join(params[0]) or 'nothing but the input'})"
+            takes = ", ".join(params[0]) or "nothing but the input"
+            problems.append(
+                Problem(
+                    f"forward.{name}",
+                    f"{type(model).__name__}.__call__ takes no argument {name!r}"
+                    f"{did_you_mean(name, params[0])} (it takes: {takes})",
+                    (marks or {}).get(f"forward.{name}"),
+                )
             )
+    if problems:
+        raise SpecError(source, problems)
     if options.get("inference"):
         model = eqx.nn.inference_mode(model)
     with_state = bool(options.get("state")) or state is not None

@@ -154,7 +154,7 @@ def _forward(c: _Collector, raw: Any) -> dict[str, Any]:
             else:
                 out[key] = value
             continue
-        hint = did_you_mean(key, FORWARD_SWITCHES)
+        hint = _switch_typo(key)
         if hint or not _KEYWORD.match(key):
             what = "a Python identifier: the name of a keyword argument of __call__"
             c.at_key(
@@ -172,6 +172,17 @@ def _forward(c: _Collector, raw: Any) -> dict[str, Any]:
             continue
         out[key] = value
     return out
+
+
+def _switch_typo(key: str) -> str:
+    """'; did you mean 'inference'?' for a key one slip away from a switch ('infrence',
+    'Key', 'stat'), else ''. Stricter than the usual did-you-mean: 'scale' is a keyword
+    argument in its own right, not a misspelt 'state'."""
+    import difflib
+
+    close = [s for s in FORWARD_SWITCHES if s.lower() == key.lower()]
+    close = close or difflib.get_close_matches(key, FORWARD_SWITCHES, n=1, cutoff=0.8)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _plain(value: Any) -> bool:
