@@ -167,7 +167,7 @@ class FrozenUnmatched(ArchinspectError):
         plural = "s" if len(patterns) != 1 else ""
         examples = ", ".join(repr(p) for p in paths[:4]) or "none: the model holds no array"
         super().__init__(
-            f"error: frozen pattern{plural} {listed} (--frozen) match{'' if plural else 'es'} "
+            f"error: frozen pattern{plural} {listed} (--frozen, frozen=) match{'' if plural else 'es'} "
             "no array or module path of the model; patterns are globs (* and ?) over the "
             f"dotted paths `archinspect count` shows, e.g. {examples}"
         )

@@ -93,6 +93,13 @@ def fold_state(model: Any, state: Any) -> Any:
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
+def _held_apart(model: Any) -> bool:
+    """Some `StateIndex` of `model` holds no value: make_with_state moved it to a State."""
+    is_index = lambda x: isinstance(x, eqx.nn.StateIndex)  # noqa: E731
+    leaves = jax.tree_util.tree_leaves(model, is_leaf=is_index)
+    return any(is_index(x) and not jax.tree_util.tree_leaves(x.init) for x in leaves)
+
+
 def _takes(function: Any, name: str) -> bool | None:
     """Whether `function` takes a keyword `name` (True with **kwargs); None: unknown."""
     try:
@@ -143,6 +150,11 @@ def wrap(
     with_state = bool(options.get("state")) or state is not None
     if state is not None:
         model = fold_state(model, state)
+    elif with_state and _held_apart(model):
+        raise ArchinspectError(
+            f"error: {source}: the model was built with eqx.nn.make_with_state, so its state "
+            "is held apart: pass it (state=)"
+        )
     cls = forward_class(type(model))
     wrapper = object.__new__(cls)
     for f in dataclasses.fields(type(model)):
