@@ -84,6 +84,9 @@ def sweep(
         check_sweep_options(list(param), values, plot)
         wanted = sweep_metrics(metrics)
         loader, base = load_base(spec, set_, follow_symlinks, frozen)
+        from archinspect.commands.count import check_frozen
+
+        check_frozen(base, trust or ())
         plan = plan_sweep(base, list(param), values, wanted)
         from archinspect.commands.sweep import run_sweep
 
@@ -166,6 +169,9 @@ def solve(
             {"max_params": max_params, "max_flops": max_flops, "max_memory": max_memory}, min_rf
         )
         loader, base = load_base(spec, set_, follow_symlinks, frozen)
+        from archinspect.commands.count import check_frozen
+
+        check_frozen(base, trust or ())
         result = run_solve(
             loader,
             base,
