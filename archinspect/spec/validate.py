@@ -155,12 +155,18 @@ def _forward(c: _Collector, raw: Any) -> dict[str, Any]:
                 out[key] = value
             continue
         hint = _switch_typo(key)
-        if hint or not _KEYWORD.match(key):
-            what = "a Python identifier: the name of a keyword argument of __call__"
+        if hint:
             c.at_key(
                 path,
-                f"unknown key {yaml_repr(key)}{hint} (switches: {switches}; any other key "
-                f"must be {what})",
+                f"unknown key {yaml_repr(key)}{hint} (switches: {switches}; any other key is a "
+                "keyword argument of __call__)",
+            )
+            continue
+        if not _KEYWORD.match(key):
+            c.at_key(
+                path,
+                f"{yaml_repr(key)} is neither a switch ({switches}) nor a keyword argument "
+                "name (a Python identifier)",
             )
             continue
         if not _plain(value):
