@@ -33,6 +33,11 @@ CONV_BN_STATE = 2 * 8 + 1  # running mean and variance, and the batch counter (a
 CONV_BN_TOTAL = CONV_BN_LEARNABLE + CONV_BN_STATE  # 257
 
 
+CONV_BN_SPEC = (
+    "model:\n  target: tests.forward_models:ConvBN\ninput:\n  channels: 3\n  resolution: [8, 8]\n"
+)
+
+
 def size(tree) -> int:
     return sum(math.prod(x.shape) for x in jax.tree_util.tree_leaves(tree))
 
@@ -73,7 +78,7 @@ def test_conv_bn_built_directly_keeps_running_statistics_out_of_learnable():
 
 def test_conv_bn_via_make_with_state_counts_the_same(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    spec = "model:\n  target: tests.forward_models:ConvBN\ninput:\n  channels: 3\n  resolution: [8, 8]\n"
+    spec = CONV_BN_SPEC
     (tmp_path / "direct.yaml").write_text(spec, encoding="utf-8")
     (tmp_path / "state.yaml").write_text(
         spec + "forward:\n  state: true\n  inference: true\n", encoding="utf-8"
@@ -241,7 +246,7 @@ def test_check_max_learnable_params_follows_state_and_frozen(tmp_path, monkeypat
     """Learnable 240 passes a limit of 240 (the old count, 257, would not); 239 does not;
     freezing the BatchNorm's affine weights (16) brings it to 224."""
     monkeypatch.chdir(tmp_path)
-    spec = "model:\n  target: tests.forward_models:ConvBN\ninput:\n  channels: 3\n  resolution: [8, 8]\n"
+    spec = CONV_BN_SPEC
     (tmp_path / "at.yaml").write_text(spec + "budget:\n  max_learnable_params: 240\n")
     (tmp_path / "over.yaml").write_text(spec + "budget:\n  max_learnable_params: 239\n")
     assert run("check", "at.yaml", "--trust", "tests").exit_code == 0

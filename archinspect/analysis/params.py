@@ -110,9 +110,7 @@ def module_tree(model: Any) -> Iterator[tuple[str, Any]]:
         stack.extend(reversed(children))
 
 
-def module_rows(
-    model: Any, frozen: Sequence[str] = ()
-) -> tuple[list[ModuleRow], list[LeafRow]]:
+def module_rows(model: Any, frozen: Sequence[str] = ()) -> tuple[list[ModuleRow], list[LeafRow]]:
     """Every module/container node in tree order with own and subtree totals, and all leaves.
 
     A leaf is frozen when a `frozen` pattern (`glob_regex`) matches its path or the path of a
@@ -166,8 +164,9 @@ class FrozenUnmatched(ArchinspectError):
         listed = ", ".join(repr(p) for p in patterns)
         plural = "s" if len(patterns) != 1 else ""
         examples = ", ".join(repr(p) for p in paths[:4]) or "none: the model holds no array"
+        verb = "match" if plural else "matches"
         super().__init__(
-            f"error: frozen pattern{plural} {listed} (--frozen, frozen=) match{'' if plural else 'es'} "
+            f"error: frozen pattern{plural} {listed} (--frozen, frozen=) {verb} "
             "no array or module path of the model; patterns are globs (* and ?) over the "
             f"dotted paths `archinspect count` shows, e.g. {examples}"
         )

@@ -107,7 +107,10 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
         raise BuildError(
             f"error: {spec.source}: model.target {what!r} returned a {type(model).__name__}, "
             "not an Equinox module (eqx.Module)"
-            + (" (with forward.state: true it is built with eqx.nn.make_with_state)"
-               if with_state else "")
+            + (
+                " (with forward.state: true it is built with eqx.nn.make_with_state)"
+                if with_state
+                else ""
+            )
         )
     return wrap(model, spec.forward, spec.source, state, spec.marks)

@@ -42,7 +42,7 @@ class Forward(eqx.Module):
     def inner(self) -> Any:
         """The wrapped model, rebuilt from this wrapper's fields."""
         cls = self._archinspect_cls
-        model = object.__new__(cls)
+        model: Any = object.__new__(cls)
         for f in dataclasses.fields(cls):
             object.__setattr__(model, f.name, getattr(self, f.name))
         return model
@@ -125,10 +125,12 @@ def wrap(
         return model
     if not isinstance(model, eqx.Module):
         raise ArchinspectError(
-            f"error: {source}: forward options need an Equinox module, got "
-            f"{type(model).__name__}"
+            f"error: {source}: forward options need an Equinox module, got {type(model).__name__}"
         )
     params = _call_parameters(type(model).__call__)
+    with_state = bool(options.get("state")) or state is not None
+    if params is not None and with_state:  # the state is passed by position, not by name
+        params = (params[0][1:], params[1])
     problems = []
     for name in [*kwargs, *(["key"] if options.get("key") else [])]:
         if params is not None and name not in params[0] and not params[1]:
@@ -147,7 +149,6 @@ def wrap(
         raise SpecError(source, problems)
     if options.get("inference"):
         model = eqx.nn.inference_mode(model)
-    with_state = bool(options.get("state")) or state is not None
     if state is not None:
         model = fold_state(model, state)
     elif with_state and _held_apart(model):
@@ -156,7 +157,7 @@ def wrap(
             "is held apart: pass it (state=)"
         )
     cls = forward_class(type(model))
-    wrapper = object.__new__(cls)
+    wrapper: Any = object.__new__(cls)
     for f in dataclasses.fields(type(model)):
         object.__setattr__(wrapper, f.name, getattr(model, f.name))
     object.__setattr__(wrapper, "_archinspect_cls", type(model))
@@ -188,5 +189,6 @@ def _frozen(kwargs: dict[str, Any]) -> dict[str, Any]:
 def takes_key(make: Any) -> bool:
     """Whether a constructor takes `key=` (or **kwargs): `eqx.nn.LayerNorm`, pools, `Dropout`
     take none, and passing one is a TypeError. Unknown signatures get the key, as before."""
-    function = make.__init__ if isinstance(make, type) else make
+    # A class's own __init__ (a metaclass __call__ hides it from signature(cls)).
+    function = getattr(make, "__init__") if isinstance(make, type) else make  # noqa: B009
     return _takes(function, "key") is not False

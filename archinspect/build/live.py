@@ -97,9 +97,7 @@ def check_forward(caller: str, forward: Any) -> dict[str, Any]:
                 f"{caller}: `forward` key {key!r} must be the name of a keyword argument"
             )
         if key in SWITCHES and not isinstance(value, bool):
-            raise ArgumentError(
-                f"{caller}: `forward[{key!r}]` (={value!r}) must be True or False"
-            )
+            raise ArgumentError(f"{caller}: `forward[{key!r}]` (={value!r}) must be True or False")
     return dict(forward)
 
 
@@ -120,8 +118,7 @@ def live_model(
     options = check_forward(caller, forward)
     if state is not None and not isinstance(state, eqx.nn.State):
         raise ArgumentError(
-            f"{caller}: `state` ({_a(state)}) must be an eqx.nn.State (from "
-            "eqx.nn.make_with_state)"
+            f"{caller}: `state` ({_a(state)}) must be an eqx.nn.State (from eqx.nn.make_with_state)"
         )
     if (options or state is not None) and not isinstance(model, eqx.Module):
         raise ArgumentError(
