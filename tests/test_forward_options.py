@@ -191,3 +191,30 @@ def test_input_independent_equations_need_no_rule():
     assert report.result.per_axis == ((1, 1),)
     per_axis, _ = oracle(_constants, (1, 32))
     assert [tuple(p) for p in per_axis] == [(1, 1)]
+
+
+README_STATEFUL = """\
+model:
+  target: archinspect.examples.stateful.StatefulNet
+  in_channels: 3
+  hidden_channels: 16
+  out_channels: 10
+  p: 0.2
+input:
+  resolution: [32, 32]
+forward:
+  state: true
+  inference: true
+  key: true
+"""
+
+
+def test_readme_forward_example(tmp_path):
+    """README "How the model is called": conv 16*3*9 + 16 = 448, BatchNorm 2*16 = 32, conv
+    10*16*9 + 10 = 1,450 learnable; 2*16 running statistics and a counter; RF 1 + 1 = 2."""
+    spec = tmp_path / "stateful.yaml"
+    spec.write_text(README_STATEFUL, encoding="utf-8")
+    p = ok_json("count", str(spec))["params"]
+    assert (p["learnable"], p["state"], p["total"]) == (448 + 32 + 1450, 2 * 16 + 1, 1963)
+    rf = ok_json("rf", str(spec))
+    assert rf["receptive_field"]["per_axis"] == [[1 + 1, 1 + 1], [1 + 1, 1 + 1]]

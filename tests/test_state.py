@@ -271,3 +271,15 @@ def test_api_frozen_and_every_format_shows_state_and_frozen():
         archinspect.count(model, frozen="nothing")
     with pytest.raises(archinspect.ArchinspectError, match=r"`frozen` \(=3\) must be a pattern"):
         archinspect.count(model, frozen=3)
+
+
+def test_train_step_differentiates_only_what_is_learnable():
+    """The compiled training step returns one gradient per trained array: freezing the conv
+    (224 float32) leaves its gradient out of the step's outputs, and the 17 state arrays never
+    get one (XLA's output bytes round buffers up, so the comparison is of the difference)."""
+    model, state = eqx.nn.make_with_state(ConvBN)(key=jax.random.PRNGKey(0))
+    how = {"forward": {"inference": True}, "state": state, "flops": False, "rf": False}
+    full = archinspect.inspect(model, (3, 8, 8), **how).memory.train_step
+    frozen = archinspect.inspect(model, (3, 8, 8), frozen="conv", **how).memory.train_step
+    assert full.output_bytes - frozen.output_bytes >= 224 * 4
+    assert full.output_bytes < (257 + 1) * 4  # gradients of 240, not 257, plus the loss
