@@ -413,7 +413,8 @@ BAD_AMOUNTS = [
     ("1e-3", "'1e-3'"),
     ("1.5m", "'1.5m'"),  # no milli
     ("12 GB", "'12 GB'"),
-    ("yes", "true"),  # a YAML 1.1 bool
+    ("'yes'", "'yes'"),  # quoted: the string, no amount (plain `yes` is a YAML 1.1 trap)
+    ("true", "true"),
     ('"inf"', "'inf'"),
     ("[1000]", "[1000]"),
     (".5k", "'.5k'"),
