@@ -14,7 +14,16 @@ from typing import Any
 _Report = Any  # CountReport, InspectReport, RFReport: imported lazily below
 
 
-def count(model: Any, x: Any = None, *, depth: int | None = 2, name: str = "model") -> _Report:
+def count(
+    model: Any,
+    x: Any = None,
+    *,
+    depth: int | None = 2,
+    name: str = "model",
+    frozen: Any = (),
+    forward: Any = None,
+    state: Any = None,
+) -> _Report:
     """Count the parameters of a model exactly: total, learnable, materialized, by dtype and in
     bytes, per module (`archinspect count`).
 
@@ -26,6 +35,12 @@ def count(model: Any, x: Any = None, *, depth: int | None = 2, name: str = "mode
         unbatched and channels first), only to show the input shape in the report.
     - `depth`: module rows deeper than this are folded into their parent (None: every row).
     - `name`: the report's name (a spec's `name:`).
+    - `frozen`: a pattern, or a list of them, of arrays that are not trained (`--frozen`):
+        out of `learnable`, counted as `frozen`.
+    - `forward`, `state`: how the model is called, as a spec's `forward:` says (README
+        "forward:"): `{"key": True, "inference": True, "state": True, "train": False}`;
+        `state` the `eqx.nn.State` of a model built with `eqx.nn.make_with_state` (its
+        arrays are counted as state).
 
     **Returns:**
 
@@ -38,9 +53,9 @@ def count(model: Any, x: Any = None, *, depth: int | None = 2, name: str = "mode
 
     caller = "archinspect.count"
     layout = layout_of(model, None)
-    module, family, _ = live_model(caller, model, layout)
+    module, family, _ = live_model(caller, model, layout, forward=forward, state=state)
     shape = None if x is None else input_of(caller, x, layout)[0]
-    spec = live_spec(caller, name, family, shape or (1,))
+    spec = live_spec(caller, name, family, shape or (1,), frozen=frozen)
     report = count_report(spec, depth, model=module)
     if shape is None:
         return dataclasses.replace(report, spec=None, num_spatial_dims=None, input_shape=None)
@@ -55,6 +70,9 @@ def shapes(
     rf: bool = True,
     layout: str | None = None,
     name: str = "model",
+    frozen: Any = (),
+    forward: Any = None,
+    state: Any = None,
 ) -> _Report:
     """Per-layer input and output shapes of the forward pass, traced abstractly (nothing is
     compiled or run), with each module's parameters, calls, conv geometry and cumulative
@@ -71,13 +89,24 @@ def shapes(
     - `layout`: `"channels_first"` (the default for Equinox modules) or `"channels_last"`
         (the default for Flax modules): how `x` and the model lay out the channel axis.
     - `name`: the report's name.
+    - `frozen`, `forward`, `state`: as for `count`.
 
     **Returns:**
 
     An `InspectReport` shown as `archinspect shapes` shows it; `.to_dict()` gives what
     `archinspect shapes --format json` prints.
     """
-    return _inspect("archinspect.shapes", model, x, depth, rf, layout, name, costs=False)
+    return _inspect(
+        "archinspect.shapes",
+        model,
+        x,
+        depth,
+        rf,
+        layout,
+        name,
+        costs=False,
+        how=dict(frozen=frozen, forward=forward, state=state),
+    )
 
 
 def inspect(
@@ -92,6 +121,9 @@ def inspect(
     platform: str | None = None,
     layout: str | None = None,
     name: str = "model",
+    frozen: Any = (),
+    forward: Any = None,
+    state: Any = None,
 ) -> _Report:
     """Parameters, per-layer shapes, XLA's FLOPs and memory (`archinspect inspect`). The
     programs are compiled, never run.
@@ -108,6 +140,7 @@ def inspect(
     - `depth`, `rf`, `layout`, `name`: as for `shapes`.
     - `batch_size`: the batch the compiled programs take.
     - `platform`: `"cpu"`, `"gpu"` or `"tpu"` (None: JAX's default backend).
+    - `frozen`, `forward`, `state`: as for `count`.
 
     **Returns:**
 
@@ -133,6 +166,7 @@ def inspect(
         layer_costs=bool(flops),
         batch_size=batch_size,
         platform=platform,
+        how=dict(frozen=frozen, forward=forward, state=state),
     )
     keep: dict[str, Any] = {"full": True}
     if not flops:  # the compiled forward pass gave the root row its FLOPs: not asked for
@@ -159,14 +193,18 @@ def _inspect(
     layer_costs: bool = True,
     batch_size: int = 1,
     platform: str | None = None,
+    how: dict[str, Any] | None = None,
 ) -> _Report:
     from archinspect.build.live import ChannelsLast, input_of, layout_of, live_model, live_spec
     from archinspect.commands.inspect import inspect_report
 
+    how = how or {}
     layout = layout_of(model, layout)
-    module, family, _ = live_model(caller, model, layout)
+    module, family, _ = live_model(
+        caller, model, layout, forward=how.get("forward"), state=how.get("state")
+    )
     shape, dtype = input_of(caller, x, layout)
-    spec = live_spec(caller, name, family, shape, dtype, batch_size)
+    spec = live_spec(caller, name, family, shape, dtype, batch_size, how.get("frozen", ()))
     wrapped = isinstance(module, ChannelsLast)
     report = inspect_report(
         spec,
@@ -214,6 +252,8 @@ def receptive_field(
     *,
     layout: str | None = None,
     name: str | None = None,
+    forward: Any = None,
+    state: Any = None,
 ) -> _Report:
     """The exact receptive field per spatial axis and direction, its range over output
     positions, and whether any output depends on every input (`archinspect rf`).
@@ -231,6 +271,7 @@ def receptive_field(
         `"channels_last"` (the default for Flax modules); the receptive field is reported per
         spatial axis either way.
     - `name`: the report's name (default: "model", or "function" for a function).
+    - `forward`, `state`: how a module is called, as for `count`.
 
     **Returns:**
 
@@ -247,7 +288,9 @@ def receptive_field(
         allowed = ", ".join(repr(m) for m in METHODS)
         raise ArgumentError(f"{caller}: `method` (={method!r}) must be one of {allowed}")
     layout = layout_of(model_or_fn, layout)
-    module, family, function = live_model(caller, model_or_fn, layout, functions=True)
+    module, family, function = live_model(
+        caller, model_or_fn, layout, functions=True, forward=forward, state=state
+    )
     shape, dtype = input_of(caller, x, layout)
     spec = live_spec(caller, name or ("function" if function else "model"), family, shape, dtype)
     report = rf_report(spec, method=method, model=module, live=True)

@@ -29,7 +29,11 @@ class LeafRow:
     dtype: str
     params: int  # real parameters: complex elements count twice
     bytes: int
-    learnable: bool
+    learnable: bool  # what an optimizer trains: inexact, not state, not frozen
+    # Held as state (under an eqx.nn.StateIndex, or an integer/boolean buffer): running
+    # statistics and the like, updated by the forward pass, never by an optimizer.
+    state: bool = False
+    frozen: bool = False  # marked frozen by the user (`--frozen PATTERN`, `frozen=`)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,10 @@ class ParamSummary:
     bytes_by_dtype: dict[str, int]
     complex_elements: int  # elements counted twice in the totals
     unread: tuple[str, ...] = ()  # paths of stored arrays the forward pass never reads
+    # total == learnable + state + frozen (README, "archinspect count"): every stored array is
+    # exactly one of trained, state (running statistics, integer buffers) or frozen by the user.
+    state: int = 0
+    frozen: int = 0
 
 
 @dataclass(frozen=True)

@@ -325,6 +325,8 @@ COUNT_SUMMARY_ONLY_IN_JSON = {
 }
 INSPECT_SUMMARY_ONLY_IN_JSON = COUNT_SUMMARY_ONLY_IN_JSON - {"num_spatial_dims"} | {
     "params.learnable",
+    "params.state",
+    "params.frozen",
     "params.materialized",
     "params.bytes_by_dtype",
     "memory.param_bytes_by_dtype",

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
+import re
+import sys
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from archinspect.errors import ArchinspectError
 from archinspect.report import LeafRow, ModuleRow, ParamSummary
 
 
@@ -22,22 +25,46 @@ def is_array_like(x: Any) -> bool:
     return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, type)
 
 
-def leaf_row(name: str, x: Any) -> LeafRow:
+def leaf_row(name: str, x: Any, *, state: bool = False, frozen: bool = False) -> LeafRow:
+    """One array; `state`: held under an `eqx.nn.StateIndex`; `frozen`: marked by the user."""
     dtype = np.dtype(x.dtype)
     elements = math.prod(int(d) for d in x.shape)
     # A complex number is two real degrees of freedom: count it as two parameters, as every
     # reference figure (and an optimizer's view of the weights) does.
     params = elements * (2 if dtype.kind == "c" else 1)
-    # Only inexact arrays are trained; integer or boolean arrays (indices, masks) are state.
-    learnable = dtype.kind in "fc" or dtype.name == "bfloat16"
+    # Only inexact arrays are trained: an integer or boolean array (indices, masks, step
+    # counters) is a buffer, counted with the state. A running mean or variance is inexact but
+    # updated by the forward pass, never by an optimizer: state too (torchvision's published
+    # counts leave BatchNorm's running statistics out for the same reason). What the user
+    # marks frozen stays out of learnable, but is not state: it is a weight that is not trained.
+    inexact = dtype.kind in "fc" or dtype.name == "bfloat16"
+    state = state or not inexact
+    frozen = frozen and not state
     return LeafRow(
         name,
         tuple(int(d) for d in x.shape),
         dtype.name,
         params,
         elements * dtype.itemsize,
-        learnable,
+        not state and not frozen,
+        state,
+        frozen,
     )
+
+
+def is_state_index(node: Any) -> bool:
+    """An `eqx.nn.StateIndex`: its `init` holds state (equinox is not imported to know: if it
+    was never imported, nothing can be one)."""
+    eqx = sys.modules.get("equinox")
+    return eqx is not None and isinstance(node, eqx.nn.StateIndex)
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A `--frozen` pattern: `*` any run of characters (dots included), `?` one character,
+    everything else literal -- `[0]` in `blocks[0].conv` is an index, not a character class
+    as `fnmatch` would read it."""
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(body + r"\Z", re.DOTALL)
 
 
 def _children(node: Any) -> list[tuple[str, Any]]:
@@ -83,33 +110,67 @@ def module_tree(model: Any) -> Iterator[tuple[str, Any]]:
         stack.extend(reversed(children))
 
 
-def module_rows(model: Any) -> tuple[list[ModuleRow], list[LeafRow]]:
-    """Every module/container node in tree order with own and subtree totals, and all leaves."""
+def module_rows(model: Any, frozen: Sequence[str] = ()) -> tuple[list[ModuleRow], list[LeafRow]]:
+    """Every module/container node in tree order with own and subtree totals, and all leaves.
+
+    A leaf is frozen when a `frozen` pattern (`glob_regex`) matches its path or the path of a
+    module above it (`'solver'` and `'solver.*'` both freeze everything in `solver`); a
+    pattern that matches nothing is an error naming it (`FrozenUnmatched`), never ignored."""
     rows: list[ModuleRow] = []
     all_leaves: list[LeafRow] = []
+    patterns = [(p, glob_regex(p)) for p in frozen]
+    matched: set[str] = set()
 
-    def visit(node: Any, path: str, depth: int) -> int:
+    def matches(path: str) -> bool:
+        hit = [p for p, rx in patterns if rx.match(path)]
+        matched.update(hit)
+        return bool(hit)
+
+    def visit(node: Any, path: str, depth: int, state: bool, freeze: bool) -> int:
         index = len(rows)
         rows.append(None)  # type: ignore[arg-type]  # placeholder keeps pre-order
+        state = state or is_state_index(node)
+        freeze = (matches(path) or freeze) if path else freeze
         own: list[LeafRow] = []
         total = 0
         for name, child in _children(node):
             child_path = _join(path, name)
             if is_array_like(child):
-                leaf = leaf_row(child_path, child)
+                hit = matches(child_path)
+                leaf = leaf_row(child_path, child, state=state, frozen=freeze or hit)
                 own.append(leaf)
                 all_leaves.append(leaf)
                 total += leaf.params
             elif _is_container(child):
-                total += visit(child, child_path, depth + 1)
+                total += visit(child, child_path, depth + 1, state, freeze)
         own_params = sum(leaf.params for leaf in own)
         rows[index] = ModuleRow(path, type(node).__name__, depth, own_params, total, tuple(own))
         return total
 
-    visit(model, "", 0)
+    visit(model, "", 0, False, False)
+    unmatched = [p for p, _ in patterns if p not in matched]
+    if unmatched:
+        raise FrozenUnmatched(unmatched, [leaf.name for leaf in all_leaves])
     # Containers that hold no parameters anywhere (e.g. an empty list) are noise in a table.
     rows = [r for r in rows if r.params > 0 or r.depth == 0]
     return rows, all_leaves
+
+
+class FrozenUnmatched(ArchinspectError):
+    """A frozen pattern that matches no array or module: a typo would otherwise silently
+    leave the weights it meant learnable (exit 2)."""
+
+    def __init__(self, patterns: list[str], paths: list[str]):
+        listed = ", ".join(repr(p) for p in patterns)
+        plural = "s" if len(patterns) != 1 else ""
+        examples = ", ".join(repr(p) for p in paths[:4]) or "none: the model holds no array"
+        verb = "match" if plural else "matches"
+        super().__init__(
+            f"error: frozen pattern{plural} {listed} (--frozen, frozen=) {verb} "
+            "no array or module path of the model; patterns are globs (* and ?) over the "
+            f"dotted paths `archinspect count` shows, e.g. {examples}"
+        )
+        self.patterns = patterns
 
 
 def fold(rows: list[ModuleRow], depth: int | None) -> list[ModuleRow]:
@@ -208,6 +269,8 @@ def summarize(leaves: list[LeafRow], read: frozenset[str] | None = None) -> Para
     return ParamSummary(
         total=total,
         learnable=sum(leaf.params for leaf in leaves if leaf.learnable),
+        state=sum(leaf.params for leaf in leaves if leaf.state),
+        frozen=sum(leaf.params for leaf in leaves if leaf.frozen),
         materialized=materialized,
         bytes=sum(leaf.bytes for leaf in leaves),
         by_dtype=dict(sorted(by_dtype.items())),
@@ -246,11 +309,15 @@ def measured_summary(
 
 
 def count_params(
-    model: Any, input_shape: tuple[int, ...] | None = None, dtype: str = "float32"
+    model: Any,
+    input_shape: tuple[int, ...] | None = None,
+    dtype: str = "float32",
+    frozen: Sequence[str] = (),
 ) -> ParamSummary:
     """Exact totals of a (possibly abstract) model; materialized is measured on inputs of
-    `input_shape` (unbatched), and None without one or when the forward pass fails there."""
-    _, leaves = module_rows(model)
+    `input_shape` (unbatched), and None without one or when the forward pass fails there;
+    `frozen`: patterns of arrays that are not trained (see `module_rows`)."""
+    _, leaves = module_rows(model, frozen)
     if input_shape is None:
         return summarize(leaves)
     return measured_summary(model, leaves, input_shape, dtype)[0]

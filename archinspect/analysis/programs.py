@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from archinspect.analysis.extents import check_extents
-from archinspect.analysis.params import is_array_like
+from archinspect.analysis.params import array_leaves, is_array_like
 
 
 def split(model: Any) -> tuple[Any, Any]:
@@ -61,14 +61,22 @@ def train_step_program(
     output_shape: tuple[int, ...],
     dtype: str,
     source: str | None = None,
+    learnable: frozenset[str] | None = None,
 ) -> Any:
-    """Lowered training step: value_and_grad of the mean squared error w.r.t. every floating
-    or complex array (integer arrays, such as indices or a Flax model's RNG state, are held
-    fixed: they have no gradient)."""
+    """Lowered training step: value_and_grad of the mean squared error w.r.t. what an
+    optimizer trains: the arrays at the `learnable` paths (`params.module_rows`), else every
+    floating or complex array. State (running statistics), frozen arrays and integer arrays
+    (indices, a Flax model's RNG state) are held fixed: no gradient is computed for them, as
+    a training step would not."""
+    if learnable is None:
+        trains = lambda x: jnp.issubdtype(x.dtype, jnp.inexact)  # noqa: E731
+    else:
+        ids = {id(x) for path, x in array_leaves(model) if path in learnable}
+        trains = lambda x: id(x) in ids  # noqa: E731
+    # Which leaves train, decided on the model itself (the split below makes new leaves).
+    mask = jax.tree_util.tree_map(lambda x: is_array_like(x) and trains(x), model)
     dynamic, static = split(model)
-    trained, fixed = eqx.partition(
-        dynamic, lambda x: is_array_like(x) and jnp.issubdtype(x.dtype, jnp.inexact)
-    )
+    trained, fixed = eqx.partition(dynamic, mask)
 
     def loss(params: Any, rest: Any, x: jax.Array, y: jax.Array) -> jax.Array:
         prediction = jax.vmap(eqx.combine(params, rest, static))(x)

@@ -84,12 +84,21 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
             "sample"
         )
 
+    from archinspect.build.forward import takes_key, wrap
+
+    # Only a constructor that takes a key gets one: eqx.nn.LayerNorm, GroupNorm, BatchNorm,
+    # the pools, Dropout, Sequential and PReLU take none (a TypeError if given one).
+    extra = {"key": jax.random.PRNGKey(0)} if takes_key(make) else {}
+    with_state = bool(spec.forward.get("state"))
+
     def construct() -> Any:
-        return make(**kwargs, key=jax.random.PRNGKey(0))
+        if with_state:  # (model, eqx.nn.State): the state held apart, as its users build it
+            return eqx.nn.make_with_state(make)(**kwargs, **extra)
+        return make(**kwargs, **extra)
 
     what = spec.target or spec.family
     try:
-        model = eqx.filter_eval_shape(construct)
+        built = eqx.filter_eval_shape(construct)
     except ArchinspectError:
         raise
     except user_errors(spec) as exc:
@@ -97,9 +106,15 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
             f"error: {spec.source}: cannot build {what} with these arguments: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
+    model, state = built if with_state else (built, None)
     if not isinstance(model, eqx.Module):
         raise BuildError(
             f"error: {spec.source}: model.target {what!r} returned a {type(model).__name__}, "
             "not an Equinox module (eqx.Module)"
+            + (
+                " (with forward.state: true it is built with eqx.nn.make_with_state)"
+                if with_state
+                else ""
+            )
         )
-    return model
+    return wrap(model, spec.forward, spec.source, state, spec.marks)

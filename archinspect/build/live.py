@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import equinox as eqx
@@ -80,15 +80,55 @@ def layout_of(model: Any, layout: str | None) -> str | None:
     return layout
 
 
+def check_forward(caller: str, forward: Any) -> dict[str, Any]:
+    """The API's `forward=`: what a spec's `forward:` says (README "forward:"), as a dict."""
+    from archinspect.build.forward import SWITCHES
+
+    if forward is None:
+        return {}
+    if not isinstance(forward, Mapping):
+        raise ArgumentError(
+            f"{caller}: `forward` ({_a(forward)}) must be a dict: switches "
+            f"{', '.join(SWITCHES)} (booleans), or keyword arguments of the model's __call__"
+        )
+    for key, value in forward.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ArgumentError(
+                f"{caller}: `forward` key {key!r} must be the name of a keyword argument"
+            )
+        if key in SWITCHES and not isinstance(value, bool):
+            raise ArgumentError(f"{caller}: `forward[{key!r}]` (={value!r}) must be True or False")
+    return dict(forward)
+
+
 def live_model(
-    caller: str, model: Any, layout: str | None = None, *, functions: bool = False
+    caller: str,
+    model: Any,
+    layout: str | None = None,
+    *,
+    functions: bool = False,
+    forward: Any = None,
+    state: Any = None,
 ) -> tuple[Any, str, bool]:
     """The Equinox module the analyses take (channels first), its family name (the class, or
     the function's name) and whether it was a plain function (`functions`: a callable that is
-    not a module is accepted, and wrapped)."""
+    not a module is accepted, and wrapped). `forward` and `state`: how an Equinox module is
+    called (`archinspect.build.forward.wrap`)."""
     check_layout(caller, layout)
+    options = check_forward(caller, forward)
+    if state is not None and not isinstance(state, eqx.nn.State):
+        raise ArgumentError(
+            f"{caller}: `state` ({_a(state)}) must be an eqx.nn.State (from eqx.nn.make_with_state)"
+        )
+    if (options or state is not None) and not isinstance(model, eqx.Module):
+        raise ArgumentError(
+            f"{caller}: `forward` and `state` are for Equinox modules; `model` is {_a(model)}"
+        )
     if isinstance(model, eqx.Module):
+        from archinspect.build.forward import wrap
+
         family = type(model).__name__
+        model = wrap(model, options, caller, state)
         return (ChannelsLast(model) if layout == "channels_last" else model), family, False
     if _is_flax(model):  # before plain callables: a Flax module is one too
         wrap_flax = importlib.import_module("archinspect.build.flax").wrap_flax
@@ -146,6 +186,7 @@ def live_spec(
     input_shape: tuple[int, ...] = (1,),
     dtype: str = "float32",
     batch_size: int = 1,
+    frozen: Any = (),
 ) -> Spec:
     """What a spec file would say about a live model, without a file: `source` names the call
     (`archinspect.shapes(...)`) in error messages; the reports' `spec` is None."""
@@ -161,4 +202,16 @@ def live_spec(
             dtype=dtype,
             channels=input_shape[0],
         ),
+        frozen=check_frozen(caller, frozen),
     )
+
+
+def check_frozen(caller: str, frozen: Any) -> tuple[str, ...]:
+    """The API's `frozen=`: one pattern or a sequence of them (README "archinspect count")."""
+    patterns = (frozen,) if isinstance(frozen, str) else frozen
+    if not isinstance(patterns, list | tuple) or not all(isinstance(p, str) for p in patterns):
+        raise ArgumentError(
+            f"{caller}: `frozen` (={frozen!r}) must be a pattern such as 'solver.*' or a list "
+            "of them"
+        )
+    return tuple(patterns)

@@ -64,6 +64,15 @@ SetOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="output format")]
+FrozenOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--frozen",
+        metavar="PATTERN",
+        help="arrays not trained, e.g. '*.running_*' or 'solver.*': a glob (* and ?) over the "
+        "dotted paths `count` shows; out of learnable, counted as frozen (repeatable)",
+    ),
+]
 
 
 def checked_output(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
@@ -247,23 +256,31 @@ def say_notes(spec: Spec) -> None:
         typer.echo(note, err=True)
 
 
-def load(spec: str | None, overrides: list[str] | None, follow_symlinks: bool = False) -> Spec:
+def load(
+    spec: str | None,
+    overrides: list[str] | None,
+    follow_symlinks: bool = False,
+    frozen: list[str] | None = None,
+) -> Spec:
     """The spec of a one-spec command, or its fallback; says which fallback on stderr."""
     from archinspect.spec import load_spec
 
-    loaded = load_spec(spec, overrides or [], follow_symlinks)
+    loaded = load_spec(spec, overrides or [], follow_symlinks, tuple(frozen or ()))
     say_notes(loaded)
     return loaded
 
 
 def load_base(
-    spec: str | None, overrides: list[str] | None, follow_symlinks: bool = False
+    spec: str | None,
+    overrides: list[str] | None,
+    follow_symlinks: bool = False,
+    frozen: list[str] | None = None,
 ) -> tuple[SpecLoader, Spec]:
     """For commands that load the spec again per value (sweep, solve): the loader and the
     spec as given, whose notes (the embedded-default fallback) go to stderr once."""
     from archinspect.commands.inputs import spec_loader
 
-    loader = spec_loader(spec, overrides, follow_symlinks)
+    loader = spec_loader(spec, overrides, follow_symlinks, frozen or ())
     base = loader([])
     say_notes(base)
     return loader, base

@@ -15,6 +15,7 @@ from archinspect.cli.app import (
     FollowOpt,
     Format,
     FormatOpt,
+    FrozenOpt,
     OutputOpt,
     SetOpt,
     SpecArg,
@@ -70,6 +71,7 @@ def sweep(
     ] = None,
     trust: TrustOpt = None,
     follow_symlinks: FollowOpt = False,
+    frozen: FrozenOpt = None,
 ) -> None:
     """Sweep arguments and fit the scaling law of every metric (params, receptive field, ...).
 
@@ -81,7 +83,10 @@ def sweep(
 
         check_sweep_options(list(param), values, plot)
         wanted = sweep_metrics(metrics)
-        loader, base = load_base(spec, set_, follow_symlinks)
+        loader, base = load_base(spec, set_, follow_symlinks, frozen)
+        from archinspect.commands.count import check_frozen
+
+        check_frozen(base, trust or ())
         plan = plan_sweep(base, list(param), values, wanted, trust or ())
         from archinspect.commands.sweep import run_sweep
 
@@ -156,6 +161,7 @@ def solve(
     output: OutputOpt = None,
     trust: TrustOpt = None,
     follow_symlinks: FollowOpt = False,
+    frozen: FrozenOpt = None,
 ) -> None:
     """The largest value of --param within --max-params/--max-flops/--max-memory, or the
     smallest that reaches --min-rf; with the metric at the answer and at the next value."""
@@ -167,7 +173,10 @@ def solve(
         limits = solve_limits(
             {"max_params": max_params, "max_flops": max_flops, "max_memory": max_memory}, min_rf
         )
-        loader, base = load_base(spec, set_, follow_symlinks)
+        loader, base = load_base(spec, set_, follow_symlinks, frozen)
+        from archinspect.commands.count import check_frozen
+
+        check_frozen(base, trust or ())
         result = run_solve(
             loader,
             base,
@@ -205,6 +214,7 @@ def check(
     output: OutputOpt = None,
     trust: TrustOpt = None,
     follow_symlinks: FollowOpt = False,
+    frozen: FrozenOpt = None,
     max_params: Annotated[
         str | None, typer.Option("--max-params", metavar="N", help="e.g. 10k, 1.5M, 2e6")
     ] = None,
@@ -276,7 +286,9 @@ def check(
         from archinspect.render.check_text import no_budget_message
 
         debug = settings(ctx).debug
-        loaded = load_each(expand_specs(specs), set_, follow_symlinks, raise_bugs=debug)
+        loaded = load_each(
+            expand_specs(specs), set_, follow_symlinks, raise_bugs=debug, frozen=frozen or ()
+        )
         report = check_specs(
             loaded,
             overrides,

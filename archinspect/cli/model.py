@@ -12,6 +12,7 @@ from archinspect.cli.app import (
     FollowOpt,
     Format,
     FormatOpt,
+    FrozenOpt,
     OutputOpt,
     SetOpt,
     SpecArg,
@@ -58,6 +59,7 @@ def count(
         ),
     ] = False,
     follow_symlinks: FollowOpt = False,
+    frozen: FrozenOpt = None,
 ) -> None:
     """Count parameters exactly (total, learnable, materialized, by dtype and bytes), per module.
 
@@ -65,7 +67,7 @@ def count(
     """
 
     def body() -> None:
-        loaded = load(spec, set_, follow_symlinks)
+        loaded = load(spec, set_, follow_symlinks, frozen)
         from archinspect.commands.count import count_report
 
         report = count_report(loaded, depth, trust or (), rf=with_rf)
@@ -86,9 +88,10 @@ def _layers_command(
     with_rf: bool,
     dense: bool,
     follow_symlinks: bool,
+    frozen: list[str] | None = None,
 ) -> None:
     def body() -> None:
-        loaded = load(spec, set_, follow_symlinks)
+        loaded = load(spec, set_, follow_symlinks, frozen)
         from archinspect.commands.inspect import inspect_report
 
         report = inspect_report(
@@ -116,6 +119,7 @@ def shapes(
     with_rf: RFOpt = True,
     dense: DenseOpt = False,
     follow_symlinks: FollowOpt = False,
+    frozen: FrozenOpt = None,
 ) -> None:
     """Per-layer input and output shapes of the forward pass, for any Equinox module.
 
@@ -134,6 +138,7 @@ def shapes(
         with_rf=with_rf,
         dense=dense,
         follow_symlinks=follow_symlinks,
+        frozen=frozen,
     )
 
 
@@ -148,6 +153,7 @@ def inspect(
     with_rf: RFOpt = True,
     dense: DenseOpt = False,
     follow_symlinks: FollowOpt = False,
+    frozen: FrozenOpt = None,
 ) -> None:
     """The full report: parameters, per-layer shapes and FLOPs, memory.
 
@@ -166,6 +172,7 @@ def inspect(
         with_rf=with_rf,
         dense=dense,
         follow_symlinks=follow_symlinks,
+        frozen=frozen,
     )
 
 

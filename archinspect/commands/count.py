@@ -20,7 +20,7 @@ def count_report(
 ) -> CountReport:
     if model is None:
         model = build_abstract(spec, trusted)
-    rows, leaves = module_rows(model)
+    rows, leaves = module_rows(model, spec.frozen)
     summary, read_notes = measured_summary(model, leaves, spec.input_shape, spec.input.dtype)
     notes = list(read_notes)
     if summary.complex_elements:
@@ -54,3 +54,19 @@ def count_report(
         notes=tuple(notes),
         receptive_field=rf_result,
     )
+
+
+def check_frozen(spec: Spec, trusted: Iterable[str] = ()) -> None:
+    """Raise `FrozenUnmatched` when a `--frozen` pattern matches nothing in the spec's model.
+    For sweep and solve, which report a row's failure in the row and go on: a typo in a
+    pattern is the command's mistake, not a row's, and would silently leave every row's
+    weights learnable. A base spec that does not build is left to the rows to report."""
+    if not spec.frozen:
+        return
+    from archinspect.errors import ArchinspectError
+
+    try:
+        model = build_abstract(spec, trusted)
+    except ArchinspectError:
+        return
+    module_rows(model, spec.frozen)

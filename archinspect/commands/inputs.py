@@ -123,14 +123,19 @@ def _glob(pattern: str) -> list[str]:
 
 
 def spec_loader(
-    spec: str | None, overrides: Iterable[str] | None, follow_symlinks: bool = False
+    spec: str | None,
+    overrides: Iterable[str] | None,
+    follow_symlinks: bool = False,
+    frozen: Iterable[str] = (),
 ) -> SpecLoader:
     """A function that loads the spec (or the fallback, see archinspect.spec.load_spec) with
-    `overrides` and then extra ones (a sweep's or solve's values win)."""
+    `overrides` and then extra ones (a sweep's or solve's values win), and the `--frozen`
+    patterns."""
     from archinspect.spec import load_spec
 
     given = list(overrides or [])
-    return lambda extra: load_spec(spec, [*given, *extra], follow_symlinks)
+    patterns = tuple(frozen)
+    return lambda extra: load_spec(spec, [*given, *extra], follow_symlinks, patterns)
 
 
 def load_each(
@@ -139,6 +144,7 @@ def load_each(
     follow_symlinks: bool = False,
     *,
     raise_bugs: bool = False,
+    frozen: Iterable[str] = (),
 ) -> list[tuple[str, Spec | ArchinspectError]]:
     """Every spec loaded, or the error that stopped it (`check` reports them all). A bug met
     while loading one spec is recorded as an InternalError too, unless `raise_bugs` (--debug)."""
@@ -147,7 +153,8 @@ def load_each(
     loaded: list[tuple[str, Spec | ArchinspectError]] = []
     for path in paths:
         try:
-            loaded.append((path, load_spec(path, list(overrides or []), follow_symlinks)))
+            spec = load_spec(path, list(overrides or []), follow_symlinks, tuple(frozen))
+            loaded.append((path, spec))
         except ArchinspectError as exc:
             loaded.append((path, exc))
         except Exception as exc:

@@ -70,7 +70,7 @@ def _report(
 ) -> InspectReport:
     import dataclasses
 
-    _, leaves = module_rows(model)
+    _, leaves = module_rows(model, spec.frozen)
     params, param_notes = measured_summary(model, leaves, spec.input_shape, spec.input.dtype)
     output_shape, rows, calls = _forward(spec, model, dense)
     flops = memory = None
@@ -81,7 +81,10 @@ def _report(
         batch_out = (batch, *output_shape)
         with on_platform(platform):
             forward = forward_program(model, batch_in, spec.input.dtype, spec.source)
-            train = train_step_program(model, batch_in, batch_out, spec.input.dtype, spec.source)
+            learnable = frozenset(leaf.name for leaf in leaves if leaf.learnable)
+            train = train_step_program(
+                model, batch_in, batch_out, spec.input.dtype, spec.source, learnable
+            )
             # Compilations run in threads (XLA releases the GIL) while the per-layer programs
             # are lowered here. The programs are never run, so the backend's code generation
             # is done at its lowest optimisation level: XLA's cost and memory analyses work on

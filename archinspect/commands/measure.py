@@ -66,7 +66,7 @@ def measure_each(
         from archinspect.analysis.params import module_rows, summarize
 
         # No count metric reads materialized, so the forward pass is not traced here.
-        summary = summarize(module_rows(model)[1])
+        summary = summarize(module_rows(model, spec.frozen)[1])
         out.update({m.name: m.extract(summary) for m in _of("count")})
     forward_failed: ForwardError | None = None
     if "compiled" in kinds or "shape" in kinds:

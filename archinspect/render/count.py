@@ -89,7 +89,9 @@ def summary(report: CountReport) -> list[Field]:
     dtypes = dtype_lines(p.by_dtype, p.elements_by_dtype, p.bytes_by_dtype)
     fields = [
         Field("total", "total parameters", num(p.total), "exact"),
-        Field("learnable", "learnable", num(p.learnable)),
+        Field("learnable", "learnable", num(p.learnable), "what an optimizer trains"),
+        Field("state", "state", num(p.state), "running statistics, buffers"),
+        Field("frozen", "frozen", num(p.frozen), "marked with --frozen"),
         Field(
             "materialized",
             "materialized",
@@ -114,6 +116,8 @@ def params_dict(report: CountReport | InspectReport) -> dict:
     return {
         "total": p.total,
         "learnable": p.learnable,
+        "state": p.state,
+        "frozen": p.frozen,
         "materialized": p.materialized,
         "bytes": p.bytes,
         "by_dtype": dict(p.by_dtype),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from archinspect.spec.default import DEFAULT_SOURCE, DEFAULT_SPEC
@@ -19,8 +20,10 @@ def load_spec(
     path: str | os.PathLike | None = None,
     overrides: list[str] | None = None,
     follow_symlinks: bool = False,
+    frozen: Sequence[str] = (),
 ) -> Spec:
     """Load and validate a spec; with no path, fall back to ./archinspect.yaml, then the default.
+    `frozen`: the `--frozen` patterns, carried by the Spec to every analysis that counts.
 
     The returned Spec carries a note (for stderr) when the embedded default is used. The file
     is read by archinspect.spec.files (a bounded regular file; symbolic links out of the
@@ -37,9 +40,10 @@ def load_spec(
                 f"note: no spec given and no ./{FALLBACK_FILE}; using the embedded default "
                 "(2-D ClassicUNet at 64x64)"
             )
-            return _with_notes(spec, (note,))
+            return _with_notes(spec, (note,), frozen)
     text = read_spec_file(os.fspath(path), follow_symlinks)
-    return _with_notes(load_spec_text(text, str(path), overrides, Path(path).stem), notes)
+    spec = load_spec_text(text, str(path), overrides, Path(path).stem)
+    return _with_notes(spec, notes, frozen)
 
 
 def load_spec_text(
@@ -51,9 +55,9 @@ def load_spec_text(
     return validate(doc, default_name)
 
 
-def _with_notes(spec: Spec, notes: tuple[str, ...]) -> Spec:
-    if not notes:
+def _with_notes(spec: Spec, notes: tuple[str, ...], frozen: Sequence[str] = ()) -> Spec:
+    if not notes and not frozen:
         return spec
     from dataclasses import replace
 
-    return replace(spec, notes=spec.notes + notes)
+    return replace(spec, notes=spec.notes + notes, frozen=tuple(frozen))

@@ -35,6 +35,12 @@ class Spec:
     marks: dict[str, Location] = field(default_factory=dict, compare=False, repr=False)
     notes: tuple[str, ...] = ()
     target: str | None = None  # import path when the model is loaded with `target:`
+    # How the model is called (README "forward:"): `key`, `inference`, `state` (booleans) and
+    # fixed keyword arguments of `__call__`; empty: `model(x)`.
+    forward: dict[str, Any] = field(default_factory=dict)
+    # Patterns of arrays that are not trained (`--frozen`, the API's `frozen=`): out of
+    # learnable, counted as frozen (archinspect.analysis.params.module_rows).
+    frozen: tuple[str, ...] = ()
 
     @property
     def num_spatial_dims(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from archinspect.families import FAMILIES
 from archinspect.metrics import BUDGET_AMOUNTS
 from archinspect.spec.numbers import AMOUNT_HELP, AMOUNT_PATTERN
-from archinspect.spec.validate import BATCH_AXIS, DTYPES, LAYOUTS
+from archinspect.spec.validate import BATCH_AXIS, DTYPES, FORWARD_SWITCHES, LAYOUTS
 
 _TARGET_PATTERN = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*[.:][A-Za-z_]\w*$"
 SCHEMA_ID = "https://archinspect.invalid/schema/spec.json"
@@ -75,6 +75,14 @@ def build_schema() -> dict:
         "type": "object",
         "additionalProperties": False,
         "required": ["model"],
+        "$defs": {
+            "plain": {
+                "oneOf": [
+                    {"type": ["null", "boolean", "number", "string"]},
+                    {"type": "array", "items": {"$ref": "#/$defs/plain"}},
+                ]
+            }
+        },
         "properties": {
             "name": {"type": "string", "minLength": 1},
             "model": {
@@ -122,6 +130,16 @@ def build_schema() -> dict:
                         "with a batch axis",
                     },
                 },
+            },
+            "forward": {
+                "type": "object",
+                "description": "how the model is called: key (a fixed PRNG key as key=), "
+                "inference (eqx.nn.inference_mode), state (built with eqx.nn.make_with_state, "
+                "called as model(x, state)); any other key is a fixed keyword argument of "
+                "__call__",
+                "properties": {k: {"type": "boolean"} for k in FORWARD_SWITCHES},
+                "propertyNames": {"pattern": r"^[A-Za-z_]\w*$"},
+                "additionalProperties": {"$ref": "#/$defs/plain"},
             },
             "sweep": {
                 "type": "object",

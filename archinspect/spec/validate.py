@@ -14,7 +14,10 @@ from archinspect.spec.messages import brief_repr, did_you_mean, one_of, yaml_rep
 from archinspect.spec.model import InputSpec, Spec
 from archinspect.spec.numbers import amount_problem, parse_amount
 
-TOP_KEYS = ("name", "model", "input", "sweep", "budget")
+TOP_KEYS = ("name", "model", "input", "forward", "sweep", "budget")
+# `forward:` switches (README "forward:"); every other key is a keyword argument of __call__.
+FORWARD_SWITCHES = ("key", "inference", "state")
+_KEYWORD = re.compile(r"^[A-Za-z_]\w*$")
 INPUT_KEYS = ("resolution", "channels", "batch_size", "dtype", "layout", "shape")
 LAYOUTS = ("channels_first", "channels_last")
 BATCH_AXIS = "batch"  # a leading `batch` in input.shape: the model is called with a batch axis
@@ -103,6 +106,7 @@ def validate(doc: Document, default_name: str) -> Spec:
     else:
         family, args, explicit = _model(c, data)
     inp = _input(c, data.get("input"), family, args, target)
+    forward = _forward(c, data["forward"]) if "forward" in data else {}
     sweep = _sweep(c, data.get("sweep"), family)
     budget = _budget(c, data.get("budget"), len(inp.resolution) if inp is not None else None)
     if family is not None and family.check_shapes is not None and inp is not None:
@@ -123,7 +127,75 @@ def validate(doc: Document, default_name: str) -> Spec:
         sweep=sweep,
         budget=budget,
         marks=dict(doc.marks),
+        forward=forward,
     )
+
+
+def _forward(c: _Collector, raw: Any) -> dict[str, Any]:
+    """`forward:` -- how the model is called. `key`, `inference` and `state` are switches
+    (true/false); any other key is a fixed keyword argument of `__call__` (a YAML scalar or a
+    list of them). A key one typo away from a switch is refused with the switch suggested:
+    passed on as a keyword argument it would fail far from the spec, or silently do nothing
+    for a `__call__` that takes **kwargs."""
+    switches = ", ".join(FORWARD_SWITCHES)
+    if not isinstance(raw, dict):
+        c.at(
+            "forward",
+            f"must be a mapping (switches {switches}, or keyword arguments of the model's "
+            f"__call__), got {yaml_repr(raw)}",
+        )
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        path = join("forward", key)
+        if key in FORWARD_SWITCHES:
+            if not isinstance(value, bool):
+                c.at(path, f"must be true or false, got {yaml_repr(value)}")
+            else:
+                out[key] = value
+            continue
+        hint = _switch_typo(key)
+        if hint:
+            c.at_key(
+                path,
+                f"unknown key {yaml_repr(key)}{hint} (switches: {switches}; any other key is a "
+                "keyword argument of __call__)",
+            )
+            continue
+        if not _KEYWORD.match(key):
+            c.at_key(
+                path,
+                f"{yaml_repr(key)} is neither a switch ({switches}) nor a keyword argument "
+                "name (a Python identifier)",
+            )
+            continue
+        if not _plain(value):
+            c.at(
+                path,
+                "a keyword argument of __call__ must be a YAML scalar or a list of them, got "
+                f"{yaml_repr(value)}",
+            )
+            continue
+        out[key] = value
+    return out
+
+
+def _switch_typo(key: str) -> str:
+    """'; did you mean 'inference'?' for a key one slip away from a switch ('infrence',
+    'Key', 'stat'), else ''. Stricter than the usual did-you-mean: 'scale' is a keyword
+    argument in its own right, not a misspelt 'state'."""
+    import difflib
+
+    close = [s for s in FORWARD_SWITCHES if s.lower() == key.lower()]
+    close = close or difflib.get_close_matches(key, FORWARD_SWITCHES, n=1, cutoff=0.8)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _plain(value: Any) -> bool:
+    """A YAML scalar (null, boolean, number, string) or a list of them, nested or not."""
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, bool | int | float | str)
 
 
 def _model(c: _Collector, data: dict) -> tuple[Family | None, dict[str, Any], set[str]]:
