@@ -191,6 +191,7 @@ class LayerRow:
     folded: int = 0
     conv: ConvGeometry | None = None  # a conv's geometry at its first call
     dense: DenseEquivalent | None = None  # with --dense-equivalent
+    output_dtypes: tuple[str, ...] = ()  # of the first call's outputs
 
 
 @dataclass(frozen=True)

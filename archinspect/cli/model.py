@@ -12,6 +12,7 @@ from archinspect.cli.app import (
     FollowOpt,
     Format,
     FormatOpt,
+    MaxMemoryOpt,
     OutputOpt,
     SetOpt,
     SpecArg,
@@ -58,6 +59,7 @@ def count(
         ),
     ] = False,
     follow_symlinks: FollowOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Count parameters exactly (total, learnable, materialized, by dtype and bytes), per module.
 
@@ -65,10 +67,13 @@ def count(
     """
 
     def body() -> None:
+        from archinspect.commands.inputs import max_memory as memory
+
+        limit = memory(max_memory)
         loaded = load(spec, set_, follow_symlinks)
         from archinspect.commands.count import count_report
 
-        report = count_report(loaded, depth, trust or (), rf=with_rf)
+        report = count_report(loaded, depth, trust or (), rf=with_rf, max_memory=limit)
         emit(render(format.value, "count", report, output), output)
 
     run(ctx, body)
@@ -86,8 +91,12 @@ def _layers_command(
     with_rf: bool,
     dense: bool,
     follow_symlinks: bool,
+    max_memory: str | None,
 ) -> None:
     def body() -> None:
+        from archinspect.commands.inputs import max_memory as memory
+
+        limit = memory(max_memory)
         loaded = load(spec, set_, follow_symlinks)
         from archinspect.commands.inspect import inspect_report
 
@@ -99,6 +108,7 @@ def _layers_command(
             costs=full,
             rf=with_rf,
             dense=dense,
+            max_memory=limit,
         )
         emit(render(format.value, "inspect", report, output, full=full), output)
 
@@ -116,6 +126,7 @@ def shapes(
     with_rf: RFOpt = True,
     dense: DenseOpt = False,
     follow_symlinks: FollowOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Per-layer input and output shapes of the forward pass, for any Equinox module.
 
@@ -134,6 +145,7 @@ def shapes(
         with_rf=with_rf,
         dense=dense,
         follow_symlinks=follow_symlinks,
+        max_memory=max_memory,
     )
 
 
@@ -148,6 +160,7 @@ def inspect(
     with_rf: RFOpt = True,
     dense: DenseOpt = False,
     follow_symlinks: FollowOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """The full report: parameters, per-layer shapes and FLOPs, memory.
 
@@ -166,6 +179,7 @@ def inspect(
         with_rf=with_rf,
         dense=dense,
         follow_symlinks=follow_symlinks,
+        max_memory=max_memory,
     )
 
 
@@ -193,15 +207,19 @@ def rf(
     output: OutputOpt = None,
     trust: TrustOpt = None,
     follow_symlinks: FollowOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Exact receptive field per spatial axis and direction, its range over output positions,
     and whether any output is coupled to every input (norms, FFTs, dense layers over space)."""
 
     def body() -> None:
+        from archinspect.commands.inputs import max_memory as memory
+
+        limit = memory(max_memory)
         loaded = load(spec, set_, follow_symlinks)
         from archinspect.commands.rf import rf_report
 
-        report = rf_report(loaded, method=method.value, trusted=trust or ())
+        report = rf_report(loaded, method=method.value, trusted=trust or (), max_memory=limit)
         emit(render(format.value, "rf", report, output), output)
 
     run(ctx, body)

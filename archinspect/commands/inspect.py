@@ -18,6 +18,8 @@ from archinspect.analysis.platform import on_platform, resolve
 from archinspect.analysis.programs import forward_program, train_step_program, xla_flops
 from archinspect.analysis.shapes import fold_layers, forward_layers, leaf_paths
 from archinspect.build import build_abstract, user_errors
+from archinspect.build.adapt import build_notes
+from archinspect.limits import MEMORY_LIMIT
 from archinspect.commands.rf import receptive_fields_or_note
 from archinspect.errors import ArchinspectError, BuildError
 from archinspect.report import FlopsReport, InspectReport, MemoryReport
@@ -48,13 +50,14 @@ def inspect_report(
     layer_costs: bool = True,
     rf: bool = False,
     model: Any = None,
+    max_memory: int = MEMORY_LIMIT,
     dense: bool = False,
 ) -> InspectReport:
     """The full report; with costs=False only shapes and parameters (nothing is compiled);
     `dense` adds each conv's dense equivalent (matrix size, non-zeros, weight sharing)."""
     platform = resolve(platform)
     if model is None:
-        model = build_abstract(spec, trusted)
+        model = build_abstract(spec, trusted, max_memory)
     if spec.input.dtype == "float64":
         # JAX would silently canonicalise a float64 input to float32 without x64 mode.
         import jax
@@ -135,6 +138,6 @@ def _report(
         flops=flops,
         memory=memory,
         receptive_field=rf_result,
-        notes=tuple(param_notes) + tuple(notes),
+        notes=build_notes(model) + tuple(param_notes) + tuple(notes),
         full=costs,
     )

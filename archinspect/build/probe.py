@@ -1,0 +1,53 @@
+"""Child process of archinspect.build.concrete: build a spec's model concretely with the
+address space capped, and print the bytes of its arrays (exit statuses in that module)."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import resource
+import sys
+
+
+def _address_space() -> int:
+    """Bytes of address space this process holds now (VmSize)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("no VmSize in /proc/self/status")
+
+
+def main() -> int:
+    from archinspect.build.concrete import FAILED, FITS, OVER, first_line
+
+    spec, trusted, max_memory = pickle.loads(sys.stdin.buffer.read())
+    import equinox as eqx
+    import jax
+
+    from archinspect.build import constructor, construct_kwargs
+
+    make, kwargs = constructor(spec, trusted)
+    kwargs = construct_kwargs(spec, make, kwargs)
+    jax.numpy.zeros(1).block_until_ready()  # the backend and its threads, before the cap
+    cap = _address_space() + max_memory
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard < 0 else min(cap, hard), hard))
+    try:
+        model = make(**kwargs)
+        total = sum(
+            leaf.nbytes for leaf in jax.tree_util.tree_leaves(model) if eqx.is_array(leaf)
+        )
+    except MemoryError:
+        print("an allocation failed at the limit")
+        return OVER
+    except Exception as exc:  # the user's constructor: reported by the parent
+        print(f"{type(exc).__name__}: {first_line(exc)}")
+        # XLA reports a failed allocation as an error of its own
+        return OVER if "RESOURCE_EXHAUSTED" in str(exc) else FAILED
+    print(json.dumps({"bytes": int(total)}))
+    return FITS
+
+
+if __name__ == "__main__":
+    sys.exit(main())
