@@ -47,7 +47,7 @@ class Sizes(eqx.Module):
     def __init__(self, n: int, width: int, key: jax.Array):
         sizes = (jnp.arange(1, n + 1) * width).tolist()
         keys = jax.random.split(key, n)
-        self.weights = [jax.random.normal(k, (s, width)) for k, s in zip(keys, sizes)]
+        self.weights = [jax.random.normal(k, (s, width)) for k, s in zip(keys, sizes, strict=True)]
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return jnp.concatenate([w @ x for w in self.weights])

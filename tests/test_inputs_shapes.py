@@ -217,9 +217,7 @@ def test_bad_input_shapes_are_located(tmp_path, shape, layout, message):
 
 
 def test_int64_says_why():
-    result = runner.invoke(
-        app, ["validate", f"{SPECS}/tokens.yaml", "--set", "input.dtype=int64"]
-    )
+    result = runner.invoke(app, ["validate", f"{SPECS}/tokens.yaml", "--set", "input.dtype=int64"])
     assert result.exit_code == 2
     assert "got 'int64' (64-bit integers need JAX's x64 mode, which archinspect leaves off)" in (
         result.stderr

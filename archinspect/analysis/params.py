@@ -114,7 +114,9 @@ def module_rows(model: Any) -> tuple[list[ModuleRow], list[LeafRow]]:
             elif _is_container(child):
                 total += visit(child, child_path, depth + 1)
         own_params = sum(leaf.params for leaf in own)
-        rows[index] = ModuleRow(path, type(unwrap(node)).__name__, depth, own_params, total, tuple(own))
+        rows[index] = ModuleRow(
+            path, type(unwrap(node)).__name__, depth, own_params, total, tuple(own)
+        )
         return total
 
     visit(model, "", 0)

@@ -6,11 +6,12 @@ other axes are spatial. A sequence model that takes (L, D), features last, is ca
 this adapter with the axes moved; a model without a feature axis (a scalar index, a sequence of
 token ids) gets a leading axis of one that the adapter drops; the further positional inputs of a
 model taking several (`eqx.nn.GRUCell(input, hidden)`) are zeros of their declared shapes (and
-of the input's dtype), so every analysis is about the first input. It also carries the note of a model built
-concretely (archinspect.build.concrete), for the reports.
+of the input's dtype), so every analysis is about the first input. It also carries the note of
+a model built concretely (archinspect.build.concrete), for the reports.
 
-The adapter is transparent to the parameter tree and the call recording (`INNER`): the model's
-paths, types and the shapes it is called with are its own.
+The adapter is transparent to the parameter tree and the call recording (its
+`archinspect_inner`, read by archinspect.analysis.params.unwrap): the model's paths, types and
+the shapes it is called with are its own.
 """
 
 from __future__ import annotations
@@ -20,10 +21,6 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-
-# The attribute of a transparent wrapper that holds the wrapped model (see
-# archinspect.analysis.params.unwrap).
-INNER = "archinspect_inner"
 
 
 class InputAdapter(eqx.Module):

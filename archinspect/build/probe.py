@@ -25,7 +25,7 @@ def main() -> int:
     import equinox as eqx
     import jax
 
-    from archinspect.build import constructor, construct_kwargs
+    from archinspect.build import construct_kwargs, constructor
 
     make, kwargs = constructor(spec, trusted)
     kwargs = construct_kwargs(spec, make, kwargs)
@@ -35,9 +35,7 @@ def main() -> int:
     resource.setrlimit(resource.RLIMIT_AS, (cap if hard < 0 else min(cap, hard), hard))
     try:
         model = make(**kwargs)
-        total = sum(
-            leaf.nbytes for leaf in jax.tree_util.tree_leaves(model) if eqx.is_array(leaf)
-        )
+        total = sum(leaf.nbytes for leaf in jax.tree_util.tree_leaves(model) if eqx.is_array(leaf))
     except MemoryError:
         print("an allocation failed at the limit")
         return OVER

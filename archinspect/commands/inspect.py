@@ -19,9 +19,9 @@ from archinspect.analysis.programs import forward_program, train_step_program, x
 from archinspect.analysis.shapes import fold_layers, forward_layers, leaf_paths
 from archinspect.build import build_abstract, user_errors
 from archinspect.build.adapt import build_notes
-from archinspect.limits import MEMORY_LIMIT
 from archinspect.commands.rf import receptive_fields_or_note
 from archinspect.errors import ArchinspectError, BuildError
+from archinspect.limits import MEMORY_LIMIT
 from archinspect.report import FlopsReport, InspectReport, MemoryReport
 from archinspect.spec.model import Spec
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from archinspect.build import build_abstract
-from archinspect.limits import MEMORY_LIMIT
 from archinspect.errors import ArchinspectError
+from archinspect.limits import MEMORY_LIMIT
 from archinspect.report import RFReport
 from archinspect.spec.model import Spec
 

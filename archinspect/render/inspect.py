@@ -465,11 +465,7 @@ def report_dict(report: InspectReport, *, full: bool) -> dict:
     g = grid(report, "json", full=full)
     keys = [k for k in JSON_KEYS if k in {c.key for c in g.columns}]
     data["layers"] = [
-        {
-            k: v
-            for k, v in g.record(r, keys).items()
-            if not (k in OPTIONAL and v is None)
-        }
+        {k: v for k, v in g.record(r, keys).items() if not (k in OPTIONAL and v is None)}
         for r in g.rows
     ]
     data["notes"] = list(report.notes)

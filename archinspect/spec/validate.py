@@ -377,9 +377,7 @@ def _layout(
         value, extra = value[0], tuple(tuple(v) for v in value[1:])
     dims = value[1:] if isinstance(value, list) and value and value[0] == BATCH_AXIS else value
     least = 2 if family is not None else 0
-    if not (
-        isinstance(dims, list) and len(dims) >= least and all(_is_pos_int(d) for d in dims)
-    ):
+    if not (isinstance(dims, list) and len(dims) >= least and all(_is_pos_int(d) for d in dims)):
         what = (
             "the channels and at least one spatial axis"
             if family is not None

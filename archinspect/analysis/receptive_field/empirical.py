@@ -48,6 +48,7 @@ import numpy as np
 from archinspect.analysis.jaxprs import walk
 from archinspect.analysis.params import is_array_like
 from archinspect.errors import ArchinspectError, UnsupportedOperation
+from archinspect.limits import MEMORY_LIMIT  # the default of --max-memory
 from archinspect.report import GlobalSource, Pair, RFResult
 
 MAX_CELLS = 1 << 22  # per channel; a larger domain would mean an RF far beyond any real model
@@ -669,7 +670,6 @@ def _measure_at(
     return results, []
 
 
-from archinspect.limits import MEMORY_LIMIT  # noqa: E402  # the default of --max-memory
 
 
 def _measure_axes(
