@@ -670,8 +670,6 @@ def _measure_at(
     return results, []
 
 
-
-
 def _measure_axes(
     grads: _Gradients,
     model: Any,
