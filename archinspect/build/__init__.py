@@ -60,17 +60,16 @@ def wants_rngs(make: Any) -> bool:
 
 
 def construct_kwargs(spec: Spec, make: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The constructor's keyword arguments: `key`, and `dtype` from input.dtype when the input
-    is floating, the constructor takes a `dtype` and the spec does not set one (a bfloat16 input
-    meets bfloat16 weights: README "Inputs of any shape")."""
-    import jax
+    """The constructor's keyword arguments (without `key`, which is passed beside them so that
+    a spec that sets one is refused): `dtype` from input.dtype when the input is floating, the
+    constructor takes a `dtype` and the spec does not set one (a bfloat16 input meets bfloat16
+    weights: README "Inputs of any shape")."""
     import jax.numpy as jnp
 
     out = dict(kwargs)
     floating = spec.input.dtype.startswith(("float", "bfloat"))
     if spec.target is not None and floating and "dtype" not in out and _named(make, "dtype"):
         out["dtype"] = jnp.dtype(spec.input.dtype)
-    out["key"] = jax.random.PRNGKey(0)
     return out
 
 
@@ -95,6 +94,7 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = (), max_memory: int = ME
     `max_memory` bytes (archinspect.build.concrete). An Equinox input that is not one
     channels-first sample is adapted (archinspect.build.adapt)."""
     import equinox as eqx
+    import jax
 
     make, kwargs = constructor(spec, trusted)
     if spec.target is not None and wants_rngs(make):
@@ -115,7 +115,7 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = (), max_memory: int = ME
         )
 
     def construct() -> Any:
-        return make(**construct_kwargs(spec, make, kwargs))
+        return make(**construct_kwargs(spec, make, kwargs), key=jax.random.PRNGKey(0))
 
     from archinspect.build.concrete import build_concrete, untraceable
 

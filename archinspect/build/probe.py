@@ -29,12 +29,12 @@ def main() -> int:
 
     make, kwargs = constructor(spec, trusted)
     kwargs = construct_kwargs(spec, make, kwargs)
-    jax.numpy.zeros(1).block_until_ready()  # the backend and its threads, before the cap
+    key = jax.random.PRNGKey(0)  # the backend and its threads, before the cap
     cap = _address_space() + max_memory
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (cap if hard < 0 else min(cap, hard), hard))
     try:
-        model = make(**kwargs)
+        model = make(**kwargs, key=key)
         total = sum(leaf.nbytes for leaf in jax.tree_util.tree_leaves(model) if eqx.is_array(leaf))
     except MemoryError:
         print("an allocation failed at the limit")
