@@ -222,3 +222,19 @@ def test_int64_says_why():
     assert "got 'int64' (64-bit integers need JAX's x64 mode, which archinspect leaves off)" in (
         result.stderr
     )
+
+
+@pytest.mark.parametrize("name", ["linear", "embedding", "gru", "sequence", "tokens"])
+def test_inspect_runs_for_every_kind_of_input(name):
+    report = json.loads(cli("inspect", f"{SPECS}/{name}.yaml", "--format", "json").stdout)
+    assert report["flops"]["forward"] > 0
+    assert report["memory"]["train_step"]["peak_bytes"] > 0
+
+
+def test_a_float_module_inside_an_integer_model_is_costed_with_floats():
+    report = json.loads(cli("inspect", f"{SPECS}/tokens.yaml", "--format", "json").stdout)
+    conv_row = next(r for r in report["layers"] if r["path"] == "conv")
+    conv = Tokens(50, 4, KEY).conv
+    # the oracle: XLA's cost analysis of the conv alone, on the float32 (4, 30) it is called with
+    lowered = jax.jit(lambda x: conv(x)).lower(jax.ShapeDtypeStruct((4, 30), jnp.float32))
+    assert conv_row["flops"] == int(lowered.cost_analysis()["flops"])

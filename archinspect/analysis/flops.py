@@ -46,9 +46,10 @@ def per_layer_flops(model: Any, calls: list[Call], dtype: str) -> dict[str, int]
         if module is None or len(call.input_shapes) != 1 or call.path == "":
             skipped.add(call.path)  # the root's figure is the whole program's, compiled
             continue
-        key = _signature(module, call.input_shapes[0], dtype)
+        given = call.input_dtypes[0] if call.input_dtypes else dtype
+        key = _signature(module, call.input_shapes[0], given)
         if key not in cache:
-            lowered = module_program(module, call.input_shapes[0], dtype)
+            lowered = module_program(module, call.input_shapes[0], given)
             cache[key] = xla_flops(lowered.cost_analysis())
         out[call.path] = out.get(call.path, 0) + cache[key]
     return {path: flops for path, flops in out.items() if path not in skipped}
