@@ -238,3 +238,10 @@ def test_a_float_module_inside_an_integer_model_is_costed_with_floats():
     # the oracle: XLA's cost analysis of the conv alone, on the float32 (4, 30) it is called with
     lowered = jax.jit(lambda x: conv(x)).lower(jax.ShapeDtypeStruct((4, 30), jnp.float32))
     assert conv_row["flops"] == int(lowered.cost_analysis()["flops"])
+
+
+def test_float64_input_gives_float64_weights():
+    result = cli("count", f"{SPECS}/conv_bf16.yaml", "--set", "input.dtype=float64", "-f", "json")
+    params = json.loads(result.stdout)["params"]
+    assert params["by_dtype"] == {"float64": 8 * 3 * 3 * 3 + 8}
+    assert params["bytes"] == 224 * 8

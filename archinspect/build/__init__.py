@@ -85,6 +85,15 @@ def _named(make: Any, name: str) -> bool:
         return False
 
 
+def wide(dtype: str) -> Any:
+    """JAX's 64-bit mode for a float64 input (as inspect runs it), else nothing."""
+    import contextlib
+
+    import jax
+
+    return jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
+
+
 def build_abstract(spec: Spec, trusted: Iterable[str] = (), max_memory: int = MEMORY_LIMIT) -> Any:
     """Trace the constructor with `eqx.filter_eval_shape`: no weight is ever allocated.
 
@@ -122,10 +131,12 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = (), max_memory: int = ME
     what = spec.target or spec.family
     note = None
     try:
-        try:
-            model = eqx.filter_eval_shape(construct)
-        except untraceable() as exc:
-            model, note = build_concrete(spec, trusted, construct, exc, max_memory)
+        # float64 weights need JAX's 64-bit mode while they are made (else they are float32)
+        with wide(spec.input.dtype):
+            try:
+                model = eqx.filter_eval_shape(construct)
+            except untraceable() as exc:
+                model, note = build_concrete(spec, trusted, construct, exc, max_memory)
     except ArchinspectError:
         raise
     except user_errors(spec) as exc:

@@ -25,7 +25,7 @@ def main() -> int:
     import equinox as eqx
     import jax
 
-    from archinspect.build import construct_kwargs, constructor
+    from archinspect.build import construct_kwargs, constructor, wide
 
     make, kwargs = constructor(spec, trusted)
     kwargs = construct_kwargs(spec, make, kwargs)
@@ -34,7 +34,8 @@ def main() -> int:
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (cap if hard < 0 else min(cap, hard), hard))
     try:
-        model = make(**kwargs, key=key)
+        with wide(spec.input.dtype):
+            model = make(**kwargs, key=key)
         total = sum(leaf.nbytes for leaf in jax.tree_util.tree_leaves(model) if eqx.is_array(leaf))
     except MemoryError:
         print("an allocation failed at the limit")
