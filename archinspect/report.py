@@ -312,6 +312,7 @@ class RFReport(Shown):
     input_shape: tuple[int, ...]
     result: RFResult
     methods: tuple[str, ...]  # every method whose result equals `result`
+    notes: tuple[str, ...] = ()  # e.g. that the model was built concretely
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ def test_counted_after_a_concrete_build_with_a_note():
     shapes = runner.invoke(app, ["shapes", SPEC, "--trust", "tests", "--format", "json"])
     assert shapes.exit_code == 0, shapes.output
     assert json.loads(shapes.stdout)["output_shape"] == [24]
+    assert json.loads(shapes.stdout)["notes"][0] == data["notes"][0]
 
 
 def test_refused_once_over_max_memory():
@@ -85,3 +86,15 @@ def test_max_memory_is_an_amount():
     assert max_memory("8G") == 8 * 10**9
     with pytest.raises(UsageError, match=r"^error: --max-memory must be a non-negative number"):
         max_memory("lots")
+
+
+def test_rf_reports_the_concrete_build_in_a_note():
+    # width 1 and a 1-D input of 10 cells, one feature: each weight (s, 1) multiplies the
+    # feature axis only, so every output cell reads its own input cell: RF (0, 0)
+    args = ["--set", "model.width=1", "--set", "input.shape=[1, 10]", "-f", "json"]
+    result = runner.invoke(app, ["rf", SPEC, "--trust", "tests", *args])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["receptive_field"]["per_axis"] == [[0, 0]]
+    assert len(data["notes"]) == 1
+    assert data["notes"][0].startswith("tests.inputs_models.Sizes was built concretely")

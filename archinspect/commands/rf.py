@@ -25,6 +25,7 @@ def rf_report(
     """`live`: the model was handed over (the Python API), not built from the spec's arguments:
     its class's declared separability is used, and there is no analytic method to compare."""
     from archinspect.analysis.receptive_field import receptive_field, require_agreement
+    from archinspect.build.adapt import build_notes
 
     if spec.num_spatial_dims == 0:
         raise ArchinspectError(f"error: {spec.source}: {NO_SPATIAL_AXIS}")
@@ -51,6 +52,7 @@ def rf_report(
         input_shape=spec.input_shape,
         result=result,
         methods=tuple(methods),
+        notes=build_notes(model),
     )
 
 
