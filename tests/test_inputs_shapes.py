@@ -245,3 +245,23 @@ def test_float64_input_gives_float64_weights():
     params = json.loads(result.stdout)["params"]
     assert params["by_dtype"] == {"float64": 8 * 3 * 3 * 3 + 8}
     assert params["bytes"] == 224 * 8
+
+
+def make_flax_like(rngs):
+    """Takes `rngs=`: a Flax NNX constructor to archinspect (never called here)."""
+    raise AssertionError("not built: the spec is refused first")
+
+
+def test_no_channels_is_refused_for_a_flax_model(tmp_path):
+    spec = tmp_path / "flax.yaml"
+    spec.write_text(
+        "model:\n  target: tests.test_inputs_shapes:make_flax_like\n"
+        "input:\n  shape: [30]\n  layout: no_channels\n"
+    )
+    result = runner.invoke(app, ["count", str(spec), "--trust", "tests"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {spec}: model.target 'tests.test_inputs_shapes:make_flax_like' is a Flax NNX "
+        "model, which takes one input with a feature axis; input.layout no_channels and a list "
+        "of input shapes are for Equinox modules\n"
+    )

@@ -68,7 +68,8 @@ def measure_in_child(spec: Spec, trusted: Iterable[str], max_memory: int) -> tup
     """(status, detail) of building the spec's model concretely in a capped child process:
     FITS and the arrays' bytes, OVER and why, or FAILED and the constructor's error."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    # the child imports the target as this process did ('' on sys.path: the working directory)
+    env["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
     env["JAX_PLATFORMS"] = "cpu"  # the build's size, not a device's, is measured
     payload = pickle.dumps((spec, tuple(trusted), max_memory))
     run = subprocess.run(
