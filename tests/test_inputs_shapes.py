@@ -173,6 +173,8 @@ def test_bf16_input_gives_a_bf16_model():
         ["bfloat16"],
     )
     assert layer["params"] == 8 * 3 * 3 * 3 + 8 == 224
+    # the structural RF traces with the model's bfloat16: a 3×3 valid conv reads (1, 1) per axis
+    assert report["receptive_field"]["per_axis"] == [[1, 1], [1, 1]]
     table = cli("shapes", f"{SPECS}/conv_bf16.yaml").stdout
     assert "│ dtype │" in table.replace("┃", "│") and "bf16" in table
     params = count("conv_bf16")["params"]
