@@ -4,13 +4,14 @@ Each command parses its options, calls a use case (archinspect.commands), render
 (archinspect.render) and prints or exits; nothing else.
 """
 
-from archinspect.cli import budgets, model, specs
+from archinspect.cli import budgets, compare, model, specs
 from archinspect.cli.app import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
     EXIT_BUDGET,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     app,
 )
 
@@ -20,6 +21,7 @@ COMMANDS = (
     model.shapes,
     model.inspect,
     model.rf,
+    compare.diff,
     budgets.sweep,
     budgets.solve,
     budgets.check,
@@ -42,6 +44,7 @@ __all__ = [
     "EXIT_BUDGET",
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
     "app",
     "main",
 ]
