@@ -68,12 +68,13 @@ def measure_in_child(spec: Spec, trusted: Iterable[str], max_memory: int) -> tup
     """(status, detail) of building the spec's model concretely in a capped child process:
     FITS and the arrays' bytes, OVER and why, or FAILED and the constructor's error."""
     env = dict(os.environ)
-    # the child imports the target as this process did ('' on sys.path: the working directory)
-    env["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)
     env["JAX_PLATFORMS"] = "cpu"  # the build's size, not a device's, is measured
-    payload = pickle.dumps((spec, tuple(trusted), max_memory))
+    # Isolated (-I: no working directory or PYTHONPATH on its path, so nothing there shadows
+    # archinspect), the child then takes this process's sys.path: the target resolves to the
+    # same file, and the trust checks (archinspect.build.locations) decide as they did here.
+    payload = pickle.dumps((spec, tuple(trusted), max_memory, list(sys.path)))
     run = subprocess.run(
-        [sys.executable, "-m", "archinspect.build.probe"],
+        [sys.executable, "-I", "-m", "archinspect.build.probe"],
         input=payload,
         capture_output=True,
         env=env,

@@ -21,7 +21,8 @@ def _address_space() -> int:
 def main() -> int:
     from archinspect.build.concrete import FAILED, FITS, OVER, first_line
 
-    spec, trusted, max_memory = pickle.loads(sys.stdin.buffer.read())
+    spec, trusted, max_memory, path = pickle.loads(sys.stdin.buffer.read())
+    sys.path[:] = path  # the parent's (archinspect.build.concrete)
     import equinox as eqx
     import jax
 
