@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import traceback
@@ -64,6 +65,19 @@ def size_text(n: int) -> str:
     return f"{n} bytes"
 
 
+def _imported(spec: Spec) -> tuple[str, str | None, list[str]] | None:
+    """(name, origin, search locations) of the target's top-level package as this process
+    imported it (after its trust checks), for the child to import from the same place."""
+    if spec.target is None:
+        return None
+    name = re.split(r"[.:]", spec.target)[0]
+    module = sys.modules.get(name)
+    found = getattr(module, "__spec__", None)
+    if found is None:
+        return None
+    return name, found.origin, list(found.submodule_search_locations or [])
+
+
 def measure_in_child(spec: Spec, trusted: Iterable[str], max_memory: int) -> tuple[int, str]:
     """(status, detail) of building the spec's model concretely in a capped child process:
     FITS and the arrays' bytes, OVER and why, or FAILED and the constructor's error."""
@@ -72,7 +86,7 @@ def measure_in_child(spec: Spec, trusted: Iterable[str], max_memory: int) -> tup
     # Isolated (-I: no working directory or PYTHONPATH on its path, so nothing there shadows
     # archinspect), the child then takes this process's sys.path: the target resolves to the
     # same file, and the trust checks (archinspect.build.locations) decide as they did here.
-    payload = pickle.dumps((spec, tuple(trusted), max_memory, list(sys.path)))
+    payload = pickle.dumps((spec, tuple(trusted), max_memory, list(sys.path), _imported(spec)))
     run = subprocess.run(
         [sys.executable, "-I", "-m", "archinspect.build.probe"],
         input=payload,
@@ -90,8 +104,10 @@ def measure_in_child(spec: Spec, trusted: Iterable[str], max_memory: int) -> tup
         return FAILED, text or "the constructor failed"
     if run.returncode == OVER:
         return OVER, text or "an allocation failed at the limit"
-    # killed by a signal or aborted by XLA on a failed allocation: the cap was met
-    return OVER, f"the build was stopped at the limit (exit status {run.returncode})"
+    if run.returncode < 0:  # killed, or aborted by XLA on a failed allocation: the cap was met
+        return OVER, f"the build was stopped at the limit (signal {-run.returncode})"
+    errors = run.stderr.decode(errors="replace").strip().splitlines()
+    return FAILED, f"the measuring process failed: {errors[-1] if errors else run.returncode}"
 
 
 def build_concrete(

@@ -18,11 +18,30 @@ def _address_space() -> int:
     raise OSError("no VmSize in /proc/self/status")
 
 
+def _import_as_parent(name: str, origin: str | None, locations: list[str]) -> None:
+    """Import the target's top-level package from where the parent imported it, once its trust
+    checks passed there: the checks here then see it imported, as they did there."""
+    import importlib.util
+
+    if origin is None or name in sys.modules:
+        return
+    found = importlib.util.spec_from_file_location(
+        name, origin, submodule_search_locations=locations or None
+    )
+    if found is None or found.loader is None:
+        return
+    module = importlib.util.module_from_spec(found)
+    sys.modules[name] = module
+    found.loader.exec_module(module)
+
+
 def main() -> int:
     from archinspect.build.concrete import FAILED, FITS, OVER, first_line
 
-    spec, trusted, max_memory, path = pickle.loads(sys.stdin.buffer.read())
+    spec, trusted, max_memory, path, imported = pickle.loads(sys.stdin.buffer.read())
     sys.path[:] = path  # the parent's (archinspect.build.concrete)
+    if imported is not None:
+        _import_as_parent(*imported)
     import equinox as eqx
     import jax
 
