@@ -98,3 +98,18 @@ def test_rf_reports_the_concrete_build_in_a_note():
     assert data["receptive_field"]["per_axis"] == [[0, 0]]
     assert len(data["notes"]) == 1
     assert data["notes"][0].startswith("tests.inputs_models.Sizes was built concretely")
+
+
+def test_every_concretization_error_falls_back():
+    from archinspect.build.concrete import untraceable
+
+    caught = untraceable()
+    for error in (
+        jax.errors.ConcretizationTypeError,
+        jax.errors.TracerBoolConversionError,  # bool() or `if` on a traced array
+        jax.errors.TracerIntegerConversionError,  # int() or an index from one
+        jax.errors.TracerArrayConversionError,  # np.asarray() of one
+    ):
+        assert issubclass(error, caught), error
+    with pytest.raises(caught, match="concrete value"):
+        jax.eval_shape(lambda: bool(jnp.ones(2).sum() > 0))

@@ -39,7 +39,13 @@ def untraceable() -> tuple[type[Exception], ...]:
     """What a constructor raises when it needs a concrete value from a traced array."""
     import jax
 
-    return (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError)
+    errors = jax.errors
+    return (
+        errors.ConcretizationTypeError,
+        errors.TracerBoolConversionError,
+        errors.TracerIntegerConversionError,
+        errors.TracerArrayConversionError,
+    )
 
 
 def where(exc: BaseException) -> str:
