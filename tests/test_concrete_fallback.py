@@ -113,3 +113,22 @@ def test_every_concretization_error_falls_back():
         assert issubclass(error, caught), error
     with pytest.raises(caught, match="^Attempted boolean conversion of traced array"):
         jax.eval_shape(lambda: bool(jnp.ones(2).sum() > 0))
+
+
+def test_max_memory_bounds_the_empirical_rf():
+    spec = "tests/specs/inputs/conv_bf16.yaml"
+    # float32 (the method's copy is float64 anyway), padding 1: the output grid is the input's
+    args = ["rf", spec, "--set", "input.dtype=float32", "--set", "model.padding=1"]
+    args += ["-m", "empirical"]
+    refused = runner.invoke(app, [*args, "--max-memory", "1Ki"])
+    assert refused.exit_code == 2, refused.output
+    assert refused.stderr.startswith(
+        "error: receptive field (empirical): measuring on an input of (16, 16) cells needs about "
+    )
+    assert refused.stderr.endswith(
+        "beyond this method's limits (4194304 cells; --max-memory 1,024 bytes); use the "
+        "structural method\n"
+    )
+    measured = runner.invoke(app, [*args, "-f", "json"])  # default 4 GiB: a 3×3 conv
+    assert measured.exit_code == 0, measured.output
+    assert json.loads(measured.stdout)["receptive_field"]["per_axis"] == [[1, 1], [1, 1]]

@@ -705,9 +705,9 @@ def _measure_axes(
         if math.prod(sizes) > MAX_CELLS or need > max_memory:
             raise ArchinspectError(
                 f"error: receptive field (empirical): {why}measuring on an input of "
-                f"{tuple(sizes)} cells needs about {need / 1e9:.1f} GB of float64 values, beyond "
-                f"this method's limits ({MAX_CELLS} cells, {max_memory / 1e9:.1f} GB, "
-                "--max-memory); use the structural method"
+                f"{tuple(sizes)} cells needs about {need / 1e9:.1f} GB of float64 values "
+                f"({need:,} bytes), beyond this method's limits ({MAX_CELLS} cells; --max-memory "
+                f"{max_memory:,} bytes); use the structural method"
             )
         recheck = {s: previous[s].row for s in todo if s in previous}
         if recheck and len(recheck) < len(todo):
