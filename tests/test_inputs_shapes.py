@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from archinspect.cli import app
+from tests.conftest import slow_after
 from tests.inputs_models import SeqConv, Tokens
 from tests.rf_oracle import oracle
 
@@ -226,7 +227,9 @@ def test_int64_says_why():
     )
 
 
-@pytest.mark.parametrize("name", ["linear", "embedding", "gru", "sequence", "tokens"])
+@pytest.mark.parametrize(
+    "name", slow_after(["gru", "sequence", "linear", "embedding", "tokens"], keep=2)
+)
 def test_inspect_runs_for_every_kind_of_input(name):
     report = json.loads(cli("inspect", f"{SPECS}/{name}.yaml", "--format", "json").stdout)
     assert report["flops"]["forward"] > 0
