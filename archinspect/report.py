@@ -213,6 +213,7 @@ class LayerRow:
     # 2 x multiply-adds (padding taps included) + bias adds, one sample, all calls; None when
     # the module holds no convolution or dense product.
     analytic_flops: int | None = None
+    output_dtypes: tuple[str, ...] = ()  # of the first call's outputs
 
 
 @dataclass(frozen=True)
@@ -344,6 +345,7 @@ class RFReport(Shown):
     input_shape: tuple[int, ...]
     result: RFResult
     methods: tuple[str, ...]  # every method whose result equals `result`
+    notes: tuple[str, ...] = ()  # e.g. that the model was built concretely
 
 
 @dataclass(frozen=True)

@@ -337,7 +337,9 @@ def test_a_flax_target_needs_trust(tmp_path):
     assert json.loads(trusted.stdout)["params"]["total"] == 3 * 2 + 2
 
 
-def test_bad_layout_for_an_equinox_model_is_refused_when_built(tmp_path):
+def test_a_batch_axis_for_an_equinox_model_is_refused_when_built(tmp_path):
+    # channels_last is an Equinox input layout too (README "Inputs of any shape"); a batch
+    # axis is not: an Equinox module takes one sample.
     spec = load_spec_text(
         yaml.safe_dump(
             {
@@ -347,12 +349,17 @@ def test_bad_layout_for_an_equinox_model_is_refused_when_built(tmp_path):
                     "out_channels": 1,
                     "kernel_size": 3,
                 },
-                "input": {"layout": "channels_last", "shape": [8, 1]},
+                "input": {"layout": "channels_last", "shape": ["batch", 8, 1]},
             }
         ),
         "eqx.yaml",
     )
-    with pytest.raises(ArchinspectError, match="input.layout channels_last is for Flax NNX"):
+    with pytest.raises(
+        ArchinspectError,
+        match=r"^error: eqx.yaml: a batch axis in input.shape is for Flax NNX models \(a "
+        r"`target:` taking `rngs=`\); model.target 'equinox.nn.Conv1d' is an Equinox module, "
+        r"which takes one sample$",
+    ):
         build_abstract(spec)
 
 

@@ -61,14 +61,15 @@ def test_calls_of_a_nested_module_in_completion_order():
     out, calls = traced_calls(model(), jax.ShapeDtypeStruct((3,), jnp.float32))
     assert out.shape == (6,)
     # Completion order (children first); `order` is when each call started: the root is 0,
-    # first 1, inner 2 with its scale 3, then the second inner call 4 with its scale 5.
+    # first 1, inner 2 with its scale 3, then the second inner call 4 with its scale 5. Each
+    # call keeps its output and its input dtypes (one float32 array each way).
     assert calls == [
-        Call("first", "Scale", 1, 1, ((3,),), ((3,),), ("float32",)),
-        Call("inner.scale", "Scale", 3, 2, ((3,),), ((3,),), ("float32",)),
-        Call("inner", "Inner", 2, 1, ((3,),), ((6,),), ("float32",)),
-        Call("inner.scale", "Scale", 5, 2, ((3,),), ((3,),), ("float32",)),
-        Call("inner", "Inner", 4, 1, ((3,),), ((6,),), ("float32",)),
-        Call("", "Outer", 0, 0, ((3,),), ((6,),), ("float32",)),
+        Call("first", "Scale", 1, 1, ((3,),), ((3,),), ("float32",), ("float32",)),
+        Call("inner.scale", "Scale", 3, 2, ((3,),), ((3,),), ("float32",), ("float32",)),
+        Call("inner", "Inner", 2, 1, ((3,),), ((6,),), ("float32",), ("float32",)),
+        Call("inner.scale", "Scale", 5, 2, ((3,),), ((3,),), ("float32",), ("float32",)),
+        Call("inner", "Inner", 4, 1, ((3,),), ((6,),), ("float32",), ("float32",)),
+        Call("", "Outer", 0, 0, ((3,),), ((6,),), ("float32",), ("float32",)),
     ]
 
 

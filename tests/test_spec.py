@@ -638,7 +638,8 @@ def test_spec_error_carries_sorted_problems() -> None:
         Problem("input.batch_size", "must be a positive integer, got 0", Location("x.yaml", 8, 15)),
         Problem(
             "input.dtype",
-            "must be one of 'float32', 'float64', 'float16', 'bfloat16', got 'f32'; "
+            "must be one of 'float32', 'float64', 'float16', 'bfloat16', 'int32', 'int16', "
+            "'int8', 'uint32', 'uint16', 'uint8', got 'f32'; "
             "did you mean 'float32'?",
             Location("x.yaml", 9, 10),
         ),

@@ -67,8 +67,19 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(body + r"\Z", re.DOTALL)
 
 
+def unwrap(node: Any) -> Any:
+    """The model inside a transparent wrapper (archinspect.build.adapt), else the node: the
+    wrapper is no level of the tree, its model's paths and types are reported as they are."""
+    while True:
+        inner = getattr(type(node), "archinspect_inner", None)
+        if inner is None:
+            return node
+        node = node.archinspect_inner
+
+
 def _children(node: Any) -> list[tuple[str, Any]]:
     """Named children of a module, list, tuple or dict; static fields are skipped."""
+    node = unwrap(node)
     if isinstance(node, (list, tuple)) and not is_array_like(node):
         return [(f"[{i}]", v) for i, v in enumerate(node)]
     if isinstance(node, dict):
@@ -98,7 +109,7 @@ def _is_container(x: Any) -> bool:
 
 def module_tree(model: Any) -> Iterator[tuple[str, Any]]:
     """(path, node) for every module/container node, in pre-order; the root has path ""."""
-    stack: list[tuple[str, Any]] = [("", model)]
+    stack: list[tuple[str, Any]] = [("", unwrap(model))]
     while stack:
         path, node = stack.pop()
         yield path, node
@@ -144,7 +155,9 @@ def module_rows(model: Any, frozen: Sequence[str] = ()) -> tuple[list[ModuleRow]
             elif _is_container(child):
                 total += visit(child, child_path, depth + 1, state, freeze)
         own_params = sum(leaf.params for leaf in own)
-        rows[index] = ModuleRow(path, type(node).__name__, depth, own_params, total, tuple(own))
+        rows[index] = ModuleRow(
+            path, type(unwrap(node)).__name__, depth, own_params, total, tuple(own)
+        )
         return total
 
     visit(model, "", 0, False, False)

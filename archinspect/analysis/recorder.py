@@ -43,6 +43,9 @@ class Call:
     input_shapes: tuple[tuple[int, ...], ...]
     output_shapes: tuple[tuple[int, ...], ...]
     output_dtypes: tuple[str, ...]
+    # of the array arguments: a module inside an integer-input model (token ids embedded, then
+    # convolved) takes floats, and is costed with them
+    input_dtypes: tuple[str, ...] = ()
     # (args, kwargs) as the module was called, arrays as ShapeDtypeStructs and everything else
     # as given: enough to lower the call again on its own (per-layer FLOPs).
     arguments: tuple[tuple[Any, ...], dict[str, Any]] = dataclasses.field(
@@ -107,7 +110,7 @@ class ShapeTap:
         pass
 
     def after(self, event: Event, out: Any) -> Any:
-        in_shapes, _ = _shapes((event.args, event.kwargs))
+        in_shapes, in_dtypes = _shapes((event.args, event.kwargs))
         out_shapes, out_dtypes = _shapes(out)
         self.calls.append(
             Call(
@@ -118,6 +121,7 @@ class ShapeTap:
                 in_shapes,
                 out_shapes,
                 out_dtypes,
+                in_dtypes,
                 abstract_arguments(event.args, event.kwargs),
             )
         )

@@ -162,6 +162,7 @@ def forward_layers(
                 params=tree_row.params if tree_row else 0,
                 calls=count[path],
                 conv=_geometry(modules.get(path), call),
+                output_dtypes=call.output_dtypes,
             )
         )
     if dense:

@@ -7,6 +7,7 @@ from typing import Any
 
 from archinspect.errors import ArchinspectError, BuildError
 from archinspect.families import FAMILIES
+from archinspect.limits import MEMORY_LIMIT
 from archinspect.spec.kinds import ACTIVATIONS
 from archinspect.spec.model import Spec
 
@@ -58,12 +59,49 @@ def wants_rngs(make: Any) -> bool:
     return "rngs" in parameters and "key" not in parameters
 
 
-def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
+def construct_kwargs(spec: Spec, make: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The constructor's keyword arguments (without `key`, which is passed beside them so that
+    a spec that sets one is refused): `dtype` from input.dtype when the input is floating, the
+    constructor takes a `dtype` and the spec does not set one (a bfloat16 input meets bfloat16
+    weights: README "Inputs of any shape")."""
+    import jax.numpy as jnp
+
+    out = dict(kwargs)
+    floating = spec.input.dtype.startswith(("float", "bfloat"))
+    if spec.target is not None and floating and "dtype" not in out and _named(make, "dtype"):
+        out["dtype"] = jnp.dtype(spec.input.dtype)
+    return out
+
+
+def _named(make: Any, name: str) -> bool:
+    """Whether the constructor names argument `name` (not only **kwargs, which may not take
+    it)."""
+    import inspect
+
+    function = getattr(make, "__init__") if isinstance(make, type) else make  # noqa: B009
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def wide(dtype: str) -> Any:
+    """JAX's 64-bit mode for a float64 input (as inspect runs it), else nothing."""
+    import contextlib
+
+    import jax
+
+    return jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
+
+
+def build_abstract(spec: Spec, trusted: Iterable[str] = (), max_memory: int = MEMORY_LIMIT) -> Any:
     """Trace the constructor with `eqx.filter_eval_shape`: no weight is ever allocated.
 
     A `target:` that takes `rngs=` is a Flax NNX model: built under `nnx.eval_shape` with
     `rngs=nnx.Rngs(0)` and wrapped (`archinspect.build.flax.wrap_flax`, README "Flax NNX
-    models")."""
+    models"). A constructor that cannot be traced is built concretely when it fits
+    `max_memory` bytes (archinspect.build.concrete). An Equinox input that is not one
+    channels-first sample is adapted (archinspect.build.adapt)."""
     import equinox as eqx
     import jax
 
@@ -73,15 +111,20 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
 
         check_target_arguments(spec, make)
     if spec.target is not None and wants_rngs(make):
+        if spec.input.layout == "no_channels" or spec.input.extra:
+            raise BuildError(
+                f"error: {spec.source}: model.target {spec.target!r} is a Flax NNX model, which "
+                "takes one input with a feature axis; input.layout no_channels and a list of "
+                "input shapes are for Equinox modules"
+            )
         from archinspect.build.flax import build_flax
 
         return build_flax(spec, make, kwargs)
-    if spec.input.layout == "channels_last" or spec.input.batch_axis:
-        what = "input.layout channels_last" if spec.input.layout else "a batch axis in input.shape"
+    if spec.input.batch_axis:
         raise BuildError(
-            f"error: {spec.source}: {what} is for Flax NNX models (a `target:` taking `rngs=`); "
-            f"model.target {spec.target!r} is an Equinox module, which takes one channels-first "
-            "sample"
+            f"error: {spec.source}: a batch axis in input.shape is for Flax NNX models (a "
+            f"`target:` taking `rngs=`); model.target {spec.target!r} is an Equinox module, "
+            "which takes one sample"
         )
 
     from archinspect.build.forward import takes_key, wrap
@@ -92,13 +135,22 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
     with_state = bool(spec.forward.get("state"))
 
     def construct() -> Any:
+        made = construct_kwargs(spec, make, kwargs)
         if with_state:  # (model, eqx.nn.State): the state held apart, as its users build it
-            return eqx.nn.make_with_state(make)(**kwargs, **extra)
-        return make(**kwargs, **extra)
+            return eqx.nn.make_with_state(make)(**made, **extra)
+        return make(**made, **extra)
+
+    from archinspect.build.concrete import build_concrete, untraceable
 
     what = spec.target or spec.family
+    note = None
     try:
-        built = eqx.filter_eval_shape(construct)
+        # float64 weights need JAX's 64-bit mode while they are made (else they are float32)
+        with wide(spec.input.dtype):
+            try:
+                built = eqx.filter_eval_shape(construct)
+            except untraceable() as exc:
+                built, note = build_concrete(spec, trusted, construct, exc, max_memory)
     except ArchinspectError:
         raise
     except user_errors(spec) as exc:
@@ -117,4 +169,8 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = ()) -> Any:
                 else ""
             )
         )
-    return wrap(model, spec.forward, spec.source, state, spec.marks)
+    from archinspect.build.adapt import adapt
+
+    # the forward options first (how the model is called), then the input's form around them
+    called = wrap(model, spec.forward, spec.source, state, spec.marks)
+    return adapt(called, spec.input.layout, spec.input.extra, spec.input.dtype, note)

@@ -120,6 +120,17 @@ PlatformOpt = Annotated[
         help="JAX backend for compiled analyses (FLOPs, memory); exit 2 if it is not present",
     ),
 ]
+MaxMemoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-memory",
+        metavar="BYTES",
+        help="memory one build or measurement may take: a constructor that cannot be traced "
+        "abstractly is built concretely within it, the empirical receptive field grows its "
+        "input up to it (e.g. '512Mi', '8G'; default 4Gi)",
+    ),
+]
+
 TrustOpt = Annotated[
     list[str] | None,
     typer.Option(

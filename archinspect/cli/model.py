@@ -13,6 +13,7 @@ from archinspect.cli.app import (
     Format,
     FormatOpt,
     FrozenOpt,
+    MaxMemoryOpt,
     OutputOpt,
     SetOpt,
     SpecArg,
@@ -60,6 +61,7 @@ def count(
     ] = False,
     follow_symlinks: FollowOpt = False,
     frozen: FrozenOpt = None,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Count parameters exactly (total, learnable, materialized, by dtype and bytes), per module.
 
@@ -67,10 +69,13 @@ def count(
     """
 
     def body() -> None:
+        from archinspect.commands.inputs import max_memory as memory
+
+        limit = memory(max_memory)
         loaded = load(spec, set_, follow_symlinks, frozen)
         from archinspect.commands.count import count_report
 
-        report = count_report(loaded, depth, trust or (), rf=with_rf)
+        report = count_report(loaded, depth, trust or (), rf=with_rf, max_memory=limit)
         emit(render(format.value, "count", report, output), output)
 
     run(ctx, body)
@@ -88,9 +93,13 @@ def _layers_command(
     with_rf: bool,
     dense: bool,
     follow_symlinks: bool,
+    max_memory: str | None,
     frozen: list[str] | None = None,
 ) -> None:
     def body() -> None:
+        from archinspect.commands.inputs import max_memory as memory
+
+        limit = memory(max_memory)
         loaded = load(spec, set_, follow_symlinks, frozen)
         from archinspect.commands.inspect import inspect_report
 
@@ -102,6 +111,7 @@ def _layers_command(
             costs=full,
             rf=with_rf,
             dense=dense,
+            max_memory=limit,
         )
         emit(render(format.value, "inspect", report, output, full=full), output)
 
@@ -120,6 +130,7 @@ def shapes(
     dense: DenseOpt = False,
     follow_symlinks: FollowOpt = False,
     frozen: FrozenOpt = None,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Per-layer input and output shapes of the forward pass, for any Equinox module.
 
@@ -139,6 +150,7 @@ def shapes(
         dense=dense,
         follow_symlinks=follow_symlinks,
         frozen=frozen,
+        max_memory=max_memory,
     )
 
 
@@ -154,6 +166,7 @@ def inspect(
     dense: DenseOpt = False,
     follow_symlinks: FollowOpt = False,
     frozen: FrozenOpt = None,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """The full report: parameters, per-layer shapes and FLOPs, memory.
 
@@ -173,6 +186,7 @@ def inspect(
         dense=dense,
         follow_symlinks=follow_symlinks,
         frozen=frozen,
+        max_memory=max_memory,
     )
 
 
@@ -200,15 +214,19 @@ def rf(
     output: OutputOpt = None,
     trust: TrustOpt = None,
     follow_symlinks: FollowOpt = False,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """Exact receptive field per spatial axis and direction, its range over output positions,
     and whether any output is coupled to every input (norms, FFTs, dense layers over space)."""
 
     def body() -> None:
+        from archinspect.commands.inputs import max_memory as memory
+
+        limit = memory(max_memory)
         loaded = load(spec, set_, follow_symlinks)
         from archinspect.commands.rf import rf_report
 
-        report = rf_report(loaded, method=method.value, trusted=trust or ())
+        report = rf_report(loaded, method=method.value, trusted=trust or (), max_memory=limit)
         emit(render(format.value, "rf", report, output), output)
 
     run(ctx, body)

@@ -7,6 +7,8 @@ from typing import Any
 
 from archinspect.analysis.params import fold, measured_summary, module_rows
 from archinspect.build import build_abstract
+from archinspect.build.adapt import build_notes
+from archinspect.limits import MEMORY_LIMIT
 from archinspect.report import CountReport
 from archinspect.spec.model import Spec
 
@@ -17,12 +19,13 @@ def count_report(
     trusted: Iterable[str] = (),
     model: Any = None,
     rf: bool = False,
+    max_memory: int = MEMORY_LIMIT,
 ) -> CountReport:
     if model is None:
-        model = build_abstract(spec, trusted)
+        model = build_abstract(spec, trusted, max_memory)
     rows, leaves = module_rows(model, spec.frozen)
     summary, read_notes = measured_summary(model, leaves, spec.input_shape, spec.input.dtype)
-    notes = list(read_notes)
+    notes = [*build_notes(model), *read_notes]
     if summary.complex_elements:
         notes.append(
             f"{summary.complex_elements:,} complex weights count as two real parameters each"

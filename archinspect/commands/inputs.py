@@ -56,6 +56,13 @@ def parse_amounts(options: dict[str, str | None]) -> dict[str, int]:
     return out
 
 
+def max_memory(raw: str | None) -> int:
+    """--max-memory in bytes (an amount: '4Gi', '512Mi', '8G'); default MEMORY_LIMIT."""
+    from archinspect.limits import MEMORY_LIMIT
+
+    return parse_amounts({"max_memory": raw}).get("max_memory", MEMORY_LIMIT)
+
+
 def per_axis_overrides(**bounds: int | None) -> dict[str, int]:
     """--min-rf/--max-rf -> {'receptive_field.min': ..., 'receptive_field.max': ...}: the
     budget keys of check's per-axis limits, for each given option (keyword: min_rf, max_rf)."""

@@ -19,8 +19,10 @@ from archinspect.analysis.platform import on_platform, resolve
 from archinspect.analysis.programs import forward_program, train_step_program, xla_flops
 from archinspect.analysis.shapes import fold_layers, forward_layers, leaf_paths
 from archinspect.build import build_abstract
+from archinspect.build.adapt import build_notes
 from archinspect.build.faults import blame_model
 from archinspect.commands.rf import receptive_fields_or_note
+from archinspect.limits import MEMORY_LIMIT
 from archinspect.report import FlopsReport, InspectReport, MemoryReport
 from archinspect.spec.model import Spec
 
@@ -42,13 +44,14 @@ def inspect_report(
     layer_costs: bool = True,
     rf: bool = False,
     model: Any = None,
+    max_memory: int = MEMORY_LIMIT,
     dense: bool = False,
 ) -> InspectReport:
     """The full report; with costs=False only shapes and parameters (nothing is compiled);
     `dense` adds each conv's dense equivalent (matrix size, non-zeros, weight sharing)."""
     platform = resolve(platform)
     if model is None:
-        model = build_abstract(spec, trusted)
+        model = build_abstract(spec, trusted, max_memory)
     if spec.input.dtype == "float64":
         # JAX would silently canonicalise a float64 input to float32 without x64 mode.
         import jax
@@ -166,6 +169,6 @@ def _report(
         flops=flops,
         memory=memory,
         receptive_field=rf_result,
-        notes=tuple(param_notes) + tuple(notes),
+        notes=build_notes(model) + tuple(param_notes) + tuple(notes),
         full=costs,
     )

@@ -9,6 +9,7 @@ from typing import Any
 from archinspect.build import build_abstract
 from archinspect.build.faults import ForwardError, blame_model
 from archinspect.errors import ArchinspectError
+from archinspect.limits import MEMORY_LIMIT
 from archinspect.report import RFReport
 from archinspect.spec.model import Spec
 
@@ -20,18 +21,26 @@ def rf_report(
     trusted: Iterable[str] = (),
     model: Any = None,
     live: bool = False,
+    max_memory: int = MEMORY_LIMIT,
 ) -> RFReport:
     """`live`: the model was handed over (the Python API), not built from the spec's arguments:
     its class's declared separability is used, and there is no analytic method to compare."""
     from archinspect.analysis.receptive_field import receptive_field, require_agreement
+    from archinspect.build.adapt import build_notes
 
+    if spec.num_spatial_dims == 0:
+        raise ArchinspectError(f"error: {spec.source}: {NO_SPATIAL_AXIS}")
     if model is None:
-        model = build_abstract(spec, trusted)
+        model = build_abstract(spec, trusted, max_memory)
     from archinspect.families import class_separable, separable
 
     declared = class_separable(model) if live else separable(spec, model)
+    if method != "structural":
+        refuse_integer_input(spec, method)
     with blame_model(spec, model):
-        result = receptive_field(model, spec.input_shape, method=method, separable=declared)
+        result = receptive_field(
+            model, spec.input_shape, method=method, separable=declared, max_memory=max_memory
+        )
     methods = ["structural", "empirical"] if method == "both" else [method]
     if method == "both" and spec.target is None and not live and _has_analytic(spec):
         from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
@@ -45,6 +54,7 @@ def rf_report(
         input_shape=spec.input_shape,
         result=result,
         methods=tuple(methods),
+        notes=build_notes(model),
     )
 
 
@@ -57,12 +67,34 @@ def _has_analytic(spec: Spec) -> bool:
     return family is not None and family.receptive_field is not None
 
 
+NO_SPATIAL_AXIS = (
+    "the input has no spatial axis (its only axis holds features, or it is a scalar): a "
+    "receptive field is measured along spatial axes; a sequence has one, e.g. input.shape "
+    "[L, D] with input.layout channels_last"
+)
+
+
+def refuse_integer_input(spec: Spec, method: str) -> None:
+    """The empirical method differentiates the output with respect to the input: an integer
+    input (token ids, indices) has no derivative, so it is refused where the spec says so."""
+    if spec.input.dtype.startswith(("int", "uint")):
+        where = spec.marks.get("input.dtype")
+        at = f", {where.describe()}" if where is not None and where.line is not None else ""
+        raise ArchinspectError(
+            f"error: {spec.source}{at}, input.dtype: rf --method {method} needs a real-valued "
+            f"input (it measures the gradient of the output with respect to the input), got "
+            f"{spec.input.dtype!r}; use --method structural"
+        )
+
+
 def receptive_fields_or_note(spec: Spec, model: Any) -> tuple[Any, dict, tuple[str, ...]]:
     """Network RF and cumulative RF per layer, for reports that show them next to other
     figures: an analysis that cannot handle the model (e.g. an unknown operation in a user's
     module) becomes a note there, not a failed report."""
     from archinspect.analysis.receptive_field import receptive_fields
 
+    if spec.num_spatial_dims == 0:
+        return None, {}, (f"receptive field not available: {NO_SPATIAL_AXIS}",)
     try:
         with blame_model(spec, model):
             result, layers = receptive_fields(model, spec.input_shape)

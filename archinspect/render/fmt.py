@@ -15,9 +15,19 @@ _SHORT = {
     "complex64": "c64",
     "complex128": "c128",
     "int32": "i32",
+    "int16": "i16",
+    "int8": "i8",
+    "uint32": "u32",
+    "uint16": "u16",
+    "uint8": "u8",
     "int64": "i64",
     "bool": "bool",
 }
+
+
+def short_dtype(dtype: str) -> str:
+    """'bfloat16' -> 'bf16', as array descriptions write it."""
+    return _SHORT.get(dtype, dtype)
 
 
 def num(n: int) -> str:

@@ -15,6 +15,7 @@ from archinspect.render.fmt import (
     num,
     row_path,
     shape_text,
+    short_dtype,
 )
 from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
@@ -129,6 +130,21 @@ ANALYTIC = Column[LayerRow](
     "right",
     no_wrap=True,
 )
+# Shown only where some output is not float32 (a bfloat16 or integer model): the layer table of
+# a float32 model is unchanged.
+OUT_DTYPES = Column[LayerRow](
+    "output_dtypes",
+    "dtype",
+    lambda r: list(r.output_dtypes) or None,
+    lambda r: ", ".join(short_dtype(d) for d in r.output_dtypes),
+    no_wrap=True,
+)
+
+
+def _shows_dtypes(report: InspectReport) -> bool:
+    return any(d != "float32" for r in report.layers for d in r.output_dtypes)
+
+
 FOLDED = Column[LayerRow]("folded", "folded", lambda r: r.folded, lambda r: str(r.folded), "right")
 
 
@@ -282,31 +298,34 @@ JSON_KEYS: tuple[str, ...] = (
     "depth",
     "input_shape",
     "output_shape",
+    "output_dtypes",
     "params",
     "own_params",
 )
 JSON_KEYS += ("calls", "folded", "input_shapes", "output_shapes", "flops", "flops_note")
 JSON_KEYS += ("analytic_flops", "receptive_field", "conv", "dense_equivalent")
-OPTIONAL: tuple[str, ...] = ("input_shapes", "output_shapes", "flops", "flops_note")
-OPTIONAL += ("analytic_flops", "receptive_field", "conv", "dense_equivalent")
+OPTIONAL: tuple[str, ...] = ("output_dtypes", "input_shapes", "output_shapes", "flops")
+OPTIONAL += ("flops_note", "analytic_flops", "receptive_field", "conv", "dense_equivalent")
 
 
 def grid(report: InspectReport, fmt: str, *, full: bool) -> Grid[LayerRow]:
     has_dense = any(r.dense is not None for r in report.layers)
     dense = DENSE_COLUMNS if has_dense else []
+    dtypes = [OUT_DTYPES] if _shows_dtypes(report) else []
     if fmt == "csv":
-        columns = [PATH, TYPE, DEPTH, INPUT, OUTPUT, *CONV_COLUMNS, OWN, PARAMS, CALLS, FLOPS]
-        columns += [ANALYTIC, FLOPS_WHY, RF]
+        columns = [PATH, TYPE, DEPTH, INPUT, OUTPUT, *dtypes, *CONV_COLUMNS, OWN, PARAMS, CALLS]
+        columns += [FLOPS, ANALYTIC, FLOPS_WHY, RF]
         return Grid("", [*columns, FOLDED, *dense], report.layers)
     if fmt == "json":
-        columns = [PATH, TYPE, DEPTH, INPUT, OUTPUT, PARAMS, OWN, CALLS, FOLDED, INPUTS, OUTPUTS]
-        columns += [FLOPS, FLOPS_WHY, ANALYTIC, RF, CONV, DENSE]
+        columns = [PATH, TYPE, DEPTH, INPUT, OUTPUT, *dtypes, PARAMS, OWN, CALLS, FOLDED]
+        columns += [INPUTS, OUTPUTS, FLOPS, FLOPS_WHY, ANALYTIC, RF, CONV, DENSE]
         return Grid("", columns, report.layers)
     has_flops = full and any(r.flops is not None or r.flops_note for r in report.layers)
     has_analytic = full and any(r.analytic_flops is not None for r in report.layers)
     has_rf = any(r.rf is not None for r in report.layers)
     has_conv = any(r.conv is not None for r in report.layers)
-    columns = [PATH, TYPE, INPUT, OUTPUT, *(CONV_COLUMNS if has_conv else []), PARAMS, CALLS]
+    columns = [PATH, TYPE, INPUT, OUTPUT, *dtypes, *(CONV_COLUMNS if has_conv else [])]
+    columns += [PARAMS, CALLS]
     columns += [FLOPS] * has_flops + [ANALYTIC] * has_analytic + [RF] * has_rf + dense
     return Grid(" · ".join(_title(report)), columns, report.layers, indent=lambda r: r.depth)
 
@@ -502,8 +521,9 @@ def report_dict(report: InspectReport, *, full: bool) -> dict:
         data["receptive_field"] = rf_dict(report.receptive_field)
     data["depth"] = report.depth
     g = grid(report, "json", full=full)
+    keys = [k for k in JSON_KEYS if k in {c.key for c in g.columns}]
     data["layers"] = [
-        {k: v for k, v in g.record(r, JSON_KEYS).items() if not (k in OPTIONAL and v is None)}
+        {k: v for k, v in g.record(r, keys).items() if not (k in OPTIONAL and v is None)}
         for r in g.rows
     ]
     data["notes"] = list(report.notes)

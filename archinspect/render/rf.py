@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rich.text import Text
+
 from archinspect.render.fmt import (
     dims_label,
     extent_json,
@@ -17,7 +19,7 @@ from archinspect.render.fmt import (
 )
 from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
-from archinspect.render.formats.html import html_page, html_summary, html_table
+from archinspect.render.formats.html import html_notes, html_page, html_summary, html_table
 from archinspect.render.formats.json import dumps
 from archinspect.render.formats.table import rich_table, summary_grid, to_text
 from archinspect.render.view import Column, Field, Grid
@@ -175,7 +177,8 @@ def summary(report: RFReport) -> list[Field]:
 
 
 def renderables(report: RFReport) -> list[Any]:
-    return [rich_table(grid(report, "table")), summary_grid(summary(report), numbers=False)]
+    items = [rich_table(grid(report, "table")), summary_grid(summary(report), numbers=False)]
+    return items + [Text(f"note: {note}") for note in report.notes]
 
 
 def to_table(report: RFReport, *, width: int = 120, color: bool = False) -> str:
@@ -184,7 +187,9 @@ def to_table(report: RFReport, *, width: int = 120, color: bool = False) -> str:
 
 def to_html(report: RFReport) -> str:
     g = grid(report, "table")
-    return html_page([html_table(g), html_summary(summary(report), numbers=False)])
+    return html_page(
+        [html_table(g), html_summary(summary(report), numbers=False), html_notes(report.notes)]
+    )
 
 
 def to_markdown(report: RFReport) -> str:
@@ -196,7 +201,7 @@ def to_markdown(report: RFReport) -> str:
     for f in summary(report)[1:3]:
         label, value = f.md_cells
         lines.append(f"- {label}: {md.cell(value)}")
-    return md.join(lines)
+    return md.join(lines + md.md_notes(report.notes))
 
 
 def to_csv(report: RFReport) -> str:
@@ -211,5 +216,6 @@ def to_json(report: RFReport) -> str:
             "family": report.family,
             "input_shape": list(report.input_shape),
             "receptive_field": {**rf_dict(report.result), "methods": list(report.methods)},
+            "notes": list(report.notes),
         }
     )

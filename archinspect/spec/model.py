@@ -20,6 +20,9 @@ class InputSpec:
     # Whether the model is called with a leading batch axis; None: its convention (Flax: yes,
     # Equinox: no). Analyses always see one channels-first sample (`Spec.input_shape`).
     batch_axis: bool | None = None
+    # Shapes of further positional inputs (a `target:` taking several, as GRUCell(input,
+    # hidden)), in the model's own layout; they are zeros of `dtype` in every analysis.
+    extra: tuple[tuple[int, ...], ...] = ()
 
 
 @dataclass(frozen=True)

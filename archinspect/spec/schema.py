@@ -121,13 +121,23 @@ def build_schema() -> dict:
                         "channels_first for Equinox, channels_last for Flax NNX models",
                     },
                     "shape": {
-                        "type": "array",
-                        "prefixItems": [{"oneOf": [positive, {"const": BATCH_AXIS}]}],
-                        "items": positive,
-                        "minItems": 2,
+                        "oneOf": [
+                            {
+                                "type": "array",
+                                "prefixItems": [{"oneOf": [positive, {"const": BATCH_AXIS}]}],
+                                "items": positive,
+                            },
+                            {
+                                "type": "array",
+                                "items": {"type": "array", "items": positive},
+                                "minItems": 1,
+                            },
+                        ],
                         "description": "the whole input in the layout's order, instead of "
-                        f"resolution and channels; a leading '{BATCH_AXIS}' calls the model "
-                        "with a batch axis",
+                        f"resolution and channels (families: at least 2 axes; [] a scalar); "
+                        f"a leading '{BATCH_AXIS}' calls the model with a batch axis; a list "
+                        "of shapes: one per positional input of a `target:` (the first is "
+                        "analysed, the others are zeros)",
                     },
                 },
             },

@@ -19,9 +19,14 @@ TOP_KEYS = ("name", "model", "input", "forward", "sweep", "budget")
 FORWARD_SWITCHES = ("key", "inference", "state")
 _KEYWORD = re.compile(r"^[A-Za-z_]\w*$")
 INPUT_KEYS = ("resolution", "channels", "batch_size", "dtype", "layout", "shape")
-LAYOUTS = ("channels_first", "channels_last")
+# no_channels: no axis holds features (a scalar index, a sequence of token ids): every axis is
+# spatial; analyses see a leading feature axis of one (archinspect.build.adapt).
+LAYOUTS = ("channels_first", "channels_last", "no_channels")
 BATCH_AXIS = "batch"  # a leading `batch` in input.shape: the model is called with a batch axis
-DTYPES = ("float32", "float64", "float16", "bfloat16")
+FLOAT_DTYPES = ("float32", "float64", "float16", "bfloat16")
+# Integer inputs (token ids, indices): those JAX has without its 64-bit mode.
+INT_DTYPES = ("int32", "int16", "int8", "uint32", "uint16", "uint8")
+DTYPES = (*FLOAT_DTYPES, *INT_DTYPES)
 DEFAULT_RESOLUTION = 64
 SWEEPABLE_INPUT = ("input.resolution", "input.batch_size")
 
@@ -306,16 +311,23 @@ def _input(
     default_res = DEFAULT_RESOLUTION
     if family is not None and family.default_resolution is not None:
         default_res = family.default_resolution(args)
-    layout, shape = _layout(c, raw, family)
+    layout, shape, extra = _layout(c, raw, family)
     res_raw = raw.get("resolution", default_res)
     if shape is not None:
-        res_raw = list(shape[1:] if layout == "channels_first" else shape[:-1])
+        if layout == "no_channels":
+            res_raw = list(shape)
+        else:
+            res_raw = list(shape[1:] if layout == "channels_first" else shape[:-1])
     resolution: tuple[int, ...] | None = None
     if "shape" in raw and shape is None:
         ok = False  # reported by _layout
     elif _is_pos_int(res_raw):
         resolution = (res_raw,) * (dims or 1)
-    elif isinstance(res_raw, list) and res_raw and all(_is_pos_int(r) for r in res_raw):
+    elif (
+        isinstance(res_raw, list)
+        and (res_raw or shape is not None)
+        and all(_is_pos_int(r) for r in res_raw)
+    ):
         if dims is not None and len(res_raw) != dims:
             c.at(
                 "input.shape" if shape is not None else "input.resolution",
@@ -357,11 +369,17 @@ def _input(
         c.at(
             "input.dtype",
             f"must be one of {one_of(DTYPES)}, got {yaml_repr(dtype)}"
-            + did_you_mean(dtype, DTYPES),
+            + (
+                " (64-bit integers need JAX's x64 mode, which archinspect leaves off)"
+                if dtype in ("int64", "uint64")
+                else did_you_mean(dtype, DTYPES)
+            ),
         )
         ok = False
-    if shape is not None:
-        channels: int | None = shape[0] if layout == "channels_first" else shape[-1]
+    if shape is not None and layout == "no_channels":
+        channels: int | None = 1  # the adapter's leading axis (archinspect.build.adapt)
+    elif shape is not None:
+        channels = shape[0] if layout == "channels_first" else shape[-1]
     elif "shape" in raw:
         channels = None
     else:
@@ -382,15 +400,17 @@ def _input(
         dtype=dtype,
         channels=channels,
         layout=layout,
-        batch_axis=None if shape is None else raw["shape"][0] == BATCH_AXIS,
+        batch_axis=None if shape is None or extra else raw["shape"][:1] == [BATCH_AXIS],
+        extra=extra,
     )
 
 
 def _layout(
     c: _Collector, raw: dict, family: Family | None
-) -> tuple[str | None, tuple[int, ...] | None]:
-    """input.layout, and input.shape (the whole input in that layout, without its batch axis,
-    which a leading `batch` marks) when given; problems are reported at their keys."""
+) -> tuple[str | None, tuple[int, ...] | None, tuple[tuple[int, ...], ...]]:
+    """input.layout, input.shape (the whole input in that layout, without its batch axis,
+    which a leading `batch` marks) when given, and the shapes of further positional inputs (a
+    list of shapes: README "Inputs of any shape"); problems are reported at their keys."""
     layout = raw.get("layout")
     if layout is not None and layout not in LAYOUTS:
         c.at(
@@ -398,16 +418,16 @@ def _layout(
             f"must be one of {one_of(LAYOUTS)}, got {yaml_repr(layout)}"
             + (did_you_mean(layout, LAYOUTS) if isinstance(layout, str) else ""),
         )
-        return None, None
-    if family is not None and layout == "channels_last":
+        return None, None, ()
+    if family is not None and layout is not None and layout != "channels_first":
         c.at(
             "input.layout",
             "must be 'channels_first' for the built-in families (Equinox modules take channels "
-            "first); 'channels_last' is for Flax `target:` models",
+            f"first); {yaml_repr(layout)} is for `target:` models",
         )
-        return None, None
+        return None, None, ()
     if "shape" not in raw:
-        return layout, None
+        return layout, None, ()
     value = raw["shape"]
     for other in ("resolution", "channels"):
         if other in raw:
@@ -415,24 +435,58 @@ def _layout(
                 f"input.{other}",
                 "give either input.shape or input.resolution and input.channels, not both",
             )
-            return layout, None
+            return layout, None, ()
+    extra: tuple[tuple[int, ...], ...] = ()
+    several = isinstance(value, list) and bool(value) and all(isinstance(v, list) for v in value)
+    if several and family is None:
+        if not all(all(_is_pos_int(d) for d in v) for v in value):
+            c.at(
+                "input.shape",
+                "a list of shapes (one per positional input of the model) must hold lists of "
+                f"positive integers, got {yaml_repr(value)}",
+            )
+            return layout, None, ()
+        value, extra = value[0], tuple(tuple(v) for v in value[1:])
     dims = value[1:] if isinstance(value, list) and value and value[0] == BATCH_AXIS else value
-    if not (isinstance(dims, list) and len(dims) >= 2 and all(_is_pos_int(d) for d in dims)):
+    least = 2 if family is not None else 0
+    if not (isinstance(dims, list) and len(dims) >= least and all(_is_pos_int(d) for d in dims)):
+        what = (
+            "the channels and at least one spatial axis"
+            if family is not None
+            else "its axes (none for a scalar)"
+        )
+        several_text = "" if family is not None else ", or a list of such shapes, one per input"
         c.at(
             "input.shape",
-            "must be a list of positive integers, the channels and at least one spatial axis in "
-            f"the input.layout's order, optionally after a leading '{BATCH_AXIS}' (the model "
-            f"is called with a batch axis), got {yaml_repr(value)}",
+            f"must be a list of positive integers, {what} in the input.layout's order, "
+            f"optionally after a leading '{BATCH_AXIS}' (the model is called with a batch "
+            f"axis){several_text}, got {yaml_repr(raw['shape'])}",
         )
-        return layout, None
+        return layout, None, ()
+    if extra and dims is not value:
+        c.at(
+            "input.shape",
+            f"cannot start with '{BATCH_AXIS}' when it lists several inputs (a batch axis is "
+            "for Flax NNX models, which take one)",
+        )
+        return layout, None, ()
+    if not dims:
+        if layout not in (None, "no_channels"):
+            c.at(
+                "input.layout",
+                f"must be 'no_channels' (or left out) for a scalar input (input.shape []), "
+                f"got {yaml_repr(layout)}",
+            )
+            return None, None, ()
+        layout = "no_channels"
     if layout is None:
         if family is None:
             c.at_key(
                 "input.shape",
-                "needs input.layout (channels_first or channels_last) to say which axis holds "
-                "the channels",
+                "needs input.layout (channels_first, channels_last, or no_channels: every "
+                "axis is spatial) to say which axis holds the features",
             )
-            return None, None
+            return None, None, ()
         layout = "channels_first"
     if family is not None and dims is not value:
         c.at(
@@ -440,8 +494,8 @@ def _layout(
             f"cannot start with '{BATCH_AXIS}' for the built-in families (Equinox modules take "
             "one sample; input.batch_size scales FLOPs and memory)",
         )
-        return layout, None
-    return layout, tuple(dims)
+        return layout, None, ()
+    return layout, tuple(dims), extra
 
 
 def _channels(c: _Collector, raw: dict, args: dict, target: str | None) -> int | None:

@@ -31,10 +31,12 @@ def receptive_field(
     *,
     method: str = "structural",
     separable: bool | None = None,
+    max_memory: int | None = None,
 ) -> RFResult:
     """Exact receptive field of `model` (abstract or concrete) for inputs of `input_shape`.
 
-    `separable` is passed to the empirical method (a family's declared separability).
+    `separable` is passed to the empirical method (a family's declared separability), and
+    `max_memory` (bytes, --max-memory; default archinspect.limits.MEMORY_LIMIT) bounds its input.
 
     `input_shape` is unbatched and channels-first; the analysis may use a larger input where a
     boundary would otherwise reach every output cell, and reports it in `analysed_shape`.
@@ -45,6 +47,7 @@ def receptive_field(
         )
     from archinspect.analysis.receptive_field.structural import structural_receptive_field
 
+    memory = {} if max_memory is None else {"max_memory": max_memory}
     if method == "empirical":
         from archinspect.analysis.receptive_field.empirical import empirical_receptive_field
 
@@ -56,7 +59,7 @@ def receptive_field(
         except ArchinspectError:
             start = None
         return empirical_receptive_field(
-            model, tuple(input_shape), start=start, separable=separable
+            model, tuple(input_shape), start=start, separable=separable, **memory
         )
 
     result = structural_receptive_field(model, tuple(input_shape))
@@ -68,6 +71,7 @@ def receptive_field(
             tuple(input_shape),
             start=search_start(result, tuple(input_shape)),
             separable=separable,
+            **memory,
         )
         require_agreement(result, check)
     return result

@@ -48,6 +48,7 @@ import numpy as np
 from archinspect.analysis.jaxprs import walk
 from archinspect.analysis.params import is_array_like
 from archinspect.errors import ArchinspectError, UnsupportedOperation
+from archinspect.limits import MEMORY_LIMIT  # the default of --max-memory
 from archinspect.report import GlobalSource, Pair, RFResult, exact
 
 MAX_CELLS = 1 << 22  # per channel; a larger domain would mean an RF far beyond any real model
@@ -669,15 +670,13 @@ def _measure_at(
     return results, []
 
 
-MEMORY_LIMIT = 4 << 30  # bytes: a measurement that needs more is refused, naming the size
-
-
 def _measure_axes(
     grads: _Gradients,
     model: Any,
     shape: tuple[int, ...],
     axes: list[int],
     geometry: _Geometry,
+    max_memory: int = MEMORY_LIMIT,
 ) -> dict[int, _AxisResult]:
     """Grow the listed axes of `shape` until every one of them is measured cleanly.
 
@@ -690,7 +689,7 @@ def _measure_axes(
     dependency that shows at the same offset e on both sizes lies e plus a multiple of
     lcm(n, n') = n n' / u cells away — about n^2 / u, far beyond any input measured. A re-check
     that differs shows aliasing: the input then jumps to the size at which nothing can wrap.
-    No input grows beyond `MEMORY_LIMIT` (the traced program's float64 values, per
+    No input grows beyond `max_memory` (--max-memory; the traced program's float64 values, per
     cotangent): the method refuses instead, naming the size it would need.
     """
     sizes = list(shape[1:])
@@ -703,12 +702,12 @@ def _measure_axes(
             return done
         current = (shape[0], *sizes)
         need = _intermediate_bytes(model, current) * (1 + grads.batch)
-        if math.prod(sizes) > MAX_CELLS or need > MEMORY_LIMIT:
+        if math.prod(sizes) > MAX_CELLS or need > max_memory:
             raise ArchinspectError(
                 f"error: receptive field (empirical): {why}measuring on an input of "
-                f"{tuple(sizes)} cells needs about {need / 1e9:.1f} GB of float64 values, beyond "
-                f"this method's limits ({MAX_CELLS} cells, {MEMORY_LIMIT / 1e9:.1f} GB); use the "
-                "structural method"
+                f"{tuple(sizes)} cells needs about {need / 1e9:.1f} GB of float64 values "
+                f"({need:,} bytes), beyond this method's limits ({MAX_CELLS} cells; --max-memory "
+                f"{max_memory:,} bytes); use the structural method"
             )
         recheck = {s: previous[s].row for s in todo if s in previous}
         if recheck and len(recheck) < len(todo):
@@ -773,6 +772,7 @@ def empirical_receptive_field(
     *,
     start: tuple[int, ...] | None = None,
     separable: bool | None = None,
+    max_memory: int = MEMORY_LIMIT,
 ) -> RFResult:
     """Receptive field measured on the positive linear copy (see the module docstring).
 
@@ -783,7 +783,7 @@ def empirical_receptive_field(
     docstring); otherwise (None or False) all axes are measured together.
     """
     try:
-        return _empirical(model, input_shape, start, separable)
+        return _empirical(model, input_shape, start, separable, max_memory)
     finally:
         _TRACES.traces = None  # the traces hold the copy's arrays
 
@@ -793,6 +793,7 @@ def _empirical(
     input_shape: tuple[int, ...],
     start: tuple[int, ...] | None,
     separable: bool | None,
+    max_memory: int = MEMORY_LIMIT,
 ) -> RFResult:
     import jax
 
@@ -830,7 +831,7 @@ def _empirical(
                 geometry = _Geometry(periods, ratios, bound, known=True, unbounded=unbounded)
                 grads = _Gradients(copy, min(BATCH, geometry.window(s)))
                 shape = tuple(n if a in (0, s + 1) else short for a, n in enumerate(input_shape))
-                results.update(_measure_axes(grads, copy, shape, [s], geometry))
+                results.update(_measure_axes(grads, copy, shape, [s], geometry, max_memory))
         else:
             batch = min(
                 BATCH,
@@ -841,7 +842,7 @@ def _empirical(
             )
             geometry = _Geometry(periods, ratios, bound, unbounded=unbounded)
             grads = _Gradients(copy, batch)
-            results = _measure_axes(grads, copy, input_shape, list(range(d)), geometry)
+            results = _measure_axes(grads, copy, input_shape, list(range(d)), geometry, max_memory)
     axes = [results[s] for s in range(d)]
     return RFResult(
         per_axis=tuple(a.pair for a in axes),

@@ -85,11 +85,12 @@ def trace(model: Any, input_shape: tuple[int, ...]) -> tuple[Any, list]:
         with recording(m, [ShapeTap(calls), MarkTap()]):
             return m(x)
 
-    # The input takes the model's floating dtype (its convolutions require one dtype).
+    # The input takes the model's floating dtype (its convolutions require one dtype);
+    # jnp.issubdtype knows bfloat16, whose NumPy kind is not "f".
     floats = [
         leaf.dtype
         for leaf in jax.tree_util.tree_leaves(dynamic)
-        if np.dtype(leaf.dtype).kind == "f"
+        if jnp.issubdtype(leaf.dtype, jnp.floating)
     ]
     x = jax.ShapeDtypeStruct(input_shape, floats[0] if floats else jnp.float32)
     closed = jax.make_jaxpr(forward)(dynamic, x)
