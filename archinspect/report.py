@@ -35,6 +35,27 @@ class ModuleRow:
     leaves: tuple[LeafRow, ...] = ()
     folded: int = 0  # how many deeper rows were folded into this one
     rf: tuple[tuple[int | float, int | float], ...] | None = None  # cumulative, with --rf
+    materialized: int | None = None  # of its subtree, where a filter bank is built
+
+
+@dataclass(frozen=True)
+class FilterBank:
+    """A filter bank a layer builds from its stored filters in the forward pass (a group
+    convolution's rotated copies): what it is built from and its measured size."""
+
+    path: str  # the module that builds it
+    sources: tuple[str, ...]  # the stored arrays it is built from
+    expanded: tuple[str, ...]  # those of `sources` nothing else reads (counted as the bank)
+    learnable: int  # parameters in `sources`
+    materialized: int  # real values in the bank, measured from the traced program
+    # What the layer says it is (None for a module that does not say):
+    group: str | None = None
+    order: int | None = None
+    lifting: bool | None = None
+    in_channels: int | None = None
+    out_channels: int | None = None
+    kernel_size: int | None = None
+    bias: int = 0  # parameters of the layer's bias (not expanded)
 
 
 @dataclass(frozen=True)
@@ -50,6 +71,7 @@ class ParamSummary:
     bytes_by_dtype: dict[str, int]
     complex_elements: int  # elements counted twice in the totals
     unread: tuple[str, ...] = ()  # paths of stored arrays the forward pass never reads
+    banks: tuple[FilterBank, ...] = ()  # filter banks built in the forward pass
 
 
 @dataclass(frozen=True)

@@ -233,6 +233,7 @@ def measured_summary(
         )
         return summarize(leaves), (note,)
     summary = summarize(leaves, read)
+    summary = _with_banks(model, leaves, read, summary, input_shape, dtype)
     notes: tuple[str, ...] = ()
     if summary.unread:
         unread = [leaf for leaf in leaves if leaf.name in set(summary.unread)]
@@ -243,6 +244,26 @@ def measured_summary(
             f" not materialized: {listed}{more}",
         )
     return summary, notes
+
+
+def _with_banks(
+    model: Any,
+    leaves: list[LeafRow],
+    read: frozenset[str],
+    summary: ParamSummary,
+    input_shape: tuple[int, ...],
+    dtype: str,
+) -> ParamSummary:
+    """Materialized counts the filter banks the forward pass builds (group convolutions) in
+    place of the stored filters they are built from (archinspect/analysis/banks.py)."""
+    from archinspect.analysis import banks
+
+    expansion = banks.measure(model, input_shape, dtype)
+    if not expansion.banks:
+        return summary
+    return dataclasses.replace(
+        summary, materialized=banks.materialized(leaves, read, expansion), banks=expansion.banks
+    )
 
 
 def count_params(

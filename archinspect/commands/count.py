@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from archinspect.analysis.banks import explain, with_rows
 from archinspect.analysis.params import fold, measured_summary, module_rows
 from archinspect.build import build_abstract
 from archinspect.report import CountReport
@@ -23,6 +24,9 @@ def count_report(
     rows, leaves = module_rows(model)
     summary, read_notes = measured_summary(model, leaves, spec.input_shape, spec.input.dtype)
     notes = list(read_notes)
+    # Why materialized exceeds learnable: one line per filter bank (group convolutions).
+    notes += [explain(bank) for bank in summary.banks]
+    rows = with_rows(rows, summary)
     if summary.complex_elements:
         notes.append(
             f"{summary.complex_elements:,} complex weights count as two real parameters each"

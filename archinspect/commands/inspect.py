@@ -13,6 +13,7 @@ from typing import Any
 
 from archinspect.analysis.flops import per_layer_flops
 from archinspect.analysis.memory import activation_bytes, xla_memory
+from archinspect.analysis.banks import explain
 from archinspect.analysis.params import measured_summary, module_rows
 from archinspect.analysis.platform import on_platform, resolve
 from archinspect.analysis.programs import forward_program, train_step_program, xla_flops
@@ -78,6 +79,7 @@ def _report(
 
     _, leaves = module_rows(model)
     params, param_notes = measured_summary(model, leaves, spec.input_shape, spec.input.dtype)
+    param_notes += tuple(explain(bank) for bank in params.banks)
     output_shape, rows, calls = _forward(spec, model, dense)
     flops = memory = None
     rf_done = None

@@ -1,0 +1,194 @@
+"""GroupCNN (README "Group-equivariant CNNs"): learnable and materialized counts by hand, the
+filter banks against rotations, mirrors and shifts written here independently, and the
+materialized count measured from the program (not a formula).
+
+Counting, for C_in -> C_out (G-)channels with k x k filters on a group of S elements:
+- lifting Z2 -> G stores C_out * C_in * k^2 and builds S rotated copies (S times that);
+- group G -> G stores C_out * C_in * S * k^2 (a filter on G has S orientation channels per
+  input G-channel) and builds S times that;
+- a bias is one value per output G-channel, shared by its orientations (never expanded).
+"""
+
+from __future__ import annotations
+
+import json
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from archinspect.analysis.params import count_params
+from archinspect.commands.count import count_report
+from archinspect.layers.group_conv import BANK_NAME, GroupConv, LiftingConv
+from archinspect.spec.load import load_spec_text
+
+
+def spec_of(resolution: int = 8, **model):
+    model = {"family": "GroupCNN", "num_spatial_dims": 2, **model}
+    return load_spec_text(
+        f"model: {json.dumps(model)}\ninput: {{resolution: {resolution}}}\n", "test.yaml"
+    )
+
+
+EXAMPLE = {"in_channels": 3, "hidden_channels": [5], "out_channels": 7, "kernel_size": 3}
+
+
+@pytest.mark.parametrize(
+    ("group", "use_bias", "learnable", "materialized"),
+    [
+        # C4, S = 4: lifting 5*3*3*3 = 135, group 7*5*4*3*3 = 1,260; banks x4
+        ("C4", False, 135 + 1260, 4 * 135 + 4 * 1260),  # 1,395 / 5,580
+        # D4, S = 8: lifting 135, group 7*5*8*3*3 = 2,520; banks x8
+        ("D4", False, 135 + 2520, 8 * 135 + 8 * 2520),  # 2,655 / 21,240
+        # biases: 5 + 7, one per G-channel in both counts
+        ("C4", True, 135 + 5 + 1260 + 7, 540 + 5 + 5040 + 7),  # 1,407 / 5,592
+        ("D4", True, 135 + 5 + 2520 + 7, 1080 + 5 + 20160 + 7),  # 2,667 / 21,252
+    ],
+)
+def test_example_counts(group, use_bias, learnable, materialized):
+    report = count_report(spec_of(group=group, use_bias=use_bias, **EXAMPLE), depth=None)
+    assert report.params.learnable == report.params.total == learnable
+    assert report.params.materialized == materialized
+    assert (1395, 5580) == (135 + 1260, 540 + 5040)  # the README's C4 figures
+    assert (2655, 21240) == (135 + 2520, 1080 + 20160)  # and D4's
+
+
+def test_reason_lines_and_row_materialized():
+    report = count_report(spec_of(group="C4", use_bias=False, **EXAMPLE), depth=None)
+    assert (
+        "lifting: 3→5 C4 lifting conv: 135 learnable (3 channels × 5 × 3×3), "
+        "materialized ×4 = 540" in report.notes
+    )
+    assert (
+        "layers[0]: 5→7 C4 conv: 1,260 learnable (5 G-channels × 4 orientations × 7 × 3×3), "
+        "materialized ×4 = 5,040" in report.notes
+    )
+    rows = {r.path: (r.params, r.materialized) for r in report.rows}
+    assert rows == {
+        "": (1395, 5580),
+        "lifting": (135, 540),
+        "layers": (1260, 5040),
+        "layers[0]": (1260, 5040),
+    }
+    with_bias = count_report(spec_of(group="D4", use_bias=True, **EXAMPLE), depth=None)
+    assert any(n.endswith("materialized ×8 = 20,160; bias 7, one per G-channel, not expanded")
+               for n in with_bias.notes)
+
+
+def test_three_layers_and_other_kernel():
+    # lifting 2->4 (k=5): 4*2*25 = 200; 4->6: 6*4*4*25 = 2,400; 6->1: 1*6*4*25 = 600; biases 11
+    report = count_report(
+        spec_of(group="C4", in_channels=2, hidden_channels=[4, 6], out_channels=1,
+                kernel_size=5, resolution=9),
+        depth=None,
+    )
+    assert report.params.learnable == 200 + 2400 + 600 + 4 + 6 + 1
+    assert report.params.materialized == 4 * (200 + 2400 + 600) + 4 + 6 + 1
+
+
+# --- the banks, against an independent construction ----------------------------------------
+
+
+def _act(a: np.ndarray, turns: int, mirrored: int) -> np.ndarray:
+    """g = r^turns m^mirrored on the last two axes: mirror left-right, then rotate."""
+    if mirrored:
+        a = a[..., :, ::-1]
+    return np.rot90(a, turns, axes=(-2, -1))
+
+
+def _elements(order: int) -> list[tuple[int, int]]:
+    return [(t, 0) for t in range(4)] + ([(t, 1) for t in range(4)] if order == 8 else [])
+
+
+def _d4_table(order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Products and inverses found by acting on an asymmetric array (no algebra)."""
+    probe = np.arange(9.0).reshape(3, 3)
+    images = [_act(probe, *e) for e in _elements(order)]
+
+    def index(a):
+        return next(i for i, b in enumerate(images) if np.array_equal(a, b))
+
+    els = _elements(order)
+    prod = np.array([[index(_act(_act(probe, *b), *a)) for b in els] for a in els])
+    inv = np.array([int(np.where(prod[a] == 0)[0][0]) for a in range(order)])
+    return prod, inv
+
+
+@pytest.mark.parametrize("group", ["C4", "D4"])
+def test_lifting_bank(group):
+    layer = LiftingConv(group, 2, 3, 3, key=jax.random.PRNGKey(1))
+    w = np.asarray(layer.weight)
+    bank = np.asarray(layer.filter_bank())
+    order = 4 if group == "C4" else 8
+    assert bank.shape == (3 * order, 2, 3, 3)
+    for c in range(3):
+        for s, (turns, mirrored) in enumerate(_elements(order)):
+            np.testing.assert_array_equal(bank[c * order + s], _act(w[c], turns, mirrored))
+
+
+@pytest.mark.parametrize("group", ["C4", "D4"])
+def test_group_bank(group):
+    order = 4 if group == "C4" else 8
+    layer = GroupConv(group, 2, 3, 3, key=jax.random.PRNGKey(2))
+    w = np.asarray(layer.weight)  # (C_out, C_in, S, k, k)
+    bank = np.asarray(layer.filter_bank()).reshape(3, order, 2, order, 3, 3)
+    prod, inv = _d4_table(order)
+    for g, (turns, mirrored) in enumerate(_elements(order)):
+        if order == 4:  # C4: the orientation channels shift cyclically by g's quarter turns
+            permuted = w[:, :, [(h - turns) % 4 for h in range(4)]]
+        else:  # D4: orientation h of the filter for g comes from g^-1 h
+            permuted = w[:, :, [prod[inv[g], h] for h in range(order)]]
+        np.testing.assert_array_equal(bank[:, g], _act(permuted, turns, mirrored))
+
+
+# --- materialized is measured ------------------------------------------------------------------
+
+
+class _Tiled(eqx.Module):
+    """Builds a "bank" three times its stored filter through a call of the bank's name."""
+
+    weight: jax.Array
+
+    def __call__(self, x):
+        def archinspect_filter_bank(w):
+            return jnp.tile(w, 3)
+
+        assert archinspect_filter_bank.__name__ == BANK_NAME
+        return x * jax.jit(archinspect_filter_bank)(self.weight).sum() + self.weight.sum() * 0
+
+
+def test_materialized_is_the_size_of_the_built_bank():
+    # weight of 5 read once through the bank (15 values) and once directly (5 more)
+    p = count_params(_Tiled(jnp.ones(5)), input_shape=(2,))
+    assert (p.total, p.materialized) == (5, 15 + 5)
+    assert p.banks[0].materialized == 15 and p.banks[0].expanded == ()
+
+
+def test_materialized_stays_measured_when_a_bank_is_only_read():
+    class OnlyBank(eqx.Module):
+        weight: jax.Array
+
+        def __call__(self, x):
+            def archinspect_filter_bank(w):
+                return jnp.concatenate([w, w[::-1]])
+
+            return x * jax.jit(archinspect_filter_bank)(self.weight).sum()
+
+    p = count_params(OnlyBank(jnp.ones(4)), input_shape=(2,))
+    assert (p.total, p.materialized) == (4, 8)
+    assert p.banks[0].expanded == ("weight",)
+
+
+def test_plain_family_unchanged():
+    spec = load_spec_text(
+        "model: {family: ConvNet, num_spatial_dims: 2, in_channels: 1, out_channels: 1,"
+        " hidden_channels: 4, depth: 1}\n",
+        "plain.yaml",
+    )
+    report = count_report(spec, depth=None)
+    # 1->4 and 4->1, 3x3, biased: (4*9 + 4) + (1*4*9 + 1) = 77; nothing expanded
+    assert report.params.learnable == report.params.materialized == 77
+    assert report.params.banks == ()
+    assert all(r.materialized is None for r in report.rows)
