@@ -45,7 +45,7 @@ def inverse(a: int) -> int:
 
 
 def label(s: int) -> str:
-    """"e", "r", "r2", "r3", "m", "r m", "r2 m", "r3 m"."""
+    """ "e", "r", "r2", "r3", "m", "r m", "r2 m", "r3 m"."""
     i, j = split(s)
     rot = "" if i == 0 else ("r" if i == 1 else f"r{i}")
     parts = [p for p in (rot, "m" if j else "") if p]

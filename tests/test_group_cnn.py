@@ -73,15 +73,23 @@ def test_reason_lines_and_row_materialized():
         "layers[0]": (1260, 5040),
     }
     with_bias = count_report(spec_of(group="D4", use_bias=True, **EXAMPLE), depth=None)
-    assert any(n.endswith("materialized ×8 = 20,160; bias 7, one per G-channel, not expanded")
-               for n in with_bias.notes)
+    assert any(
+        n.endswith("materialized ×8 = 20,160; bias 7, one per G-channel, not expanded")
+        for n in with_bias.notes
+    )
 
 
 def test_three_layers_and_other_kernel():
     # lifting 2->4 (k=5): 4*2*25 = 200; 4->6: 6*4*4*25 = 2,400; 6->1: 1*6*4*25 = 600; biases 11
     report = count_report(
-        spec_of(group="C4", in_channels=2, hidden_channels=[4, 6], out_channels=1,
-                kernel_size=5, resolution=9),
+        spec_of(
+            group="C4",
+            in_channels=2,
+            hidden_channels=[4, 6],
+            out_channels=1,
+            kernel_size=5,
+            resolution=9,
+        ),
         depth=None,
     )
     assert report.params.learnable == 200 + 2400 + 600 + 4 + 6 + 1

@@ -72,7 +72,8 @@ def measure(model: Any, input_shape: tuple[int, ...], dtype: str) -> Expansion:
         for eqn in jaxpr.eqns:
             subs = sub_jaxprs(eqn)
             if eqn.primitive.name in CALLS and eqn.params.get("name") == BANK_NAME:
-                found.append((frozenset(sources(eqn.invars)), sum(_size(v.aval) for v in eqn.outvars)))
+                built = sum(_size(v.aval) for v in eqn.outvars)
+                found.append((frozenset(sources(eqn.invars)), built))
                 continue
             if eqn.primitive.name in CALLS and len(subs) == 1:
                 inner = subs[0][0]
@@ -122,9 +123,7 @@ def _common_parent(paths: tuple[str, ...]) -> str:
     return parents.pop() if len(parents) == 1 else ""
 
 
-def materialized(
-    leaves: list[LeafRow], read: frozenset[str], expansion: Expansion
-) -> int:
+def materialized(leaves: list[LeafRow], read: frozenset[str], expansion: Expansion) -> int:
     """Stored arrays read directly, plus every bank built from stored arrays."""
     stored = sum(leaf.params for leaf in leaves if leaf.name in read - expansion.expanded)
     return stored + sum(bank.materialized for bank in expansion.banks)

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from archinspect.analysis.banks import explain
 from archinspect.analysis.flops import per_layer_flops
 from archinspect.analysis.memory import activation_bytes, xla_memory
-from archinspect.analysis.banks import explain
 from archinspect.analysis.params import measured_summary, module_rows
 from archinspect.analysis.platform import on_platform, resolve
 from archinspect.analysis.programs import forward_program, train_step_program, xla_flops

@@ -50,10 +50,17 @@ class GroupCNN(eqx.Module):
             )
         widths = [*hidden_channels, out_channels]
         keys = jax.random.split(key, len(widths))
-        common = {"kernel_size": kernel_size, "padding": padding, "use_bias": use_bias}
-        self.lifting = LiftingConv(group, in_channels, widths[0], key=keys[0], **common)
+        self.lifting = LiftingConv(
+            group,
+            in_channels,
+            widths[0],
+            kernel_size,
+            padding=padding,
+            use_bias=use_bias,
+            key=keys[0],
+        )
         self.layers = [
-            GroupConv(group, c_in, c_out, key=k, **common)
+            GroupConv(group, c_in, c_out, kernel_size, padding=padding, use_bias=use_bias, key=k)
             for c_in, c_out, k in zip(widths[:-1], widths[1:], keys[1:], strict=True)
         ]
         self.pool = None if pool_orientations is None else OrientationPool(group, pool_orientations)
