@@ -200,3 +200,72 @@ def test_plain_family_unchanged():
     assert report.params.learnable == report.params.materialized == 77
     assert report.params.banks == ()
     assert all(r.materialized is None for r in report.rows)
+
+
+# --- widths that match a plain CNN -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n", "order", "by", "width"),
+    [
+        (64, 4, "params", 32),  # 64 / sqrt(4) = 32 exactly
+        (64, 4, "compute", 16),  # 64 / 4
+        (64, 8, "params", 22),  # 64 / sqrt(8) = 22.63 -> 22 (22^2 * 8 = 3,872 <= 4,096 < 23^2 * 8)
+        (64, 8, "compute", 8),  # 64 / 8
+        (3, 8, "compute", 1),  # 3 / 8 = 0.375 -> at least 1
+        (5, 4, "params", 2),  # 5 / 2 = 2.5 -> 2
+    ],
+)
+def test_matched_width(n, order, by, width):
+    from archinspect.families.group_cnn import matched_width
+
+    assert matched_width(n, order, by) == width
+
+
+def _invoke(*args: str):
+    from typer.testing import CliRunner
+
+    from archinspect.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_count_match_cnn(tmp_path):
+    path = tmp_path / "g.yaml"
+    path.write_text(
+        "model: {family: GroupCNN, num_spatial_dims: 2, group: C4, in_channels: 3,"
+        " hidden_channels: [5, 5], out_channels: 7, use_bias: false}\ninput: {resolution: 8}\n"
+    )
+    result = _invoke("count", str(path), "--match-cnn", "64", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    # widths 32, 32: lifting 3->32: 32*3*9 = 864; 32->32: 32*32*4*9 = 36,864; 32->7: 7*32*4*9
+    learnable = 864 + 36864 + 8064
+    assert data["params"]["learnable"] == learnable
+    assert data["params"]["materialized"] == 4 * learnable
+    assert data["notes"][0] == (
+        "matched to a plain CNN of 64 channels by params: hidden_channels = [32, 32] G-channels"
+        " of 4 orientations (64/√4 = 32.00, rounded down, at least 1); a hidden layer stores"
+        " 4·32²·k² = 4,096·k² weights against 64²·k² = 4,096·k² for the plain conv, and"
+        " computes like a plain conv of 4·32 = 128 channels (--by compute for the other rule)"
+    )
+    compute = _invoke("count", str(path), "--match-cnn", "64", "--by", "compute", "-f", "json")
+    data = json.loads(compute.stdout)
+    # widths 16, 16: 16*3*9 = 432; 16*16*4*9 = 9,216; 7*16*4*9 = 4,032
+    assert data["params"]["learnable"] == 432 + 9216 + 4032
+
+
+def test_match_cnn_refused_elsewhere(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "model: {family: ConvNet, num_spatial_dims: 2, in_channels: 1, out_channels: 1}\n"
+    )
+    result = _invoke("count", str(path), "--match-cnn", "8")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: --match-cnn compares group-CNN widths with a plain CNN; it applies to the "
+        "families GroupCNN, not to ConvNet\n"
+    )
+    alone = _invoke("count", str(path), "--by", "compute")
+    assert alone.exit_code == 2
+    assert alone.stderr == "error: --by chooses how --match-cnn N matches; give --match-cnn N\n"

@@ -12,6 +12,25 @@ from archinspect.report import CountReport
 from archinspect.spec.model import Spec
 
 
+def match_cnn(spec: Spec, n: int, by: str) -> tuple[list[str], str]:
+    """The `--set` overrides that match the spec's family with a plain CNN of n channels
+    (`count --match-cnn N --by params|compute`), and the line that explains them."""
+    import json
+
+    from archinspect.errors import UsageError
+    from archinspect.families import FAMILIES
+
+    family = FAMILIES.get(spec.family) if spec.target is None else None
+    if family is None or family.match_cnn is None:
+        able = ", ".join(f.name for f in FAMILIES.values() if f.match_cnn is not None)
+        raise UsageError(
+            f"error: --match-cnn compares group-CNN widths with a plain CNN; it applies to the "
+            f"families {able}, not to {spec.target or spec.family}"
+        )
+    overrides, note = family.match_cnn(spec.args, n, by)
+    return [f"model.{k}={json.dumps(v)}" for k, v in overrides.items()], note
+
+
 def count_report(
     spec: Spec,
     depth: int | None = 2,

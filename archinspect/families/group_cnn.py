@@ -54,6 +54,23 @@ def matched_width(n: int, order: int, by: str) -> int:
     return max(w, 1)
 
 
+def match_cnn(args: Args, n: int, by: str) -> tuple[Args, str]:
+    """Every hidden width set to the G-channel width that matches a plain CNN of n channels."""
+    s = GROUPS[args["group"]]
+    w = matched_width(n, s, by)
+    hidden = [w] * len(args["hidden_channels"])
+    rule = f"{n}/√{s} = {n / math.sqrt(s):.2f}" if by == "params" else f"{n}/{s} = {n / s:.2f}"
+    other = "compute" if by == "params" else "params"
+    note = (
+        f"matched to a plain CNN of {n} channels by {by}: hidden_channels = {hidden} "
+        f"G-channels of {s} orientations ({rule}, rounded down, at least 1); a hidden layer "
+        f"stores {s}·{w}²·k² = {s * w * w:,}·k² weights against {n}²·k² = {n * n:,}·k² for the "
+        f"plain conv, and computes like a plain conv of {s}·{w} = {s * w} channels "
+        f"(--by {other} for the other rule)"
+    )
+    return {"hidden_channels": hidden}, note
+
+
 def cross_check(args: Args) -> list[tuple[str, str]]:
     dims = args.get("num_spatial_dims")
     if dims != 2:
@@ -96,6 +113,7 @@ FAMILY = Family(
         ),
     ),
     cross_check=cross_check,
+    match_cnn=match_cnn,
     notes=(
         "learnable counts the stored base filters; materialized the filter bank each layer builds "
         "from them (S rotated/mirrored copies), measured from the traced forward pass",
