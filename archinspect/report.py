@@ -385,3 +385,58 @@ class SolveResult:
     binding: tuple[str, ...]  # the limits the next value crosses
     probes: int
     next_error: str | None = None  # why the next value's config is invalid, if it is
+
+
+@dataclass(frozen=True)
+class ElementError:
+    """How far the output of one transformed input is from the transformed output."""
+
+    element: int  # numbered as archinspect/groups.py does
+    label: str  # "r", "r2 m", ...
+    description: str  # "rotate 90°", ...
+    absolute: float  # max |model(g x) - g model(x)|
+    relative: float  # absolute / max |model(x)|
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A reason the check can fail that archinspect detects in the model or the input."""
+
+    kind: str  # "even_kernel_same" | "input_parity" | "stride" | "plain_layer"
+    path: str  # the module ("" for the root), or the operation when no module is known
+    message: str
+
+
+@dataclass(frozen=True)
+class EquivarianceReport:
+    """`archinspect equivariance`: every group element applied to a random input."""
+
+    name: str
+    spec: str | None
+    family: str
+    group: str
+    order: int
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    orientation_axis: int | None  # None: the output is checked for invariance
+    packed: bool  # the orientation axis holds channels x orientations, orientation fastest
+    spatial: bool  # the output's last two axes are spatial (rotated with the input)
+    tolerance: float  # relative to the largest output magnitude
+    seed: int
+    per_element: tuple[ElementError, ...]
+    causes: tuple[Cause, ...]  # detected; shown when the check fails
+    estimated_bytes: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def max_absolute(self) -> float:
+        return max(e.absolute for e in self.per_element)
+
+    @property
+    def max_relative(self) -> float:
+        return max(e.relative for e in self.per_element)
+
+    @property
+    def ok(self) -> bool:
+        return all(e.ok for e in self.per_element)

@@ -4,7 +4,7 @@ Each command parses its options, calls a use case (archinspect.commands), render
 (archinspect.render) and prints or exits; nothing else.
 """
 
-from archinspect.cli import budgets, model, specs
+from archinspect.cli import budgets, equivariance, model, specs
 from archinspect.cli.app import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
@@ -20,6 +20,7 @@ COMMANDS = (
     model.shapes,
     model.inspect,
     model.rf,
+    equivariance.equivariance,
     budgets.sweep,
     budgets.solve,
     budgets.check,

@@ -102,6 +102,9 @@ class Family:
     # `count --match-cnn N --by params|compute`: (argument overrides, a one-line explanation)
     # that make the family comparable with a plain CNN of N channels (group CNNs' widths).
     match_cnn: Callable[[Args, int, str], tuple[Args, str]] | None = None
+    # `archinspect equivariance`: (group, output axis of the orientations or None when the
+    # output is invariant) of the family's models, from the validated arguments.
+    symmetry: Callable[[Args], tuple[str, int | None]] | None = None
 
     @property
     def all_args(self) -> tuple[Arg, ...]:

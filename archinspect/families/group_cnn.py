@@ -71,6 +71,12 @@ def match_cnn(args: Args, n: int, by: str) -> tuple[Args, str]:
     return {"hidden_channels": hidden}, note
 
 
+def symmetry(args: Args) -> tuple[str, int | None]:
+    """Orientations on the output's channel axis (C * S, orientation fastest), or none when
+    pooled over them."""
+    return args["group"], None if args.get("pool_orientations") else 0
+
+
 def cross_check(args: Args) -> list[tuple[str, str]]:
     dims = args.get("num_spatial_dims")
     if dims != 2:
@@ -114,6 +120,7 @@ FAMILY = Family(
     ),
     cross_check=cross_check,
     match_cnn=match_cnn,
+    symmetry=symmetry,
     notes=(
         "learnable counts the stored base filters; materialized the filter bank each layer builds "
         "from them (S rotated/mirrored copies), measured from the traced forward pass",
@@ -121,5 +128,7 @@ FAMILY = Family(
         "parameters => N/sqrt(S) G-channels (C4: N/2, D4: N/2.83); equal compute => N/S "
         "(C4: N/4, D4: N/8). `archinspect count SPEC --match-cnn N --by params|compute` sets "
         "every hidden width so (rounded down, at least 1) and counts",
+        "`archinspect equivariance SPEC` checks numerically that rotating (and mirroring) the "
+        "input rotates the output and permutes its orientations, and names what breaks it",
     ),
 )
