@@ -86,8 +86,11 @@ def measure(model: Any, input_shape: tuple[int, ...], dtype: str) -> Expansion:
         direct.update(sources(jaxpr.outvars))
 
     walk(live, env)
+    if not found:
+        return Expansion((), frozenset())
     path_of = {id(x): path for path, x in array_leaves(model)}
-    paths = [path_of[id(flat[i])] for i in where]
+    # A wrapper (Flax) may flatten to other objects than its tree shows: named by position.
+    paths = [path_of.get(id(flat[i]), f"<array {n}>") for n, i in enumerate(where)]
     modules = dict(module_tree(model))
     sizes = {path: _size(x) for path, x in array_leaves(model)}
     banked = {i for leaf_ids, _ in found for i in leaf_ids}
@@ -103,7 +106,7 @@ def measure(model: Any, input_shape: tuple[int, ...], dtype: str) -> Expansion:
                 path=owner,
                 sources=names,
                 expanded=tuple(n for n in names if n in expanded),
-                learnable=sum(sizes[n] for n in names),
+                learnable=sum(sizes.get(n, 0) for n in names),
                 materialized=size,
                 group=getattr(module, "group", None),
                 order=getattr(module, "order", None),

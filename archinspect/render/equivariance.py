@@ -50,7 +50,11 @@ def grid(report: EquivarianceReport) -> Grid[ElementError]:
 
 def _checked(r: EquivarianceReport) -> str:
     if r.orientation_axis is None:
-        what = "invariance" if not r.spatial else "rotation of space, orientations untouched"
+        what = (
+            "invariance (no spatial axes)"
+            if not r.spatial
+            else "space rotated with the input; no orientation axis (invariant to orientations)"
+        )
     else:
         packed = " (channels × orientations, orientation fastest)" if r.packed else ""
         what = f"rotation of space and orientations on output axis {r.orientation_axis}{packed}"
