@@ -159,12 +159,15 @@ class _Tiled(eqx.Module):
 
     weight: jax.Array
 
-    def __call__(self, x):
+    def filter_bank(self):
         def archinspect_filter_bank(w):
             return jnp.tile(w, 3)
 
         assert archinspect_filter_bank.__name__ == BANK_NAME
-        return x * jax.jit(archinspect_filter_bank)(self.weight).sum() + self.weight.sum() * 0
+        return jax.jit(archinspect_filter_bank)(self.weight)
+
+    def __call__(self, x):
+        return x * self.filter_bank().sum() + self.weight.sum() * 0
 
 
 def test_materialized_is_the_size_of_the_built_bank():
@@ -178,11 +181,14 @@ def test_materialized_stays_measured_when_a_bank_is_only_read():
     class OnlyBank(eqx.Module):
         weight: jax.Array
 
-        def __call__(self, x):
+        def filter_bank(self):
             def archinspect_filter_bank(w):
                 return jnp.concatenate([w, w[::-1]])
 
-            return x * jax.jit(archinspect_filter_bank)(self.weight).sum()
+            return jax.jit(archinspect_filter_bank)(self.weight)
+
+        def __call__(self, x):
+            return x * self.filter_bank().sum()
 
     p = count_params(OnlyBank(jnp.ones(4)), input_shape=(2,))
     assert (p.total, p.materialized) == (4, 8)
@@ -269,3 +275,33 @@ def test_match_cnn_refused_elsewhere(tmp_path):
     alone = _invoke("count", str(path), "--by", "compute")
     assert alone.exit_code == 2
     assert alone.stderr == "error: --by chooses how --match-cnn N matches; give --match-cnn N\n"
+
+
+def test_every_format_shows_learnable_and_materialized():
+    """configs/gcnn_c4.yaml: learnable 1,395 (135 + 1,260), materialized 5,580 (4 x that)."""
+    from archinspect.cli import app
+
+    config = "configs/gcnn_c4.yaml"
+    from typer.testing import CliRunner
+
+    runner_ = CliRunner()
+
+    def out(*args):
+        result = runner_.invoke(app, [*args])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    table = out("count", config)
+    assert "learnable         1,395" in table and "materialized      5,580" in table
+    markdown = out("count", config, "-f", "markdown")
+    assert "| learnable | 1,395 |" in markdown and "| materialized | 5,580 |" in markdown
+    csv_lines = out("count", config, "-f", "csv").splitlines()
+    assert csv_lines[0] == "path,type,depth,own_params,params,materialized,folded,arrays"
+    assert csv_lines[1].startswith("lifting,LiftingConv,1,135,135,540,")
+    params = json.loads(out("count", config, "-f", "json"))["params"]
+    assert (params["learnable"], params["materialized"]) == (1395, 5580)
+    assert [(b["path"], b["learnable"], b["materialized"]) for b in params["filter_banks"]] == [
+        ("lifting", 135, 540),
+        ("layers[0]", 1260, 5040),
+    ]
+    assert "materialized     5,580" in out("shapes", config, "--no-rf")

@@ -1,8 +1,9 @@
 """Filter banks built in the forward pass: how materialized exceeds learnable.
 
 A group convolution stores base filters and builds, in every forward pass, a bank S times
-larger from them (archinspect/layers/group_conv.py). It builds it inside one call named
-`archinspect_filter_bank`, so the traced program shows it: the bank's size is the size of what
+larger from them (archinspect/layers/group_conv.py). Such a module has a `filter_bank` method
+and builds the bank inside one call named `archinspect_filter_bank`, so the traced program
+shows it: the bank's size is the size of what
 that call returns, measured, never a formula. A stored array that only such a call reads is
 not materialized as stored (its bank is, instead); one that anything else reads directly is
 materialized as stored too.
@@ -31,6 +32,12 @@ class Expansion:
 
     banks: tuple[FilterBank, ...]
     expanded: frozenset[str]
+
+
+def builds_banks(model: Any) -> bool:
+    """Whether some module of the tree builds a bank: it has a `filter_bank` method (the
+    group convolutions do), which calls the function named `archinspect_filter_bank`."""
+    return any(callable(getattr(node, "filter_bank", None)) for _, node in module_tree(model))
 
 
 def _size(aval: Any) -> int:

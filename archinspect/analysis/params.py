@@ -258,6 +258,8 @@ def _with_banks(
     place of the stored filters they are built from (archinspect/analysis/banks.py)."""
     from archinspect.analysis import banks
 
+    if not banks.builds_banks(model):
+        return summary  # no second trace for the models that build none
     expansion = banks.measure(model, input_shape, dtype)
     if not expansion.banks:
         return summary
