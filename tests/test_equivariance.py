@@ -173,6 +173,19 @@ class Pure(eqx.Module):
         return self.group(jax.nn.relu(self.lifting(x)))
 
 
+class Unpacked(eqx.Module):
+    """A D4 lifting conv whose output is (C, S, H, W): orientations on an axis of their own."""
+
+    lifting: LiftingConv
+
+    def __init__(self, *, key):
+        self.lifting = LiftingConv("D4", 1, 2, 3, key=key)
+
+    def __call__(self, x):
+        y = self.lifting(x)
+        return y.reshape(2, 8, *y.shape[1:])
+
+
 class Strided(eqx.Module):
     """A plain max pool, window 2, stride 2 over space, after a lifting conv."""
 
@@ -208,6 +221,13 @@ def _target(name: str, resolution: int, **kwargs):
 def test_target_with_orientation_axis_passes():
     report = _target("Pure", 6, group="C4", orientation_axis=0)
     assert report.ok and report.family == "tests.test_equivariance:Pure"
+
+
+def test_orientation_axis_of_its_own():
+    report = _target("Unpacked", 5, group="D4", orientation_axis=1)
+    assert report.ok and not report.packed and report.output_shape == (2, 8, 5, 5)
+    # the same output read as if it had no orientations fails: the channels must permute
+    assert not _target("Unpacked", 5, group="D4", orientation_axis=None).ok
 
 
 def test_plain_layer_named_by_path():
