@@ -315,3 +315,26 @@ def test_every_format_shows_learnable_and_materialized():
     shapes = out("shapes", config, "--no-rf")
     assert re.search(r"^learnable +1,395$", shapes, re.MULTILINE)
     assert re.search(r"^materialized +5,580 ", shapes, re.MULTILINE)
+
+
+def test_families_explains_both_comparisons():
+    from typer.testing import CliRunner
+
+    from archinspect.cli import app
+
+    result = CliRunner().invoke(app, ["families", "GroupCNN", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    [family] = json.loads(result.stdout)["families"]
+    notes = " ".join(family["notes"])
+    assert "equal parameters => N/sqrt(S) G-channels (C4: N/2, D4: N/2.83)" in notes
+    assert "equal compute => N/S (C4: N/4, D4: N/8)" in notes
+    assert 64 / 8**0.5 == pytest.approx(22.63, abs=0.01)  # D4's N/2.83, by hand
+    assert [a["name"] for a in family["arguments"]][3:] == [
+        "group",
+        "hidden_channels",
+        "kernel_size",
+        "padding",
+        "use_bias",
+        "activation",
+        "pool_orientations",
+    ]
