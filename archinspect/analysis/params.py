@@ -199,10 +199,10 @@ def summarize(leaves: list[LeafRow], read: frozenset[str] | None = None) -> Para
     materialized: int | None = None
     unread: tuple[str, ...] = ()
     if read is not None:
-        # Materialized counts each stored array the forward pass reads, as stored. A family
-        # that expands a stored filter into a larger bank (group convolutions) will count the
-        # bank it computes with here, so materialized can exceed learnable; `unread` stays the
-        # stored arrays nothing reads.
+        # Materialized counts each stored array the forward pass reads, as stored;
+        # `measured_summary` then counts a filter bank built from stored filters (group
+        # convolutions, archinspect/analysis/banks.py) in place of the filters it is built
+        # from, so materialized can exceed learnable. `unread`: stored arrays nothing reads.
         materialized = sum(leaf.params for leaf in leaves if leaf.name in read)
         unread = tuple(leaf.name for leaf in leaves if leaf.name not in read)
     return ParamSummary(
