@@ -34,19 +34,12 @@ from archinspect.report import Cause, ElementError
 WINDOWED = ("conv_general_dilated", "reduce_window_max", "reduce_window_sum", "reduce_window")
 
 
-def transform(x: Any, g: int) -> Any:
-    """L_g on the last two axes (the same convention as the group convolutions' banks); numpy
-    or JAX arrays alike."""
+def transform(x: np.ndarray, g: int) -> np.ndarray:
+    """L_g on the last two axes (the same convention as the group convolutions' banks)."""
     turns, mirrored = groups.split(g)
     if mirrored:
         x = x[..., :, ::-1]
-    return np.rot90(x, turns, axes=(-2, -1)) if isinstance(x, np.ndarray) else _jnp_rot(x, turns)
-
-
-def _jnp_rot(x: Any, turns: int) -> Any:
-    import jax.numpy as jnp
-
-    return jnp.rot90(x, turns, axes=(-2, -1))
+    return np.rot90(x, turns, axes=(-2, -1))
 
 
 def expected(
