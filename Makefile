@@ -1,21 +1,30 @@
 # The two commands a newcomer needs are `make demo` and `make test`;
 # each creates .venv and installs what it needs by itself.
+# `make demo` installs what a user installs (the package alone); `make test`, `make lint` and
+# `make bench` add the test extra and the dev extra (ruff, which `make test` runs, and mypy).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+USER_STAMP := $(VENV)/.installed-user
+STAMP := $(VENV)/.installed-test
 
 .PHONY: demo test test-all lint install bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+
+$(USER_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	touch $(USER_STAMP)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[plot,test,dev]'
+	touch $(USER_STAMP) $(STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(USER_STAMP)
 	$(BIN)/archinspect count configs/unet.yaml
 
 test: $(STAMP)

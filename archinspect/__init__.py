@@ -16,6 +16,7 @@ _EXPORTS = {
     "shapes": "archinspect.api",
     "receptive_field": "archinspect.api",
     "inspect": "archinspect.api",
+    "diff": "archinspect.api",
     "load_spec": "archinspect.spec.load",
     "load_spec_text": "archinspect.spec.load",
     "Spec": "archinspect.spec.model",

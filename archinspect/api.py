@@ -250,3 +250,68 @@ def receptive_field(
     if isinstance(module, ChannelsLast):
         report = _unwrapped(report)
     return dataclasses.replace(report, spec=None)
+
+
+def diff(
+    a: Any,
+    b: Any,
+    x: Any,
+    x_b: Any = None,
+    *,
+    flops: bool = False,
+    memory: bool = False,
+    depth: int | None = 2,
+    batch_size: int = 1,
+    platform: str | None = None,
+    names: tuple[str, str] = ("A", "B"),
+) -> _Report:
+    """Two models side by side (`archinspect diff`): parameters (total, learnable,
+    materialized, per module) with the differences B - A and the ratios B / A, input and output
+    shapes, receptive field; XLA's FLOPs and memory when asked for.
+
+    **Arguments:**
+
+    - `a`, `b`: Equinox modules (or Flax NNX modules), concrete or abstract.
+    - `x`: one input for both (for `b` too unless `x_b` is given): an array, a
+        `jax.ShapeDtypeStruct` or a shape tuple, unbatched, in the model's convention
+        (channels first for Equinox, channels last for Flax).
+    - `x_b`: `b`'s input when it differs from `a`'s (another resolution or channel count).
+    - `flops`, `memory`: compile both forward passes (and training steps for memory), never
+        run them; without them nothing is compiled.
+    - `depth`: module rows deeper than this are folded into their parent (None: every row).
+    - `batch_size`, `platform`: for the compiled programs, as for `inspect`.
+    - `names`: the two reports' names.
+
+    **Returns:**
+
+    A `DiffReport` shown as `archinspect diff` shows it; `.to_dict()` gives what
+    `archinspect diff --format json` prints (`spec` is None on both sides).
+    """
+    from archinspect.build.live import input_of, layout_of, live_model, live_spec
+    from archinspect.commands.diff import diff_report
+    from archinspect.errors import ArgumentError
+
+    caller = "archinspect.diff"
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ArgumentError(f"{caller}: `batch_size` (={batch_size!r}) must be a positive integer")
+    specs, modules = [], []
+    for model, given, name in zip((a, b), (x, x if x_b is None else x_b), names, strict=True):
+        layout = layout_of(model, None)
+        module, family, _ = live_model(caller, model, layout)
+        shape, dtype = input_of(caller, given, layout)
+        specs.append(live_spec(caller, name, family, shape, dtype, batch_size))
+        modules.append(module)
+    report = diff_report(
+        specs[0],
+        specs[1],
+        depth=depth,
+        flops=flops,
+        memory=memory,
+        platform=platform,
+        models=(modules[0], modules[1]),
+    )
+    return dataclasses.replace(
+        report,
+        a=dataclasses.replace(report.a, spec=None),
+        b=dataclasses.replace(report.b, spec=None),
+    )

@@ -1,4 +1,7 @@
-"""Ctrl-C (SIGINT) that always ends the program: exit 130, and no report written.
+"""Ctrl-C (SIGINT) that always ends the program: exit 130, and no report written. SIGTERM (a CI
+job cancelled, `kill`, `timeout`) ends it the same way with exit 143: without a handler the
+process would die wherever it stands, possibly between writing a report's temporary file and
+moving it into place, leaving that file behind.
 
 Python turns SIGINT into a KeyboardInterrupt raised wherever the main thread happens to be, and
 some places swallow it: a garbage-collection callback (JAX registers one) or a weakref callback
@@ -27,11 +30,13 @@ from typing import Any
 RETRY_S = 0.1
 EXIT_CODE = 130  # 128 + SIGINT, as the shell reports a program it interrupted
 MESSAGE = "interrupted"
+MESSAGES: dict[int, str] = {signal.SIGINT: MESSAGE, signal.SIGTERM: "terminated"}
 
 
 class _State:
-    requested = False  # a SIGINT arrived
-    delivered = False  # the CLI caught it and is exiting with 130
+    requested = False  # a SIGINT (or SIGTERM) arrived
+    delivered = False  # the CLI caught it and is exiting with exit_code()
+    signum: int = signal.SIGINT  # the first signal that arrived
 
 
 _state = _State()
@@ -41,6 +46,7 @@ def install() -> None:
     """Route SIGINT through the recording handler (main thread only, as `signal` requires),
     and keep a swallowed one from printing Python's "Exception ignored" traceback."""
     signal.signal(signal.SIGINT, _on_sigint)
+    signal.signal(signal.SIGTERM, _on_sigint)
     previous = sys.unraisablehook
 
     def hook(unraisable: Any) -> None:
@@ -55,6 +61,7 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
         return  # already on the way out; a second Ctrl-C changes nothing
     if not _state.requested:
         _state.requested = True
+        _state.signum = signum
         threading.Thread(target=_retry, name="archinspect-sigint", daemon=True).start()
     if isinstance(sys.exc_info()[1], KeyboardInterrupt):
         return  # one is propagating already: let the cleanup it runs (finally, __exit__) finish
@@ -88,6 +95,17 @@ def _retry() -> None:
             _thread.interrupt_main(signal.SIGINT)
 
 
+def exit_code() -> int:
+    """128 + the signal number, as a shell reports a program a signal ended: 130 for SIGINT,
+    143 for SIGTERM."""
+    return 128 + int(_state.signum)
+
+
+def message() -> str:
+    """The one word said on standard error: "interrupted" (SIGINT) or "terminated" (SIGTERM)."""
+    return MESSAGES.get(_state.signum, MESSAGE)
+
+
 def requested() -> bool:
     """True once a SIGINT has arrived, whether or not its KeyboardInterrupt was swallowed."""
     return _state.requested
@@ -116,7 +134,7 @@ def finish() -> None:
     if not _state.requested:
         return
     for stream, text in (
-        (sys.stderr, "" if _state.delivered else MESSAGE + "\n"),
+        (sys.stderr, "" if _state.delivered else message() + "\n"),
         (sys.stdout, ""),
     ):
         try:
@@ -125,4 +143,4 @@ def finish() -> None:
                 stream.flush()
         except (OSError, ValueError):
             pass
-    os._exit(EXIT_CODE)
+    os._exit(exit_code())

@@ -12,6 +12,8 @@
   so `-o /dev/stdout >> log` keeps the log.
 - A directory, a block device or a socket is refused.
 
+`append_text` appends instead (`check --summary`, a file every step of a CI job adds to).
+
 `check_target` looks at the target before any work starts (the CLI calls it when it parses
 `--output`), so a report that cannot be written is an exit-2 message at once, not after a long
 computation; `write_atomic` and `write_file` then write it. Every failure is a
@@ -149,6 +151,28 @@ def _replace(real: str, write: Callable[[BinaryIO], object], option: str, shown:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def append_text(path: str, text: str, option: str) -> None:
+    """Append `text` (UTF-8) to `path`, creating it: a step summary (`check --summary
+    "$GITHUB_STEP_SUMMARY"`) is one file that every step of a job appends to, never replaces.
+    The text is written in one call on a file opened for appending, so two writers never
+    interleave within it."""
+    if not path:
+        raise FileError(f"error: {option} needs a file name, got ''")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    except IsADirectoryError:
+        raise FileError(
+            f"error: cannot write {option} {path}: it is a directory; give a file name"
+        ) from None
+    except OSError as exc:
+        raise _cannot(option, path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+    except OSError as exc:
+        raise _cannot(option, path, exc) from None
 
 
 def _through_proc(path: str) -> bool:

@@ -440,3 +440,106 @@ class EquivarianceReport:
     @property
     def ok(self) -> bool:
         return all(e.ok for e in self.per_element)
+
+
+@dataclass(frozen=True)
+class DiffSide:
+    """One of the two specs of `archinspect diff`: which spec it is."""
+
+    name: str
+    spec: str | None  # the spec file; None for a live model (the Python API)
+    family: str
+    target: str | None
+    overrides: tuple[str, ...] = ()  # KEY=VALUE from the command line (--set, --set-a/-b)
+
+
+@dataclass(frozen=True)
+class ArgumentDiff:
+    """An argument whose value differs between A and B (defaults filled in on both sides, so an
+    explicit default equals an omitted one); `in_a`/`in_b` False: the argument is not one of that
+    side's family (its value is then None)."""
+
+    name: str  # the spec key, as --set writes it: "model.hidden_channels", "input.resolution"
+    a: Any
+    b: Any
+    in_a: bool = True
+    in_b: bool = True
+
+    @property
+    def status(self) -> str:
+        return "only in A" if not self.in_b else "only in B" if not self.in_a else "differs"
+
+
+def _difference(a: Any, b: Any) -> int | None:
+    """B - A when both are integers (exact); None for anything else."""
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (a, b))
+    return b - a if ints else None
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    """B / A when both are integers and A is not 0."""
+    return b / a if _difference(a, b) is not None and a != 0 else None
+
+
+@dataclass(frozen=True)
+class FigureDiff:
+    """One figure of both specs: parameters, output shape, receptive field, FLOPs, memory.
+    A figure one side could not measure (materialized parameters, a receptive field the
+    analysis cannot model) is None there; a note says why."""
+
+    key: str  # "params.total", "output_shape", "receptive_field.per_axis", "flops.per_sample"
+    a: Any  # int, a shape, per-axis (backward, forward) extents, a bool, or None
+    b: Any
+
+    @property
+    def status(self) -> str:
+        return "same" if self.a == self.b else "differs"
+
+    @property
+    def difference(self) -> int | None:
+        return _difference(self.a, self.b)
+
+    @property
+    def ratio(self) -> float | None:
+        return _ratio(self.a, self.b)
+
+
+@dataclass(frozen=True)
+class ModuleDiff:
+    """A module path of the `count` tree (folded to the same depth on both sides) with its
+    parameters in A and in B; a module only in one spec has None on the other side."""
+
+    path: str  # "" for the root
+    depth: int
+    type_a: str | None
+    type_b: str | None
+    a: int | None  # parameters in its whole subtree
+    b: int | None
+
+    @property
+    def status(self) -> str:
+        if self.a is None or self.b is None:
+            return "only in A" if self.b is None else "only in B"
+        return "same" if (self.a, self.type_a) == (self.b, self.type_b) else "differs"
+
+    @property
+    def difference(self) -> int | None:
+        return _difference(self.a, self.b)
+
+    @property
+    def ratio(self) -> float | None:
+        return _ratio(self.a, self.b)
+
+
+@dataclass(frozen=True)
+class DiffReport(Shown):
+    """`archinspect diff A B`: the arguments that differ, the figures of both side by side and
+    the parameters per module, with the exact differences B - A and the ratios B / A."""
+
+    a: DiffSide
+    b: DiffSide
+    arguments: tuple[ArgumentDiff, ...]  # only those that differ
+    figures: tuple[FigureDiff, ...]
+    modules: tuple[ModuleDiff, ...]  # the union of both trees, A's order, B's new paths after
+    depth: int | None
+    notes: tuple[str, ...] = field(default_factory=tuple)

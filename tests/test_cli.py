@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -317,6 +318,51 @@ class TestSchema:
             "model": {"family": "MLP", "num_spatial_dims": 1, "in_channels": 1, "out_channels": 1}
         }
         assert not validator.is_valid(no_points)
+
+    def test_schema_accepts_what_validate_accepts(self, repo_root):
+        """Every spec under tests/specs/ and every YAML example of the README that `validate`
+        accepts is valid against the schema, and so are integer, float and string amounts
+        (integers matched two `oneOf` branches and were rejected)."""
+        import re
+
+        import jsonschema
+        import yaml
+
+        from archinspect.errors import ArchinspectError
+        from archinspect.spec import load_spec_text
+
+        validator = jsonschema.Draft202012Validator(json.loads(invoke("schema").stdout))
+        texts = {str(p): p.read_text() for p in sorted(Path("tests/specs").rglob("*.yaml"))}
+        readme = Path("README.md").read_text()
+        for i, block in enumerate(re.findall(r"```yaml\n(.*?)```", readme, re.S)):
+            texts[f"README.md yaml block {i}"] = block
+        accepted = 0
+        for where, text in texts.items():
+            try:
+                load_spec_text(text, where)
+            except ArchinspectError:
+                continue
+            accepted += 1
+            assert list(validator.iter_errors(yaml.safe_load(text))) == [], where
+        assert accepted >= 5  # tests/specs/check/*.yaml and the README's whole specs
+        amounts = {
+            "model": {
+                "family": "ConvNet",
+                "num_spatial_dims": 1,
+                "in_channels": 1,
+                "out_channels": 1,
+            },
+            "budget": {
+                "max_params": 1_000_000,
+                "max_flops": 5e9,
+                "max_memory": "2.5G",
+                "max_param_bytes": "512Mi",
+            },
+        }
+        load_spec_text(yaml.safe_dump(amounts), "amounts.yaml")  # validate accepts them
+        assert list(validator.iter_errors(amounts)) == []
+        assert not validator.is_valid({**amounts, "budget": {"max_params": 1.5}})
+        assert not validator.is_valid({**amounts, "budget": {"max_params": -1}})
 
     def test_schema_to_file(self, tmp_path):
         target = tmp_path / "schema.json"

@@ -159,3 +159,74 @@ def test_a_closed_stdout_is_fine_with_output(tmp_path: Path):
     )
     assert (result.returncode, result.stderr) == (0, "wrote f.txt\n")
     assert (tmp_path / "f.txt").read_text().startswith("built-in families")
+
+
+def test_sigterm_exits_143_and_leaves_the_old_report(tmp_path: Path):
+    """SIGTERM (a cancelled CI job, `timeout`) ends the run like Ctrl-C: 128 + 15, the old
+    `--output` file untouched and no temporary file left beside it."""
+    out = tmp_path / "out.json"
+    out.write_text("the old report\n")
+    deeper = ["--set", "model.num_levels=5", "--set", "input.resolution=256"]
+    process = subprocess.Popen(
+        [*ARCHINSPECT, "inspect", str(ROOT / "configs/unet.yaml"), *deeper, "-o", "out.json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3.0)
+        assert process.poll() is None, "inspect ended before the signal; the case tests nothing"
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert (process.returncode, stdout, stderr) == (143, "", "terminated\n")
+    assert out.read_text() == "the old report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_two_runs_writing_one_output_never_interleave(tmp_path: Path):
+    """Two runs racing to the same `--output` leave one whole report, either one: each is
+    written to its own temporary file and moved into place in one step."""
+    widths = ("8", "16")
+    solo = {}
+    for width in widths:
+        done = _run(
+            [
+                "count",
+                str(ROOT / "configs/convnet.yaml"),
+                "--set",
+                f"model.hidden_channels={width}",
+                "-f",
+                "json",
+            ]
+        )
+        assert done.returncode == 0, done.stderr
+        solo[width] = done.stdout
+    assert solo["8"] != solo["16"]
+    for _ in range(2):
+        racers = [
+            subprocess.Popen(
+                [
+                    *ARCHINSPECT,
+                    "count",
+                    str(ROOT / "configs/convnet.yaml"),
+                    "--set",
+                    f"model.hidden_channels={width}",
+                    "-f",
+                    "json",
+                    "-o",
+                    "out.json",
+                ],
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for width in widths
+        ]
+        for racer in racers:
+            assert racer.wait(timeout=120) == 0, racer.stderr.read() if racer.stderr else ""
+        assert (tmp_path / "out.json").read_text() in solo.values()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]

@@ -141,10 +141,13 @@ def test_optional_list_may_be_null() -> None:
 
 
 def test_underscored_integers() -> None:
-    text = CONVNET + "  hidden_channels: 1_024\nbudget:\n  max_params: 1_000_000\n"
+    """A budget amount keeps its `_` separators (read as a string by a YAML 1.2 editor, it is
+    the same amount); an argument does not: 1_024 is 1024 to YAML 1.1 and a string to 1.2."""
+    text = CONVNET + "budget:\n  max_params: 1_000_000\n"
     spec = load_spec_text(text, "u.yaml")
-    assert spec.args["hidden_channels"] == 1024
     assert spec.budget == {"max_params": 1_000_000}
+    with pytest.raises(SpecError, match=r"hidden_channels: 1_024 is 1024 in YAML 1.1 and a string"):
+        load_spec_text(CONVNET + "  hidden_channels: 1_024\n", "u.yaml")
 
 
 def test_budget_amounts_are_parsed() -> None:
@@ -785,3 +788,56 @@ def test_target_input_dtype_may_be_float64() -> None:
         "  out_channels: 1\ninput:\n  resolution: [16]\n  dtype: float64\n"
     )
     assert load_spec_text(text, "t.yaml").input.dtype == "float64"
+
+
+def test_yaml_1_1_traps_in_set_values() -> None:
+    """`--set` values are read like the file: `yes` is refused with its unambiguous spelling;
+    a budget amount keeps its `_` separators there too."""
+    runner = CliRunner()
+    path = "configs/convnet.yaml"
+    bad = runner.invoke(app, ["validate", path, "--set", "model.use_bias=yes"])
+    assert bad.exit_code == 2
+    assert bad.stderr.splitlines()[1] == (
+        "  --set model.use_bias=yes, model.use_bias: yes is a boolean only in YAML 1.1 (YAML 1.2 "
+        "readers such as editors see the string 'yes'); write true, or 'yes' in quotes for the "
+        "string"
+    )
+    for amount in ("budget.max_params=1_000_000", "budget={max_params: 1_000_000}"):
+        ok = runner.invoke(app, ["validate", path, "--set", amount])
+        assert ok.exit_code == 0, ok.output
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        (
+            "on",
+            "on is a boolean only in YAML 1.1 (YAML 1.2 readers such as editors see the "
+            "string 'on'); write true, or 'on' in quotes for the string",
+        ),
+        (
+            "Off",
+            "Off is a boolean only in YAML 1.1 (YAML 1.2 readers such as editors see the "
+            "string 'Off'); write false, or 'Off' in quotes for the string",
+        ),
+        # 0o17 = 15: YAML 1.1 reads a leading zero as octal, 1.2 as decimal 17
+        ("017", "017 is the octal number 15 in YAML 1.1 but 17 in YAML 1.2; write 15"),
+        # 1*60 + 5 = 65
+        (
+            "1:05",
+            "1:05 is the base-60 number 65 in YAML 1.1 and a string in YAML 1.2; write 65, "
+            "or '1:05' in quotes for the string",
+        ),
+    ],
+)
+def test_yaml_1_1_traps_are_located(written: str, message: str) -> None:
+    with pytest.raises(SpecError) as exc:
+        load_spec_text(CONVNET + f"  hidden_channels: {written}\n", "t.yaml")
+    assert exc.value.message.splitlines()[1] == (
+        f"  line 6, col 20, model.hidden_channels: {message}"
+    )
+
+
+def test_quoted_and_yaml_1_2_spellings_are_not_traps() -> None:
+    spec = load_spec_text(CONVNET + "  use_bias: true\n  activation: 'tanh'\n", "t.yaml")
+    assert spec.args["use_bias"] is True and spec.args["activation"] == "tanh"

@@ -239,7 +239,9 @@ PACKAGE_SOURCE = textwrap.dedent(
 @pytest.fixture
 def untrusted(tmp_path, monkeypatch):
     """A package on sys.path that writes a sentinel file when imported; a fresh name each
-    time, removed from sys.modules afterwards."""
+    time, removed from sys.modules afterwards. Its directory is on PYTHONPATH too, as a user
+    puts it there: a directory nobody chose is not a place trusted code is imported from
+    (tests/test_trust_locations.py)."""
 
     def make(prefix: str = "untrusted"):
         name = f"{prefix}_{uuid.uuid4().hex[:10]}"
@@ -248,6 +250,7 @@ def untrusted(tmp_path, monkeypatch):
         package.mkdir(parents=True)
         (package / "__init__.py").write_text(PACKAGE_SOURCE.format(sentinel=str(sentinel)))
         monkeypatch.syspath_prepend(str(tmp_path / "site"))
+        monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
         made.append(name)
         return name, sentinel
 

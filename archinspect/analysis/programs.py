@@ -13,6 +13,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from archinspect.analysis.extents import check_extents
 from archinspect.analysis.params import is_array_like
 
 
@@ -25,18 +26,41 @@ def split(model: Any) -> tuple[Any, Any]:
     return dynamic, static
 
 
-def forward_program(model: Any, batch_shape: tuple[int, ...], dtype: str) -> Any:
+def _lower(jitted: Any, what: str, source: str | None, args: list[tuple[str, Any]]) -> Any:
+    """Trace, check every value's size (`archinspect.analysis.extents`), then lower. `args`:
+    the program's arguments with their roles ("params": a tree of the model's arrays, named by
+    their paths; any other role names its one array: "the input", "the target")."""
+    traced = jitted.trace(*(arg for _, arg in args))
+    names = []
+    for role, arg in args:
+        for path, _ in jax.tree_util.tree_flatten_with_path(arg)[0]:
+            shown = jax.tree_util.keystr(path).lstrip(".")
+            names.append(f"the parameter {shown}" if role == "params" else role)
+    check_extents(traced.jaxpr.jaxpr, what, source, names)
+    return traced.lower()
+
+
+def forward_program(
+    model: Any, batch_shape: tuple[int, ...], dtype: str, source: str | None = None
+) -> Any:
     """Lowered batched forward pass: vmap(model) over inputs of `batch_shape`."""
     dynamic, static = split(model)
 
     def forward(params: Any, x: jax.Array) -> Any:
         return jax.vmap(eqx.combine(params, static))(x)
 
-    return jax.jit(forward).lower(dynamic, jax.ShapeDtypeStruct(batch_shape, jnp.dtype(dtype)))
+    x = jax.ShapeDtypeStruct(batch_shape, jnp.dtype(dtype))
+    return _lower(
+        jax.jit(forward), "forward program", source, [("params", dynamic), ("the input", x)]
+    )
 
 
 def train_step_program(
-    model: Any, batch_shape: tuple[int, ...], output_shape: tuple[int, ...], dtype: str
+    model: Any,
+    batch_shape: tuple[int, ...],
+    output_shape: tuple[int, ...],
+    dtype: str,
+    source: str | None = None,
 ) -> Any:
     """Lowered training step: value_and_grad of the mean squared error w.r.t. every floating
     or complex array (integer arrays, such as indices or a Flax model's RNG state, are held
@@ -54,11 +78,12 @@ def train_step_program(
         return jax.value_and_grad(loss)(params, rest, x, y)
 
     dt = jnp.dtype(dtype)
-    return jax.jit(step).lower(
-        trained,
-        fixed,
-        jax.ShapeDtypeStruct(batch_shape, dt),
-        jax.ShapeDtypeStruct(output_shape, dt),
+    x, y = jax.ShapeDtypeStruct(batch_shape, dt), jax.ShapeDtypeStruct(output_shape, dt)
+    return _lower(
+        jax.jit(step),
+        "training step",
+        source,
+        [("params", trained), ("params", fixed), ("the input", x), ("the target", y)],
     )
 
 

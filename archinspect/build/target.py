@@ -2,7 +2,8 @@
 
 Importing runs code, so the top-level package must be trusted before anything is imported:
 archinspect, equinox and pdequinox by default, more only with `--trust PKG` on the command line
-(never from the YAML file, so a changed config in a pull request cannot run new code in CI).
+(never from the YAML file, so a changed config in a pull request cannot run new code in CI), and
+it must be found where it is installed, not in the checkout (`archinspect.build.locations`).
 """
 
 from __future__ import annotations
@@ -51,9 +52,13 @@ def check_not_a_program(target: str, source: str) -> None:
 
 
 def load_target(target: str, trusted: Iterable[str], source: str) -> Callable[..., Any]:
-    """Import the target after the checks (no program, trusted); it must be a callable."""
+    """Import the target after the checks (no program, trusted, found where it is installed:
+    `archinspect.build.locations`); it must be a callable."""
+    from archinspect.build.locations import check_location
+
     check_not_a_program(target, source)
     check_trusted(target, trusted, source)
+    check_location(re.split(r"[.:]", target)[0], target, source)
     module_name, attr = split_target(target)
     try:
         module = importlib.import_module(module_name)

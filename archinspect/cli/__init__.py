@@ -4,13 +4,14 @@ Each command parses its options, calls a use case (archinspect.commands), render
 (archinspect.render) and prints or exits; nothing else.
 """
 
-from archinspect.cli import budgets, equivariance, model, specs
+from archinspect.cli import budgets, compare, equivariance, model, specs
 from archinspect.cli.app import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
     EXIT_BUDGET,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     app,
 )
 
@@ -21,6 +22,7 @@ COMMANDS = (
     model.inspect,
     model.rf,
     equivariance.equivariance,
+    compare.diff,
     budgets.sweep,
     budgets.solve,
     budgets.check,
@@ -43,6 +45,7 @@ __all__ = [
     "EXIT_BUDGET",
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
     "app",
     "main",
 ]

@@ -26,6 +26,7 @@ EXIT_BUDGET = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as the shell reports it (interrupt.py)
+EXIT_TERMINATED = 143  # SIGTERM: 128 + 15 (a cancelled CI job, `kill`, `timeout`)
 EXIT_BROKEN_PIPE = 141  # the reader closed the pipe early: 128 + 13 (SIGPIPE)
 
 app = typer.Typer(
@@ -185,8 +186,8 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
     except (KeyboardInterrupt, Exception) as exc:
         if isinstance(exc, KeyboardInterrupt) or interrupt.requested():
             interrupt.delivered()
-            typer.echo(interrupt.MESSAGE, err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            typer.echo(interrupt.message(), err=True)
+            raise typer.Exit(interrupt.exit_code()) from None
         if isinstance(exc, BrokenPipeError):
             streams.discard()
             raise typer.Exit(EXIT_BROKEN_PIPE) from None

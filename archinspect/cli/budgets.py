@@ -221,6 +221,15 @@ def check(
         typer.Option("--min-rf", min=0, help="receptive field, every axis and direction"),
     ] = None,
     max_rf: Annotated[int | None, typer.Option("--max-rf", min=0)] = None,
+    summary: Annotated[
+        str | None,
+        typer.Option(
+            "--summary",
+            metavar="FILE",
+            help='also append the report as Markdown to FILE (e.g. "$GITHUB_STEP_SUMMARY"), '
+            "whatever --format prints",
+        ),
+    ] = None,
     require_budget: Annotated[
         bool,
         typer.Option(
@@ -272,6 +281,10 @@ def check(
             raise_bugs=debug,
         )
         emit(render(format.value, "check", report, output), output)
+        if summary is not None:
+            from archinspect.output import append_text
+
+            append_text(summary, render("markdown", "check", report, None) + "\n", "--summary")
         if format in (CheckFormat.table, CheckFormat.csv, CheckFormat.markdown):
             for error in report.errors:  # the formats that do not carry them
                 typer.echo(error.message, err=True)

@@ -88,8 +88,8 @@ def _report(
         batch_in = (batch, *spec.input_shape)
         batch_out = (batch, *output_shape)
         with on_platform(platform):
-            forward = forward_program(model, batch_in, spec.input.dtype)
-            train = train_step_program(model, batch_in, batch_out, spec.input.dtype)
+            forward = forward_program(model, batch_in, spec.input.dtype, spec.source)
+            train = train_step_program(model, batch_in, batch_out, spec.input.dtype, spec.source)
             # Compilations run in threads (XLA releases the GIL) while the per-layer programs
             # are lowered here. The programs are never run, so the backend's code generation
             # is done at its lowest optimisation level: XLA's cost and memory analyses work on

@@ -1,6 +1,6 @@
 """Renderers: Report -> text. The only modules that import rich; they never compute.
 
-One module per report declares its view once (count, rf, inspect, check, sweep, solve; see
+One module per report declares its view once (count, rf, inspect, check, sweep, solve, diff; see
 view.py); the generic writers in formats/ lay it out as a table, Markdown, CSV or JSON.
 `render(fmt, report)` picks the view by the report's type; the per-format modules (table.py,
 markdown.py, csv.py, json.py, junit.py, github.py) keep the `<report>_<format>` entry points.
@@ -20,6 +20,7 @@ _VIEWS: dict[type, str] = {
     _r.CheckReport: "check",
     _r.SweepResult: "sweep",
     _r.SolveResult: "solve",
+    _r.DiffReport: "diff",
 }
 _TEXT_FORMATS = ("table", "markdown", "csv", "json", "junit", "github", "html")
 

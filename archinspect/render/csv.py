@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from archinspect.render.check import to_csv as check_csv
 from archinspect.render.count import to_csv as count_csv
+from archinspect.render.diff import to_csv as diff_csv
 from archinspect.render.equivariance import to_csv as equivariance_csv
 from archinspect.render.inspect import to_csv as inspect_csv
 from archinspect.render.rf import to_csv as rf_csv
@@ -13,6 +14,7 @@ from archinspect.render.sweep import to_csv as sweep_csv
 __all__ = [
     "check_csv",
     "count_csv",
+    "diff_csv",
     "equivariance_csv",
     "inspect_csv",
     "rf_csv",

@@ -10,9 +10,14 @@ from typing import Any
 from rich.console import Group
 
 from archinspect.render import render
-from archinspect.report import CountReport, InspectReport, RFReport
+from archinspect.report import CountReport, DiffReport, InspectReport, RFReport
 
-_VIEWS: dict[type, str] = {CountReport: "count", RFReport: "rf", InspectReport: "inspect"}
+_VIEWS: dict[type, str] = {
+    CountReport: "count",
+    RFReport: "rf",
+    InspectReport: "inspect",
+    DiffReport: "diff",
+}
 
 
 def _kwargs(report: Any) -> dict[str, Any]:

@@ -162,7 +162,8 @@ def _parse(text: str, source: str) -> yaml.Node | None:
     return _compose(text, source, yaml.SafeLoader)
 
 
-def parse_document(text: str, source: str) -> Document:
+def parse_document(text: str, source: str, within: str = "") -> Document:
+    """`within`: the dotted path the text's value goes to (a `--set` value), "" for a file."""
     doc = Document(source=source, data=None)
     try:
         node = _parse(text, source)
@@ -174,7 +175,7 @@ def parse_document(text: str, source: str) -> Document:
         return doc
     if node is None:
         return doc
-    walker = _Walker(doc, text)
+    walker = _Walker(doc, text, within)
     data = walker.convert(node, "")
     doc.data = None if data is INVALID else data
     return doc
@@ -192,14 +193,65 @@ def _digits(text: str) -> int:
     return sum(ch not in "_:" for ch in text)
 
 
+_YAML11_BOOLEANS = {"yes": "true", "on": "true", "y": "true", "no": "false", "off": "false"}
+_YAML11_WORDS = ("yes", "no", "on", "off", "y", "n")
+
+
+def yaml11_trap(node: yaml.ScalarNode, amount: bool = False) -> str | None:
+    """Why a plain scalar means one thing to PyYAML (YAML 1.1) and another to a YAML 1.2 reader
+    (yaml-language-server, most editors): the problem to report, or None.
+
+    YAML 1.1 reads `yes`/`no`/`on`/`off` (and, by its spec, `y`/`n`) as booleans, `0755` as
+    octal 493, `1:20` as 80 (base 60), `1_000` as 1000 and `0b101` as 5; YAML 1.2 reads them as
+    strings or as the decimal 755. A spec that means different things to the tool and to the
+    editor checking it is refused, with the unambiguous spelling. A budget `amount` may keep
+    its `_` separators: read as a string, `1_000_000` is the same amount."""
+    if node.style:  # quoted or block: a string in both
+        return None
+    value = node.value
+    tag = node.tag[len(_CORE) :] if node.tag.startswith(_CORE) else ""
+    if value.lower() in _YAML11_WORDS and (tag == "bool" or value in ("y", "Y", "n", "N")):
+        meant = _YAML11_BOOLEANS.get(value.lower(), "false")
+        return (
+            f"{value} is a boolean only in YAML 1.1 (YAML 1.2 readers such as editors see the "
+            f"string '{value}'); write {meant}, or '{value}' in quotes for the string"
+        )
+    if tag not in ("int", "float"):
+        return None
+    digits = value.lstrip("+-")
+    number = yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    if ":" in digits:
+        return (
+            f"{value} is the base-60 number {number} in YAML 1.1 and a string in YAML 1.2; "
+            f"write {number}, or '{value}' in quotes for the string"
+        )
+    if "_" in digits and not amount:
+        return (
+            f"{value} is {number} in YAML 1.1 and a string in YAML 1.2 (no digit separators); "
+            f"write {number}"
+        )
+    if tag == "int" and digits[:2].lower() == "0b":
+        return (
+            f"{value} is the binary number {number} in YAML 1.1 and a string in YAML 1.2; "
+            f"write {number}"
+        )
+    if tag == "int" and len(digits) > 1 and digits[0] == "0" and digits[1:2].isdigit():
+        return (
+            f"{value} is the octal number {number} in YAML 1.1 but {int(digits, 10)} in YAML 1.2; "
+            f"write {number}"
+        )
+    return None
+
+
 def short_tag(tag: str) -> str:
     return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
 
 
 class _Walker:
-    def __init__(self, doc: Document, text: str):
+    def __init__(self, doc: Document, text: str, within: str = ""):
         self.doc = doc
         self.text = text
+        self.within = within
         self.count = 0
         self.active: set[int] = set()  # nodes being converted: re-entering one is a cycle
         self.exploded = False
@@ -229,8 +281,6 @@ class _Walker:
             return self.problem(path, "recursive YAML alias (a value that contains itself)", node)
         doc.marks[path] = _loc(doc.source, node.start_mark)
         if isinstance(node, yaml.ScalarNode):
-            if node.tag not in _SCALAR_TAGS:
-                return self._tag(node, path)
             if node.tag == _CORE + "int":
                 digits = _digits(node.value)
                 if digits > MAX_INT_DIGITS:
@@ -240,6 +290,12 @@ class _Walker:
                         "are allowed",
                         node,
                     )
+            full = join(self.within, path) if self.within and path else self.within or path
+            trap = yaml11_trap(node, amount=full.startswith("budget."))
+            if trap is not None:
+                return self.problem(path, trap, node)
+            if node.tag not in _SCALAR_TAGS:
+                return self._tag(node, path)
             return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
         self.active.add(id(node))
         try:

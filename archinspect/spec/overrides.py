@@ -55,7 +55,7 @@ def apply_overrides(doc: Document, overrides: list[str]) -> None:
         return  # the file's own problem is reported by validation
     for item, key, parts, text in parsed:
         where = Location(f"--set {shorten(item)}")
-        value_doc = parse_document(text, where.source)
+        value_doc = parse_document(text, where.source, key)
         if value_doc.problems:
             doc.problems.extend(Problem(key, p.message, where) for p in value_doc.problems)
             continue

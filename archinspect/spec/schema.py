@@ -16,11 +16,13 @@ SCHEMA_ID = "https://archinspect.invalid/schema/spec.json"
 
 
 def _amount() -> dict:
+    """A whole, non-negative number (an integer, or a float such as 5e9 that a YAML 1.2 editor
+    reads as a number) or the string forms. The branches must not overlap: under `oneOf` an
+    integer that is also a number matches two and is rejected."""
     return {
         "description": AMOUNT_HELP,
         "oneOf": [
-            {"type": "integer", "minimum": 0},
-            {"type": "number", "minimum": 0},
+            {"type": "number", "minimum": 0, "multipleOf": 1},
             {"type": "string", "pattern": AMOUNT_PATTERN},
         ],
     }

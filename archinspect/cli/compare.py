@@ -1,0 +1,91 @@
+"""Commands on two models: diff."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from archinspect.cli.app import (
+    EXIT_BAD_INPUT,
+    DepthOpt,
+    FollowOpt,
+    Format,
+    FormatOpt,
+    OutputOpt,
+    SetOpt,
+    TrustOpt,
+    emit,
+    load,
+    render,
+    run,
+    settings,
+)
+
+
+def _side_set(side: str) -> object:
+    return typer.Option(
+        f"--set-{side}",
+        metavar="KEY=VALUE",
+        help=f"override a key of spec {side.upper()} only, after --set (repeatable)",
+    )
+
+
+def diff(
+    ctx: typer.Context,
+    spec_a: Annotated[str, typer.Argument(metavar="A", help="the first spec file")],
+    spec_b: Annotated[str, typer.Argument(metavar="B", help="the second spec file")],
+    set_: SetOpt = None,
+    set_a: Annotated[list[str] | None, _side_set("a")] = None,
+    set_b: Annotated[list[str] | None, _side_set("b")] = None,
+    with_flops: Annotated[
+        bool, typer.Option("--flops", help="add XLA's FLOPs of both (compiles, never runs)")
+    ] = False,
+    with_memory: Annotated[
+        bool,
+        typer.Option("--memory", help="add activation bytes and XLA's peak memory (compiles)"),
+    ] = False,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    depth: DepthOpt = 2,
+    trust: TrustOpt = None,
+    follow_symlinks: FollowOpt = False,
+) -> None:
+    """Two specs side by side: the arguments that differ, parameters (total, learnable,
+    materialized, per module), shapes and receptive field, with the differences B - A.
+
+    Abstract unless --flops or --memory is given. A diff is information, not a budget: exit 0
+    whatever differs; exit 2 when either spec is bad.
+    """
+
+    def body() -> None:
+        from archinspect.errors import ArchinspectError
+
+        overrides = ([*(set_ or []), *(set_a or [])], [*(set_ or []), *(set_b or [])])
+        loaded, errors = [], []
+        for spec, keys in zip((spec_a, spec_b), overrides, strict=True):
+            try:
+                loaded.append(load(spec, keys, follow_symlinks))
+            except ArchinspectError as exc:
+                errors.append(exc)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:  # both bad: say everything that is wrong with either
+            for error in errors:
+                typer.echo(error.message, err=True)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        from archinspect.commands.diff import diff_report
+
+        report = diff_report(
+            loaded[0],
+            loaded[1],
+            depth=depth,
+            trusted=trust or (),
+            flops=with_flops,
+            memory=with_memory,
+            platform=settings(ctx).platform,
+            overrides=overrides,
+        )
+        emit(render(format.value, "diff", report, output), output)
+
+    run(ctx, body)
