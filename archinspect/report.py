@@ -48,6 +48,27 @@ class ModuleRow:
     leaves: tuple[LeafRow, ...] = ()
     folded: int = 0  # how many deeper rows were folded into this one
     rf: tuple[tuple[int | float, int | float], ...] | None = None  # cumulative, with --rf
+    materialized: int | None = None  # of its subtree, where a filter bank is built
+
+
+@dataclass(frozen=True)
+class FilterBank:
+    """A filter bank a layer builds from its stored filters in the forward pass (a group
+    convolution's rotated copies): what it is built from and its measured size."""
+
+    path: str  # the module that builds it
+    sources: tuple[str, ...]  # the stored arrays it is built from
+    expanded: tuple[str, ...]  # those of `sources` nothing else reads (counted as the bank)
+    learnable: int  # parameters in `sources`
+    materialized: int  # real values in the bank, measured from the traced program
+    # What the layer says it is (None for a module that does not say):
+    group: str | None = None
+    order: int | None = None
+    lifting: bool | None = None
+    in_channels: int | None = None
+    out_channels: int | None = None
+    kernel_size: int | None = None
+    bias: int = 0  # parameters of the layer's bias (not expanded)
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,7 @@ class ParamSummary:
     # exactly one of trained, state (running statistics, integer buffers) or frozen by the user.
     state: int = 0
     frozen: int = 0
+    banks: tuple[FilterBank, ...] = ()  # filter banks built in the forward pass
 
 
 @dataclass(frozen=True)
@@ -413,6 +435,61 @@ class SolveResult:
     binding: tuple[str, ...]  # the limits the next value crosses
     probes: int
     next_error: str | None = None  # why the next value's config is invalid, if it is
+
+
+@dataclass(frozen=True)
+class ElementError:
+    """How far the output of one transformed input is from the transformed output."""
+
+    element: int  # numbered as archinspect/groups.py does
+    label: str  # "r", "r2 m", ...
+    description: str  # "rotate 90°", ...
+    absolute: float  # max |model(g x) - g model(x)|
+    relative: float  # absolute / max |model(x)|
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Cause:
+    """A reason the check can fail that archinspect detects in the model or the input."""
+
+    kind: str  # "even_kernel_same" | "input_parity" | "stride" | "plain_layer"
+    path: str  # the module ("" for the root), or the operation when no module is known
+    message: str
+
+
+@dataclass(frozen=True)
+class EquivarianceReport:
+    """`archinspect equivariance`: every group element applied to a random input."""
+
+    name: str
+    spec: str | None
+    family: str
+    group: str
+    order: int
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    orientation_axis: int | None  # None: the output is checked for invariance
+    packed: bool  # the orientation axis holds channels x orientations, orientation fastest
+    spatial: bool  # the output's last two axes are spatial (rotated with the input)
+    tolerance: float  # relative to the largest output magnitude
+    seed: int
+    per_element: tuple[ElementError, ...]
+    causes: tuple[Cause, ...]  # detected; shown when the check fails
+    estimated_bytes: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def max_absolute(self) -> float:
+        return max(e.absolute for e in self.per_element)
+
+    @property
+    def max_relative(self) -> float:
+        return max(e.relative for e in self.per_element)
+
+    @property
+    def ok(self) -> bool:
+        return all(e.ok for e in self.per_element)
 
 
 @dataclass(frozen=True)

@@ -1212,6 +1212,9 @@ REFERENCE = {
     "configs/modern_resnet.yaml": 38_113,
     "configs/unet.yaml": UNET_2D_TOTAL,
     "configs/pdequinox_unet.yaml": UNET_2D_TOTAL,
+    # 3->5 lifting (5*3*3*3) + 5->7 group conv (7*5*S*3*3), no biases (tests/test_group_cnn.py)
+    "configs/gcnn_c4.yaml": 135 + 7 * 5 * 4 * 9,
+    "configs/gcnn_d4.yaml": 135 + 7 * 5 * 8 * 9,
 }
 
 

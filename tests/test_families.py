@@ -62,6 +62,7 @@ def test_the_built_in_families_are_declared_in_order():
         "MLP",
         "TCN",
         "Sequential",
+        "GroupCNN",
     ]
 
 

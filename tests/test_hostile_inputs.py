@@ -290,6 +290,8 @@ def _base(family: str) -> dict[str, Any]:
             model[arg.name] = REQUIRED.get(arg.name, arg.default)
     if family == "Sequential":
         model["layers"] = ["relu", {"conv": {"out_channels": 2, "kernel_size": 3}}]
+    if family == "GroupCNN":
+        model["num_spatial_dims"] = 2  # it rotates the plane
     return {"model": model}
 
 

@@ -232,6 +232,7 @@ def test_pdequinox_refuses_zero_blocks(family):
 NOT_IN_PDEQUINOX = {
     "Sequential": "tests/test_sequential_flax.py (flax.nnx and jax.lax)",
     "TCN": "tests/test_tcn.py (by hand, and the same network from equinox.nn.Conv1d)",
+    "GroupCNN": "tests/test_group_cnn.py (by hand; its banks against numpy's rot90 and flips)",
 }
 
 

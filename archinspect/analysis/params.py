@@ -273,10 +273,10 @@ def summarize(leaves: list[LeafRow], read: frozenset[str] | None = None) -> Para
     materialized: int | None = None
     unread: tuple[str, ...] = ()
     if read is not None:
-        # Materialized counts each stored array the forward pass reads, as stored. A family
-        # that expands a stored filter into a larger bank (group convolutions) will count the
-        # bank it computes with here, so materialized can exceed learnable; `unread` stays the
-        # stored arrays nothing reads.
+        # Materialized counts each stored array the forward pass reads, as stored;
+        # `measured_summary` then counts a filter bank built from stored filters (group
+        # convolutions, archinspect/analysis/banks.py) in place of the filters it is built
+        # from, so materialized can exceed learnable. `unread`: stored arrays nothing reads.
         materialized = sum(leaf.params for leaf in leaves if leaf.name in read)
         unread = tuple(leaf.name for leaf in leaves if leaf.name not in read)
     return ParamSummary(
@@ -309,6 +309,7 @@ def measured_summary(
         )
         return summarize(leaves), (note,)
     summary = summarize(leaves, read)
+    summary = _with_banks(model, leaves, read, summary, input_shape, dtype)
     notes: tuple[str, ...] = ()
     if summary.unread:
         unread = [leaf for leaf in leaves if leaf.name in set(summary.unread)]
@@ -319,6 +320,28 @@ def measured_summary(
             f" not materialized: {listed}{more}",
         )
     return summary, notes
+
+
+def _with_banks(
+    model: Any,
+    leaves: list[LeafRow],
+    read: frozenset[str],
+    summary: ParamSummary,
+    input_shape: tuple[int, ...],
+    dtype: str,
+) -> ParamSummary:
+    """Materialized counts the filter banks the forward pass builds (group convolutions) in
+    place of the stored filters they are built from (archinspect/analysis/banks.py)."""
+    from archinspect.analysis import banks
+
+    if not banks.builds_banks(model):
+        return summary  # no second trace for the models that build none
+    expansion = banks.measure(model, input_shape, dtype)
+    if not expansion.banks:
+        return summary
+    return dataclasses.replace(
+        summary, materialized=banks.materialized(leaves, read, expansion), banks=expansion.banks
+    )
 
 
 def count_params(

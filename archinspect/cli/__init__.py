@@ -4,7 +4,7 @@ Each command parses its options, calls a use case (archinspect.commands), render
 (archinspect.render) and prints or exits; nothing else.
 """
 
-from archinspect.cli import budgets, compare, model, specs
+from archinspect.cli import budgets, compare, equivariance, model, specs
 from archinspect.cli.app import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
@@ -21,6 +21,7 @@ COMMANDS = (
     model.shapes,
     model.inspect,
     model.rf,
+    equivariance.equivariance,
     compare.diff,
     budgets.sweep,
     budgets.solve,

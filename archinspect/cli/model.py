@@ -43,6 +43,11 @@ DenseOpt = Annotated[
 ]
 
 
+class MatchBy(str, Enum):
+    params = "params"
+    compute = "compute"
+
+
 def count(
     ctx: typer.Context,
     spec: SpecArg = None,
@@ -62,6 +67,24 @@ def count(
     follow_symlinks: FollowOpt = False,
     frozen: FrozenOpt = None,
     max_memory: MaxMemoryOpt = None,
+    match_cnn: Annotated[
+        int | None,
+        typer.Option(
+            "--match-cnn",
+            metavar="N",
+            min=1,
+            help="group CNNs: set every hidden width to the G-channel width that matches a "
+            "plain CNN of N channels (see --by), and count that",
+        ),
+    ] = None,
+    by: Annotated[
+        MatchBy | None,
+        typer.Option(
+            "--by",
+            help="with --match-cnn: equal parameters (N/sqrt(S) G-channels) or equal compute "
+            "(N/S); rounded down, at least 1  [default: params]",
+        ),
+    ] = None,
 ) -> None:
     """Count parameters exactly (total, learnable, materialized, by dtype and bytes), per module.
 
@@ -69,13 +92,24 @@ def count(
     """
 
     def body() -> None:
-        from archinspect.commands.inputs import max_memory as memory
+        import dataclasses
 
+        from archinspect.commands.count import count_report
+        from archinspect.commands.count import match_cnn as matched
+        from archinspect.commands.inputs import max_memory as memory
+        from archinspect.errors import UsageError
+
+        if by is not None and match_cnn is None:
+            raise UsageError("error: --by chooses how --match-cnn N matches; give --match-cnn N")
         limit = memory(max_memory)
         loaded = load(spec, set_, follow_symlinks, frozen)
-        from archinspect.commands.count import count_report
-
+        note = None
+        if match_cnn is not None:
+            overrides, note = matched(loaded, match_cnn, (by or MatchBy.params).value)
+            loaded = load(spec, [*(set_ or []), *overrides], follow_symlinks, frozen)
         report = count_report(loaded, depth, trust or (), rf=with_rf, max_memory=limit)
+        if note is not None:
+            report = dataclasses.replace(report, notes=(note, *report.notes))
         emit(render(format.value, "count", report, output), output)
 
     run(ctx, body)

@@ -5,12 +5,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from archinspect.analysis.banks import explain, with_rows
 from archinspect.analysis.params import fold, measured_summary, module_rows
 from archinspect.build import build_abstract
 from archinspect.build.adapt import build_notes
 from archinspect.limits import MEMORY_LIMIT
 from archinspect.report import CountReport
 from archinspect.spec.model import Spec
+
+
+def match_cnn(spec: Spec, n: int, by: str) -> tuple[list[str], str]:
+    """The `--set` overrides that match the spec's family with a plain CNN of n channels
+    (`count --match-cnn N --by params|compute`), and the line that explains them."""
+    import json
+
+    from archinspect.errors import UsageError
+    from archinspect.families import FAMILIES
+
+    family = FAMILIES.get(spec.family) if spec.target is None else None
+    if family is None or family.match_cnn is None:
+        able = ", ".join(f.name for f in FAMILIES.values() if f.match_cnn is not None)
+        raise UsageError(
+            f"error: --match-cnn compares group-CNN widths with a plain CNN; it applies to the "
+            f"families {able}, not to {spec.target or spec.family}"
+        )
+    overrides, note = family.match_cnn(spec.args, n, by)
+    return [f"model.{k}={json.dumps(v)}" for k, v in overrides.items()], note
 
 
 def count_report(
@@ -26,6 +46,9 @@ def count_report(
     rows, leaves = module_rows(model, spec.frozen)
     summary, read_notes = measured_summary(model, leaves, spec.input_shape, spec.input.dtype)
     notes = [*build_notes(model), *read_notes]
+    # Why materialized exceeds learnable: one line per filter bank (group convolutions).
+    notes += [explain(bank) for bank in summary.banks]
+    rows = with_rows(rows, summary)
     if summary.complex_elements:
         notes.append(
             f"{summary.complex_elements:,} complex weights count as two real parameters each"

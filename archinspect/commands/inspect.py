@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from archinspect.analysis.banks import explain
 from archinspect.analysis.flops import per_layer_flops, whole_flops
 from archinspect.analysis.flops_analytic import AnalyticFlops, analytic_flops, trace_forward
 from archinspect.analysis.memory import activation_bytes, xla_memory
@@ -75,6 +76,7 @@ def _report(
 
     _, leaves = module_rows(model, spec.frozen)
     params, param_notes = measured_summary(model, leaves, spec.input_shape, spec.input.dtype)
+    param_notes += tuple(explain(bank) for bank in params.banks)
     output_shape, rows, calls = _forward(spec, model, dense)
     flops = memory = None
     rf_done = None

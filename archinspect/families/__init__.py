@@ -14,6 +14,7 @@ from archinspect.families import (
     conv_net,
     dilated_res_net,
     fno,
+    group_cnn,
     mlp,
     res_net,
     sequential,
@@ -92,5 +93,6 @@ for _family in (
     mlp.FAMILY,
     tcn.FAMILY,
     sequential.FAMILY,
+    group_cnn.FAMILY,
 ):
     register(_family)

@@ -80,7 +80,9 @@ class Family:
       whose weights depend on it (a dense layer after flatten);
     - `same_as`: "module:Class" paths of other implementations of the same architecture
       (pdequinox's), so a `target:` model of one of those classes shares `separable`;
-    - each argument's `sweep`: the values `archinspect sweep` takes when none are given.
+    - each argument's `sweep`: the values `archinspect sweep` takes when none are given;
+    - `match_cnn(args, n, by)`: the arguments that match a plain CNN of n channels by
+      "params" or "compute", with the line that explains them (None: no such comparison).
     """
 
     name: str
@@ -97,6 +99,12 @@ class Family:
     input_sized: bool = False
     same_as: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # `count --match-cnn N --by params|compute`: (argument overrides, a one-line explanation)
+    # that make the family comparable with a plain CNN of N channels (group CNNs' widths).
+    match_cnn: Callable[[Args, int, str], tuple[Args, str]] | None = None
+    # `archinspect equivariance`: (group, output axis of the orientations or None when the
+    # output is invariant) of the family's models, from the validated arguments.
+    symmetry: Callable[[Args], tuple[str, int | None]] | None = None
 
     @property
     def all_args(self) -> tuple[Arg, ...]:

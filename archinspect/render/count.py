@@ -22,7 +22,7 @@ from archinspect.render.formats.json import dumps
 from archinspect.render.formats.table import rich_table, summary_grid, to_text
 from archinspect.render.rf import RF, network_fields, rf_dict
 from archinspect.render.view import Column, Field, Grid
-from archinspect.report import CountReport, InspectReport, ModuleRow
+from archinspect.report import CountReport, FilterBank, InspectReport, ModuleRow
 
 
 def arrays_text(row: ModuleRow) -> str:
@@ -53,6 +53,13 @@ OWN = Column[ModuleRow](
     "own_params", "own", lambda r: r.own_params, lambda r: num(r.own_params), "right"
 )
 PARAMS = Column[ModuleRow]("params", "params", lambda r: r.params, lambda r: num(r.params), "right")
+MATERIALIZED = Column[ModuleRow](
+    "materialized",
+    "materialized",
+    lambda r: r.materialized,
+    lambda r: "" if r.materialized is None else num(r.materialized),
+    "right",
+)
 FOLDED = Column[ModuleRow]("folded", "folded", lambda r: r.folded, lambda r: str(r.folded), "right")
 ARRAYS = Column[ModuleRow]("arrays", "arrays", _arrays, arrays_text, csv=arrays_text, fold=True)
 # JSON's key order is the README's contract (params before own_params).
@@ -63,16 +70,18 @@ def grid(report: CountReport, fmt: str) -> Grid[ModuleRow]:
     """Table and Markdown show the root row and the tree by indentation; CSV and JSON the rows
     below the root with their depth (the root's figures are the totals)."""
     rf = [RF] if report.receptive_field is not None else []
+    # Where layers build filter banks, each row's materialized count beside its parameters.
+    built = [MATERIALIZED] if report.params.banks else []
     if fmt in ("table", "markdown"):
         return Grid(
             title=" · ".join(_title(report)),
-            columns=[PATH, TYPE, OWN, PARAMS, ARRAYS, *rf],
+            columns=[PATH, TYPE, OWN, PARAMS, *built, ARRAYS, *rf],
             rows=report.rows,
             indent=lambda r: max(r.depth - 1, 0),
         )
     return Grid(
         title="",
-        columns=[PATH, TYPE, DEPTH, OWN, PARAMS, FOLDED, ARRAYS, *rf],
+        columns=[PATH, TYPE, DEPTH, OWN, PARAMS, *built, FOLDED, ARRAYS, *rf],
         rows=[r for r in report.rows if r.depth > 0],
     )
 
@@ -124,6 +133,22 @@ def params_dict(report: CountReport | InspectReport) -> dict:
         "elements_by_dtype": dict(p.elements_by_dtype),
         "bytes_by_dtype": dict(p.bytes_by_dtype),
         "complex_elements": p.complex_elements,
+    } | ({"filter_banks": [_bank_dict(b) for b in p.banks]} if p.banks else {})
+
+
+def _bank_dict(bank: FilterBank) -> dict[str, Any]:
+    return {
+        "path": bank.path,
+        "group": bank.group,
+        "order": bank.order,
+        "lifting": bank.lifting,
+        "in_channels": bank.in_channels,
+        "out_channels": bank.out_channels,
+        "kernel_size": bank.kernel_size,
+        "learnable": bank.learnable,
+        "materialized": bank.materialized,
+        "bias": bank.bias,
+        "sources": list(bank.sources),
     }
 
 
@@ -156,6 +181,7 @@ def to_csv(report: CountReport) -> str:
 def to_json(report: CountReport) -> str:
     g = grid(report, "json")
     keys = JSON_KEYS + (("receptive_field",) if report.receptive_field is not None else ())
+    keys += ("materialized",) if report.params.banks else ()
     data: dict[str, Any] = {
         "name": report.name,
         "spec": report.spec,

@@ -360,6 +360,11 @@ def summary(report: InspectReport, *, full: bool) -> list[Field]:
             f"exact; {num(p.bytes)} bytes ({human_bytes(p.bytes)})",
         )
     ]
+    if p.banks and p.materialized is not None:  # layers build filter banks (group convs)
+        fields += [
+            Field("learnable", "learnable", num(p.learnable)),
+            Field("materialized", "materialized", num(p.materialized), "the filter banks built"),
+        ]
     if report.receptive_field is not None:
         fields += network_fields(report.receptive_field, per_axis=" (backward, forward) per axis")
     if full and report.flops is not None:

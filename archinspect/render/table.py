@@ -5,6 +5,7 @@ from __future__ import annotations
 from archinspect.render.check import to_table as check_table
 from archinspect.render.count import to_table as count_table
 from archinspect.render.diff import to_table as diff_table
+from archinspect.render.equivariance import to_table as equivariance_table
 from archinspect.render.formats.table import to_text
 from archinspect.render.inspect import to_table as inspect_table
 from archinspect.render.rf import to_table as rf_table
@@ -14,6 +15,7 @@ from archinspect.render.sweep import to_table as sweep_table
 __all__ = [
     "check_table",
     "count_table",
+    "equivariance_table",
     "diff_table",
     "inspect_table",
     "rf_table",
