@@ -392,9 +392,10 @@ def test_csv_cells_are_not_formulas(tmp_path: Path) -> None:
     spec = _named(tmp_path, '\'=HYPERLINK("http://x","y")\'', "budget:\n  max_params: 7000\n")
     result = runner.invoke(app, ["check", spec, "--format", "csv"])
     assert result.exit_code == 1
+    # headroom (7000 - 7169) / 7000 = -2.414%: a negative number, kept a number (no quote)
     assert result.stdout == (
-        "spec,name,budget,limit,actual,headroom,ok,line\n"
-        f'{spec},"\'=HYPERLINK(""http://x"",""y"")",max_params,7000,7169,-2.4%,False,8\n'
+        "spec,name,budget,limit,actual,headroom_percent,ok,line\n"
+        f'{spec},"\'=HYPERLINK(""http://x"",""y"")",max_params,7000,7169,-2.414,False,8\n'
     )
 
 
