@@ -29,7 +29,8 @@ def _signature(module: Any, input_shape: tuple[int, ...], dtype: str) -> tuple:
 def per_layer_flops(model: Any, calls: list[Call], dtype: str) -> dict[str, int]:
     """XLA's per-sample FLOPs of every called module, summed over its calls, by path.
 
-    Each call is costed at its own input shape (a shared module may see several). Modules
+    Each call is costed at its own input shape (a shared module may see several), times the
+    elements it is mapped over under `jax.vmap` (`Call.repeat`). Modules
     called with more than one array argument are left out (no single input to lower with).
     """
     modules = dict(module_tree(model))
@@ -50,5 +51,5 @@ def per_layer_flops(model: Any, calls: list[Call], dtype: str) -> dict[str, int]
         if key not in cache:
             lowered = module_program(module, call.input_shapes[0], dtype)
             cache[key] = xla_flops(lowered.cost_analysis())
-        out[call.path] = out.get(call.path, 0) + cache[key]
+        out[call.path] = out.get(call.path, 0) + cache[key] * call.repeat
     return {path: flops for path, flops in out.items() if path not in skipped}
