@@ -438,15 +438,6 @@ def _uncovered(
 # ----------------------------------------------------------------------------- the driver
 
 
-def _layer_growth(result: Analysis) -> set[int]:
-    """Axes to grow so that every marked module output is measured exactly, as the output is."""
-    grow: set[int] = set()
-    for vals in result.marks.values():
-        for val in vals:
-            grow |= measure(val, result.sizes, result.periods).grow
-    return grow
-
-
 def _next_sizes(result: Analysis, grow: set[int], escaped: list[bool]) -> list[int]:
     sizes = list(result.sizes)
     for s in grow:

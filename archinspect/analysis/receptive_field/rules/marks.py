@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from jax import lax
-from jax._src.interpreters import ad, batching, mlir  # no public home for rule tables
 from jax._src.core import pvary_p  # no public home
+from jax._src.interpreters import ad, batching, mlir  # no public home for rule tables
 from jax._src.pjit import reshard_p  # no public home
 from jax._src.random.prng import random_unwrap_p, random_wrap_p  # no public home
 from jax.extend.core import Primitive
