@@ -9,6 +9,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from jax import lax
 
 import archinspect
@@ -118,7 +119,8 @@ class Attention(eqx.Module):
 
 
 def test_multihead_attention_couples_the_whole_sequence():
-    result = rf(Attention(), (4, 16))
+    # both methods: the empirical one linearises softmax and q k^T (README, the empirical method)
+    result = archinspect.receptive_field(Attention(), (4, 16), method="both").result
     # every query reads every key: a dense layer over space, the number of points (README)
     assert result.per_axis == ((16, 16),)
     assert result.global_
@@ -156,7 +158,7 @@ class BandedAttention(eqx.Module):
 def test_banded_attention_gives_its_band():
     model = BandedAttention()
     truth = ((2, 2),)  # |i - j| <= 2: two keys back, two forward
-    result = rf(model, (4, 16))
+    result = archinspect.receptive_field(model, (4, 16), method="both").result
     assert result.per_axis == truth and not result.global_
     # Finite perturbations only: with an infinite one, XLA's batched CPU matmul in the oracle's
     # jit(vmap) spreads NaN beyond the band (evaluated one input at a time, it stays in it);
@@ -191,7 +193,7 @@ class Jitted(eqx.Module):
 def test_jit_inside_the_forward_pass():
     model = Jitted()
     truth = ((1 + 2, 1 + 2),)  # k3 then k5
-    assert rf(model, (2, 16)).per_axis == truth
+    assert archinspect.receptive_field(model, (2, 16), method="both").result.per_axis == truth
     assert oracle(model, (2, 32))[0] == truth
     model(jnp.ones((2, 16)))  # the jit caches now hold traces made outside any recording
     for _ in range(2):  # and a recording never reuses them: the rows are there every time
@@ -267,3 +269,70 @@ def test_every_layer_of_a_deep_stack_has_its_field():
         truth = ((k + 1, k + 1),)  # k + 1 k3 convs: one cell each side per conv
         assert shaped[f"convs[{k}]"].rf == truth, k
         assert oracle(lambda x, k=k: model.features(x, k + 1), (2, 40))[0] == truth, k
+
+
+# ----------------------------------------------------------------------------- the empirical
+# method's linearisation: one case per family of rewrites, checked by both methods and the oracle
+
+
+def _both(fn, shape):
+    from tests.rf_oracle import Probe
+
+    return archinspect.receptive_field(Probe(fn, jnp.ones(())), shape, method="both").result
+
+
+def _shift(x, k):
+    """x moved k cells along the sequence (zero padded): cell i reads cell i - k."""
+    n = x.shape[1]
+    padded = jnp.pad(x, ((0, 0), (abs(k), abs(k))))
+    return padded[:, abs(k) - k : abs(k) - k + n]
+
+
+LINEARISED = [
+    # a product of two input-dependent values: x[i - 1] * x[i + 2] reads (1, 2)
+    ("product", lambda x: _shift(x, 1) * _shift(x, -2), ((1, 2),)),
+    # a quotient and a difference: (x[i - 3] - x[i]) / (1 + x[i + 1]^2) reads (3, 1)
+    ("quotient", lambda x: (_shift(x, 3) - x) / (1 + _shift(x, -1) ** 2), ((3, 1),)),
+    # a max pool of 2 with stride 2, after x[i] + x[i + 1]: cell j (at 2j) reads 2j .. 2j + 2
+    (
+        "max pool",
+        lambda x: lax.reduce_window(
+            x + _shift(x, -1), -jnp.inf, lax.max, (1, 2), (1, 2), "VALID"
+        ),
+        ((0, 2),),
+    ),
+    # exp, tanh and a max over channels of one cell, times the cell before: (1, 0)
+    (
+        "unary",
+        lambda x: jnp.exp(jnp.tanh(x)).max(0, keepdims=True) * _shift(x, 1),
+        ((1, 0),),
+    ),
+    # a cumulative max over channels, times the cell after: (0, 1)
+    ("cumulative", lambda x: lax.cummax(x, axis=0) * _shift(x, -1), ((0, 1),)),
+]
+
+
+@pytest.mark.parametrize(("name", "fn", "truth"), LINEARISED, ids=[c[0] for c in LINEARISED])
+def test_empirical_linearisation(name, fn, truth):
+    assert _both(fn, (2, 32)).per_axis == truth
+    assert oracle(fn, (2, 32), infinite=False)[0] == truth
+
+
+def test_a_mask_at_the_largest_float_is_refused_by_the_empirical_method():
+    from archinspect.errors import ArchinspectError
+
+    class Masked(eqx.Module):
+        att: eqx.nn.MultiheadAttention
+
+        def __call__(self, x):
+            i = jnp.arange(x.shape[1])
+            s = x.T
+            return self.att(s, s, s, mask=jnp.abs(i[:, None] - i[None, :]) <= 2).T
+
+    model = Masked(eqx.nn.MultiheadAttention(2, 4, key=KEY))
+    # eqx sets masked logits to the dtype's minimum: a masked key still enters each output
+    # (0 times its value), so the structural method reports the whole axis ...
+    assert rf(model, (4, 16)).per_axis == ((16, 16),)
+    # ... and the empirical method, whose linearised softmax sums those minima, refuses
+    with pytest.raises(ArchinspectError, match="positive copy's values overflow float64"):
+        archinspect.receptive_field(model, (4, 16), method="empirical")

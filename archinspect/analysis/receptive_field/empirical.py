@@ -283,6 +283,19 @@ def _moves_cells(model: Any, shape: tuple[int, ...]) -> bool:
     return found
 
 
+def _has_fft(model: Any, shape: tuple[int, ...]) -> bool:
+    from jax import lax
+
+    found = False
+
+    def visit(eqn: Any) -> None:
+        nonlocal found
+        found = found or eqn.primitive is lax.fft_p
+
+    walk(_trace(model, shape).jaxpr, visit)
+    return found
+
+
 def _shapes(model: Any, shape: tuple[int, ...]) -> list[tuple[int, ...]]:
     found: list[tuple[int, ...]] = []
     walk(_trace(model, shape).jaxpr, lambda e: found.extend(v.aval.shape for v in e.outvars))
@@ -358,7 +371,7 @@ class _Gradients:
         self.batch = batch
         self.weights = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(self.dynamic))
         self.compiled: dict[tuple, Any] = {}
-        apply = primal_program(model)
+        apply = primal_program(model, linearise=True)
 
         def grads(dynamic: Any, x: Any, cts: Any) -> Any:
             _, vjp = jax.vjp(lambda v: apply(dynamic, v), x)
@@ -403,7 +416,15 @@ class _Gradients:
         a, b = 0.7, -1.3
         xs = np.stack([np.zeros(shape), x1, x2, a * x1 + b * x2])
         fn = self._compile(("forward", shape), self.forward, xs)
-        f0, f1, f2, f12 = np.asarray(fn(self.dynamic, xs))
+        values = np.asarray(fn(self.dynamic, xs))
+        if not np.all(np.isfinite(values)):
+            raise ArchinspectError(
+                "error: receptive field (empirical): the positive copy's values overflow "
+                "float64 (a constant near the largest float, e.g. a mask setting logits to the "
+                "dtype's minimum, summed where the copy linearises a softmax); use the "
+                "structural method"
+            )
+        f0, f1, f2, f12 = values
         expected = a * (f1 - f0) + b * (f2 - f0)
         scale = float(np.max(np.abs(expected))) or 1.0
         if not np.allclose(f12 - f0, expected, rtol=1e-9, atol=1e-12 * scale):
@@ -600,7 +621,11 @@ def _measure_at(
                 # No finite stencil is this wide: the whole axis is a global coupling.
                 bigger = list(shape)
                 bigger[s + 1] *= 2
-                kind = "inf" if _accepts(model, tuple(bigger)) else "dense"
+                # Only a Fourier transform reaches infinitely far on an unbounded domain; any
+                # other whole-axis dependency (attention, a cumulative sum) reads the whole
+                # axis, like a dense layer over space (README, "Exact receptive fields").
+                spectral = _has_fft(model, shape) and _accepts(model, tuple(bigger))
+                kind = "inf" if spectral else "dense"
                 results[s] = _global(n, kind)
             else:
                 grow.append(s)
@@ -799,6 +824,7 @@ def _empirical(
     from archinspect.analysis.receptive_field.primal import refuse_callbacks
 
     d = len(input_shape) - 1
+    requested = input_shape
     with jax.enable_x64(True):
         copy, norms = positive_linear_copy(model)
         if not _accepts(copy, input_shape):
@@ -842,7 +868,14 @@ def _empirical(
             geometry = _Geometry(periods, ratios, bound, unbounded=unbounded)
             grads = _Gradients(copy, batch)
             results = _measure_axes(grads, copy, input_shape, list(range(d)), geometry)
-    axes = [results[s] for s in range(d)]
+    # A dense coupling reads the whole axis: the number of points of the input asked about
+    # (the measurement may have grown the input to tell it from a wide stencil).
+    axes = [
+        dataclasses.replace(_global(requested[s + 1], "dense"), size=results[s].size)
+        if results[s].kind == "dense"
+        else results[s]
+        for s in range(d)
+    ]
     return RFResult(
         per_axis=tuple(a.pair for a in axes),
         position_range=tuple(a.range for a in axes),

@@ -77,8 +77,13 @@ def refuse_callbacks(jaxpr: Any) -> None:
             )
 
 
-def evaluate(jaxpr: Any, consts: list[Any], *args: Any) -> list[Any]:
-    """Evaluate `jaxpr` with the rewrites described in the module docstring."""
+def evaluate(
+    jaxpr: Any, consts: list[Any], *args: Any, dependent: list[bool] | None = None
+) -> list[Any]:
+    """Evaluate `jaxpr` with the rewrites described in the module docstring; with `dependent`
+    (per argument: it depends on the model input), also those of `linearise`."""
+    from archinspect.analysis.receptive_field.linearise import linearised
+
     from jax.extend.core import Literal
     from jax.extend.core.primitives import closed_call_p, jit_p, remat_p
 
@@ -90,31 +95,49 @@ def evaluate(jaxpr: Any, consts: list[Any], *args: Any) -> list[Any]:
     def read(v: Any) -> Any:
         return v.val if isinstance(v, Literal) else env[v]
 
+    deps: dict[Any, bool] = {}  # whether a variable depends on the input (linearising only)
+
+    def depends(v: Any) -> bool:
+        return not isinstance(v, Literal) and deps.get(v, False)
+
     for v, x in zip(jaxpr.constvars, consts, strict=True):
         env[v] = x
-    for v, x in zip(jaxpr.invars, args, strict=True):
+    for i, (v, x) in enumerate(zip(jaxpr.invars, args, strict=True)):
         env[v] = x
+        deps[v] = dependent is not None and dependent[i]
     for eqn in jaxpr.eqns:
         ins = [read(v) for v in eqn.invars]
+        dep = [depends(v) for v in eqn.invars]
+        for v in eqn.outvars:
+            deps[v] = any(dep)
         prim = eqn.primitive
-        if prim in dropped:
-            outs: list[Any] = []
+        linear = linearised(eqn, ins, dep) if dependent is not None else None
+        if linear is not None:
+            outs: list[Any] = linear
+        elif prim in dropped:
+            outs = []
         elif prim in identity:
             outs = ins
         elif prim in inlined:
-            outs = evaluate(*_open(eqn.params["call_jaxpr"]), *ins)
+            sub = _open(eqn.params["call_jaxpr"])
+            outs = evaluate(*sub, *ins, dependent=dep if dependent is not None else None)
         else:
             subs = sub_jaxprs(eqn)
             params = eqn.params
-            if subs and any(derivative_only(sub) for sub, _ in subs):
+            if subs and (dependent is not None or any(derivative_only(s) for s, _ in subs)):
                 if prim in calls and len(subs) == 1:
                     # A call (jit, closed_call, checkpoint): run its body in place.
-                    outs = evaluate(*subs[0], *ins)
+                    outs = evaluate(
+                        *subs[0], *ins, dependent=None if dependent is None else dep
+                    )
                     for v, x in zip(eqn.outvars, outs, strict=True):
                         env[v] = x
                     continue
-                # Control flow (cond, while, scan): the same program with rewritten bodies.
-                params = {k: _rewrite_param(v) for k, v in params.items()}
+                # Control flow (cond, while, scan): the same program with rewritten bodies
+                # (linearised as if each body input depended on the input: a weight read as
+                # such only turns a product into a sum, which reads the same elements).
+                linearise = dependent is not None
+                params = {k: _rewrite_param(v, linearise) for k, v in params.items()}
             with eqn.ctx.manager:
                 result = prim.bind(*ins, **prim.get_bind_params(params))
             outs = list(result) if prim.multiple_results else [result]
@@ -123,13 +146,13 @@ def evaluate(jaxpr: Any, consts: list[Any], *args: Any) -> list[Any]:
     return [read(v) for v in jaxpr.outvars]
 
 
-def _rewrite_param(value: Any) -> Any:
+def _rewrite_param(value: Any, linearise: bool = False) -> Any:
     from jax.extend.core import ClosedJaxpr, Jaxpr
 
     if isinstance(value, (list, tuple)):
-        return type(value)(_rewrite_param(v) for v in value)
+        return type(value)(_rewrite_param(v, linearise) for v in value)
     if isinstance(value, ClosedJaxpr):
-        return _rewrite_closed(value)
+        return _rewrite_closed(value, linearise)
     if isinstance(value, Jaxpr):
         raise UnsupportedOperation(
             "error: receptive field (empirical): a construct without a derivative (stop_gradient, "
@@ -139,17 +162,23 @@ def _rewrite_param(value: Any) -> Any:
     return value
 
 
-def _rewrite_closed(closed: Any) -> Any:
+def _rewrite_closed(closed: Any, linearise: bool = False) -> Any:
     """The same sub-program (same inputs and outputs), rewritten."""
     import jax
 
     avals = [jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in closed.jaxpr.invars]
-    return jax.make_jaxpr(lambda *xs: evaluate(closed.jaxpr, list(closed.consts), *xs))(*avals)
+    dependent = [True] * len(avals) if linearise else None
+
+    def body(*xs: Any) -> list[Any]:
+        return evaluate(closed.jaxpr, list(closed.consts), *xs, dependent=dependent)
+
+    return jax.make_jaxpr(body)(*avals)
 
 
-def primal_program(model: Any) -> Callable[[Any, Any], Any]:
+def primal_program(model: Any, linearise: bool = False) -> Callable[[Any, Any], Any]:
     """`(dynamic, x) -> model(x)` as the rewritten forward program, where `dynamic` is the
-    model's array part (`eqx.partition(model, eqx.is_array)`), traced once per input shape."""
+    model's array part (`eqx.partition(model, eqx.is_array)`), traced once per input shape;
+    `linearise` adds the rewrites of `linearise` (the positive copy's)."""
     import equinox as eqx
     import jax
 
@@ -171,7 +200,8 @@ def primal_program(model: Any) -> Callable[[Any, Any], Any]:
     def run(dynamic: Any, x: Any) -> Any:
         closed = trace(tuple(x.shape), x.dtype)
         args = jax.tree_util.tree_leaves(dynamic)
-        (out,) = evaluate(closed.jaxpr, list(closed.consts), *args, x)
+        dependent = [False] * len(args) + [True] if linearise else None
+        (out,) = evaluate(closed.jaxpr, list(closed.consts), *args, x, dependent=dependent)
         return out
 
     return run
