@@ -142,7 +142,7 @@ class Difference(eqx.Module):
     b: Conv
 
     def __call__(self, x):
-        return self.b(x) + (-self.a(x))
+        return self.a(x) + (-self.b(x))
 
 
 class Subtracted(Difference):
