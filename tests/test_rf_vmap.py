@@ -14,6 +14,7 @@ from jax import lax
 
 import archinspect
 from archinspect.analysis.receptive_field.rules import MARK
+from archinspect.errors import UnsupportedOperation
 from tests.rf_oracle import dependencies, oracle
 
 KEY = jax.random.key(0)
@@ -232,6 +233,8 @@ def test_scan_while_and_custom_jvp_around_module_calls():
     truth = ((3 + 2, 3 + 2),)  # five k3 convs in a row
     assert rf(model, (2, 32)).per_axis == truth
     assert oracle(model, (2, 32))[0] == truth
+    with pytest.raises(UnsupportedOperation, match="runs a lax.while_loop"):
+        archinspect.receptive_field(model, (2, 32), method="empirical")
     shaped = rows(archinspect.shapes(model, (2, 32), depth=None))
     # a module called inside a loop body: the union of its steps (its last step reads most)
     assert shaped["conv"].rf == ((3, 3),) and shaped["other"].rf == truth

@@ -399,7 +399,16 @@ class _Gradients:
             options: dict[str, str | bool] = (
                 {"xla_backend_optimization_level": "0"} if small else {}
             )
-            lowered = jax.jit(fn).lower(self.dynamic, *args)
+            try:
+                lowered = jax.jit(fn).lower(self.dynamic, *args)
+            except ValueError as exc:
+                if "while_loop" not in str(exc):
+                    raise
+                raise UnsupportedOperation(
+                    "error: receptive field (empirical): the model runs a lax.while_loop (or a "
+                    "fori_loop whose bounds are not Python integers), which JAX cannot "
+                    "differentiate in reverse mode; use the structural method"
+                ) from exc
             self.compiled[key] = lowered.compile(compiler_options=options)
         return self.compiled[key]
 
