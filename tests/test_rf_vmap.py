@@ -194,7 +194,7 @@ class Jitted(eqx.Module):
 def test_jit_inside_the_forward_pass():
     model = Jitted()
     truth = ((1 + 2, 1 + 2),)  # k3 then k5
-    assert archinspect.receptive_field(model, (2, 16), method="both").result.per_axis == truth
+    assert rf(model, (2, 16)).per_axis == truth
     assert oracle(model, (2, 32))[0] == truth
     model(jnp.ones((2, 16)))  # the jit caches now hold traces made outside any recording
     for _ in range(2):  # and a recording never reuses them: the rows are there every time
@@ -271,6 +271,8 @@ def test_every_layer_of_a_deep_stack_has_its_field():
     for k in range(8):
         truth = ((k + 1, k + 1),)  # k + 1 k3 convs: one cell each side per conv
         assert shaped[f"convs[{k}]"].rf == truth, k
+    for k in (0, 3, 7):  # the oracle, on a shallow, a middle and the deepest layer
+        truth = ((k + 1, k + 1),)
         assert oracle(lambda x, k=k: model.features(x, k + 1), (2, 40))[0] == truth, k
 
 
@@ -299,9 +301,7 @@ LINEARISED = [
     # a max pool of 2 with stride 2, after x[i] + x[i + 1]: cell j (at 2j) reads 2j .. 2j + 2
     (
         "max pool",
-        lambda x: lax.reduce_window(
-            x + _shift(x, -1), -jnp.inf, lax.max, (1, 2), (1, 2), "VALID"
-        ),
+        lambda x: lax.reduce_window(x + _shift(x, -1), -jnp.inf, lax.max, (1, 2), (1, 2), "VALID"),
         ((0, 2),),
     ),
     # exp, tanh and a max over channels of one cell, times the cell before: (1, 0)

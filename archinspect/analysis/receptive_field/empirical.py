@@ -207,13 +207,13 @@ def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], i
 
     A grid's spacing along an axis is the product of the strides on its chain, so the period
     of strided convolutions and pools divides the product P of all strides along that axis (a
-    slice's strides, which are not tied to an axis here, multiply every axis). A window of
-    effective size k on a grid of spacing g <= P widens a stencil by at most (k - 1) * g input
-    cells, and a concatenation shifts cells by at most the length of the pieces it moves, so no
-    finite stencil is wider than max(P) times the sum of those. (Reshapes, scatters and gathers
-    that move cells are not counted: the period is verified by measurement, see
-    `_measure_at`, and the bound only decides when a whole-axis dependency is global and when
-    an input is large enough that nothing can alias.)
+    slice's or pool's strides, not tied to an axis here, multiply every axis by their lcm). A
+    window of effective size k on a grid of spacing g <= P widens a stencil by at most
+    (k - 1) * g input cells, and a concatenation shifts cells by at most the length of the
+    pieces it moves, so no finite stencil is wider than max(P) times the sum of those.
+    (Reshapes, scatters and gathers that move cells are not counted: the period is verified
+    by measurement, see `_measure_at`, and the bound only decides when a whole-axis
+    dependency is global and when an input is large enough that nothing can alias.)
     """
     from jax import lax
 
@@ -246,12 +246,15 @@ def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], i
             k = eqn.params["dimension"]
             lengths = sorted(v.aval.shape[k] for v in eqn.invars)
             widening += sum(lengths[:-1])
+        # A slice's or pool's strides are not tied to spatial axes here (a pool's window spans
+        # the channel axis too, a vmapped one more): their lcm is a multiple of the stride along
+        # any one axis (their product, 4 for a 2x2 pool, would square VGG's period to 1024).
         elif prim is lax.slice_p and eqn.params["strides"]:
             for i in range(d):
-                periods[i] *= math.prod(eqn.params["strides"])
+                periods[i] *= math.lcm(*eqn.params["strides"])
         elif prim in pools:
             for i in range(d):
-                periods[i] *= math.prod(eqn.params["window_strides"])
+                periods[i] *= math.lcm(*eqn.params["window_strides"])
             widening += max(eqn.params["window_dimensions"]) - 1
 
     walk(closed.jaxpr, visit)
@@ -601,7 +604,16 @@ def _measure_at(
     centre = [m // 2 for m in out]
     # A row that does not fit (a short axis) is measured as far as it fits: that may show a
     # global coupling; a stencil needs the whole row, so its axis grows.
-    wanted = {s: recheck[s] if recheck else geometry.window(s) for s in axes}
+    # A known period is `unit` input cells: unit / ratio output cells (one cell of a grid 32
+    # times coarser, as VGG's last layers, not 32 of them, which would need 1024 input cells).
+    wanted = {
+        s: recheck[s]
+        if recheck
+        else max(1, math.ceil(geometry.unit(s) / ratio[s]))
+        if geometry.known
+        else geometry.window(s)
+        for s in axes
+    }
     window = {s: max(1, min(wanted[s], out[s] - 2)) for s in axes}
     first = {s: max(0, out[s] // 2 - window[s] // 2) for s in axes}
     short = [s for s in axes if window[s] < wanted[s]]

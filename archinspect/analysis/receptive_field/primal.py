@@ -82,10 +82,10 @@ def evaluate(
 ) -> list[Any]:
     """Evaluate `jaxpr` with the rewrites described in the module docstring; with `dependent`
     (per argument: it depends on the model input), also those of `linearise`."""
-    from archinspect.analysis.receptive_field.linearise import linearised
-
     from jax.extend.core import Literal
     from jax.extend.core.primitives import closed_call_p, jit_p, remat_p
+
+    from archinspect.analysis.receptive_field.linearise import linearised
 
     calls = {jit_p, closed_call_p, remat_p}
     identity, inlined, dropped, _ = _primitives()
@@ -127,9 +127,7 @@ def evaluate(
             if subs and (dependent is not None or any(derivative_only(s) for s, _ in subs)):
                 if prim in calls and len(subs) == 1:
                     # A call (jit, closed_call, checkpoint): run its body in place.
-                    outs = evaluate(
-                        *subs[0], *ins, dependent=None if dependent is None else dep
-                    )
+                    outs = evaluate(*subs[0], *ins, dependent=None if dependent is None else dep)
                     for v, x in zip(eqn.outvars, outs, strict=True):
                         env[v] = x
                     continue
