@@ -136,27 +136,43 @@ class Squared(eqx.Module):
 
 
 class Difference(eqx.Module):
-    """Two convs subtracted: with positive weights, paths of both signs remain."""
+    """Two convs, one negated then added: with positive weights, paths of both signs remain."""
 
     a: Conv
     b: Conv
 
     def __call__(self, x):
+        return self.a(x) + (-self.b(x))
+
+
+class Subtracted(Difference):
+    """Two convs subtracted: the copy reads a - b as a + b (linearise.py), no sign remains."""
+
+    def __call__(self, x):
         return self.a(x) - self.b(x)
 
 
+def _leaky(x):  # a select on the sign of the input: no rewrite reads it as linear
+    return jnp.where(x > 0, x, 0.1 * x)
+
+
 def test_an_unknown_nonlinearity_is_refused():
-    model = Squared(Conv(1, 1, 1, 3, key=KEY), jnp.square)
+    model = Squared(Conv(1, 1, 1, 3, key=KEY), _leaky)
     with pytest.raises(UnsupportedOperation, match="stays nonlinear"):
         receptive_field(model, (1, 32), method="empirical")
     assert receptive_field(model, (1, 32)).per_axis == ((1, 1),)  # structural: fine
+    # a square is linearised to its operand (linearise.py): measured, k3 reads (1, 1)
+    squared = Squared(Conv(1, 1, 1, 3, key=KEY), jnp.square)
+    assert receptive_field(squared, (1, 32), method="both").per_axis == ((1, 1),)
 
 
-def test_a_subtraction_is_refused():
-    model = Difference(Conv(1, 1, 1, 3, key=KEY), Conv(1, 1, 1, 5, key=jax.random.PRNGKey(3)))
+def test_a_negation_is_refused_and_a_subtraction_measured():
+    convs = (Conv(1, 1, 1, 3, key=KEY), Conv(1, 1, 1, 5, key=jax.random.PRNGKey(3)))
     with pytest.raises(UnsupportedOperation, match="negative sign"):
-        receptive_field(model, (1, 32), method="empirical")
-    assert receptive_field(model, (1, 32)).per_axis == ((2, 2),)
+        receptive_field(Difference(*convs), (1, 32), method="empirical")
+    assert receptive_field(Difference(*convs), (1, 32)).per_axis == ((2, 2),)
+    # a - b with a k3 and a k5 conv: the k5 reads (2, 2), by both methods
+    assert receptive_field(Subtracted(*convs), (1, 32), method="both").per_axis == ((2, 2),)
 
 
 def test_global_couplings_measured_empirically():

@@ -55,7 +55,8 @@ def per_layer_flops(model: Any, calls: list[Call]) -> tuple[dict[str, int], dict
     paths that could not be measured, with the reason (a cell left blank says why).
 
     Each call is lowered with the arguments it was called with (a shared module may see
-    several shapes). The root is not here: `whole_flops` is its figure.
+    several shapes), times the elements it is mapped over under `jax.vmap` (`Call.repeat`).
+    The root is not here: `whole_flops` is its figure.
     """
     modules = dict(module_tree(model))
     # A wrapper whose called modules are not the nodes of its tree (a Flax NNX model: its
@@ -86,5 +87,5 @@ def per_layer_flops(model: Any, calls: list[Call]) -> tuple[dict[str, int], dict
             unmeasured[call.path] = figure
             out.pop(call.path, None)
         else:
-            out[call.path] = out.get(call.path, 0) + figure
+            out[call.path] = out.get(call.path, 0) + figure * call.repeat
     return out, unmeasured

@@ -21,7 +21,7 @@ def activation_bytes(calls: list[Call], leaf_paths: set[str], batch_size: int) -
     for call in calls:
         if call.path in leaf_paths:
             for shape, dtype in zip(call.output_shapes, call.output_dtypes, strict=True):
-                total += math.prod(shape) * np.dtype(dtype).itemsize
+                total += math.prod(shape) * np.dtype(dtype).itemsize * call.repeat
     return total * batch_size
 
 

@@ -51,6 +51,10 @@ class Call:
     arguments: tuple[tuple[Any, ...], dict[str, Any]] = dataclasses.field(
         default=((), {}), compare=False, repr=False
     )
+    # How many times this one traced call runs: the product of the sizes of the `jax.vmap`s it
+    # is mapped over (1 outside vmap). Its shapes are those of one application, as the module
+    # sees them; counts, FLOPs and activation bytes multiply by it.
+    repeat: int = 1
 
 
 def abstract_arguments(args: Any, kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -72,6 +76,7 @@ class Event:
     kwargs: dict[str, Any]
     order: int  # when the call started, counted from 0 over the recording
     depth: int
+    repeat: int = 1  # see `Call.repeat`
 
 
 class Tap(Protocol):
@@ -88,6 +93,41 @@ def _shapes(tree: Any) -> tuple[tuple[tuple[int, ...], ...], tuple[str, ...]]:
     leaves = [x for x in jax.tree_util.tree_leaves(tree) if is_array_like(x)]
     shapes = tuple(tuple(int(d) for d in x.shape) for x in leaves)
     return shapes, tuple(str(x.dtype) for x in leaves)
+
+
+def _mapped(tree: Any) -> int:
+    """The product of the `jax.vmap` sizes the arrays of `tree` are mapped over (the largest
+    over its leaves): a call under vmap is traced once and applied that many times."""
+    from jax._src.interpreters.batching import BatchTracer  # no public home
+
+    most = 1
+    for leaf in jax.tree_util.tree_leaves(tree):
+        size = 1
+        while isinstance(leaf, BatchTracer):
+            if isinstance(leaf.batch_dim, int):
+                size *= int(leaf.val.shape[leaf.batch_dim])
+            leaf = leaf.val
+        most = max(most, size)
+    return most
+
+
+def _signature(module: Any) -> Any:
+    """A module's class, static fields and array shapes: what a copy rebuilt from its leaves
+    keeps (`Recording.rebuilt`)."""
+    leaves, treedef = jax.tree_util.tree_flatten(module)
+    shapes = tuple(
+        (tuple(int(d) for d in x.shape), str(x.dtype)) if is_array_like(x) else type(x).__name__
+        for x in leaves
+    )
+    try:
+        hash(treedef)
+    except TypeError:  # a static field that cannot be hashed: known by identity only
+        return (id(module),)
+    return (treedef, shapes)
+
+
+def _below(parent: str, child: str) -> bool:
+    return parent == "" or child.startswith(parent + ".") or child.startswith(parent + "[")
 
 
 def _depth(path: str) -> int:
@@ -123,6 +163,7 @@ class ShapeTap:
                 out_dtypes,
                 in_dtypes,
                 abstract_arguments(event.args, event.kwargs),
+                event.repeat,
             )
         )
         return out
@@ -138,12 +179,23 @@ class Recording:
         self.paths: dict[int, str] = {}
         self.counter = itertools.count()
         self.stack: list[str] = []  # paths of the calls in progress, innermost last
+        self.signatures: dict[Any, list[str]] = {}  # see `rebuilt`
 
     def call(self, original: Callable, module: Any, args: Any, kwargs: Any) -> Any:
         path = self.paths.get(id(module))
+        if path is None:
+            path = self.rebuilt(module)
         if path is None:  # a module built during the call: not part of the tree
             return original(module, *args, **kwargs)
-        event = Event(path, module, args, kwargs, next(self.counter), _depth(path))
+        event = Event(
+            path,
+            module,
+            args,
+            kwargs,
+            next(self.counter),
+            _depth(path),
+            _mapped((args, kwargs)),
+        )
         for tap in self.taps:
             tap.before(event)
         self.stack.append(path)
@@ -156,6 +208,28 @@ class Recording:
             out = tap.after(event, out)
         return out
 
+    def index(self, path: str, node: Any) -> None:
+        """Know `node` at `path` by identity, and by its signature (see `rebuilt`)."""
+        self.paths.setdefault(id(node), path)
+        self.signatures.setdefault(_signature(node), []).append(path)
+
+    def rebuilt(self, module: Any) -> str | None:
+        """The path of a module of the tree that `module` is a copy of, if that is certain.
+
+        `jax.jit`, `eqx.filter_jit` and `eqx.filter_vmap` hand a function a module rebuilt from
+        its leaves (new tracers, a new object): the same class, the same static fields and the
+        same array shapes as the tree's node. It is that node when exactly one node of the tree
+        has that signature, or exactly one among those below the innermost call in progress
+        (the caller that handed it over); otherwise it is not recorded (never a guess).
+        """
+        if not isinstance(module, eqx.Module):
+            return None
+        found = self.signatures.get(_signature(module), [])
+        if len(found) > 1 and self.stack:
+            parent = self.stack[-1]
+            found = [p for p in found if p != parent and _below(parent, p)]
+        return found[0] if len(found) == 1 else None
+
     @contextlib.contextmanager
     def graft(self, nodes: Iterable[tuple[str, Any]]) -> Iterator[None]:
         """While active, calls of these (path, module) pairs are recorded too; their classes'
@@ -164,7 +238,7 @@ class Recording:
         classes: list[type] = []
         for path, node in nodes:
             if id(node) not in self.paths:
-                self.paths[id(node)] = path
+                self.index(path, node)
                 added.append(id(node))
             if type(node) not in classes and callable(node):
                 classes.append(type(node))
@@ -177,6 +251,11 @@ class Recording:
 
 
 _ACTIVE: list[Recording] = []
+# Each recording runs in a context of its own value: `jax.jit` / `eqx.filter_jit` inside the
+# forward pass then trace anew instead of serving a trace cached outside the recording (whose
+# module calls would go unseen and unmarked).
+_CONTEXT = jax.make_user_context(None)
+_RECORDINGS = itertools.count()
 
 
 def active() -> Recording | None:
@@ -215,12 +294,12 @@ def recording(model: Any, taps: Sequence[Tap]) -> Iterator[None]:
     classes: list[type] = []
     for path, node in module_tree(model):
         if isinstance(node, eqx.Module):
-            rec.paths.setdefault(id(node), path)
+            rec.index(path, node)
             if type(node) not in classes and _has_call(type(node)):
                 classes.append(type(node))
     _ACTIVE.append(rec)
     try:
-        with _patched(classes, rec):
+        with _patched(classes, rec), _CONTEXT(next(_RECORDINGS)):
             yield
     finally:
         _ACTIVE.remove(rec)

@@ -127,7 +127,8 @@ def forward_layers(
 ) -> tuple[tuple[int, ...], list[LayerRow], list[Call]]:
     """Output shape, one row per called module (first call's shapes, call count), the calls.
 
-    A module called several times (shared weights) is one row: its parameters count once. A
+    A module called several times (shared weights) is one row: its parameters count once; a
+    call under `jax.vmap` counts once per mapped element (its shapes are one element's). A
     conv's row has its geometry at its first call; `dense` adds the dense equivalents.
     """
     x = jax.ShapeDtypeStruct(input_shape, jnp.dtype(dtype))
@@ -145,7 +146,7 @@ def forward_layers(
     count: dict[str, int] = {}
     for call in sorted(calls, key=lambda c: c.order):
         first.setdefault(call.path, call)
-        count[call.path] = count.get(call.path, 0) + 1
+        count[call.path] = count.get(call.path, 0) + call.repeat
     rows = []
     called = list(first)
     for path, call in first.items():

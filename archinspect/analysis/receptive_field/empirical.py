@@ -208,13 +208,13 @@ def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], i
 
     A grid's spacing along an axis is the product of the strides on its chain, so the period
     of strided convolutions and pools divides the product P of all strides along that axis (a
-    slice's strides, which are not tied to an axis here, multiply every axis). A window of
-    effective size k on a grid of spacing g <= P widens a stencil by at most (k - 1) * g input
-    cells, and a concatenation shifts cells by at most the length of the pieces it moves, so no
-    finite stencil is wider than max(P) times the sum of those. (Reshapes, scatters and gathers
-    that move cells are not counted: the period is verified by measurement, see
-    `_measure_at`, and the bound only decides when a whole-axis dependency is global and when
-    an input is large enough that nothing can alias.)
+    slice's or pool's strides, not tied to an axis here, multiply every axis by their lcm). A
+    window of effective size k on a grid of spacing g <= P widens a stencil by at most
+    (k - 1) * g input cells, and a concatenation shifts cells by at most the length of the
+    pieces it moves, so no finite stencil is wider than max(P) times the sum of those.
+    (Reshapes, scatters and gathers that move cells are not counted: the period is verified
+    by measurement, see `_measure_at`, and the bound only decides when a whole-axis
+    dependency is global and when an input is large enough that nothing can alias.)
     """
     from jax import lax
 
@@ -247,12 +247,15 @@ def _grid_bounds(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], i
             k = eqn.params["dimension"]
             lengths = sorted(v.aval.shape[k] for v in eqn.invars)
             widening += sum(lengths[:-1])
+        # A slice's or pool's strides are not tied to spatial axes here (a pool's window spans
+        # the channel axis too, a vmapped one more): their lcm is a multiple of the stride along
+        # any one axis (their product, 4 for a 2x2 pool, would square VGG's period to 1024).
         elif prim is lax.slice_p and eqn.params["strides"]:
             for i in range(d):
-                periods[i] *= math.prod(eqn.params["strides"])
+                periods[i] *= math.lcm(*eqn.params["strides"])
         elif prim in pools:
             for i in range(d):
-                periods[i] *= math.prod(eqn.params["window_strides"])
+                periods[i] *= math.lcm(*eqn.params["window_strides"])
             widening += max(eqn.params["window_dimensions"]) - 1
 
     walk(closed.jaxpr, visit)
@@ -279,6 +282,19 @@ def _moves_cells(model: Any, shape: tuple[int, ...]) -> bool:
     def visit(eqn: Any) -> None:
         nonlocal found
         found = found or eqn.primitive in moving
+
+    walk(_trace(model, shape).jaxpr, visit)
+    return found
+
+
+def _has_fft(model: Any, shape: tuple[int, ...]) -> bool:
+    from jax import lax
+
+    found = False
+
+    def visit(eqn: Any) -> None:
+        nonlocal found
+        found = found or eqn.primitive is lax.fft_p
 
     walk(_trace(model, shape).jaxpr, visit)
     return found
@@ -359,7 +375,7 @@ class _Gradients:
         self.batch = batch
         self.weights = sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(self.dynamic))
         self.compiled: dict[tuple, Any] = {}
-        apply = primal_program(model, positive=True)
+        apply = primal_program(model, positive=True, linearise=True)
 
         def grads(dynamic: Any, x: Any, cts: Any) -> Any:
             _, vjp = jax.vjp(lambda v: apply(dynamic, v), x)
@@ -387,7 +403,16 @@ class _Gradients:
             options: dict[str, str | bool] = (
                 {"xla_backend_optimization_level": "0"} if small else {}
             )
-            lowered = jax.jit(fn).lower(self.dynamic, *args)
+            try:
+                lowered = jax.jit(fn).lower(self.dynamic, *args)
+            except ValueError as exc:
+                if "while_loop" not in str(exc):
+                    raise
+                raise UnsupportedOperation(
+                    "error: receptive field (empirical): the model runs a lax.while_loop (or a "
+                    "fori_loop whose bounds are not Python integers), which JAX cannot "
+                    "differentiate in reverse mode; use the structural method"
+                ) from exc
             self.compiled[key] = lowered.compile(compiler_options=options)
         return self.compiled[key]
 
@@ -404,7 +429,15 @@ class _Gradients:
         a, b = 0.7, -1.3
         xs = np.stack([np.zeros(shape), x1, x2, a * x1 + b * x2])
         fn = self._compile(("forward", shape), self.forward, xs)
-        f0, f1, f2, f12 = np.asarray(fn(self.dynamic, xs))
+        values = np.asarray(fn(self.dynamic, xs))
+        if not np.all(np.isfinite(values)):
+            raise ArchinspectError(
+                "error: receptive field (empirical): the positive copy's values overflow "
+                "float64 (a constant near the largest float, e.g. a mask setting logits to the "
+                "dtype's minimum, summed where the copy linearises a softmax); use the "
+                "structural method"
+            )
+        f0, f1, f2, f12 = values
         expected = a * (f1 - f0) + b * (f2 - f0)
         scale = float(np.max(np.abs(expected))) or 1.0
         if not np.allclose(f12 - f0, expected, rtol=1e-9, atol=1e-12 * scale):
@@ -572,7 +605,16 @@ def _measure_at(
     centre = [m // 2 for m in out]
     # A row that does not fit (a short axis) is measured as far as it fits: that may show a
     # global coupling; a stencil needs the whole row, so its axis grows.
-    wanted = {s: recheck[s] if recheck else geometry.window(s) for s in axes}
+    # A known period is `unit` input cells: unit / ratio output cells (one cell of a grid 32
+    # times coarser, as VGG's last layers, not 32 of them, which would need 1024 input cells).
+    wanted = {
+        s: recheck[s]
+        if recheck
+        else max(1, math.ceil(geometry.unit(s) / ratio[s]))
+        if geometry.known
+        else geometry.window(s)
+        for s in axes
+    }
     window = {s: max(1, min(wanted[s], out[s] - 2)) for s in axes}
     first = {s: max(0, out[s] // 2 - window[s] // 2) for s in axes}
     short = [s for s in axes if window[s] < wanted[s]]
@@ -601,7 +643,11 @@ def _measure_at(
                 # No finite stencil is this wide: the whole axis is a global coupling.
                 bigger = list(shape)
                 bigger[s + 1] *= 2
-                kind = "inf" if _accepts(model, tuple(bigger)) else "dense"
+                # Only a Fourier transform reaches infinitely far on an unbounded domain; any
+                # other whole-axis dependency (attention, a cumulative sum) reads the whole
+                # axis, like a dense layer over space (README, "Exact receptive fields").
+                spectral = _has_fft(model, shape) and _accepts(model, tuple(bigger))
+                kind = "inf" if spectral else "dense"
                 results[s] = _global(n, kind)
             else:
                 grow.append(s)
@@ -800,6 +846,7 @@ def _empirical(
     from archinspect.analysis.receptive_field.primal import refuse_callbacks
 
     d = len(input_shape) - 1
+    requested = input_shape
     with jax.enable_x64(True):
         copy, norms = positive_linear_copy(model)
         if not _accepts(copy, input_shape):
@@ -843,7 +890,14 @@ def _empirical(
             geometry = _Geometry(periods, ratios, bound, unbounded=unbounded)
             grads = _Gradients(copy, batch)
             results = _measure_axes(grads, copy, input_shape, list(range(d)), geometry, max_memory)
-    axes = [results[s] for s in range(d)]
+    # A dense coupling reads the whole axis: the number of points of the input asked about
+    # (the measurement may have grown the input to tell it from a wide stencil).
+    axes = [
+        dataclasses.replace(_global(requested[s + 1], "dense"), size=results[s].size)
+        if results[s].kind == "dense"
+        else results[s]
+        for s in range(d)
+    ]
     return RFResult(
         per_axis=tuple(a.pair for a in axes),
         position_range=tuple(a.range for a in axes),

@@ -90,13 +90,17 @@ def evaluate(
     *args: Any,
     positive: bool = False,
     fixed: list[bool] | None = None,
+    dependent: list[bool] | None = None,
 ) -> list[Any]:
     """Evaluate `jaxpr` with the rewrites described in the module docstring; `fixed` says which
-    of `args` are constants of the program (computed from no input and no weight)."""
+    of `args` are constants of the program (computed from no input and no weight); with
+    `dependent` (per argument: it depends on the model input), also those of `linearise`."""
     import numpy as np
     from jax import lax
     from jax.extend.core import Literal
     from jax.extend.core.primitives import closed_call_p, jit_p, remat_p
+
+    from archinspect.analysis.receptive_field.linearise import linearised
 
     calls = {jit_p, closed_call_p, remat_p}
     identity, inlined, dropped, _ = _primitives()
@@ -107,40 +111,58 @@ def evaluate(
         return v.val if isinstance(v, Literal) else env[v]
 
     constant: set[Any] = set(jaxpr.constvars)  # values computed from no input and no weight
+    deps: dict[Any, bool] = {}  # whether a variable depends on the input (linearising only)
+
+    def depends(v: Any) -> bool:
+        return not isinstance(v, Literal) and deps.get(v, False)
+
     for v, x in zip(jaxpr.constvars, consts, strict=True):
         env[v] = x
     for i, (v, x) in enumerate(zip(jaxpr.invars, args, strict=True)):
         env[v] = x
         if fixed is not None and fixed[i]:
             constant.add(v)
+        deps[v] = dependent is not None and dependent[i]
     for eqn in jaxpr.eqns:
         ins = [read(v) for v in eqn.invars]
         known = [isinstance(v, Literal) or v in constant for v in eqn.invars]
         if all(known):
             constant.update(eqn.outvars)
+        dep = [depends(v) for v in eqn.invars]
+        for v in eqn.outvars:
+            deps[v] = any(dep)
         prim = eqn.primitive
         if positive and prim is lax.dot_general_p and sum(known) == 1:
             c = known.index(True)
             if np.dtype(ins[c].dtype).kind == "f":
                 ins[c] = abs(ins[c])  # see the module docstring: same nonzeros, no sign
-        if prim in dropped:
-            outs: list[Any] = []
+        sub_dep = dep if dependent is not None else None
+        linear = linearised(eqn, ins, dep) if dependent is not None else None
+        if linear is not None:
+            outs: list[Any] = linear
+        elif prim in dropped:
+            outs = []
         elif prim in identity:
             outs = ins
         elif prim in inlined:
-            outs = evaluate(*_open(eqn.params["call_jaxpr"]), *ins, positive=positive, fixed=known)
+            sub = _open(eqn.params["call_jaxpr"])
+            outs = evaluate(*sub, *ins, positive=positive, fixed=known, dependent=sub_dep)
         else:
             subs = sub_jaxprs(eqn)
             params = eqn.params
-            if prim in calls and len(subs) == 1 and (positive or derivative_only(subs[0][0])):
+            rewrite = dependent is not None or any(derivative_only(s) for s, _ in subs)
+            if prim in calls and len(subs) == 1 and (positive or rewrite):
                 # A call (jit, closed_call, checkpoint): run its body in place.
-                outs = evaluate(*subs[0], *ins, positive=positive, fixed=known)
+                outs = evaluate(*subs[0], *ins, positive=positive, fixed=known, dependent=sub_dep)
                 for v, x in zip(eqn.outvars, outs, strict=True):
                     env[v] = x
                 continue
-            if subs and any(derivative_only(sub) for sub, _ in subs):
-                # Control flow (cond, while, scan): the same program with rewritten bodies.
-                params = {k: _rewrite_param(v) for k, v in params.items()}
+            if subs and rewrite:
+                # Control flow (cond, while, scan): the same program with rewritten bodies
+                # (linearised as if each body input depended on the input: a weight read as
+                # such only turns a product into a sum, which reads the same elements).
+                linearise = dependent is not None
+                params = {k: _rewrite_param(v, linearise) for k, v in params.items()}
             with eqn.ctx.manager:
                 result = prim.bind(*ins, **prim.get_bind_params(params))
             outs = list(result) if prim.multiple_results else [result]
@@ -149,13 +171,13 @@ def evaluate(
     return [read(v) for v in jaxpr.outvars]
 
 
-def _rewrite_param(value: Any) -> Any:
+def _rewrite_param(value: Any, linearise: bool = False) -> Any:
     from jax.extend.core import ClosedJaxpr, Jaxpr
 
     if isinstance(value, (list, tuple)):
-        return type(value)(_rewrite_param(v) for v in value)
+        return type(value)(_rewrite_param(v, linearise) for v in value)
     if isinstance(value, ClosedJaxpr):
-        return _rewrite_closed(value)
+        return _rewrite_closed(value, linearise)
     if isinstance(value, Jaxpr):
         raise UnsupportedOperation(
             "error: receptive field (empirical): a construct without a derivative (stop_gradient, "
@@ -165,18 +187,26 @@ def _rewrite_param(value: Any) -> Any:
     return value
 
 
-def _rewrite_closed(closed: Any) -> Any:
+def _rewrite_closed(closed: Any, linearise: bool = False) -> Any:
     """The same sub-program (same inputs and outputs), rewritten."""
     import jax
 
     avals = [jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in closed.jaxpr.invars]
-    return jax.make_jaxpr(lambda *xs: evaluate(closed.jaxpr, list(closed.consts), *xs))(*avals)
+    dependent = [True] * len(avals) if linearise else None
+
+    def body(*xs: Any) -> list[Any]:
+        return evaluate(closed.jaxpr, list(closed.consts), *xs, dependent=dependent)
+
+    return jax.make_jaxpr(body)(*avals)
 
 
-def primal_program(model: Any, positive: bool = False) -> Callable[[Any, Any], Any]:
+def primal_program(
+    model: Any, positive: bool = False, linearise: bool = False
+) -> Callable[[Any, Any], Any]:
     """`(dynamic, x) -> model(x)` as the rewritten forward program, where `dynamic` is the
     model's array part (`eqx.partition(model, eqx.is_array)`), traced once per input shape;
-    `positive`: constants contracted with the data are made positive (module docstring)."""
+    `positive`: constants contracted with the data are made positive (module docstring);
+    `linearise` adds the rewrites of `linearise` (the positive copy's)."""
     import equinox as eqx
     import jax
 
@@ -198,7 +228,10 @@ def primal_program(model: Any, positive: bool = False) -> Callable[[Any, Any], A
     def run(dynamic: Any, x: Any) -> Any:
         closed = trace(tuple(x.shape), x.dtype)
         args = jax.tree_util.tree_leaves(dynamic)
-        (out,) = evaluate(closed.jaxpr, list(closed.consts), *args, x, positive=positive)
+        dependent = [False] * len(args) + [True] if linearise else None
+        (out,) = evaluate(
+            closed.jaxpr, list(closed.consts), *args, x, positive=positive, dependent=dependent
+        )
         return out
 
     return run

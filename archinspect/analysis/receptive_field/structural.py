@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 MAX_CELLS = 1 << 30
 MAX_AXIS = 1 << 16
 SETTLE = 256
+# Growing the input only so that deep layers' fields are measured stops earlier (a per-layer
+# column is a convenience; the network's own field may grow up to MAX_CELLS).
+MAX_LAYER_CELLS = 1 << 22
 
 
 class _NotConcrete(Exception):
@@ -282,6 +285,7 @@ class Analysis:
     sizes: tuple[int, ...]
     reach: list[float]  # per axis, the sum of every window's reach in input cells
     pooled: list[Val] = field(default_factory=list)  # operands of global poolings
+    channels: int = 1
 
 
 def analyse(model: Any, input_shape: tuple[int, ...]) -> Analysis:
@@ -307,6 +311,7 @@ def analyse(model: Any, input_shape: tuple[int, ...]) -> Analysis:
         tuple(input_shape[1:]),
         interp.reach,
         interp.pooled,
+        input_shape[0],
     )
 
 
@@ -499,6 +504,19 @@ def _uncovered(
 # ----------------------------------------------------------------------------- the driver
 
 
+def _next_sizes(result: Analysis, grow: set[int], escaped: list[bool]) -> list[int]:
+    sizes = list(result.sizes)
+    for s in grow:
+        # Double; or, when no cell escaped the boundary yet, jump to the windows' total reach
+        # along the axis (about where cells start to escape in a centred network).
+        need = 2 * sizes[s]
+        if not escaped[s]:
+            need = max(need, math.ceil(result.reach[s]))
+        while sizes[s] < need:
+            sizes[s] *= 2
+    return sizes
+
+
 def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured]:
     """Analyse at input_shape, doubling the spatial size until the result is exact."""
     channels = input_shape[0]
@@ -510,15 +528,7 @@ def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured
         m.grow |= {s for s in m.unsettled if result.sizes[s] < SETTLE}
         if not m.grow:
             return result, m
-        sizes = list(result.sizes)
-        for s in m.grow:
-            # Double; or, when no cell escaped the boundary yet, jump to the windows' total reach
-            # along the axis (about where cells start to escape in a centred network).
-            need = 2 * sizes[s]
-            if not m.escaped[s]:
-                need = max(need, math.ceil(result.reach[s]))
-            while sizes[s] < need:
-                sizes[s] *= 2
+        sizes = _next_sizes(result, m.grow, m.escaped)
         if math.prod(sizes) > MAX_CELLS or max(sizes) > MAX_AXIS:
             raise ArchinspectError(
                 f"error: receptive field: at {result.sizes} cells no output cell is free of "
@@ -537,6 +547,38 @@ def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured
             ) from exc
 
 
+def _layer_growth(result: Analysis) -> tuple[set[int], list[bool]]:
+    """Axes to grow so that every marked module output is measured exactly, as the output is;
+    per axis whether some cell of every layer escaped the boundary."""
+    grow: set[int] = set()
+    escaped = [True] * len(result.sizes)
+    for vals in result.marks.values():
+        for val in vals:
+            m = measure(val, result.sizes, result.periods)
+            grow |= m.grow
+            escaped = [a and b for a, b in zip(escaped, m.escaped, strict=True)]
+    return grow, escaped
+
+
+def _grown_for_layers(model: Any, result: Analysis) -> Analysis:
+    """`result` (the output exact), grown further until every layer's field is exact too: a
+    layer can need more room than the output (one before a global head or statistic, whose
+    cells all touch the boundary), as far as the model accepts larger inputs and below
+    MAX_LAYER_CELLS. A layer still not exact there is left blank (`_layer_fields`), never
+    estimated."""
+    while True:
+        grow, escaped = _layer_growth(result)
+        if not grow:
+            return result
+        sizes = _next_sizes(result, grow, escaped)
+        if math.prod(sizes) > MAX_LAYER_CELLS or max(sizes) > MAX_AXIS:
+            return result
+        try:
+            result = analyse(model, (result.channels, *sizes))
+        except (ValueError, TypeError):  # the model fixes its input size (a dense head)
+            return result
+
+
 def structural_receptive_field(model: Any, input_shape: tuple[int, ...]) -> RFResult:
     result, m = _grown(model, input_shape)
     return _network_field(input_shape, result, m)
@@ -547,7 +589,8 @@ def structural_fields(
 ) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
     """The network's RF and every layer's, from one analysis (reports that show both)."""
     result, m = _grown(model, input_shape)
-    return _network_field(input_shape, result, m), _layer_fields(result)
+    network = _network_field(input_shape, result, m)
+    return network, _layer_fields(_grown_for_layers(model, result))
 
 
 def _network_field(input_shape: tuple[int, ...], result: Analysis, m: Measured) -> RFResult:
@@ -579,7 +622,7 @@ def structural_layer_fields(
     model: Any, input_shape: tuple[int, ...]
 ) -> dict[str, tuple[Pair, ...]]:
     result, _ = _grown(model, input_shape)
-    return _layer_fields(result)
+    return _layer_fields(_grown_for_layers(model, result))
 
 
 def _layer_fields(result: Analysis) -> dict[str, tuple[Pair, ...]]:
@@ -588,7 +631,7 @@ def _layer_fields(result: Analysis) -> dict[str, tuple[Pair, ...]]:
         fields: list[Pair] | None = None
         for val in vals:
             m = measure(val, result.sizes, result.periods)
-            if any(p is None for p in m.per_axis):
+            if any(p is None for p in m.per_axis) or m.grow:  # not exact: left blank
                 fields = None
                 break
             pairs = [p for p in m.per_axis if p is not None]

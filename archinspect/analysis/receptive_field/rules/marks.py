@@ -12,6 +12,7 @@ from typing import Any
 
 from jax import lax
 from jax._src.core import pvary_p  # no public home
+from jax._src.interpreters import ad, batching, mlir  # no public home for rule tables
 from jax._src.pjit import reshard_p  # no public home
 from jax._src.random.prng import random_unwrap_p, random_wrap_p  # no public home
 from jax.extend.core import Primitive
@@ -67,6 +68,29 @@ def _mark_impl(x: Any, *, path: str) -> Any:
 MARK = Primitive("archinspect_rf_mark")
 MARK.def_impl(_mark_impl)
 MARK.def_abstract_eval(_mark_impl)
+
+
+# The mark is bound wherever the model calls a module: under `jax.vmap` (eqx.nn.MultiheadAttention
+# maps its projections over the sequence), inside `jax.jvp`/`jax.grad` of the forward pass, and
+# in programs JAX may compile (a `jax.jit` inside the forward pass). It stays an identity under
+# every transformation: batched, the mark wraps the whole batched value (whose tables cover
+# every mapped position: the module's output at all of them); its tangent is the tangent.
+def _mark_batched(args: Any, dims: Any, *, path: str) -> tuple[Any, Any]:
+    return MARK.bind(args[0], path=path), dims[0]
+
+
+def _mark_jvp(primals: Any, tangents: Any, *, path: str) -> tuple[Any, Any]:
+    return MARK.bind(primals[0], path=path), tangents[0]
+
+
+def _mark_transpose(ct: Any, x: Any, *, path: str) -> list[Any]:
+    return [ct]
+
+
+batching.primitive_batchers[MARK] = _mark_batched
+ad.primitive_jvps[MARK] = _mark_jvp
+ad.primitive_transposes[MARK] = _mark_transpose
+mlir.register_lowering(MARK, lambda ctx, x, *, path: [x])
 
 
 def _mark(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
