@@ -150,7 +150,8 @@ def evaluate(
         else:
             subs = sub_jaxprs(eqn)
             params = eqn.params
-            rewrite = dependent is not None or any(derivative_only(s) for s, _ in subs)
+            needed = any(derivative_only(s) for s, _ in subs)
+            rewrite = dependent is not None or needed
             if prim in calls and len(subs) == 1 and (positive or rewrite):
                 # A call (jit, closed_call, checkpoint): run its body in place.
                 outs = evaluate(*subs[0], *ins, positive=positive, fixed=known, dependent=sub_dep)
@@ -161,8 +162,10 @@ def evaluate(
                 # Control flow (cond, while, scan): the same program with rewritten bodies
                 # (linearised as if each body input depended on the input: a weight read as
                 # such only turns a product into a sum, which reads the same elements).
+                # An open sub-program (a scatter's combiner) is left as it is unless it holds a
+                # construct without a derivative.
                 linearise = dependent is not None
-                params = {k: _rewrite_param(v, linearise) for k, v in params.items()}
+                params = {k: _rewrite_param(v, linearise, needed) for k, v in params.items()}
             with eqn.ctx.manager:
                 result = prim.bind(*ins, **prim.get_bind_params(params))
             outs = list(result) if prim.multiple_results else [result]
@@ -171,13 +174,15 @@ def evaluate(
     return [read(v) for v in jaxpr.outvars]
 
 
-def _rewrite_param(value: Any, linearise: bool = False) -> Any:
+def _rewrite_param(value: Any, linearise: bool = False, strict: bool = True) -> Any:
     from jax.extend.core import ClosedJaxpr, Jaxpr
 
-    if isinstance(value, (list, tuple)):
-        return type(value)(_rewrite_param(v, linearise) for v in value)
+    if type(value) in (list, tuple):  # not a named tuple of settings (scatter's dimensions)
+        return type(value)(_rewrite_param(v, linearise, strict) for v in value)
     if isinstance(value, ClosedJaxpr):
         return _rewrite_closed(value, linearise)
+    if isinstance(value, Jaxpr) and not strict:
+        return value
     if isinstance(value, Jaxpr):
         raise UnsupportedOperation(
             "error: receptive field (empirical): a construct without a derivative (stop_gradient, "
