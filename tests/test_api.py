@@ -30,6 +30,8 @@ from archinspect.spec import load_spec
 from tests.conftest import ROOT
 
 CONFIGS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*.yaml"))
+# ModernUNet's config takes seconds per comparison: it runs with `make test-all`
+CASES = [pytest.param(c, marks=pytest.mark.slow) if "modern_unet" in c else c for c in CONFIGS]
 runner = CliRunner()
 
 
@@ -69,7 +71,7 @@ def test_count_equals_the_cli_on_every_config(config: str):
 
 
 @pytest.mark.usefixtures("repo_root")
-@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("config", CASES)
 def test_shapes_equal_the_cli_on_every_config(config: str):
     _, model, x = live(config)
     api = archinspect.shapes(model, x).to_dict()
@@ -79,7 +81,7 @@ def test_shapes_equal_the_cli_on_every_config(config: str):
 
 
 @pytest.mark.usefixtures("repo_root")
-@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("config", CASES)
 def test_receptive_field_equals_the_cli_on_every_config(config: str):
     _, model, x = live(config)
     api = archinspect.receptive_field(model, x).to_dict()

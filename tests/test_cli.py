@@ -188,6 +188,7 @@ def test_every_command_says_when_it_uses_the_embedded_default(tmp_path, monkeypa
     assert data["name"] == "default-unet-2d"
 
 
+@pytest.mark.slow  # 14 s: solve's searches are covered in tests/test_solve.py
 def test_solve_with_the_embedded_default_answers_for_it(tmp_path, monkeypatch):
     """The hand count at hidden_channels=16 (UNET_2D_TOTAL) lies between the answers for a
     limit one below it (15) and at it (16)."""

@@ -88,6 +88,7 @@ def test_max_memory_is_an_amount():
         max_memory("lots")
 
 
+@pytest.mark.slow  # the note itself is asserted by the count test
 def test_rf_reports_the_concrete_build_in_a_note():
     # width 1 and a 1-D input of 10 cells, one feature: each weight (s, 1) multiplies the
     # feature axis only, so every output cell reads its own input cell: RF (0, 0)

@@ -182,7 +182,9 @@ def _run_recording(model, x):
     return seen
 
 
-@pytest.mark.parametrize("channels,kernel", [((4, 4), 3), ((3, 5, 5), 2)])
+@pytest.mark.parametrize(
+    "channels,kernel", [((4, 4), 3), pytest.param((3, 5, 5), 2, marks=pytest.mark.slow)]
+)
 def test_shapes_of_every_submodule_equal_running_the_module(channels, kernel):
     model = TCN(2, 1, channels, kernel, rngs=nnx.Rngs(0))
     model.eval()

@@ -55,7 +55,13 @@ def test_output_shape_matches_pdequinox(family, kwargs, dims):
 
 @pytest.mark.parametrize("mode", ["periodic", "dirichlet", "neumann"])
 @pytest.mark.parametrize(
-    "family", [n for n in FAMILIES if "boundary_mode" in {a.name for a in FAMILIES[n].args}]
+    "family",
+    [
+        # the UNets run eagerly for seconds each: with `make test-all`
+        pytest.param(n, marks=pytest.mark.slow) if "UNet" in n else n
+        for n in FAMILIES
+        if "boundary_mode" in {a.name for a in FAMILIES[n].args}
+    ],
 )
 def test_concrete_forward_is_finite(family, mode):
     kwargs = dict(next(kw for name, kw in CASES if name == family))

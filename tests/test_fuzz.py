@@ -165,7 +165,7 @@ def fuzz_settings(examples: int, derandomize: bool = True) -> settings:
     )
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(text=SPECS)
 def test_validate_never_fails_internally(tmp_path: Path, text: str) -> None:
     _run(tmp_path, ["validate"], text)

@@ -145,6 +145,7 @@ def test_empirical_equals_analytic(family, i, d):
     assert empirical.global_ == analytic.global_
 
 
+@pytest.mark.slow  # 10 s; the slicing itself is checked by the 1-D agreement grid
 def test_one_axis_slices_equal_the_full_2d_measurement():
     # The separability the empirical method relies on for the families, checked directly.
     s = spec("ModernUNet", 2, GRID["ModernUNet"][0])

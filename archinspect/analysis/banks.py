@@ -47,24 +47,13 @@ def _size(aval: Any) -> int:
 
 def measure(model: Any, input_shape: tuple[int, ...], dtype: str) -> Expansion:
     """Trace `model(x)` abstractly and find every live bank call (any depth of nested calls)."""
-    import jax
-    import jax.numpy as jnp
     from jax.extend.core import Var
     from jax.interpreters import partial_eval as pe
 
     from archinspect.analysis.jaxprs import sub_jaxprs
+    from archinspect.analysis.params import trace_over_arrays
 
-    flat, treedef = jax.tree_util.tree_flatten(model, is_leaf=is_array_like)
-    where = [i for i, x in enumerate(flat) if is_array_like(x)]
-
-    def forward(arrays: list[Any], x: Any) -> Any:
-        leaves = list(flat)
-        for i, a in zip(where, arrays, strict=True):
-            leaves[i] = a
-        return jax.tree_util.tree_unflatten(treedef, leaves)(x)
-
-    avals = [jax.ShapeDtypeStruct(flat[i].shape, flat[i].dtype) for i in where]
-    closed = jax.make_jaxpr(forward)(avals, jax.ShapeDtypeStruct(input_shape, jnp.dtype(dtype)))
+    closed, flat, where = trace_over_arrays(model, input_shape, dtype)
     live, used = pe.dce_jaxpr(closed.jaxpr, [True] * len(closed.jaxpr.outvars))
     kept = [k for k, u in enumerate(used) if u]
     env = {v: kept[n] for n, v in enumerate(live.invars) if kept[n] < len(where)}

@@ -218,6 +218,30 @@ class NotTraced(Exception):
     """The forward pass could not be traced on the spec's input (its message says why)."""
 
 
+def trace_over_arrays(
+    model: Any, input_shape: tuple[int, ...], dtype: str
+) -> tuple[Any, list[Any], list[int]]:
+    """`model(x)` traced abstractly with the model's array leaves as the program's first
+    inputs: (closed jaxpr, the flattened model, the indices of its array leaves, in input order).
+    What reads which parameter (`read_leaves`, the filter banks of archinspect.analysis.banks)
+    is then a question about the jaxpr's inputs."""
+    import jax
+    import jax.numpy as jnp
+
+    flat, treedef = jax.tree_util.tree_flatten(model, is_leaf=is_array_like)
+    where = [i for i, x in enumerate(flat) if is_array_like(x)]
+
+    def forward(arrays: list[Any], x: Any) -> Any:
+        leaves = list(flat)
+        for i, a in zip(where, arrays, strict=True):
+            leaves[i] = a
+        return jax.tree_util.tree_unflatten(treedef, leaves)(x)
+
+    avals = [jax.ShapeDtypeStruct(flat[i].shape, flat[i].dtype) for i in where]
+    x = jax.ShapeDtypeStruct(input_shape, jnp.dtype(dtype))
+    return jax.make_jaxpr(forward)(avals, x), flat, where
+
+
 def read_leaves(model: Any, input_shape: tuple[int, ...], dtype: str) -> frozenset[str]:
     """Paths of the array leaves that the forward pass `model(x)` reads, for one input of
     `input_shape` (unbatched) and `dtype`.
@@ -230,22 +254,10 @@ def read_leaves(model: Any, input_shape: tuple[int, ...], dtype: str) -> frozens
     `cond` is read (either branch may run); one the program never touches, or only computes
     with and discards, is not. Raises `NotTraced` when the forward pass fails on that input.
     """
-    import jax
-    import jax.numpy as jnp
     from jax.interpreters import partial_eval as pe
 
-    flat, treedef = jax.tree_util.tree_flatten(model, is_leaf=is_array_like)
-    where = [i for i, x in enumerate(flat) if is_array_like(x)]
-
-    def forward(arrays: list[Any], x: Any) -> Any:
-        leaves = list(flat)
-        for i, a in zip(where, arrays, strict=True):
-            leaves[i] = a
-        return jax.tree_util.tree_unflatten(treedef, leaves)(x)
-
-    avals = [jax.ShapeDtypeStruct(flat[i].shape, flat[i].dtype) for i in where]
     try:
-        closed = jax.make_jaxpr(forward)(avals, jax.ShapeDtypeStruct(input_shape, jnp.dtype(dtype)))
+        closed, flat, where = trace_over_arrays(model, input_shape, dtype)
     except Exception as e:  # any failure of user code: reported, never guessed around
         first = (str(e).strip().splitlines() or [""])[0]
         raise NotTraced(f"{type(e).__name__}: {first}" if first else type(e).__name__) from e
