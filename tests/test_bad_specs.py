@@ -112,7 +112,11 @@ def test_validate_reports_every_file_and_fails_once() -> None:
 
 
 @pytest.mark.parametrize(
-    "case", _params(["several_problems", "duplicate_top_key", "empty", "invalid_yaml"])
+    "case",
+    [
+        *_params(["several_problems", "invalid_yaml"]),
+        *(pytest.param(c, marks=pytest.mark.slow) for c in ("duplicate_top_key", "empty")),
+    ],
 )
 def test_subprocess_exit_code_and_stderr(case: str) -> None:
     proc = subprocess.run(

@@ -171,8 +171,10 @@ DEFAULT_NOTE = (
         ["shapes"],
         # a one-level, two-channel UNet keeps the compiled programs small
         ["inspect", "--set", "model.num_levels=1", "--set", "model.hidden_channels=2"],
-        ["sweep", "--param", "hidden_channels", "--values", "2"],
-        ["solve", "--max-params", "10k"],
+        pytest.param(
+            ["sweep", "--param", "hidden_channels", "--values", "2"], marks=pytest.mark.slow
+        ),
+        pytest.param(["solve", "--max-params", "10k"], marks=pytest.mark.slow),
     ],
     ids=lambda args: args[0],
 )

@@ -201,7 +201,7 @@ def test_the_random_geometries_cover_every_knob():
     )
 
 
-@pytest.mark.parametrize("case", slow_after(range(len(GEOMETRIES)), 20))
+@pytest.mark.parametrize("case", slow_after(range(len(GEOMETRIES)), 10))
 def test_non_zeros_are_the_jacobians(case: int):
     g, n = GEOMETRIES[case]
     with jax.enable_x64(True):
@@ -271,7 +271,7 @@ EQX_CONVS = [
 
 
 @pytest.mark.parametrize("kw", EQX_CONVS, ids=lambda kw: repr(kw))
-@pytest.mark.parametrize("nd", [1, 2])
+@pytest.mark.parametrize("nd", [1, pytest.param(2, marks=pytest.mark.slow)])  # 2-D: test-all
 def test_equinox_conv(kw, nd):
     kw = dict(kw)
     if nd == 2 and isinstance(kw.get("padding"), tuple):
@@ -296,7 +296,7 @@ EQX_TRANSPOSED = [
 
 
 @pytest.mark.parametrize("kw", EQX_TRANSPOSED, ids=lambda kw: repr(kw))
-@pytest.mark.parametrize("nd", [1, 2])
+@pytest.mark.parametrize("nd", [1, pytest.param(2, marks=pytest.mark.slow)])  # 2-D: test-all
 def test_equinox_conv_transpose(kw, nd):
     conv = eqx.nn.ConvTranspose(nd, 2, 4, key=KEY, **kw)
     shape = (2, *(4,) * nd)
