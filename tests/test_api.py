@@ -30,8 +30,10 @@ from archinspect.spec import load_spec
 from tests.conftest import ROOT
 
 CONFIGS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "configs").glob("*.yaml"))
-# ModernUNet's config takes seconds per comparison: it runs with `make test-all`
-CASES = [pytest.param(c, marks=pytest.mark.slow) if "modern_unet" in c else c for c in CONFIGS]
+# The API and the CLI share every use case: a few configs every time (the UNet, a Flax model,
+# a target), every config with `make test-all` (ModernUNet's takes seconds per comparison)
+EVERY_TIME = ("configs/unet.yaml", "configs/flax_tcn.yaml", "configs/pdequinox_unet.yaml")
+CASES = [c if c in EVERY_TIME else pytest.param(c, marks=pytest.mark.slow) for c in CONFIGS]
 runner = CliRunner()
 
 

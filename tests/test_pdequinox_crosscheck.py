@@ -101,7 +101,16 @@ GRID: dict[str, list[dict]] = {
 }
 
 CELLS = [
-    pytest.param(family, d, io, kwargs, id=f"{family}-{d}d-{io[0]}to{io[1]}-{i}")
+    pytest.param(
+        family,
+        d,
+        io,
+        kwargs,
+        id=f"{family}-{d}d-{io[0]}to{io[1]}-{i}",
+        # the 3-D builds of pdequinox run eagerly: every family's first cell in `make test`,
+        # the rest with `make test-all`
+        marks=[pytest.mark.slow] if d == 3 and i > 0 else [],
+    )
     for family, cells in GRID.items()
     for i, kwargs in enumerate(cells)
     for d in DIMS

@@ -432,7 +432,7 @@ def _random_stack(seed: int) -> tuple[int, list, int]:
     return dims, layers, 24 if dims == 1 else 12
 
 
-@pytest.mark.parametrize("seed", slow_after(range(20), 4))
+@pytest.mark.parametrize("seed", slow_after(range(20), 2))
 def test_structural_rf_equals_empirical(seed: int) -> None:
     dims, layers, n = _random_stack(seed)
     s = _spec(dims, 2, layers, n)

@@ -127,7 +127,7 @@ PDEQ_GRID = {
 }
 
 
-@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("dims", [1, 2, pytest.param(3, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("family", list(PDEQ_GRID))
 def test_pdequinox_target_equals_builtin_family(family, dims):
     base = {"num_spatial_dims": dims, "in_channels": 2, "out_channels": 3, **PDEQ_GRID[family]}
