@@ -316,3 +316,22 @@ def test_cli_exit_codes_and_json(tmp_path):
     bad = runner.invoke(app, ["equivariance", str(path), "--group", "C3"])
     assert bad.exit_code == 2
     assert bad.stderr == "error: --group must be one of C4, D4, got 'C3'\n"
+
+
+@pytest.mark.usefixtures("repo_root")
+def test_max_memory_is_the_shared_amount_option() -> None:
+    """`--max-memory` reads amounts as every command does ('1Ki' = 1,024 bytes) and refuses a
+    bad one, exit 2; its default is the shared 4 GiB."""
+    runner = CliRunner()
+    small = runner.invoke(app, ["equivariance", "configs/gcnn_c4.yaml", "--max-memory", "1Ki"])
+    assert small.exit_code == 2
+    assert "above the limit of 1,024 bytes; lower input.resolution or raise --max-memory" in (
+        small.stderr
+    )
+    bad = runner.invoke(app, ["equivariance", "configs/gcnn_c4.yaml", "--max-memory", "lots"])
+    assert bad.exit_code == 2 and "--max-memory" in bad.stderr
+    # 3x2800x2800 needs about 8e9 bytes: refused against 4 GiB = 4,294,967,296
+    big = runner.invoke(
+        app, ["equivariance", "configs/gcnn_c4.yaml", "--set", "input.resolution=2800"]
+    )
+    assert big.exit_code == 2 and "above the limit of 4,294,967,296 bytes" in big.stderr

@@ -127,7 +127,8 @@ MaxMemoryOpt = Annotated[
         metavar="BYTES",
         help="memory one build or measurement may take: a constructor that cannot be traced "
         "abstractly is built concretely within it, the empirical receptive field grows its "
-        "input up to it (e.g. '512Mi', '8G'; default 4Gi)",
+        "input up to it, an equivariance check runs within it (e.g. '512Mi', '8G'; default "
+        "4Gi)",
     ),
 ]
 

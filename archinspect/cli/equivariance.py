@@ -12,6 +12,7 @@ from archinspect.cli.app import (
     FollowOpt,
     Format,
     FormatOpt,
+    MaxMemoryOpt,
     OutputOpt,
     SetOpt,
     SpecArg,
@@ -65,15 +66,7 @@ def equivariance(
         ),
     ] = 1e-5,
     seed: Annotated[int, typer.Option("--seed", min=0, help="of the weights and the input")] = 0,
-    max_memory: Annotated[
-        int,
-        typer.Option(
-            "--max-memory",
-            metavar="BYTES",
-            min=1,
-            help="refuse the check when its estimated memory is above this",
-        ),
-    ] = 2 * 1024**3,
+    max_memory: MaxMemoryOpt = None,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
     trust: TrustOpt = None,
@@ -88,8 +81,11 @@ def equivariance(
     axis = _axis(orientation_axis)
 
     def body() -> None:
-        loaded = load(spec, set_, follow_symlinks)
         from archinspect.commands.equivariance import equivariance_report
+        from archinspect.commands.inputs import max_memory as memory
+
+        limit = memory(max_memory)
+        loaded = load(spec, set_, follow_symlinks)
 
         report = equivariance_report(
             loaded,
@@ -98,7 +94,7 @@ def equivariance(
             orientation_axis=axis,
             seed=seed,
             tolerance=tolerance,
-            max_bytes=max_memory,
+            max_bytes=limit,
         )
         emit(render(format.value, "equivariance", report, output), output)
         if not report.ok:

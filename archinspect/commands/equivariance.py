@@ -12,11 +12,11 @@ from typing import Any
 
 from archinspect import groups
 from archinspect.errors import UsageError
+from archinspect.limits import MEMORY_LIMIT
 from archinspect.report import EquivarianceReport
 from archinspect.spec.model import Spec
 
 DEFAULT_TOLERANCE = 1e-5  # relative to the largest output magnitude (float32 rounding: ~1e-7)
-DEFAULT_MAX_BYTES = 2 * 1024**3
 UNSET: Any = object()  # --orientation-axis not given: the family's declaration decides
 
 
@@ -72,7 +72,7 @@ def equivariance_report(
     orientation_axis: Any = UNSET,
     seed: int = 0,
     tolerance: float = DEFAULT_TOLERANCE,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int = MEMORY_LIMIT,
 ) -> EquivarianceReport:
     import equinox as eqx
     import jax
