@@ -58,6 +58,17 @@ def _init(key: jax.Array, shape: tuple[int, ...], fan_in: int) -> jax.Array:
     return jax.random.uniform(key, shape, minval=-bound, maxval=bound)
 
 
+def _parameters(
+    key: jax.Array, shape: tuple[int, ...], use_bias: bool
+) -> tuple[jax.Array, jax.Array | None]:
+    """Base filters of `shape` (C_out, ...) and one bias per G-channel, uniform in
+    ±1/sqrt(fan_in), fan_in being everything a filter reads (all of `shape` but C_out)."""
+    wkey, bkey = jax.random.split(key)
+    fan_in = math.prod(shape[1:])
+    bias = _init(bkey, (shape[0],), fan_in) if use_bias else None
+    return _init(wkey, shape, fan_in), bias
+
+
 class _GroupLayer(eqx.Module):
     """What lifting and group convolutions share: the convolution with a built bank."""
 
@@ -146,11 +157,8 @@ class LiftingConv(_GroupLayer):
         _check(group, padding, kernel_size)
         self.group, self.in_channels, self.out_channels = group, in_channels, out_channels
         self.kernel_size, self.padding, self.lifting = kernel_size, padding, True
-        wkey, bkey = jax.random.split(key)
-        fan_in = in_channels * kernel_size**2
         shape = (out_channels, in_channels, kernel_size, kernel_size)
-        self.weight = _init(wkey, shape, fan_in)
-        self.bias = _init(bkey, (out_channels,), fan_in) if use_bias else None
+        self.weight, self.bias = _parameters(key, shape, use_bias)
 
     def _bank(self, weight: jax.Array) -> jax.Array:
         s = self.order
@@ -176,12 +184,8 @@ class GroupConv(_GroupLayer):
         _check(group, padding, kernel_size)
         self.group, self.in_channels, self.out_channels = group, in_channels, out_channels
         self.kernel_size, self.padding, self.lifting = kernel_size, padding, False
-        s = groups.order(group)
-        wkey, bkey = jax.random.split(key)
-        fan_in = in_channels * s * kernel_size**2
-        shape = (out_channels, in_channels, s, kernel_size, kernel_size)
-        self.weight = _init(wkey, shape, fan_in)
-        self.bias = _init(bkey, (out_channels,), fan_in) if use_bias else None
+        shape = (out_channels, in_channels, groups.order(group), kernel_size, kernel_size)
+        self.weight, self.bias = _parameters(key, shape, use_bias)
 
     def _bank(self, weight: jax.Array) -> jax.Array:
         s = self.order
