@@ -520,19 +520,26 @@ class ArgumentDiff:
         return "only in A" if not self.in_b else "only in B" if not self.in_a else "differs"
 
 
-def _difference(a: Any, b: Any) -> int | None:
-    """B - A when both are integers (exact); None for anything else."""
-    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (a, b))
-    return b - a if ints else None
+class _Compared:
+    """What a figure and a module row of `diff` share: B - A and B / A of their `a` and `b`."""
 
+    a: Any
+    b: Any
 
-def _ratio(a: Any, b: Any) -> float | None:
-    """B / A when both are integers and A is not 0."""
-    return b / a if _difference(a, b) is not None and a != 0 else None
+    @property
+    def difference(self) -> int | None:
+        """B - A when both are integers (exact); None for anything else."""
+        ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (self.a, self.b))
+        return self.b - self.a if ints else None
+
+    @property
+    def ratio(self) -> float | None:
+        """B / A when both are integers and A is not 0."""
+        return self.b / self.a if self.difference is not None and self.a != 0 else None
 
 
 @dataclass(frozen=True)
-class FigureDiff:
+class FigureDiff(_Compared):
     """One figure of both specs: parameters, output shape, receptive field, FLOPs, memory.
     A figure one side could not measure (materialized parameters, a receptive field the
     analysis cannot model) is None there; a note says why."""
@@ -545,17 +552,9 @@ class FigureDiff:
     def status(self) -> str:
         return "same" if self.a == self.b else "differs"
 
-    @property
-    def difference(self) -> int | None:
-        return _difference(self.a, self.b)
-
-    @property
-    def ratio(self) -> float | None:
-        return _ratio(self.a, self.b)
-
 
 @dataclass(frozen=True)
-class ModuleDiff:
+class ModuleDiff(_Compared):
     """A module path of the `count` tree (folded to the same depth on both sides) with its
     parameters in A and in B; a module only in one spec has None on the other side."""
 
@@ -571,14 +570,6 @@ class ModuleDiff:
         if self.a is None or self.b is None:
             return "only in A" if self.b is None else "only in B"
         return "same" if (self.a, self.type_a) == (self.b, self.type_b) else "differs"
-
-    @property
-    def difference(self) -> int | None:
-        return _difference(self.a, self.b)
-
-    @property
-    def ratio(self) -> float | None:
-        return _ratio(self.a, self.b)
 
 
 @dataclass(frozen=True)
