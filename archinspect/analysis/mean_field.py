@@ -243,7 +243,7 @@ def _root(f: Callable[[float], float], a: float, b: float, fa: float, fb: float)
 
 # --- fixed points ------------------------------------------------------------------------------
 
-_Q_MAX = 1e12  # a variance past this is taken as growing without bound
+_Q_MAX = 1e12  # a variance past this many times 1 + σ_b² is taken as growing without bound
 _Q_START = 1.0  # the input variance the iteration starts from (unit-variance inputs)
 
 
@@ -266,7 +266,7 @@ def _variance_fixed_point(act: _Activation, sw2: float, sb2: float) -> float | N
         hi = 2.0 * lo
         fhi = F(hi)
         while fhi > 0:
-            if hi > _Q_MAX:
+            if hi > _Q_MAX * (1.0 + sb2):
                 return None
             lo, flo, hi = hi, fhi, 2.0 * hi
             fhi = F(hi)
