@@ -362,3 +362,10 @@ def test_the_theory_does_not_import_jax():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_a_huge_bias_variance_is_not_an_explosion():
+    # tanh saturates: at q ~ 1e13, E[tanh(√q z)²] = 1 - O(1/√q), so q* = σ_b² + σ_w² · 1
+    mf = fixed_points("tanh", 1.5, 1e13)
+    assert mf.q_star == pytest.approx(1e13 + 1.5, rel=1e-13)
+    assert mf.note is None
