@@ -131,7 +131,9 @@ def _activation(name: str) -> _Activation:
 # kinks and are graded (widths 2^j / scale) around the point where φ bends, so that a steep
 # tanh(√q z) at large q, a ReLU kink and the Gaussian itself are each resolved. A plain
 # Gauss–Hermite rule converges slowly across a kink and for steep integrands (its nodes near 0
-# are ~1/√n apart whatever q is). Beyond |z| = 12 the Gaussian weighs < 1e-32.
+# are ~1/√n apart whatever q is): against scipy's adaptive quadrature, E[tanh'(√q z)⁴] at
+# q = 10 is off by 2e-2 with 100 nodes and 8e-5 with 300, E[elu(√q z)²] by 1e-4; this rule,
+# 290 nodes (29 panels of 10), by < 1e-14 for both. Beyond |z| = 12 the Gaussian weighs < 1e-32.
 _Z = 12.0
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(10)
 _GRADES = 2.0 ** np.arange(-3, 5)  # offsets, in units of 1/scale, around each feature
