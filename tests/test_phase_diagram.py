@@ -100,3 +100,15 @@ def test_other_suffixes_are_refused(tmp_path):
     with pytest.raises(ArchinspectError, match=r"--phase-diagram writes \.png or \.svg files"):
         phase_diagram_plot(DIAGRAM, str(tmp_path / "phase.pdf"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_critical_line_at_all_still_draws_the_points():
+    # softplus at σ_b² = 1 has no χ₁ = 1 (q* is lost first): no regions, the points remain
+    diagram = PhaseDiagram("softplus", (1.0,), (None,), (PhasePoint(2.5, 1.0, "exploding"),))
+    fig = phase_diagram_figure(diagram)
+    assert legend_texts(fig) == [
+        "no χ₁ = 1 where the line stops (q* is lost first)",
+        "measured: exploding",
+    ]
+    [ax] = fig.axes
+    assert (len(ax.texts), len(ax.collections)) == (0, 0)  # no shaded phase, no region name
