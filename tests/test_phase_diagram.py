@@ -64,6 +64,7 @@ def test_the_line_breaks_at_a_gap_and_the_points_are_where_measured():
         ([1.76], [0.05]),
         ([3.0, 3.5], [0.05, 0.1]),
     ]
+    assert len(ax.collections) == 4  # each run shades its ordered and its chaotic side
     # the axes hold the line and every point: σ_w² up to 1.25 × 3.5, σ_b² up to 0.2
     assert ax.get_xlim() == (0.0, pytest.approx(1.25 * 3.5))
     assert ax.get_ylim() == (0.0, 0.2)
