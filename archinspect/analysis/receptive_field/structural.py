@@ -33,7 +33,8 @@ from archinspect.analysis.receptive_field.rules import (
     unknown,
 )
 from archinspect.analysis.receptive_field.rules.calls import feeds_callbacks_only
-from archinspect.analysis.receptive_field.rules.tables import inert
+from archinspect.analysis.receptive_field.rules.registry import SUPPORT_RULES
+from archinspect.analysis.receptive_field.rules.tables import inert, materialise
 from archinspect.errors import ArchinspectError, UnsupportedOperation
 from archinspect.report import GlobalSource, Pair, RFResult, exact
 
@@ -174,8 +175,11 @@ class Interpreter:
                 continue  # only debug prints read it: no value of the forward pass does
             stack = prefix + tuple(c for c in str(eqn.source_info.name_stack).split("/") if c)
             vals = [self._val(env, atom) for atom in eqn.invars]
-            ctx = self._context(env, eqn, stack)
             fn = RULES.get(eqn.primitive)
+            keep = fn in SUPPORT_RULES
+            if not keep:
+                vals = [materialise(v) for v in vals]
+            ctx = self._context(env, eqn, stack, keep)
             if fn is None and not all(inert(v) for v in vals):
                 raise unknown(eqn, ctx)
             if fn is None or all(math.prod(v.aval.shape) == 0 for v in eqn.outvars):
@@ -199,7 +203,7 @@ class Interpreter:
                     env.vals.pop(atom, None)
         return [self._val(env, atom) for atom in jaxpr.outvars]
 
-    def _context(self, env: _Env, eqn: Any, stack: tuple[str, ...]) -> Context:
+    def _context(self, env: _Env, eqn: Any, stack: tuple[str, ...], keep: bool = False) -> Context:
         def call(
             sub: tuple[Any, list[Any]],
             ins: list[Val],
@@ -210,7 +214,8 @@ class Interpreter:
             # values are theirs); a loop body's are not (its carries change at every step).
             jaxpr, consts = sub
             atoms = list(eqn.invars[len(eqn.invars) - len(ins) :])
-            return self.run(jaxpr, consts, ins, prefix, (env, atoms) if linked else None)
+            outs = self.run(jaxpr, consts, ins, prefix, (env, atoms) if linked else None)
+            return outs if keep else [materialise(v) for v in outs]
 
         def concrete(i: int) -> np.ndarray:
             try:
@@ -383,6 +388,7 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
     (positions modulo the period) of the axes with a finite stencil; `grow` names the axes to
     enlarge otherwise. Tables are used as they broadcast, never expanded to every cell.
     """
+    v = materialise(v)
     d = len(sizes)
     per_axis: list[Pair | None] = [None] * d
     ranges: list[tuple[Pair, Pair] | None] = [None] * d
