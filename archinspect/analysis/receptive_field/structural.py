@@ -34,8 +34,9 @@ from archinspect.analysis.receptive_field.rules import (
 )
 from archinspect.analysis.receptive_field.rules.calls import feeds_callbacks_only
 from archinspect.analysis.receptive_field.rules.registry import SUPPORT_RULES
-from archinspect.analysis.receptive_field.rules.tables import inert, materialise
+from archinspect.analysis.receptive_field.rules.tables import COORD, inert, materialise
 from archinspect.errors import ArchinspectError, UnsupportedOperation
+from archinspect.limits import MEMORY_LIMIT
 from archinspect.report import GlobalSource, Pair, RFResult, exact
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 MAX_CELLS = 1 << 30
 MAX_AXIS = 1 << 16
 SETTLE = 256
+# The analysis starts from at most this many cells per axis (a power of two: it keeps every
+# power-of-two down-sampling factor whole) and grows from there as it needs.
+START_AXIS = 256
 # Growing the input only so that deep layers' fields are measured stops earlier (a per-layer
 # column is a convenience; the network's own field may grow up to MAX_CELLS).
 MAX_LAYER_CELLS = 1 << 22
@@ -523,7 +527,52 @@ def _next_sizes(result: Analysis, grow: set[int], escaped: list[bool]) -> list[i
     return sizes
 
 
+def _start(input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (input_shape[0], *(min(n, START_AXIS) for n in input_shape[1:]))
+
+
+def _whole_axis(result: Analysis) -> bool:
+    """Some axis is reported as a number of cells of the analysed input (a dense layer or a
+    cumulative operation over space): that number is the requested input's, not the start's."""
+    return any(np.any(t) for v in (result.output, *result.pooled) for t in materialise(v).dense)
+
+
+def table_bytes(input_shape: tuple[int, ...]) -> int:
+    """The least a model that mixes every cell of its input costs the structural method: a lo
+    and a hi table per spatial axis over every cell (float32)."""
+    d = len(input_shape) - 1
+    return 2 * d * math.prod(input_shape[1:]) * np.dtype(COORD).itemsize
+
+
 def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured]:
+    """Analyse from an input of at most START_AXIS cells per axis, growing it until the result
+    is exact: the receptive field of the unbounded domain does not depend on the requested size,
+    and neither does the cost. The requested size itself is analysed only where the model
+    refuses the smaller input or reports a whole axis (after checking what it would cost)."""
+    start = _start(input_shape)
+    if start != input_shape:
+        try:
+            result, m = _grown_from(model, start)
+        except UnsupportedOperation:
+            raise
+        except (ValueError, TypeError, ArchinspectError):
+            pass  # the model fixes its input size: the requested one is analysed
+        else:
+            if not _whole_axis(result):
+                return result, m
+        need = table_bytes(input_shape)
+        if need > MEMORY_LIMIT:
+            raise ArchinspectError(
+                "error: receptive field: the model does not take a smaller input than the "
+                f"requested {tuple(input_shape[1:])} cells (or mixes whole axes), and the "
+                f"structural method would need at least {need / 2**30:.1f} GiB ({need:,} bytes) "
+                f"of dependency tables there, above the memory limit of {MEMORY_LIMIT:,} bytes; "
+                "lower the input resolution (input.resolution, or the model's number of points)"
+            )
+    return _grown_from(model, input_shape)
+
+
+def _grown_from(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured]:
     """Analyse at input_shape, doubling the spatial size until the result is exact."""
     channels = input_shape[0]
     result = analyse(model, input_shape)
