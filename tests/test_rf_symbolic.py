@@ -35,9 +35,7 @@ resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 def _run_limited(body: str) -> subprocess.CompletedProcess:
     code = _LIMITED + textwrap.dedent(body)
-    return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=900
-    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
 
 
 def _up2(x):

@@ -58,6 +58,11 @@ class _NotConcrete(Exception):
     pass
 
 
+class TablesTooLarge(ArchinspectError):
+    """The structural method would need more memory than allowed at the requested input (the
+    spec's commands name the input in the message)."""
+
+
 # ----------------------------------------------------------------------------- tracing
 
 
@@ -551,23 +556,25 @@ def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured
     refuses the smaller input or reports a whole axis (after checking what it would cost)."""
     start = _start(input_shape)
     if start != input_shape:
+        cells = tuple(input_shape[1:])
         try:
             result, m = _grown_from(model, start)
         except UnsupportedOperation:
             raise
         except (ValueError, TypeError, ArchinspectError):
-            pass  # the model fixes its input size: the requested one is analysed
+            # The model fixes its input size: the requested one is analysed.
+            why = f"the model takes no input smaller than the requested {cells} cells"
         else:
             if not _whole_axis(result):
                 return result, m
+            why = f"the field spans whole axes, counted on the requested {cells} cells"
         need = table_bytes(input_shape)
         if need > MEMORY_LIMIT:
-            raise ArchinspectError(
-                "error: receptive field: the model does not take a smaller input than the "
-                f"requested {tuple(input_shape[1:])} cells (or mixes whole axes), and the "
-                f"structural method would need at least {need / 2**30:.1f} GiB ({need:,} bytes) "
-                f"of dependency tables there, above the memory limit of {MEMORY_LIMIT:,} bytes; "
-                "lower the input resolution (input.resolution, or the model's number of points)"
+            raise TablesTooLarge(
+                f"error: receptive field: {why}, where the structural method would need at "
+                f"least {need / 2**30:.1f} GiB ({need:,} bytes) of dependency tables, above "
+                f"the memory limit of {MEMORY_LIMIT:,} bytes; lower the input resolution "
+                "(input.resolution, or the model's number of points)"
             )
     return _grown_from(model, input_shape)
 
