@@ -379,7 +379,8 @@ def _pad(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
 
         support = masks(v)
         if factor:
-            held = np.ones(n, bool) if support[a] is None else support[a]
+            mask = support[a]
+            held = np.ones(n, bool) if mask is None else mask
             support[a] = place_along(held, 0, length, pos, False)
 
         shape = list(v.shape)

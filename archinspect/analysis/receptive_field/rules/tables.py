@@ -187,7 +187,10 @@ def same_support(vals: Sequence[Val]) -> bool:
     ref = masks(vals[0])
     for v in vals[1:]:
         for m, r in zip(masks(v), ref, strict=True):
-            if (m is None) != (r is None) or (m is not None and not np.array_equal(m, r)):
+            if m is None or r is None:
+                if m is not r:
+                    return False
+            elif not np.array_equal(m, r):
                 return False
     return True
 
