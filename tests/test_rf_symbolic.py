@@ -21,6 +21,7 @@ import pytest
 from jax import lax
 
 from archinspect.analysis.receptive_field.rules.tables import Val
+from archinspect.analysis.receptive_field.structural import TablesTooLarge
 from tests.rf_oracle import oracle, structural
 
 _LIMITED = """
@@ -161,6 +162,20 @@ def test_shapes_of_a_billion_cells_under_an_address_space_limit(tmp_path):
     ), result.stdout[-1500:]
 
 
+def test_a_function_of_fixed_size_is_refused_before_tracing_its_size():
+    # x + a constant of the requested shape takes no other input: the analysis would have to
+    # run at 10**5 x 10**5 cells, 2 tables (lo, hi) x 2 axes x 10**10 cells x 4 bytes.
+    n = 10**5
+    need = 2 * 2 * n * n * 4
+
+    def fn(x):
+        return x + jnp.zeros((1, n, n), x.dtype)
+
+    with pytest.raises(TablesTooLarge, match=rf"at least 149\.0 GiB \({need:,} bytes\)"):
+        structural(fn, (1, n, n))
+
+
+@pytest.mark.slow
 def test_a_model_of_fixed_size_is_refused_before_allocating(tmp_path):
     # An MLP over 10**5 x 10**5 points accepts no other input; the structural method would
     # need a lo and a hi table per axis over every cell: 2 * 2 * 10**10 * 4 bytes = 1.6e11
