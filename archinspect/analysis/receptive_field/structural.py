@@ -7,10 +7,12 @@ through every equation, one exact rule per primitive, and refuses primitives it 
 Boundaries: an output cell is measured only if nothing it depends on passed through a boundary
 rule (padding, wrapped or mirrored cells), so the stencil is that of the unbounded domain, the
 same for periodic, Dirichlet and Neumann boundaries. The analysed input starts at the requested
-size and grows along an axis until the untainted output cells cover every phase of the
-network's period there (the lcm of the down-sampling factors of all its grids): the result is
-then exact, not an extrapolation. Where a model refuses a larger input (an MLP over a fixed
-number of points) and no cell is free of the boundary, the analysis says so instead.
+size, or at START_AXIS cells per axis if that is smaller (the field of the unbounded domain
+does not depend on the size, and neither should the cost), and grows along an axis until the
+untainted output cells cover every phase of the network's period there (the lcm of the
+down-sampling factors of all its grids): the result is then exact, not an extrapolation.
+Where a model refuses a larger input (an MLP over a fixed number of points) and no cell is
+free of the boundary, the analysis says so instead.
 """
 
 from __future__ import annotations
