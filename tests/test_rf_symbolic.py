@@ -3,10 +3,10 @@ receptive fields"): zero insertion and padding keep dependency tables factorised
 per axis, as long as that axis), and the analysis starts from at most 256 cells per axis.
 
 Memory is asserted, not time: each large case runs in a subprocess whose address space is
-limited (`resource.setrlimit(RLIMIT_AS)`). JAX cannot run under a bare 1 GB address-space
-limit (its threads' stacks and the XLA client reserve more, ~450 MB VmPeak after the import
-alone), so the limit is the subprocess's address space after JAX has started (the floor) plus
-1 GiB.
+limited (`resource.setrlimit(RLIMIT_AS)`). JAX cannot start under a bare 1 GB limit (measured:
+the import alone peaks at about 450 MB of address space, and the XLA client then aborts with
+"cannot allocate memory for thread-local data"), so the limit is the subprocess's address
+space once JAX has started (the floor) plus 1 GiB.
 """
 
 from __future__ import annotations
