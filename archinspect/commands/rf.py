@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from archinspect.build import build_abstract
@@ -37,7 +38,7 @@ def rf_report(
     declared = class_separable(model) if live else separable(spec, model)
     if method != "structural":
         refuse_integer_input(spec, method)
-    with blame_model(spec, model):
+    with blame_model(spec, model), located_input(spec):
         result = receptive_field(
             model, spec.input_shape, method=method, separable=declared, max_memory=max_memory
         )
@@ -56,6 +57,21 @@ def rf_report(
         methods=tuple(methods),
         notes=build_notes(model),
     )
+
+
+@contextmanager
+def located_input(spec: Spec) -> Iterator[None]:
+    """The structural method's refusal of an input too large for it, located at the spec's
+    input.resolution (or at the spec, where the model fixes its own size)."""
+    from archinspect.analysis.receptive_field.structural import TablesTooLarge
+
+    try:
+        yield
+    except TablesTooLarge as exc:
+        where = spec.marks.get("input.resolution")
+        at = f", {where.describe()}, input.resolution" if where and where.line else ""
+        message = exc.message.removeprefix("error: ")
+        raise ArchinspectError(f"error: {spec.source}{at}: {message}") from None
 
 
 def _has_analytic(spec: Spec) -> bool:
@@ -96,7 +112,7 @@ def receptive_fields_or_note(spec: Spec, model: Any) -> tuple[Any, dict, tuple[s
     if spec.num_spatial_dims == 0:
         return None, {}, (f"receptive field not available: {NO_SPATIAL_AXIS}",)
     try:
-        with blame_model(spec, model):
+        with blame_model(spec, model), located_input(spec):
             result, layers = receptive_fields(model, spec.input_shape)
     except ForwardError:
         raise  # the model itself fails: the spec's error, in every command alike

@@ -7,10 +7,12 @@ through every equation, one exact rule per primitive, and refuses primitives it 
 Boundaries: an output cell is measured only if nothing it depends on passed through a boundary
 rule (padding, wrapped or mirrored cells), so the stencil is that of the unbounded domain, the
 same for periodic, Dirichlet and Neumann boundaries. The analysed input starts at the requested
-size and grows along an axis until the untainted output cells cover every phase of the
-network's period there (the lcm of the down-sampling factors of all its grids): the result is
-then exact, not an extrapolation. Where a model refuses a larger input (an MLP over a fixed
-number of points) and no cell is free of the boundary, the analysis says so instead.
+size, or at START_AXIS cells per axis if that is smaller (the field of the unbounded domain
+does not depend on the size, and neither should the cost), and grows along an axis until the
+untainted output cells cover every phase of the network's period there (the lcm of the
+down-sampling factors of all its grids): the result is then exact, not an extrapolation.
+Where a model refuses a larger input (an MLP over a fixed number of points) and no cell is
+free of the boundary, the analysis says so instead.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ from archinspect.analysis.receptive_field.rules import (
     unknown,
 )
 from archinspect.analysis.receptive_field.rules.calls import feeds_callbacks_only
-from archinspect.analysis.receptive_field.rules.tables import inert
+from archinspect.analysis.receptive_field.rules.registry import SUPPORT_RULES
+from archinspect.analysis.receptive_field.rules.tables import COORD, inert, materialise
 from archinspect.errors import ArchinspectError, UnsupportedOperation
+from archinspect.limits import MEMORY_LIMIT
 from archinspect.report import GlobalSource, Pair, RFResult, exact
 
 if TYPE_CHECKING:
@@ -44,6 +48,9 @@ if TYPE_CHECKING:
 MAX_CELLS = 1 << 30
 MAX_AXIS = 1 << 16
 SETTLE = 256
+# The analysis starts from at most this many cells per axis (a power of two: it keeps every
+# power-of-two down-sampling factor whole) and grows from there as it needs.
+START_AXIS = 256
 # Growing the input only so that deep layers' fields are measured stops earlier (a per-layer
 # column is a convenience; the network's own field may grow up to MAX_CELLS).
 MAX_LAYER_CELLS = 1 << 22
@@ -51,6 +58,11 @@ MAX_LAYER_CELLS = 1 << 22
 
 class _NotConcrete(Exception):
     pass
+
+
+class TablesTooLarge(ArchinspectError):
+    """The structural method would need more memory than allowed at the requested input (the
+    spec's commands name the input in the message)."""
 
 
 # ----------------------------------------------------------------------------- tracing
@@ -174,8 +186,11 @@ class Interpreter:
                 continue  # only debug prints read it: no value of the forward pass does
             stack = prefix + tuple(c for c in str(eqn.source_info.name_stack).split("/") if c)
             vals = [self._val(env, atom) for atom in eqn.invars]
-            ctx = self._context(env, eqn, stack)
             fn = RULES.get(eqn.primitive)
+            keep = fn in SUPPORT_RULES
+            if not keep:
+                vals = [materialise(v) for v in vals]
+            ctx = self._context(env, eqn, stack, keep)
             if fn is None and not all(inert(v) for v in vals):
                 raise unknown(eqn, ctx)
             if fn is None or all(math.prod(v.aval.shape) == 0 for v in eqn.outvars):
@@ -199,7 +214,7 @@ class Interpreter:
                     env.vals.pop(atom, None)
         return [self._val(env, atom) for atom in jaxpr.outvars]
 
-    def _context(self, env: _Env, eqn: Any, stack: tuple[str, ...]) -> Context:
+    def _context(self, env: _Env, eqn: Any, stack: tuple[str, ...], keep: bool = False) -> Context:
         def call(
             sub: tuple[Any, list[Any]],
             ins: list[Val],
@@ -210,7 +225,8 @@ class Interpreter:
             # values are theirs); a loop body's are not (its carries change at every step).
             jaxpr, consts = sub
             atoms = list(eqn.invars[len(eqn.invars) - len(ins) :])
-            return self.run(jaxpr, consts, ins, prefix, (env, atoms) if linked else None)
+            outs = self.run(jaxpr, consts, ins, prefix, (env, atoms) if linked else None)
+            return outs if keep else [materialise(v) for v in outs]
 
         def concrete(i: int) -> np.ndarray:
             try:
@@ -383,6 +399,7 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
     (positions modulo the period) of the axes with a finite stencil; `grow` names the axes to
     enlarge otherwise. Tables are used as they broadcast, never expanded to every cell.
     """
+    v = materialise(v)
     d = len(sizes)
     per_axis: list[Pair | None] = [None] * d
     ranges: list[tuple[Pair, Pair] | None] = [None] * d
@@ -517,7 +534,54 @@ def _next_sizes(result: Analysis, grow: set[int], escaped: list[bool]) -> list[i
     return sizes
 
 
+def _start(input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (input_shape[0], *(min(n, START_AXIS) for n in input_shape[1:]))
+
+
+def _whole_axis(result: Analysis) -> bool:
+    """Some axis is reported as a number of cells of the analysed input (a dense layer or a
+    cumulative operation over space): that number is the requested input's, not the start's."""
+    return any(np.any(t) for v in (result.output, *result.pooled) for t in materialise(v).dense)
+
+
+def table_bytes(input_shape: tuple[int, ...]) -> int:
+    """The least a model that mixes every cell of its input costs the structural method: a lo
+    and a hi table per spatial axis over every cell (float32)."""
+    d = len(input_shape) - 1
+    return 2 * d * math.prod(input_shape[1:]) * np.dtype(COORD).itemsize
+
+
 def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured]:
+    """Analyse from an input of at most START_AXIS cells per axis, growing it until the result
+    is exact: the receptive field of the unbounded domain does not depend on the requested size,
+    and neither does the cost. The requested size itself is analysed only where the model
+    refuses the smaller input or reports a whole axis (after checking what it would cost)."""
+    start = _start(input_shape)
+    if start != input_shape:
+        cells = tuple(input_shape[1:])
+        try:
+            result, m = _grown_from(model, start)
+        except UnsupportedOperation:
+            raise
+        except (ValueError, TypeError, ArchinspectError):
+            # The model fixes its input size: the requested one is analysed.
+            why = f"the model takes no input smaller than the requested {cells} cells"
+        else:
+            if not _whole_axis(result):
+                return result, m
+            why = f"the field spans whole axes, counted on the requested {cells} cells"
+        need = table_bytes(input_shape)
+        if need > MEMORY_LIMIT:
+            raise TablesTooLarge(
+                f"error: receptive field: {why}, where the structural method would need at "
+                f"least {need / 2**30:.1f} GiB ({need:,} bytes) of dependency tables, above "
+                f"the memory limit of {MEMORY_LIMIT:,} bytes; lower the input resolution "
+                "(input.resolution, or the model's number of points)"
+            )
+    return _grown_from(model, input_shape)
+
+
+def _grown_from(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured]:
     """Analyse at input_shape, doubling the spatial size until the result is exact."""
     channels = input_shape[0]
     result = analyse(model, input_shape)

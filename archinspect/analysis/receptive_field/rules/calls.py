@@ -29,6 +29,7 @@ from archinspect.analysis.jaxprs import sub_jaxprs
 from archinspect.analysis.receptive_field.rules.elementwise import union_val
 from archinspect.analysis.receptive_field.rules.registry import (
     Context,
+    keeps_support,
     out_shape,
     register,
     unsupported,
@@ -36,6 +37,7 @@ from archinspect.analysis.receptive_field.rules.registry import (
 from archinspect.analysis.receptive_field.rules.tables import Val, empty, inert
 
 
+@keeps_support
 def _call(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     subs = sub_jaxprs(eqn)
     if len(subs) != 1:

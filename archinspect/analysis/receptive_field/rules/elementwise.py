@@ -13,7 +13,12 @@ import numpy as np
 from jax import lax
 from jax.extend.core import Primitive
 
-from archinspect.analysis.receptive_field.rules.registry import Context, out_shape, register
+from archinspect.analysis.receptive_field.rules.registry import (
+    Context,
+    keeps_support,
+    out_shape,
+    register,
+)
 from archinspect.analysis.receptive_field.rules.tables import (
     UNION,
     Val,
@@ -21,6 +26,9 @@ from archinspect.analysis.receptive_field.rules.tables import (
     empty,
     first_tag,
     inert,
+    materialise,
+    same_support,
+    supported,
     taint_all,
     with_rank,
 )
@@ -35,6 +43,8 @@ def union_val(shape: tuple[int, ...], ins: list[Val], d: int) -> Val:
     vals = [v for v in vals if not inert(v)]
     if not vals:
         return empty(shape, d, tags)
+    if not same_support(vals):
+        vals = [materialise(v) for v in vals]  # holes in different places: written out
     if len(vals) == 1:
         out = Val(shape, vals[0].lo, vals[0].hi, vals[0].taint, vals[0].dense, tuple(tags))
     else:
@@ -46,6 +56,7 @@ def union_val(shape: tuple[int, ...], ins: list[Val], d: int) -> Val:
             return acc
 
         out = build(shape, tags, d, joined)
+    out = supported(out, vals[0].support)
     for v in vals:
         for a in range(n):
             tag = v.tags[a]
@@ -56,6 +67,7 @@ def union_val(shape: tuple[int, ...], ins: list[Val], d: int) -> Val:
     return out
 
 
+@keeps_support
 def _elementwise(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     return [union_val(out_shape(eqn), ins, ctx.d)]
 

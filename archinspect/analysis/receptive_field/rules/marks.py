@@ -18,14 +18,21 @@ from jax._src.random.prng import random_unwrap_p, random_wrap_p  # no public hom
 from jax.extend.core import Primitive
 from jax.extend.core.primitives import random_bits_p, random_seed_p
 
-from archinspect.analysis.receptive_field.rules.registry import Context, out_shape, register
+from archinspect.analysis.receptive_field.rules.registry import (
+    Context,
+    keeps_support,
+    out_shape,
+    register,
+)
 from archinspect.analysis.receptive_field.rules.tables import Val, empty
 
 
+@keeps_support
 def _identity(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     return [ins[0]]
 
 
+@keeps_support
 def _identity_many(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     return list(ins)
 
@@ -93,6 +100,7 @@ ad.primitive_transposes[MARK] = _mark_transpose
 mlir.register_lowering(MARK, lambda ctx, x, *, path: [x])
 
 
+@keeps_support
 def _mark(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     ctx.mark(eqn.params["path"], ins[0])
     return [ins[0]]

@@ -16,6 +16,7 @@ from jax import lax
 
 from archinspect.analysis.receptive_field.rules.registry import (
     Context,
+    keeps_support,
     out_shape,
     rule,
     unsupported,
@@ -27,8 +28,13 @@ from archinspect.analysis.receptive_field.rules.tables import (
     build,
     each,
     first_tag,
+    inert,
     mark_taint,
+    masks,
+    materialise,
     place_along,
+    same_support,
+    supported,
     taint_all,
     to_shape,
     union_tag,
@@ -36,6 +42,7 @@ from archinspect.analysis.receptive_field.rules.tables import (
 
 
 @rule(lax.broadcast_in_dim_p)
+@keeps_support
 def _broadcast_in_dim(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v = ins[0]
     shape = out_shape(eqn)
@@ -56,7 +63,11 @@ def _broadcast_in_dim(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
             shp[a] = x.shape[i]
         return x.reshape(shp)
 
-    return [taint_all(each(v, shape, tags, expand), spread)]
+    support: list[np.ndarray | None] = [None] * len(shape)
+    for i, (a, m) in enumerate(zip(dims, masks(v), strict=True)):
+        if m is not None:
+            support[a] = np.broadcast_to(m, (shape[a],)) if v.shape[i] != shape[a] else m
+    return [taint_all(supported(each(v, shape, tags, expand), support), spread)]
 
 
 def _reshape_groups(old: Sequence[int], new: Sequence[int]) -> list[tuple[list[int], list[int]]]:
@@ -171,20 +182,26 @@ def _reshape(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
 
 
 @rule(lax.squeeze_p)
+@keeps_support
 def _squeeze(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v = ins[0]
     dims = tuple(a % v.ndim for a in eqn.params["dimensions"])
+    if any(masks(v)[a] is not None for a in dims):
+        v = materialise(v)
     keep = [a for a in range(v.ndim) if a not in dims]
     tags = tuple(v.tags[a] for a in keep)
-    return [each(v, out_shape(eqn), tags, lambda x, k, s: np.squeeze(x, axis=dims))]
+    out = each(v, out_shape(eqn), tags, lambda x, k, s: np.squeeze(x, axis=dims))
+    return [supported(out, [masks(v)[a] for a in keep])]
 
 
 @rule(lax.transpose_p)
+@keeps_support
 def _transpose(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v = ins[0]
     perm = tuple(eqn.params["permutation"])
     tags = tuple(v.tags[a] for a in perm)
-    return [each(v, out_shape(eqn), tags, lambda x, k, s: x.transpose(perm))]
+    out = each(v, out_shape(eqn), tags, lambda x, k, s: x.transpose(perm))
+    return [supported(out, [masks(v)[a] for a in perm])]
 
 
 @rule(lax.rev_p)
@@ -225,10 +242,15 @@ def slice_val(v: Val, starts: Sequence[int], limits: Sequence[int], strides: Seq
         )
         return x[ix]
 
-    return each(v, shape, tags, cut)
+    support = [
+        None if m is None else m[b:e:st]
+        for m, b, e, st in zip(masks(v), starts, limits, strides, strict=True)
+    ]
+    return supported(each(v, shape, tags, cut), support)
 
 
 @rule(lax.slice_p)
+@keeps_support
 def _slice(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     p = eqn.params
     strides = p["strides"] or (1,) * ins[0].ndim
@@ -236,6 +258,7 @@ def _slice(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
 
 
 @rule(lax.split_p)
+@keeps_support
 def _split(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v = ins[0]
     axis = eqn.params["axis"]
@@ -250,6 +273,7 @@ def _split(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
 
 
 @rule(lax.dynamic_slice_p)
+@keeps_support
 def _dynamic_slice(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v = ins[0]
     sizes = eqn.params["slice_sizes"]
@@ -262,11 +286,21 @@ def _dynamic_slice(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
 
 
 @rule(lax.concatenate_p)
+@keeps_support
 def _concatenate(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     k = eqn.params["dimension"]
     shape = out_shape(eqn)
     vals = [v for v in ins if v.shape[k]]
     starts = np.cumsum([0] + [v.shape[k] for v in vals])
+    # Holes stay a factor where the pieces have them in the same places across the joined axis.
+    across = [replace(v, support=_without(masks(v), k)) for v in vals]
+    if not same_support(across):
+        vals = [materialise(v) for v in vals]
+    support = masks(vals[0]) if vals else []
+    if any(masks(v)[k] is not None for v in vals):
+        support[k] = np.concatenate(
+            [np.ones(v.shape[k], bool) if masks(v)[k] is None else masks(v)[k] for v in vals]
+        )
 
     def join(kind: str, s: int) -> np.ndarray:
         arrays = [v.table(kind)[s] for v in vals]
@@ -312,12 +346,23 @@ def _concatenate(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     else:
         tags[k] = axis_tag
         out = Val(shape, out.lo, out.hi, out.taint, out.dense, tuple(tags))
-    return [out]
+    return [supported(out, support) if vals else out]
+
+
+def _without(support: list[np.ndarray | None], k: int) -> tuple[np.ndarray | None, ...]:
+    return tuple(None if a == k else m for a, m in enumerate(support))
 
 
 @rule(lax.pad_p)
+@keeps_support
 def _pad(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     v, fill = ins
+    # Padding with a value that depends on nothing leaves holes: they go into the support
+    # (tables uniform along the axis stay so; a taint there is kept, which only measures
+    # fewer cells); a fill that depends on the input is written into every table.
+    factor = inert(fill)
+    if not factor:
+        v = materialise(v)
     for a, (lo_p, hi_p, interior) in enumerate(eqn.params["padding_config"]):
         lo_p, hi_p, interior = int(lo_p), int(hi_p), int(interior)
         if (lo_p, hi_p, interior) == (0, 0, 0):
@@ -328,9 +373,15 @@ def _pad(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
 
         def place(x: np.ndarray, kind: str, s: int, a=a, n=n, length=length, pos=pos) -> np.ndarray:
             f = fill.table(kind)[s].reshape(())
-            if x.shape[a] == 1 and np.all(x == f):
-                return x  # padding with what is already everywhere
+            if x.shape[a] == 1 and (factor or np.all(x == f)):
+                return x  # padding with what is already everywhere, or held by the support
             return place_along(np.asarray(along(x, a, n)), a, length, pos, f)
+
+        support = masks(v)
+        if factor:
+            mask = support[a]
+            held = np.ones(n, bool) if mask is None else mask
+            support[a] = place_along(held, 0, length, pos, False)
 
         shape = list(v.shape)
         shape[a] = length
@@ -340,7 +391,7 @@ def _pad(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
             assert tag.slope is not None and tag.offset is not None
             slope = tag.slope / (interior + 1)
             tags[a] = tag.moved(slope, tag.offset - slope * lo_p)
-        v = each(v, shape, tags, place)
+        v = supported(each(v, shape, tags, place), support)
         if tag is not None:
             # Cells before the first and after the last source cell are padding: a boundary
             # rule. Interior cells (zero insertion) are holes of the unbounded domain too.

@@ -44,6 +44,15 @@ class Context:
 
 Rule = Callable[[Any, list[Val], Context], list[Val]]
 RULES: dict[Primitive, Rule] = {}
+# Rules that read and keep a Val's `support`; every other rule is given its operands (and its
+# sub-jaxprs' results) with the support written into the tables (`tables.materialise`).
+SUPPORT_RULES: set[Rule] = set()
+
+
+def keeps_support(fn: Rule) -> Rule:
+    """Mark `fn` as a rule that handles `Val.support` itself."""
+    SUPPORT_RULES.add(fn)
+    return fn
 
 
 def register(rule: Rule, *primitives: Primitive) -> Rule:

@@ -109,6 +109,12 @@ class Val:
     taint: tuple[np.ndarray, ...]
     dense: tuple[np.ndarray, ...]
     tags: tuple[Tag | None, ...]
+    # Per array axis, None or a 1-D mask as long as the axis: an element off the mask along
+    # some axis depends on nothing (its lo, hi and dense are FILL, whatever the tables hold;
+    # its taint may be set where the exact one is not, which only measures fewer cells).
+    # Zero insertion and padding stay factorised this way instead of writing their holes into
+    # every table, which would make each table as large as the array (`materialise`).
+    support: tuple[np.ndarray | None, ...] | None = field(default=None, compare=False)
 
     @property
     def ndim(self) -> int:
@@ -122,8 +128,71 @@ class Val:
         return getattr(self, kind)
 
     def nonempty(self, s: int | None = None) -> bool:
+        if self.support is not None and any(m is not None and not m.any() for m in self.support):
+            return False
         comps = range(self.d) if s is None else (s,)
-        return any(bool(np.any(self.lo[c] <= self.hi[c])) for c in comps)
+        return any(
+            bool(np.any(masked(self, "lo", self.lo[c]) <= masked(self, "hi", self.hi[c])))
+            for c in comps
+        )
+
+
+def masked(v: Val, kind: str, x: np.ndarray) -> np.ndarray:
+    """Table x of v with FILL off v's support along the axes where x varies (its shape kept):
+    along the others the support stays a factor of its own. Taint is left as it is."""
+    if v.support is None or kind == "taint":
+        return x
+    for a, m in enumerate(v.support):
+        if m is not None and x.shape[a] != 1:
+            shp = [1] * x.ndim
+            shp[a] = m.size
+            x = np.where(m.reshape(shp), x, np.asarray(FILL[kind], DTYPE[kind]))
+    return x
+
+
+def materialise(v: Val) -> Val:
+    """v with its support written into every table (the form rules without a support rule
+    read): tables then vary along every axis with holes."""
+    if v.support is None:
+        return v
+    support = v.support
+
+    def full(x: np.ndarray, kind: str, s: int) -> np.ndarray:
+        if kind == "taint":
+            return x
+        for a, m in enumerate(support):
+            if m is not None:
+                shp = [1] * x.ndim
+                shp[a] = m.size
+                x = np.where(m.reshape(shp), x, np.asarray(FILL[kind], DTYPE[kind]))
+        return x
+
+    return each(v, v.shape, v.tags, full)
+
+
+def supported(v: Val, support: Sequence[np.ndarray | None] | None) -> Val:
+    """v with `support` (masks that are all set are dropped)."""
+    if support is None:
+        return replace(v, support=None)
+    masks = tuple(None if m is None or m.all() else np.asarray(m, bool) for m in support)
+    return replace(v, support=None if all(m is None for m in masks) else masks)
+
+
+def masks(v: Val) -> list[np.ndarray | None]:
+    """v's support per array axis (None: every position)."""
+    return list(v.support) if v.support is not None else [None] * v.ndim
+
+
+def same_support(vals: Sequence[Val]) -> bool:
+    ref = masks(vals[0])
+    for v in vals[1:]:
+        for m, r in zip(masks(v), ref, strict=True):
+            if m is None or r is None:
+                if m is not r:
+                    return False
+            elif not np.array_equal(m, r):
+                return False
+    return True
 
 
 def build(
@@ -234,14 +303,14 @@ def mark_taint(v: Val, axes: frozenset[int] | set[int], axis: int, mask: np.ndar
     taint = list(v.taint)
     for s in axes:
         taint[s] = along(taint[s], axis, mask.size) | m
-    return Val(v.shape, v.lo, v.hi, tuple(taint), v.dense, v.tags)
+    return replace(v, taint=tuple(taint))
 
 
 def taint_all(v: Val, axes: frozenset[int] | set[int]) -> Val:
     taint = list(v.taint)
     for s in axes:
         taint[s] = np.ones((1,) * v.ndim, bool)
-    return Val(v.shape, v.lo, v.hi, tuple(taint), v.dense, v.tags)
+    return replace(v, taint=tuple(taint))
 
 
 def first_tag(tags: Sequence[Tag | None]) -> Tag | None:

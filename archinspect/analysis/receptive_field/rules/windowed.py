@@ -16,6 +16,7 @@ from jax import lax
 from archinspect.analysis.receptive_field.rules.elementwise import union_val
 from archinspect.analysis.receptive_field.rules.registry import (
     Context,
+    keeps_support,
     out_shape,
     rule,
     unsupported,
@@ -33,6 +34,10 @@ from archinspect.analysis.receptive_field.rules.tables import (
     each,
     extend_one,
     mark_taint,
+    masked,
+    masks,
+    materialise,
+    supported,
 )
 
 
@@ -99,14 +104,20 @@ def _taint_padding(v: Val, windows: dict[int, _Window], tags: Sequence[Tag | Non
 
 
 @rule(lax.conv_general_dilated_p)
+@keeps_support
 def _conv(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     p = eqn.params
     lhs, rhs = ins
+    rhs = materialise(rhs)
     if p["batch_group_count"] != 1:
         raise unsupported(eqn, ctx, "convolution with batch_group_count > 1")
     lhs_spec, rhs_spec, out_spec = p["dimension_numbers"]
     nsp = len(lhs_spec) - 2
     perm = tuple(lhs_spec)  # canonical layout: (batch, feature, *spatial)
+    if masks(lhs)[perm[1]] is not None or rhs.nonempty():
+        # Holes across features, or a kernel computed from the input: written out.
+        lhs = materialise(lhs)
+    held = [masks(lhs)[a] for a in perm]
     canon_shape = tuple(lhs.shape[a] for a in perm)
     canon_tags = tuple(lhs.tags[a] for a in perm)
     groups = p["feature_group_count"]
@@ -130,7 +141,7 @@ def _conv(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         tags.append(tag)
 
     def convolve(x: np.ndarray, kind: str, s: int) -> np.ndarray:
-        x = x.transpose(perm)
+        x = masked(lhs, kind, x).transpose(perm)
         if x.shape[1] != 1:
             # Every output feature of group g reads every input feature of group g.
             if groups == 1:
@@ -147,9 +158,17 @@ def _conv(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
         return compress(np.ascontiguousarray(x))
 
     canon_out = tuple(out[out_spec[j]] for j in range(len(out)))
+    # An output cell has a dependency only where its window reads a cell of the support along
+    # every axis (the support is a product of masks, and so is the window).
+    support: list[np.ndarray | None] = [held[0], None]
+    for a, w in windows.items():
+        m = held[a]
+        slid = None if m is None else np.broadcast_to(_slide(m, "taint", 0, w), out[out_spec[a]])
+        support.append(slid)
     result = _taint_padding(each(lhs, canon_out, tags, convolve), windows, tags)
     inv = tuple(int(i) for i in np.argsort(out_spec))
-    return [each(result, out, tuple(result.tags[i] for i in inv), lambda x, k, s: x.transpose(inv))]
+    moved = each(result, out, tuple(result.tags[i] for i in inv), lambda x, k, s: x.transpose(inv))
+    return [supported(moved, [support[i] for i in inv])]
 
 
 @rule(
