@@ -12,6 +12,7 @@ from archinspect.cli.app import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
+    Command,
     app,
 )
 
@@ -31,7 +32,7 @@ COMMANDS = (
     specs.validate,
 )
 for _command in COMMANDS:
-    app.command()(_command)
+    app.command(cls=Command)(_command)
 
 
 def main() -> None:

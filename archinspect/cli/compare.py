@@ -13,6 +13,7 @@ from archinspect.cli.app import (
     Format,
     FormatOpt,
     OutputOpt,
+    PlatformOpt,
     SetOpt,
     TrustOpt,
     emit,
@@ -50,9 +51,11 @@ def diff(
     depth: DepthOpt = 2,
     trust: TrustOpt = None,
     follow_symlinks: FollowOpt = False,
+    platform: PlatformOpt = None,
 ) -> None:
-    """Two specs side by side: the arguments that differ, parameters (total, learnable,
-    materialized, per module), shapes and receptive field, with the differences B - A.
+    """Two specs side by side: differing arguments, parameters, shapes, RF, and B - A.
+
+    Parameters are total, learnable, materialized and per module.
 
     Abstract unless --flops or --memory is given. A diff is information, not a budget: exit 0
     whatever differs; exit 2 when either spec is bad.

@@ -139,10 +139,14 @@ def spec_loader(
     `overrides` and then extra ones (a sweep's or solve's values win), and the `--frozen`
     patterns."""
     from archinspect.spec import load_spec
+    from archinspect.spec.files import STDIN, read_spec_stdin
 
     given = list(overrides or [])
     patterns = tuple(frozen)
-    return lambda extra: load_spec(spec, [*given, *extra], follow_symlinks, patterns)
+    text = read_spec_stdin() if spec == STDIN else None  # standard input is read once
+    return lambda extra: load_spec(
+        spec, [*given, *extra], follow_symlinks, patterns, stdin_text=text
+    )
 
 
 def load_each(
