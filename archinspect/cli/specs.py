@@ -121,13 +121,15 @@ def validate(
         from archinspect.errors import ArchinspectError, InternalError
         from archinspect.report import CheckError, ValidateReport
         from archinspect.spec import load_spec
+        from archinspect.spec.files import STDIN, STDIN_SOURCE
         from archinspect.text import visible
 
         results: list[tuple[str, CheckError | None]] = []
         failures: list[ArchinspectError] = []
-        for path in expand_specs(specs):
+        for given in expand_specs(specs):
+            path = STDIN_SOURCE if given == STDIN else given  # as messages name it
             try:
-                load_spec(path, set_ or [], follow_symlinks)
+                load_spec(given, set_ or [], follow_symlinks)
             except Exception as exc:
                 if not isinstance(exc, ArchinspectError) and settings(ctx).debug:
                     raise

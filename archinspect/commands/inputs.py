@@ -160,11 +160,13 @@ def load_each(
     """Every spec loaded, or the error that stopped it (`check` reports them all). A bug met
     while loading one spec is recorded as an InternalError too, unless `raise_bugs` (--debug)."""
     from archinspect.spec import load_spec
+    from archinspect.spec.files import STDIN, STDIN_SOURCE
 
     loaded: list[tuple[str, Spec | ArchinspectError]] = []
-    for path in paths:
+    for given in paths:
+        path = STDIN_SOURCE if given == STDIN else given  # as messages name it
         try:
-            spec = load_spec(path, list(overrides or []), follow_symlinks, tuple(frozen))
+            spec = load_spec(given, list(overrides or []), follow_symlinks, tuple(frozen))
             loaded.append((path, spec))
         except ArchinspectError as exc:
             loaded.append((path, exc))
