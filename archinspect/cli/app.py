@@ -294,25 +294,18 @@ def render(fmt: str, name: str, report: Any, output: str | None, **kwargs: Any) 
     return renderer(report, **kwargs)
 
 
-def _rich(output: str | None) -> Any:
-    """A Rich console for where the report goes, which Rich alone sizes and colours: COLUMNS,
-    the terminal's width (else 80), NO_COLOR, FORCE_COLOR, TERM=dumb (no escape codes at all);
-    a file written with --output is never a terminal."""
-    import io
-
-    from rich.console import Console
-
-    stream = sys.stdout if output is None and sys.stdout is not None else io.StringIO()
-    return Console(file=stream)
-
-
 def color(output: str | None) -> bool:
-    console = _rich(output)
-    return output is None and console.color_system is not None and not console.no_color
+    """Colour for a report on stdout, as Rich decides it (render/formats/table.py)."""
+    from archinspect.render.formats.table import terminal
+
+    return output is None and terminal(sys.stdout)[1]  # an --output file: never
 
 
 def width(output: str | None = None) -> int:
-    return int(_rich(output).width)
+    """The width of a report on stdout or in an --output file, as Rich decides it."""
+    from archinspect.render.formats.table import terminal
+
+    return terminal(sys.stdout if output is None else None)[0]
 
 
 def say_notes(spec: Spec) -> None:
