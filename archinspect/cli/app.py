@@ -137,19 +137,23 @@ FollowOpt = Annotated[
         "files from elsewhere)",
     ),
 ]
-PLATFORMS = ("cpu", "gpu", "tpu")
 
 
 def checked_platform(
     ctx: typer.Context, param: typer.CallbackParam, value: str | None
 ) -> str | None:
     """--platform, before the command name or after it (the latter wins): one of PLATFORMS,
-    else a usage error (exit 2), whatever the command; kept in the root's Settings, which the
-    commands read."""
+    else exit 2 at once, whatever the command (the message of analysis/platform.py); kept in
+    the root's Settings, which the commands read."""
+    from archinspect.analysis.platform import PLATFORMS
+
     if value is None or ctx.resilient_parsing:
         return value
     if value not in PLATFORMS:
-        raise typer.BadParameter(f"must be one of {', '.join(PLATFORMS)}; got {value!r}")
+        typer.echo(
+            f"error: --platform must be one of {', '.join(PLATFORMS)}, got {value!r}", err=True
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
     root = ctx.find_root()
     if root is not ctx:
         root.obj = replace(settings(ctx), platform=value)
