@@ -94,3 +94,21 @@ def test_quoted_globs_expand_alike(command: str) -> None:
     missing = runner.invoke(app, [command, "tests/specs/check/nothing*.yaml"])
     assert missing.exit_code == 2
     assert missing.stderr == "error: no spec file matches 'tests/specs/check/nothing*.yaml'\n"
+
+
+@pytest.mark.usefixtures("repo_root")
+def test_diff_reads_one_side_from_standard_input() -> None:
+    args = ["diff", "-", "configs/convnet.yaml", "--set-b", "model.depth=11", "-f", "json"]
+    result = runner.invoke(app, args, input=CONVNET)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["a"]["spec"], data["b"]["spec"]) == ("<stdin>", "configs/convnet.yaml")
+    total = next(f for f in data["figures"] if f["name"] == "params.total")
+    # one more 16 -> 16 hidden conv of kernel 3: 3*16*16 + 16
+    assert (total["a"], total["difference"]) == (7_169, 3 * 16 * 16 + 16)
+
+
+def test_diff_refuses_standard_input_for_both_sides() -> None:
+    result = runner.invoke(app, ["diff", "-", "-"], input=CONVNET)
+    assert result.exit_code == 2
+    assert result.stderr == "error: standard input (-) can be read once: give it as A or B\n"

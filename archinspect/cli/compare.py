@@ -34,8 +34,12 @@ def _side_set(side: str) -> object:
 
 def diff(
     ctx: typer.Context,
-    spec_a: Annotated[str, typer.Argument(metavar="A", help="the first spec file")],
-    spec_b: Annotated[str, typer.Argument(metavar="B", help="the second spec file")],
+    spec_a: Annotated[
+        str, typer.Argument(metavar="A", help="the first spec file (- for standard input)")
+    ],
+    spec_b: Annotated[
+        str, typer.Argument(metavar="B", help="the second spec file (- for standard input)")
+    ],
     set_: SetOpt = None,
     set_a: Annotated[list[str] | None, _side_set("a")] = None,
     set_b: Annotated[list[str] | None, _side_set("b")] = None,
@@ -62,8 +66,10 @@ def diff(
     """
 
     def body() -> None:
-        from archinspect.errors import ArchinspectError
+        from archinspect.errors import ArchinspectError, UsageError
 
+        if spec_a == spec_b == "-":
+            raise UsageError("error: standard input (-) can be read once: give it as A or B")
         overrides = ([*(set_ or []), *(set_a or [])], [*(set_ or []), *(set_b or [])])
         loaded, errors = [], []
         for spec, keys in zip((spec_a, spec_b), overrides, strict=True):
