@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from archinspect.cli import COMMANDS, app
+from archinspect.cli import COMMANDS, SUMMARIES, app
 
 runner = CliRunner()
 NAMES = [command.__name__ for command in COMMANDS]
@@ -41,13 +41,18 @@ def test_usage_lines_are_clean(name: str, usage: str) -> None:
     assert _usage(name) == usage  # was `[[SPEC]]` and `{SPEC...}...`
 
 
-def test_every_command_has_a_one_line_summary_shown_whole() -> None:
-    shown = runner.invoke(app, ["--help"]).stdout
+def test_every_command_has_a_one_line_summary_shown_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 80 columns (a narrow terminal, and piped output when COLUMNS is unset) each command's
+    summary sits whole on its own row, a sentence: none wraps mid-sentence."""
+    monkeypatch.setenv("COLUMNS", "80")
+    rows = runner.invoke(app, ["--help"]).stdout.splitlines()
     for command in _click_app().commands.values():
-        summary = (command.help or "").split("\n\n")[0]
-        assert "\n" not in summary, f"{command.name}: the summary wraps in the docstring"
-        assert summary.endswith("."), f"{command.name}: {summary!r}"
-        assert any(summary in line for line in shown.splitlines()), command.name
+        summary = command.short_help or ""
+        assert summary.endswith(".") and "\n" not in summary, command.name
+        row = next(line for line in rows if line.startswith(f"│ {command.name} "))
+        assert row.rstrip(" │").split(None, 2)[2] == summary, row
 
 
 def test_every_parameter_has_help() -> None:
@@ -63,7 +68,7 @@ def test_every_parameter_has_help() -> None:
 def test_the_walk_sees_every_command_and_option() -> None:
     """Guard for the test above: it walks all twelve commands and, e.g., solve's --max-flops."""
     commands = _click_app().commands
-    assert sorted(commands) == sorted(NAMES)
+    assert sorted(commands) == sorted(NAMES) == sorted(SUMMARIES)
     assert "--max-flops" in {o for p in commands["solve"].params for o in p.opts}
 
 
