@@ -112,3 +112,14 @@ def test_diff_refuses_standard_input_for_both_sides() -> None:
     result = runner.invoke(app, ["diff", "-", "-"], input=CONVNET)
     assert result.exit_code == 2
     assert result.stderr == "error: standard input (-) can be read once: give it as A or B\n"
+
+
+def test_standard_input_has_the_limits_of_a_spec_file() -> None:
+    bad = runner.invoke(app, ["validate", "-"], input=b"model: \xff\n")
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("error: <stdin> is not UTF-8 text (invalid start byte)")
+    big = runner.invoke(app, ["validate", "-"], input=b"#" * (4 * 1024 * 1024 + 1))
+    assert big.exit_code == 2
+    assert big.stderr == (
+        "error: <stdin> is larger than a spec file may be: at most 4 MiB (4,194,304 bytes)\n"
+    )
