@@ -32,9 +32,11 @@ class Location:
     column: int | None = None  # 1-based
 
     def describe(self) -> str:
+        """`path:line:col` as compilers, ruff and mypy write it (editors and CI problem
+        matchers pick it up); the source alone when there is no position (a --set override)."""
         if self.line is None:
             return self.source
-        return f"line {self.line}, col {self.column}"
+        return f"{self.source}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,12 @@ class Problem:
     message: str
     location: Location | None = None
 
-    def render(self) -> str:
-        """One line (a newline in a key or a file name is shown as \\n)."""
-        where = self.location.describe() + ", " if self.location is not None else ""
+    def render(self, source: str) -> str:
+        """One line, `path:line:col: dotted.path: message` (`source` when the problem has no
+        location); a newline in a key or a file name is shown as \\n."""
+        where = self.location.describe() if self.location is not None else source
         path = f"{self.path}: " if self.path else ""
-        return visible(f"{where}{path}{self.message}")
+        return visible(f"{where}: {path}{self.message}")
 
 
 # A message lists at most this many problems, then says how many more there are: a spec with
@@ -67,7 +70,7 @@ class SpecError(ArchinspectError):
         n = len(problems) + more
         plural = "s" if n != 1 else ""
         head = visible(f"error: {source} is not a valid archinspect spec ({n:,} problem{plural})")
-        lines = [head] + ["  " + p.render() for p in self.problems]
+        lines = [head] + [p.render(source) for p in self.problems]
         if n > len(self.problems):
             lines.append(f"  ... and {n - len(self.problems):,} more problems")
         super().__init__("\n".join(lines))

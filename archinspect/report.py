@@ -341,6 +341,18 @@ class CheckError:
 
 
 @dataclass(frozen=True)
+class ValidateReport:
+    """`validate`: every spec as given, in order, with the error that made it invalid (None
+    when it is valid)."""
+
+    results: tuple[tuple[str, CheckError | None], ...]
+
+    @property
+    def errors(self) -> tuple[CheckError, ...]:
+        return tuple(e for _, e in self.results if e is not None)
+
+
+@dataclass(frozen=True)
 class CheckReport:
     results: tuple[BudgetResult, ...]
     errors: tuple[CheckError, ...]  # specs that could not be checked

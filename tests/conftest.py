@@ -31,6 +31,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# The width every CLI table in the tests (and the goldens, tests/golden) is laid out at. The CLI
+# lets Rich size its output (COLUMNS, else the terminal, else 80), so the tests say it here,
+# and clear what would colour or re-size a developer's run.
+GOLDEN_COLUMNS = "120"
+
+
+@pytest.fixture(autouse=True)
+def _terminal_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", GOLDEN_COLUMNS)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    for name in ("NO_COLOR", "FORCE_COLOR", "LINES", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def repo_root(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run from the repository root so relative spec paths in messages are stable."""

@@ -77,10 +77,12 @@ def test_err_file_is_well_formed(case: str) -> None:
     )
     assert head is not None, lines[0]
     assert int(head.group(1)) == len(lines) - 1
-    assert all(line.startswith("  ") for line in lines[1:])
+    # one problem a line, `path:line:col: dotted.path: message` as compilers print them (or
+    # `path: message` for a problem with no position), so that editors and CI pick them up
+    assert all(line.startswith(f"{_path(case)}:") for line in lines[1:])
     positions = [
         (int(m.group(1)), int(m.group(2)))
-        for m in (re.match(r"  line (\d+), col (\d+), ", line) for line in lines[1:])
+        for m in (re.match(rf"{re.escape(_path(case))}:(\d+):(\d+): ", line) for line in lines[1:])
         if m is not None
     ]
     assert positions == sorted(positions)
@@ -158,7 +160,7 @@ def test_debug_shows_traceback_in_subprocess() -> None:
 
 SENTINEL = "archinspect_pwned"  # what the payload in python_object_tag.yaml would create
 TAG_LINE = (
-    "  line 6, col 20, model.hidden_channels: YAML tag "
+    "tests/specs/bad/python_object_tag.yaml:6:20: model.hidden_channels: YAML tag "
     "'!!python/object/apply:os.system' is not allowed; "
     "archinspect reads plain (safe) YAML only"
 )

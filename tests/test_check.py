@@ -428,7 +428,7 @@ def test_bad_amount_in_the_file_is_a_located_spec_error(in_tmp, raw, shown):
     assert result.exit_code == 2
     assert result.stderr == (
         "error: bad.yaml is not a valid archinspect spec (1 problem)\n"
-        f"  line 12, col 25, budget.max_learnable_params: must be {AMOUNT_HELP}; got {shown}\n"
+        f"bad.yaml:12:25: budget.max_learnable_params: must be {AMOUNT_HELP}; got {shown}\n"
     )
     assert (
         result.stdout == "0 budgets in 0 specs: 0 ok, 0 exceeded; 1 spec(s) could not be checked\n"
@@ -562,9 +562,9 @@ WITHIN_LINES = {
 BAD_LINES = {"max_params": (10, 15), "max_flops": (11, 14), "max_memory": (12, 15)}
 BAD_MESSAGE = (
     f"error: {CHECK}/bad.yaml is not a valid archinspect spec (3 problems)\n"
-    f"  line 10, col 15, budget.max_params: must be {AMOUNT_HELP}; got '1.5X'\n"
-    f"  line 11, col 14, budget.max_flops: must be {AMOUNT_HELP}; got -5\n"
-    f"  line 12, col 15, budget.max_memory: must be {AMOUNT_HELP}; got '1.0005k'"
+    f"{CHECK}/bad.yaml:10:15: budget.max_params: must be {AMOUNT_HELP}; got '1.5X'\n"
+    f"{CHECK}/bad.yaml:11:14: budget.max_flops: must be {AMOUNT_HELP}; got -5\n"
+    f"{CHECK}/bad.yaml:12:15: budget.max_memory: must be {AMOUNT_HELP}; got '1.0005k'"
 )
 
 
@@ -1118,7 +1118,7 @@ def test_rf_wrong_length_list_is_a_located_spec_error(in_tmp):
     assert result.exit_code == 2
     assert result.stderr == (
         "error: long.yaml is not a valid archinspect spec (1 problem)\n"
-        "  line 15, col 10, budget.receptive_field.max: needs one entry per spatial axis (2), "
+        "long.yaml:15:10: budget.receptive_field.max: needs one entry per spatial axis (2), "
         "got [[3, 3], [3, 3], [3, 3]]\n"
     )
     short = rf_spec(in_tmp / "short.yaml", {"min": [3]}, dims=2, depth=2)
@@ -1172,8 +1172,8 @@ def test_wrong_length_rf_list_is_reported_with_the_other_problems(in_tmp):
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
     assert lines[0] == "error: two.yaml is not a valid archinspect spec (2 problems)"
-    assert lines[1] == f"  line 12, col 15, budget.max_params: must be {AMOUNT_HELP}; got '1.5X'"
-    assert lines[2].startswith("  line 13, col 26, budget.receptive_field.min: ")
+    assert lines[1] == f"two.yaml:12:15: budget.max_params: must be {AMOUNT_HELP}; got '1.5X'"
+    assert lines[2].startswith("two.yaml:13:26: budget.receptive_field.min: ")
 
 
 def test_validate_refuses_a_wrong_length_rf_list(in_tmp):
@@ -1181,9 +1181,7 @@ def test_validate_refuses_a_wrong_length_rf_list(in_tmp):
     (in_tmp / "long.yaml").write_text(TINY.format(name="long", budget=budget), encoding="utf-8")
     result = runner.invoke(app, ["validate", "long.yaml"])
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[1].startswith(
-        "  line 12, col 26, budget.receptive_field.max: "
-    )
+    assert result.stderr.splitlines()[1].startswith("long.yaml:12:26: budget.receptive_field.max: ")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1245,7 +1243,7 @@ BUG = (
 )
 INVALID = (
     "error: bad.yaml is not a valid archinspect spec (1 problem)\n"
-    "  line 2, col 1, invalid YAML: expected the node content, but found '<stream end>' "
+    "bad.yaml:2:1: invalid YAML: expected the node content, but found '<stream end>' "
     "(while parsing a flow node at line 2, col 1)"
 )
 

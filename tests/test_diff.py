@@ -307,7 +307,7 @@ def test_a_bad_spec_in_either_position_is_exit_2_with_its_located_message(positi
     result = runner.invoke(app, ["diff", *args])
     assert result.exit_code == 2
     assert result.stderr == _bad_message()
-    assert re.search(r"line \d+, col \d+", result.stderr)
+    assert re.search(rf"^{re.escape(BAD)}\.yaml:\d+:\d+: ", result.stderr, re.MULTILINE)
     assert result.stdout == ""
 
 

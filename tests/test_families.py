@@ -146,7 +146,7 @@ def test_its_arguments_are_validated_by_their_kinds(tiny):
     assert result.exit_code == 2
     assert result.stderr == (
         "error: tiny.yaml is not a valid archinspect spec (1 problem)\n"
-        "  --set model.kernel_size=0, model.kernel_size: must be a positive integer, got 0\n"
+        "--set model.kernel_size=0: model.kernel_size: must be a positive integer, got 0\n"
     )
 
 

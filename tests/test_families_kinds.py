@@ -337,14 +337,13 @@ def test_nested_problems_are_all_reported_with_their_positions(stack):
     with pytest.raises(SpecError, match=r"\(5 problems\)") as exc:
         load_spec_text(BAD_STACK, "bad.yaml")
     assert exc.value.message.splitlines()[1:] == [
-        "  line 7, col 7, model.layers[0]: unknown layer 'cnov'; did you mean 'conv'? "
+        "bad.yaml:7:7: model.layers[0]: unknown layer 'cnov'; did you mean 'conv'? "
         "(one of: conv, relu)",
-        "  line 8, col 14, model.layers[1].relu.slope: unknown key 'slope' "
-        "(relu takes no arguments)",
-        "  line 9, col 27, model.layers[2].conv.kernel_size: must be a positive integer, got 0",
-        "  line 9, col 30, model.layers[2].conv.dilaton: unknown key 'dilaton'; "
+        "bad.yaml:8:14: model.layers[1].relu.slope: unknown key 'slope' (relu takes no arguments)",
+        "bad.yaml:9:27: model.layers[2].conv.kernel_size: must be a positive integer, got 0",
+        "bad.yaml:9:30: model.layers[2].conv.dilaton: unknown key 'dilaton'; "
         "did you mean 'dilation'? (allowed: kernel_size, dilation)",
-        "  line 10, col 7, model.layers[3]: must be a layer name or a one-key mapping "
+        "bad.yaml:10:7: model.layers[3]: must be a layer name or a one-key mapping "
         "{layer: {argument: value}}, got 5",
     ]
 
@@ -360,7 +359,7 @@ def test_a_bad_value_set_into_a_layer_is_located_at_the_override(stack):
     with pytest.raises(SpecError, match=r"\(1 problem\)") as exc:
         load_spec_text(STACK_SPEC, "stack.yaml", ["model.layers[2].conv.kernel_size=0"])
     assert exc.value.message.splitlines()[1:] == [
-        "  --set model.layers[2].conv.kernel_size=0, model.layers[2].conv.kernel_size: "
+        "--set model.layers[2].conv.kernel_size=0: model.layers[2].conv.kernel_size: "
         "must be a positive integer, got 0"
     ]
 
@@ -388,7 +387,7 @@ def test_a_bad_value_set_into_a_layer_is_located_at_the_override(stack):
 def test_bad_paths_into_the_layers(stack, item, problem):
     with pytest.raises(SpecError, match=re.escape(problem)) as exc:
         load_spec_text(STACK_SPEC, "stack.yaml", [item])
-    assert exc.value.message.splitlines()[1:] == [f"  --set {item}, {problem}"]
+    assert exc.value.message.splitlines()[1:] == [f"--set {item}: {problem}"]
 
 
 def test_count_and_rf_through_the_cli(stack):

@@ -321,7 +321,7 @@ def test_follow_symlinks_reads_it_and_a_whole_scalar_document_is_not_quoted(chec
     assert result.exit_code == 2
     assert result.stderr == (
         "error: configs/leak.yaml is not a valid archinspect spec (1 problem)\n"
-        "  line 1, col 1, a spec must be a mapping with a `model:` key; the file is a single "
+        "configs/leak.yaml:1:1: a spec must be a mapping with a `model:` key; the file is a single "
         "string (not shown)\n"
     )
 
@@ -443,7 +443,7 @@ def test_whole_scalar_document_is_described_not_quoted(
     assert result.exit_code == 2
     assert result.stderr == (
         "error: token.yaml is not a valid archinspect spec (1 problem)\n"
-        f"  line 1, col 1, a spec must be a mapping with a `model:` key; the file is {kind} "
+        f"token.yaml:1:1: a spec must be a mapping with a `model:` key; the file is {kind} "
         "(not shown)\n"
     )
     assert "123456" not in result.stderr and SECRET not in result.stderr

@@ -89,7 +89,7 @@ def test_keyword_argument_call_does_not_take_is_a_located_problem(tmp_path):
     assert result.exit_code == 2
     assert result.stderr == (
         f"error: {spec} is not a valid archinspect spec (1 problem)\n"
-        "  line 9, col 10, forward.scael: NoisyNet.__call__ takes no argument 'scael'; did you "
+        f"{spec}:9:10: forward.scael: NoisyNet.__call__ takes no argument 'scael'; did you "
         "mean 'scale'? (it takes: key, scale)\n"
     )
 

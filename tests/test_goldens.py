@@ -63,12 +63,12 @@ class TestCheck:
 @pytest.mark.usefixtures("repo_root")
 class TestSweep:
     def test_convnet_table(self, golden):
-        args = ["sweep", "configs/convnet.yaml", "-p", "hidden_channels", "-v", "4,8,16"]
+        args = ["sweep", "configs/convnet.yaml", "-p", "hidden_channels", "--values", "4,8,16"]
         golden("sweep_convnet.table.txt", _stdout(args, 0))
 
     def test_two_parameters_table(self, golden):
-        args = ["sweep", "configs/convnet.yaml", "-p", "depth", "-v", "1,2", "-p"]
-        args += ["hidden_channels", "-v", "2,3"]
+        args = ["sweep", "configs/convnet.yaml", "-p", "depth", "--values", "1,2", "-p"]
+        args += ["hidden_channels", "--values", "2,3"]
         golden("sweep_convnet_2p.table.txt", _stdout(args, 0))
 
 

@@ -30,6 +30,10 @@ print("HEAVY", heavy, "EXIT", code)
         ["families", "ModernUNet", "--format", "json"],
         ["schema"],
         ["validate", "configs/unet.yaml", "configs/fno.yaml"],
+        ["validate", "configs/*.yaml", "--format", "json"],
+        ["validate", "configs/mlp.yaml", "configs/tcn.yaml", "-f", "github"],
+        ["--show-completion", "bash"],
+        ["validate", "--help"],
         ["count", "--help"],
     ],
 )

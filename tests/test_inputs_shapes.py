@@ -154,7 +154,7 @@ def test_integer_input_refused_by_the_empirical_rf():
     result = cli("rf", f"{SPECS}/tokens.yaml", "--method", "empirical", code=2)
     assert result.stdout == ""
     assert result.stderr == (
-        f"error: {SPECS}/tokens.yaml, line 9, col 10, input.dtype: rf --method empirical needs "
+        f"error: {SPECS}/tokens.yaml:9:10: input.dtype: rf --method empirical needs "
         "a real-valued input (it measures the gradient of the output with respect to the "
         "input), got 'int32'; use --method structural\n"
     )

@@ -151,8 +151,10 @@ def test_a_full_stdout_is_a_one_line_error(args: list[str]):
             "pass --output FILE to write the report to a file\n",
         ),
         (
+            # validate writes its report with --output too (README "The spec file")
             ["validate", "configs/convnet.yaml"],
-            "error: standard output is closed, so there is nowhere to print\n",
+            "error: standard output is closed, so there is nowhere to print; "
+            "pass --output FILE to write the report to a file\n",
         ),
     ],
 )

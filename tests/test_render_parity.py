@@ -249,7 +249,7 @@ def check_report() -> CheckReport:
             CheckError(
                 "c.yaml",
                 "error: c.yaml is not a valid archinspect spec (1 problem)\n"
-                "  line 2, col 3, model.depth: must be a non-negative integer, got -1",
+                "c.yaml:2:3: model.depth: must be a non-negative integer, got -1",
                 (
                     Problem(
                         "model.depth",

@@ -187,7 +187,7 @@ def test_output_size_error_shows_the_arithmetic() -> None:
         {"conv": {"out_channels": 4, "kernel_size": 7, "padding": "VALID"}},
     ]
     assert _problems(_text(2, 4, layers, 4)) == [
-        "  line 5, col 68, model.layers[2].conv: layer 2 (conv) maps 4 cells to "
+        "s.yaml:5:68: model.layers[2].conv: layer 2 (conv) maps 4 cells to "
         "floor((4 + 0 + 0 - 7)/1) + 1 = -2 on axis 0"
     ]
 
@@ -204,7 +204,7 @@ def test_output_size_error_of_a_dilated_input() -> None:
         }
     }
     assert _problems(_text(1, 1, [layer], 4)) == [
-        "  line 5, col 19, model.layers[0].conv: layer 0 (conv) maps 4 cells (dilated to 7) to "
+        "s.yaml:5:19: model.layers[0].conv: layer 0 (conv) maps 4 cells (dilated to 7) to "
         "floor((7 + 0 + 0 - 9)/2) + 1 = 0 on axis 0"
     ]
 
@@ -263,7 +263,7 @@ def test_unknown_layer_and_key_inside_a_residual() -> None:
     ]
     lines = _problems(_text(2, 1, layers, 8))
     assert lines[0].startswith(
-        "  line 5, col 13, model.layers[0].max_pol: unknown layer 'max_pol'; did you mean "
+        "s.yaml:5:13: model.layers[0].max_pol: unknown layer 'max_pol'; did you mean "
         "'max_pool'? (one of: conv, conv_transpose, max_pool,"
     )
     assert lines[2].endswith(
@@ -278,7 +278,7 @@ def test_out_channels_that_disagree() -> None:
         1, 1, [{"conv": {"out_channels": 8, "kernel_size": 3}}], 16, extra="  out_channels: 4\n"
     )
     assert _problems(text) == [
-        "  line 5, col 17, model.out_channels: the layers produce 8 channels, but out_channels "
+        "s.yaml:5:17: model.out_channels: the layers produce 8 channels, but out_channels "
         "is 4 (leave it out to take the layers')"
     ]
 

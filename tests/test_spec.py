@@ -272,8 +272,7 @@ def test_bad_set_value_is_located_at_the_override() -> None:
     with pytest.raises(SpecError, match=r"\(1 problem\)") as exc:
         load_spec_text(CONVNET, "c.yaml", ["model.hidden_channels=-3"])
     assert _problem_lines(exc) == [
-        "  --set model.hidden_channels=-3, model.hidden_channels: "
-        "must be a positive integer, got -3"
+        "--set model.hidden_channels=-3: model.hidden_channels: must be a positive integer, got -3"
     ]
     assert exc.value.problems == [
         Problem(
@@ -285,7 +284,7 @@ def test_bad_set_value_is_located_at_the_override() -> None:
 
 
 def test_unknown_set_key_is_located_at_the_override() -> None:
-    with pytest.raises(SpecError, match=re.escape("--set model.x=5, model.x: unknown key 'x'")):
+    with pytest.raises(SpecError, match=re.escape("--set model.x=5: model.x: unknown key 'x'")):
         load_spec_text(CONVNET, "c.yaml", ["model.x=5"])
 
 
@@ -293,7 +292,7 @@ def test_set_bool_where_int_expected() -> None:
     with pytest.raises(SpecError, match=r"got true \(a boolean\)") as exc:
         load_spec_text(CONVNET, "c.yaml", ["model.hidden_channels=true"])
     assert _problem_lines(exc) == [
-        "  --set model.hidden_channels=true, model.hidden_channels: "
+        "--set model.hidden_channels=true: model.hidden_channels: "
         "must be a positive integer, got true (a boolean)"
     ]
 
@@ -303,8 +302,8 @@ def test_set_problems_come_after_file_problems() -> None:
     with pytest.raises(SpecError, match=r"\(2 problems\)") as exc:
         load_spec_text(text, "c.yaml", ["model.kernel_size=0"])
     assert _problem_lines(exc) == [
-        "  line 6, col 10, model.depth: must be a non-negative integer, got -1",
-        "  --set model.kernel_size=0, model.kernel_size: must be a positive integer, got 0",
+        "c.yaml:6:10: model.depth: must be a non-negative integer, got -1",
+        "--set model.kernel_size=0: model.kernel_size: must be a positive integer, got 0",
     ]
 
 
@@ -312,7 +311,7 @@ def test_set_tag_is_refused() -> None:
     with pytest.raises(SpecError, match="is not allowed") as exc:
         load_spec_text(CONVNET, "c.yaml", ["model.hidden_channels=!!python/name:os.system"])
     assert _problem_lines(exc) == [
-        "  --set model.hidden_channels=!!python/name:os.system, model.hidden_channels: "
+        "--set model.hidden_channels=!!python/name:os.system: model.hidden_channels: "
         "YAML tag '!!python/name:os.system' is not allowed; "
         "archinspect reads plain (safe) YAML only"
     ]
@@ -322,7 +321,7 @@ def test_set_invalid_yaml_value() -> None:
     with pytest.raises(SpecError, match="invalid YAML") as exc:
         load_spec_text(CONVNET, "c.yaml", ["model.hidden_channels=[1"])
     assert _problem_lines(exc) == [
-        "  --set model.hidden_channels=[1, model.hidden_channels: "
+        "--set model.hidden_channels=[1: model.hidden_channels: "
         "invalid YAML: expected ',' or ']', but got '<stream end>' "
         "(while parsing a flow sequence at line 1, col 1)"
     ]
@@ -332,8 +331,7 @@ def test_empty_set_value_is_located_at_the_override() -> None:
     with pytest.raises(SpecError, match="got null") as exc:
         load_spec_text(CONVNET + "  hidden_channels: 8\n", "c.yaml", ["model.hidden_channels="])
     assert _problem_lines(exc) == [
-        "  --set model.hidden_channels=, model.hidden_channels: "
-        "must be a positive integer, got null"
+        "--set model.hidden_channels=: model.hidden_channels: must be a positive integer, got null"
     ]
 
 
@@ -367,7 +365,7 @@ def test_bad_set_on_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 2
     assert result.stderr == (
         "error: configs/convnet.yaml is not a valid archinspect spec (1 problem)\n"
-        "  --set model.kernel_size=0, model.kernel_size: must be a positive integer, got 0\n"
+        "--set model.kernel_size=0: model.kernel_size: must be a positive integer, got 0\n"
     )
 
 
@@ -419,7 +417,7 @@ def test_a_bad_list_item_is_located_at_the_override() -> None:
     with pytest.raises(SpecError, match=r"\(1 problem\)") as exc:
         load_spec_text(DILATED, "d.yaml", ["model.dilation_rates[1]=0"])
     assert _problem_lines(exc) == [
-        "  --set model.dilation_rates[1]=0, model.dilation_rates: "
+        "--set model.dilation_rates[1]=0: model.dilation_rates: "
         "must be a list of positive integers, got [1, 0, 4]"
     ]
 
@@ -463,16 +461,16 @@ def test_bad_list_index_is_located_at_the_override(item: str, problem: str) -> N
     text = DILATED + "input:\n  resolution: [32]\n"
     with pytest.raises(SpecError, match=re.escape(problem)) as exc:
         load_spec_text(text, "d.yaml", [item])
-    assert _problem_lines(exc) == [f"  --set {item}, {problem}"]
+    assert _problem_lines(exc) == [f"--set {item}: {problem}"]
 
 
 def test_an_index_into_an_empty_list() -> None:
     with pytest.raises(SpecError, match=r"\(2 problems\)") as exc:
         load_spec_text(DILATED, "d.yaml", ["model.dilation_rates=[]", "model.dilation_rates[0]=1"])
     assert _problem_lines(exc) == [
-        "  --set model.dilation_rates[0]=1, model.dilation_rates: is an empty list, "
+        "--set model.dilation_rates[0]=1: model.dilation_rates: is an empty list, "
         "so --set model.dilation_rates[0] cannot set index 0 in it",
-        "  --set model.dilation_rates=[], model.dilation_rates: "
+        "--set model.dilation_rates=[]: model.dilation_rates: "
         "must be a non-empty list of positive integers, got []",
     ]
 
@@ -505,7 +503,7 @@ def test_list_index_on_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None
     assert result.exit_code == 2
     assert result.stderr == (
         "error: configs/dilated_resnet.yaml is not a valid archinspect spec (1 problem)\n"
-        "  --set model.dilation_rates[7]=3, model.dilation_rates: has 7 entries "
+        "--set model.dilation_rates[7]=3: model.dilation_rates: has 7 entries "
         "(indices 0 to 6), so --set model.dilation_rates[7] cannot set index 7\n"
     )
 
@@ -656,7 +654,7 @@ def test_recursive_alias_is_a_spec_error() -> None:
     with pytest.raises(SpecError, match="is not a valid archinspect spec") as exc:
         load_spec_text(CONVNET + "sweep:\n  depth: &d [1, *d]\n", "rec.yaml")
     assert _problem_lines(exc) == [
-        "  line 7, col 10, sweep.depth[1]: recursive YAML alias (a value that contains itself)"
+        "rec.yaml:7:10: sweep.depth[1]: recursive YAML alias (a value that contains itself)"
     ]
 
 
@@ -777,7 +775,7 @@ def test_family_input_dtype_other_than_float32_is_refused_at_its_line() -> None:
     with pytest.raises(SpecError, match="must be 'float32' for the built-in families") as exc:
         load_spec_text(text, "d.yaml")
     assert _problem_lines(exc) == [
-        "  line 7, col 10, input.dtype: must be 'float32' for the built-in families (their "
+        "d.yaml:7:10: input.dtype: must be 'float32' for the built-in families (their "
         "weights are float32 and a convolution needs both in one dtype), got 'bfloat16'; other "
         "dtypes are for `target:` modules built for them"
     ]
@@ -799,7 +797,7 @@ def test_yaml_1_1_traps_in_set_values() -> None:
     bad = runner.invoke(app, ["validate", path, "--set", "model.use_bias=yes"])
     assert bad.exit_code == 2
     assert bad.stderr.splitlines()[1] == (
-        "  --set model.use_bias=yes, model.use_bias: yes is a boolean only in YAML 1.1 (YAML 1.2 "
+        "--set model.use_bias=yes: model.use_bias: yes is a boolean only in YAML 1.1 (YAML 1.2 "
         "readers such as editors see the string 'yes'); write true, or 'yes' in quotes for the "
         "string"
     )
@@ -834,9 +832,7 @@ def test_yaml_1_1_traps_in_set_values() -> None:
 def test_yaml_1_1_traps_are_located(written: str, message: str) -> None:
     with pytest.raises(SpecError, match="is not a valid archinspect spec") as exc:
         load_spec_text(CONVNET + f"  hidden_channels: {written}\n", "t.yaml")
-    assert exc.value.message.splitlines()[1] == (
-        f"  line 6, col 20, model.hidden_channels: {message}"
-    )
+    assert exc.value.message.splitlines()[1] == (f"t.yaml:6:20: model.hidden_channels: {message}")
 
 
 def test_quoted_and_yaml_1_2_spellings_are_not_traps() -> None:

@@ -230,7 +230,10 @@ def test_frozen_on_a_shipped_config_moves_exactly_the_matched_arrays():
 @pytest.mark.parametrize("command", ["count", "shapes", "inspect", "sweep", "solve"])
 def test_frozen_pattern_that_matches_nothing_is_an_error(command):
     spec = str(REPO / "configs/textbook_conv2d.yaml")
-    extra = {"sweep": ["-p", "input.resolution", "-v", "[6,8]"], "solve": ["--max-params", "1k"]}
+    extra = {
+        "sweep": ["-p", "input.resolution", "--values", "[6,8]"],
+        "solve": ["--max-params", "1k"],
+    }
     result = run(command, spec, "--frozen", "layer[3]*", *extra.get(command, []))
     assert result.exit_code == 2, result.output
     assert (

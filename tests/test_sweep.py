@@ -447,7 +447,7 @@ class TestValueSources:
         result = invoke(
             "sweep",
             "configs/convnet.yaml",
-            *("-p", "hidden_channels", "-v", "4,8", "-p", "depth", "-v", "1,2"),
+            *("-p", "hidden_channels", "--values", "4,8", "-p", "depth", "--values", "1,2"),
         )
         assert result.exit_code == 0, result.output
         assert result.stdout.splitlines()[0] == "convnet-1d: sweep over hidden_channels, depth"
@@ -545,7 +545,7 @@ class TestAnyArgument:
             "receptive_field": None,
             "output_shape": None,
             "error": "error: c1.yaml is not a valid archinspect spec (1 problem) "
-            "--set model.num_spatial_dims=4, model.num_spatial_dims: must be 1, 2 or 3, got 4",
+            "--set model.num_spatial_dims=4: model.num_spatial_dims: must be 1, 2 or 3, got 4",
             "failed": [],  # a point that was not built has no metric to list
         }
 
@@ -553,7 +553,7 @@ class TestAnyArgument:
         data = sweep_json("c2.yaml", "--param", "kernel_size", "--values", "0,3,5")
         assert [r["error"] for r in data["rows"]] == [
             "error: c2.yaml is not a valid archinspect spec (1 problem) "
-            "--set model.kernel_size=0, model.kernel_size: must be a positive integer, got 0",
+            "--set model.kernel_size=0: model.kernel_size: must be a positive integer, got 0",
             None,
             None,
         ]
@@ -567,7 +567,7 @@ class TestAnyArgument:
         # a 1-D size on a 2-D spec: the message names the file position of the resolution
         data = sweep_json("c2.yaml", "--param", "num_spatial_dims", "--values", "1,2")
         assert data["rows"][0]["error"] == (
-            "error: c2.yaml is not a valid archinspect spec (1 problem) line 2, col 23, "
+            "error: c2.yaml is not a valid archinspect spec (1 problem) c2.yaml:2:23: "
             "input.resolution: needs one size per spatial axis (num_spatial_dims=1), got 2: "
             "[16, 16]"
         )
@@ -630,7 +630,9 @@ class TestAnyArgument:
         (tmp_path / "u.yaml").write_text(
             spec_text("ClassicUNet", 1, 16, hidden_channels=1, num_levels=2), encoding="utf-8"
         )
-        result = invoke("sweep", "u.yaml", "-p", "input.resolution", "-v", "6,10", "-f", "json")
+        result = invoke(
+            "sweep", "u.yaml", "-p", "input.resolution", "--values", "6,10", "-f", "json"
+        )
         assert result.exit_code == 2
         data = json.loads(result.stdout)  # the table is printed all the same
         assert [r["params"] for r in data["rows"]] == [classic_unet_params(1, 2, 1)] * 2
@@ -678,12 +680,12 @@ class TestUsageErrors:
         )
 
     def test_more_values_than_params(self, specs):
-        result = invoke("sweep", "c1.yaml", "-p", "depth", "-v", "1,2", "-v", "3")
+        result = invoke("sweep", "c1.yaml", "-p", "depth", "--values", "1,2", "--values", "3")
         assert result.exit_code == 2
         assert result.stderr == "error: more --values than --param options\n"
 
     def test_empty_values(self, specs):
-        result = invoke("sweep", "c1.yaml", "-p", "depth", "-v", "")
+        result = invoke("sweep", "c1.yaml", "-p", "depth", "--values", "")
         assert result.exit_code == 2
         assert result.stderr == (
             "error: --values expects a comma-separated list like 4,8,16; got ''\n"
@@ -868,7 +870,7 @@ class TestCostMetrics:
         result = invoke(
             "sweep",
             "tiny.yaml",
-            *("-p", "hidden_channels", "-v", "2", "--metrics", "flops", "-f", "csv"),
+            *("-p", "hidden_channels", "--values", "2", "--metrics", "flops", "-f", "csv"),
         )
         assert result.exit_code == 0, result.output
         assert result.stdout == (

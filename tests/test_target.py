@@ -554,7 +554,7 @@ def test_key_is_supplied_by_archinspect(tmp_path):
     assert result.exit_code == 2
     assert result.stderr == (
         f"error: {spec} is not a valid archinspect spec (1 problem)\n"
-        "  line 6, col 8, model.key: is passed by archinspect itself, not by the spec (it takes: "
+        f"{spec}:6:8: model.key: is passed by archinspect itself, not by the spec (it takes: "
         "num_spatial_dims, in_channels, out_channels)\n"
     )
 
@@ -565,7 +565,7 @@ def test_wrong_keyword_argument(tmp_path):
     # read from its signature before anything is built (archinspect/build/arguments.py)
     assert result.stderr == (
         f"error: {spec} is not a valid archinspect spec (1 problem)\n"
-        "  line 5, col 20, model.hidden_channels: tests.test_target:make_net has no argument "
+        f"{spec}:5:20: model.hidden_channels: tests.test_target:make_net has no argument "
         "'hidden_channels'; did you mean 'in_channels'? (it takes: num_spatial_dims, "
         "in_channels, out_channels)\n"
     )

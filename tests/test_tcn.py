@@ -293,7 +293,7 @@ def test_two_dimensions_is_a_located_error(tmp_path, monkeypatch):
     assert result.stdout == ""
     assert result.stderr == (
         "error: tcn2.yaml is not a valid archinspect spec (1 problem)\n"
-        "  line 3, col 21, model.num_spatial_dims: must be 1 for a TCN (it is causal along one "
+        "tcn2.yaml:3:21: model.num_spatial_dims: must be 1 for a TCN (it is causal along one "
         "time axis), got 2\n"
     )
 
@@ -303,9 +303,9 @@ def test_two_dimensions_from_the_command_line(repo_root):
     assert result.exit_code == 2
     assert result.stderr == (
         "error: configs/tcn.yaml is not a valid archinspect spec (2 problems)\n"
-        "  line 18, col 10, budget.receptive_field.min: needs one entry per spatial axis (3), "
+        "configs/tcn.yaml:18:10: budget.receptive_field.min: needs one entry per spatial axis (3), "
         "got [[60, 0]]\n"
-        "  --set model.num_spatial_dims=3, model.num_spatial_dims: must be 1 for a TCN (it is "
+        "--set model.num_spatial_dims=3: model.num_spatial_dims: must be 1 for a TCN (it is "
         "causal along one time axis), got 3\n"
     )
 
@@ -326,7 +326,7 @@ def test_bad_arguments(repo_root, key, value, message):
     assert result.exit_code == 2
     assert result.stderr == (
         "error: configs/tcn.yaml is not a valid archinspect spec (1 problem)\n"
-        f"  --set model.{key}={value}, model.{key}: {message}\n"
+        f"--set model.{key}={value}: model.{key}: {message}\n"
     )
 
 

@@ -113,7 +113,7 @@ def test_every_command_says_what_shapes_says(bad, spec):
 @pytest.mark.parametrize("spec", ["unet.yaml", "call.yaml", "ctor.yaml"])
 def test_sweep_prints_the_table_then_the_same_message(bad, spec):
     result = invoke(
-        "sweep", spec, "--trust", bad, "-p", "input.batch_size", "-v", "1,2", "-f", "json"
+        "sweep", spec, "--trust", bad, "-p", "input.batch_size", "--values", "1,2", "-f", "json"
     )
     assert (result.exit_code, result.stderr) == (2, messages(bad)[spec])
     rows = json.loads(result.stdout)["rows"]
@@ -189,7 +189,7 @@ class TestDidYouMean:
         assert (result.exit_code, result.stdout) == (2, "")
         assert result.stderr == (
             "error: configs/pdequinox_unet.yaml is not a valid archinspect spec (1 problem)\n"
-            "  --set model.hidden_channel=3, model.hidden_channel: pdequinox.arch.ClassicUNet "
+            "--set model.hidden_channel=3: model.hidden_channel: pdequinox.arch.ClassicUNet "
             "has no argument 'hidden_channel'; did you mean 'hidden_channels'? "
             f"(it takes: {PDEQ_ARGS})\n"
         )
@@ -215,7 +215,12 @@ class TestDidYouMean:
 
     def test_a_nested_key(self):
         result = invoke(
-            "sweep", "configs/conv_knobs.yaml", "--param", "layers[0].conv.kernel_siz", "-v", "3"
+            "sweep",
+            "configs/conv_knobs.yaml",
+            "--param",
+            "layers[0].conv.kernel_siz",
+            "--values",
+            "3",
         )
         assert (result.exit_code, result.stdout) == (2, "")
         assert result.stderr.startswith("error: --param layers[0].conv.kernel_siz: layers[0].conv")

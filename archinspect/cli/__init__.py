@@ -12,6 +12,7 @@ from archinspect.cli.app import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
+    Command,
     app,
 )
 
@@ -30,8 +31,25 @@ COMMANDS = (
     specs.schema,
     specs.validate,
 )
+# What `archinspect --help` lists: one line each, short enough for an 80-column terminal (the
+# width of piped output too), so that no summary wraps mid-sentence. `<command> --help` shows
+# the whole docstring.
+SUMMARIES = {
+    "count": "Exact parameter counts, per module, by dtype and bytes.",
+    "shapes": "Per-layer input and output shapes of the forward pass.",
+    "inspect": "Parameters, shapes, FLOPs and memory: the full report.",
+    "rf": "Exact receptive field per axis and direction.",
+    "equivariance": "Check that rotating the input rotates the output.",
+    "diff": "Two specs side by side, with the differences B - A.",
+    "sweep": "Sweep arguments and fit each metric's scaling law.",
+    "solve": "The largest value of --param within a budget.",
+    "check": "Enforce budgets in CI: exit 1 when one is exceeded.",
+    "families": "The built-in families, or one family's arguments.",
+    "schema": "The JSON Schema of spec files, for editors.",
+    "validate": "Check spec files without building anything (no JAX).",
+}
 for _command in COMMANDS:
-    app.command()(_command)
+    app.command(cls=Command, short_help=SUMMARIES[_command.__name__])(_command)
 
 
 def main() -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from archinspect import __version__
 
@@ -33,11 +34,28 @@ app = typer.Typer(
     name="archinspect",
     help="Exact, abstract architecture inspection for JAX/Equinox networks: parameters, "
     "receptive fields, shapes, FLOPs, memory.",
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+class Command(TyperCommand):
+    """Every command's usage line as the README writes it: `count [OPTIONS] [SPEC]`, `check
+    [OPTIONS] SPEC...` (an optional argument in brackets, a repeatable one with `...`), instead
+    of the braces and doubled brackets some Typer releases print."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name != "argument":
+                continue
+            name = (param.metavar or param.name or "").strip("[]")
+            if param.nargs != 1 and not name.endswith("..."):
+                name += "..."
+            pieces.append(name if param.required else f"[{name}]")
+        return pieces
 
 
 class Format(str, Enum):
@@ -50,7 +68,7 @@ class Format(str, Enum):
 SpecArg = Annotated[
     str | None,
     typer.Argument(
-        metavar="[SPEC]",
+        metavar="SPEC",
         help="spec file; default ./archinspect.yaml, else an embedded 2-D ClassicUNet",
         show_default=False,
     ),
@@ -93,14 +111,21 @@ def checked_output(ctx: typer.Context, param: typer.CallbackParam, value: str | 
     return value
 
 
+def report_output(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    """--output: `-` is standard output (as no --output), any other path is checked at once."""
+    if value == "-":
+        return None
+    return checked_output(ctx, param, value)
+
+
 OutputOpt = Annotated[
     str | None,
     typer.Option(
         "--output",
         "-o",
         metavar="FILE",
-        help="write the report to FILE (atomically) instead of stdout",
-        callback=checked_output,
+        help="write the report to FILE (atomically) instead of stdout; - is stdout",
+        callback=report_output,
     ),
 ]
 FollowOpt = Annotated[
@@ -112,12 +137,37 @@ FollowOpt = Annotated[
         "files from elsewhere)",
     ),
 ]
+
+
+def checked_platform(
+    ctx: typer.Context, param: typer.CallbackParam, value: str | None
+) -> str | None:
+    """--platform, before the command name or after it (the latter wins): one of PLATFORMS,
+    else exit 2 at once, whatever the command (the message of analysis/platform.py); kept in
+    the root's Settings, which the commands read."""
+    from archinspect.analysis.platform import PLATFORMS
+
+    if value is None or ctx.resilient_parsing:
+        return value
+    if value not in PLATFORMS:
+        typer.echo(
+            f"error: --platform must be one of {', '.join(PLATFORMS)}, got {value!r}", err=True
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+    root = ctx.find_root()
+    if root is not ctx:
+        root.obj = replace(settings(ctx), platform=value)
+    return value
+
+
 PlatformOpt = Annotated[
     str | None,
     typer.Option(
         "--platform",
         metavar="cpu|gpu|tpu",
-        help="JAX backend for compiled analyses (FLOPs, memory); exit 2 if it is not present",
+        help="JAX backend for compiled analyses (FLOPs, memory); exit 2 if it is not present; "
+        "accepted before or after the command name",
+        callback=checked_platform,
     ),
 ]
 MaxMemoryOpt = Annotated[
@@ -244,22 +294,22 @@ def render(fmt: str, name: str, report: Any, output: str | None, **kwargs: Any) 
 
     renderer = getattr(importlib.import_module(f"archinspect.render.{fmt}"), f"{name}_{fmt}")
     if fmt == "table":
-        return renderer(report, width=width(), color=color(output), **kwargs)
+        return renderer(report, width=width(output), color=color(output), **kwargs)
     return renderer(report, **kwargs)
 
 
 def color(output: str | None) -> bool:
-    from archinspect.cli.streams import isatty
+    """Colour for a report on stdout, as Rich decides it (render/formats/table.py)."""
+    from archinspect.render.formats.table import terminal
 
-    return output is None and isatty(sys.stdout)
+    return output is None and terminal(sys.stdout)[1]  # an --output file: never
 
 
-def width() -> int:
-    import shutil
+def width(output: str | None = None) -> int:
+    """The width of a report on stdout or in an --output file, as Rich decides it."""
+    from archinspect.render.formats.table import terminal
 
-    from archinspect.cli.streams import isatty
-
-    return max(shutil.get_terminal_size((120, 24)).columns, 80) if isatty(sys.stdout) else 120
+    return terminal(sys.stdout if output is None else None)[0]
 
 
 def say_notes(spec: Spec) -> None:

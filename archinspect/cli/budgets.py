@@ -17,6 +17,7 @@ from archinspect.cli.app import (
     FormatOpt,
     FrozenOpt,
     OutputOpt,
+    PlatformOpt,
     SetOpt,
     SpecArg,
     TrustOpt,
@@ -45,7 +46,6 @@ def sweep(
         list[str] | None,
         typer.Option(
             "--values",
-            "-v",
             help="values of the matching --param, e.g. 4,8,16 (else the spec's sweep: block, "
             "else a default range)",
         ),
@@ -72,6 +72,7 @@ def sweep(
     trust: TrustOpt = None,
     follow_symlinks: FollowOpt = False,
     frozen: FrozenOpt = None,
+    platform: PlatformOpt = None,
 ) -> None:
     """Sweep arguments and fit the scaling law of every metric (params, receptive field, ...).
 
@@ -148,9 +149,20 @@ def solve(
     param: Annotated[
         str, typer.Option("--param", "-p", help="integer argument to solve for")
     ] = "hidden_channels",
-    max_params: Annotated[str | None, typer.Option("--max-params", metavar="N")] = None,
-    max_flops: Annotated[str | None, typer.Option("--max-flops", metavar="N")] = None,
-    max_memory: Annotated[str | None, typer.Option("--max-memory", metavar="N")] = None,
+    max_params: Annotated[
+        str | None,
+        typer.Option("--max-params", metavar="N", help="parameter budget, e.g. 10k, 1.5M, 2e6"),
+    ] = None,
+    max_flops: Annotated[
+        str | None,
+        typer.Option("--max-flops", metavar="N", help="FLOPs budget of the forward pass (XLA)"),
+    ] = None,
+    max_memory: Annotated[
+        str | None,
+        typer.Option(
+            "--max-memory", metavar="N", help="peak bytes of a training step (XLA), e.g. 8Gi"
+        ),
+    ] = None,
     min_rf: Annotated[
         int | None,
         typer.Option("--min-rf", min=0, help="smallest value whose RF reaches N on every side"),
@@ -162,9 +174,13 @@ def solve(
     trust: TrustOpt = None,
     follow_symlinks: FollowOpt = False,
     frozen: FrozenOpt = None,
+    platform: PlatformOpt = None,
 ) -> None:
-    """The largest value of --param within --max-params/--max-flops/--max-memory, or the
-    smallest that reaches --min-rf; with the metric at the answer and at the next value."""
+    """The largest value of --param within a budget, or the smallest that reaches --min-rf.
+
+    The budget is --max-params, --max-flops or --max-memory; the report shows the metric at the
+    answer and at the next value.
+    """
 
     def body() -> None:
         from archinspect.commands.inputs import solve_limits
@@ -219,7 +235,10 @@ def check(
         str | None, typer.Option("--max-params", metavar="N", help="e.g. 10k, 1.5M, 2e6")
     ] = None,
     max_learnable_params: Annotated[
-        str | None, typer.Option("--max-learnable-params", metavar="N")
+        str | None,
+        typer.Option(
+            "--max-learnable-params", metavar="N", help="parameters not matched by --frozen"
+        ),
     ] = None,
     max_flops: Annotated[
         str | None, typer.Option("--max-flops", metavar="N", help="forward, whole batch")
@@ -235,7 +254,10 @@ def check(
         int | None,
         typer.Option("--min-rf", min=0, help="receptive field, every axis and direction"),
     ] = None,
-    max_rf: Annotated[int | None, typer.Option("--max-rf", min=0)] = None,
+    max_rf: Annotated[
+        int | None,
+        typer.Option("--max-rf", min=0, help="receptive field, every axis and direction, at most"),
+    ] = None,
     summary: Annotated[
         str | None,
         typer.Option(
@@ -253,6 +275,7 @@ def check(
             "line; without it such a spec is only a warning",
         ),
     ] = False,
+    platform: PlatformOpt = None,
 ) -> None:
     """Enforce budgets (params, FLOPs, memory, receptive field): exit 1 when any is exceeded.
 

@@ -13,6 +13,7 @@ from archinspect.cli.app import (
     Format,
     FormatOpt,
     OutputOpt,
+    PlatformOpt,
     SetOpt,
     TrustOpt,
     emit,
@@ -33,8 +34,12 @@ def _side_set(side: str) -> object:
 
 def diff(
     ctx: typer.Context,
-    spec_a: Annotated[str, typer.Argument(metavar="A", help="the first spec file")],
-    spec_b: Annotated[str, typer.Argument(metavar="B", help="the second spec file")],
+    spec_a: Annotated[
+        str, typer.Argument(metavar="A", help="the first spec file (- for standard input)")
+    ],
+    spec_b: Annotated[
+        str, typer.Argument(metavar="B", help="the second spec file (- for standard input)")
+    ],
     set_: SetOpt = None,
     set_a: Annotated[list[str] | None, _side_set("a")] = None,
     set_b: Annotated[list[str] | None, _side_set("b")] = None,
@@ -50,17 +55,21 @@ def diff(
     depth: DepthOpt = 2,
     trust: TrustOpt = None,
     follow_symlinks: FollowOpt = False,
+    platform: PlatformOpt = None,
 ) -> None:
-    """Two specs side by side: the arguments that differ, parameters (total, learnable,
-    materialized, per module), shapes and receptive field, with the differences B - A.
+    """Two specs side by side: differing arguments, parameters, shapes, RF, and B - A.
+
+    Parameters are total, learnable, materialized and per module.
 
     Abstract unless --flops or --memory is given. A diff is information, not a budget: exit 0
     whatever differs; exit 2 when either spec is bad.
     """
 
     def body() -> None:
-        from archinspect.errors import ArchinspectError
+        from archinspect.errors import ArchinspectError, UsageError
 
+        if spec_a == spec_b == "-":
+            raise UsageError("error: standard input (-) can be read once: give it as A or B")
         overrides = ([*(set_ or []), *(set_a or [])], [*(set_ or []), *(set_b or [])])
         loaded, errors = [], []
         for spec, keys in zip((spec_a, spec_b), overrides, strict=True):

@@ -14,6 +14,7 @@ from archinspect.cli.app import (
     FormatOpt,
     MaxMemoryOpt,
     OutputOpt,
+    PlatformOpt,
     SetOpt,
     SpecArg,
     TrustOpt,
@@ -71,9 +72,12 @@ def equivariance(
     output: OutputOpt = None,
     trust: TrustOpt = None,
     follow_symlinks: FollowOpt = False,
+    platform: PlatformOpt = None,
 ) -> None:
-    """Check numerically that rotating (and mirroring) the input rotates the output and
-    permutes its orientations, for every element of C4 or D4; name the cause when it fails.
+    """Check numerically that rotating (and mirroring) the input rotates the output.
+
+    For every element of C4 or D4, the output must rotate and its orientations permute; when
+    it fails, the cause is named.
 
     Real weights and a random input (seeded). Exit 1 when an element's error is above the
     tolerance.

@@ -15,6 +15,7 @@ from archinspect.cli.app import (
     FrozenOpt,
     MaxMemoryOpt,
     OutputOpt,
+    PlatformOpt,
     SetOpt,
     SpecArg,
     TrustOpt,
@@ -85,6 +86,7 @@ def count(
             "(N/S); rounded down, at least 1  [default: params]",
         ),
     ] = None,
+    platform: PlatformOpt = None,
 ) -> None:
     """Count parameters exactly (total, learnable, materialized, by dtype and bytes), per module.
 
@@ -165,6 +167,7 @@ def shapes(
     follow_symlinks: FollowOpt = False,
     frozen: FrozenOpt = None,
     max_memory: MaxMemoryOpt = None,
+    platform: PlatformOpt = None,
 ) -> None:
     """Per-layer input and output shapes of the forward pass, for any Equinox module.
 
@@ -201,6 +204,7 @@ def inspect(
     follow_symlinks: FollowOpt = False,
     frozen: FrozenOpt = None,
     max_memory: MaxMemoryOpt = None,
+    platform: PlatformOpt = None,
 ) -> None:
     """The full report: parameters, per-layer shapes and FLOPs, memory.
 
@@ -249,9 +253,12 @@ def rf(
     trust: TrustOpt = None,
     follow_symlinks: FollowOpt = False,
     max_memory: MaxMemoryOpt = None,
+    platform: PlatformOpt = None,
 ) -> None:
-    """Exact receptive field per spatial axis and direction, its range over output positions,
-    and whether any output is coupled to every input (norms, FFTs, dense layers over space)."""
+    """Exact receptive field per spatial axis and direction, and its range over outputs.
+
+    Also whether any output is coupled to every input (norms, FFTs, dense layers over space).
+    """
 
     def body() -> None:
         from archinspect.commands.inputs import max_memory as memory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -11,9 +12,11 @@ from archinspect.cli.app import (
     Format,
     FormatOpt,
     OutputOpt,
+    PlatformOpt,
     SetOpt,
     color,
     emit,
+    render,
     run,
     settings,
     width,
@@ -28,6 +31,7 @@ def families(
     ] = None,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
+    platform: PlatformOpt = None,
 ) -> None:
     """List the built-in families, or one family's arguments, types and defaults."""
 
@@ -48,7 +52,7 @@ def families(
             )
         if format is Format.table:
             text = render.families_table(
-                chosen, detail=name is not None, width=width(), color=color(output)
+                chosen, detail=name is not None, width=width(output), color=color(output)
             )
         elif format is Format.json:
             text = render.families_json(chosen)
@@ -61,7 +65,7 @@ def families(
     run(ctx, body)
 
 
-def schema(ctx: typer.Context, output: OutputOpt = None) -> None:
+def schema(ctx: typer.Context, output: OutputOpt = None, platform: PlatformOpt = None) -> None:
     """Print the JSON Schema of spec files (for editors, e.g. yaml-language-server)."""
 
     def body() -> None:
@@ -73,36 +77,74 @@ def schema(ctx: typer.Context, output: OutputOpt = None) -> None:
     run(ctx, body)
 
 
+class ValidateFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
 def validate(
     ctx: typer.Context,
-    specs: Annotated[list[str], typer.Argument(metavar="SPEC...", help="spec files to check")],
+    specs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SPEC...",
+            help="spec files or quoted glob patterns ('configs/**/*.yaml'); - reads one from "
+            "standard input",
+            show_default=False,
+        ),
+    ],
     set_: SetOpt = None,
+    format: Annotated[
+        ValidateFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="text: `ok: FILE` on stdout and the problems on stderr; json (for editors) and "
+            "github (workflow commands, one annotation per problem line): all on stdout",
+        ),
+    ] = ValidateFormat.text,
+    output: OutputOpt = None,
     follow_symlinks: FollowOpt = False,
+    platform: PlatformOpt = None,
 ) -> None:
     """Check spec files without building anything (no JAX import); exit 2 if any is bad.
 
-    Every problem of a file is reported at once, and every file is checked, even after a bad
-    one (or one on which archinspect meets a bug: exit 3).
+    Every problem of a file is reported at once, one per line as `FILE:LINE:COL: key: message`,
+    and every file is checked, even after a bad one (or one on which archinspect meets a bug:
+    exit 3).
     """
 
     def body() -> None:
-        from archinspect.cli.streams import write_stdout
+        from archinspect.commands.check import spec_error
+        from archinspect.commands.inputs import expand_specs
         from archinspect.errors import ArchinspectError, InternalError
+        from archinspect.report import CheckError, ValidateReport
         from archinspect.spec import load_spec
+        from archinspect.spec.files import STDIN, STDIN_SOURCE
         from archinspect.text import visible
 
+        results: list[tuple[str, CheckError | None]] = []
         failures: list[ArchinspectError] = []
-        for path in specs:
+        for given in expand_specs(specs):
+            path = STDIN_SOURCE if given == STDIN else given  # as messages name it
             try:
-                load_spec(path, set_ or [], follow_symlinks)
+                load_spec(given, set_ or [], follow_symlinks)
             except Exception as exc:
                 if not isinstance(exc, ArchinspectError) and settings(ctx).debug:
                     raise
                 failure = exc if isinstance(exc, ArchinspectError) else InternalError(exc, path)
                 failures.append(failure)
-                typer.echo(failure.message, err=True)
+                results.append((path, spec_error(path, failure)))
+                if format is ValidateFormat.text:
+                    typer.echo(failure.message, err=True)
                 continue
-            write_stdout(visible(f"ok: {path}") + "\n")
+            results.append((path, None))
+        report = ValidateReport(tuple(results))
+        if format is ValidateFormat.text:
+            emit("".join(visible(f"ok: {path}") + "\n" for path, e in results if e is None), output)
+        else:
+            emit(render(format.value, "validate", report, output), output)
         if failures:
             raise typer.Exit(max(failure.exit_code for failure in failures))
 

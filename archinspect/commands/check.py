@@ -144,7 +144,8 @@ def _per_axis(
     return results
 
 
-def _error(path: str, exc: ArchinspectError) -> CheckError:
+def spec_error(path: str, exc: ArchinspectError) -> CheckError:
+    """A spec that could not be loaded, as check and validate report it."""
     problems = tuple(exc.problems) if isinstance(exc, SpecError) else ()
     return CheckError(path, exc.message, problems, internal=isinstance(exc, InternalError))
 
@@ -168,7 +169,7 @@ def check_specs(
     unbudgeted: list[str] = []
     for path, spec in specs:
         if isinstance(spec, ArchinspectError):
-            errors.append(_error(path, spec))
+            errors.append(spec_error(path, spec))
             continue
         budgets = budgets_of(spec, overrides)
         if not budgets:
@@ -178,9 +179,9 @@ def check_specs(
             metrics = measure(spec, needed_metrics(budgets), trusted=trusted, platform=platform)
             results += evaluate(spec, budgets, metrics, set(overrides))
         except ArchinspectError as exc:
-            errors.append(_error(path, exc))
+            errors.append(spec_error(path, exc))
         except Exception as exc:
             if raise_bugs:
                 raise
-            errors.append(_error(path, InternalError(exc, path)))
+            errors.append(spec_error(path, InternalError(exc, path)))
     return CheckReport(tuple(results), tuple(errors), tuple(unbudgeted), require_budget)

@@ -139,10 +139,14 @@ def spec_loader(
     `overrides` and then extra ones (a sweep's or solve's values win), and the `--frozen`
     patterns."""
     from archinspect.spec import load_spec
+    from archinspect.spec.files import STDIN, read_spec_stdin
 
     given = list(overrides or [])
     patterns = tuple(frozen)
-    return lambda extra: load_spec(spec, [*given, *extra], follow_symlinks, patterns)
+    text = read_spec_stdin() if spec == STDIN else None  # standard input is read once
+    return lambda extra: load_spec(
+        spec, [*given, *extra], follow_symlinks, patterns, stdin_text=text
+    )
 
 
 def load_each(
@@ -156,11 +160,13 @@ def load_each(
     """Every spec loaded, or the error that stopped it (`check` reports them all). A bug met
     while loading one spec is recorded as an InternalError too, unless `raise_bugs` (--debug)."""
     from archinspect.spec import load_spec
+    from archinspect.spec.files import STDIN, STDIN_SOURCE
 
     loaded: list[tuple[str, Spec | ArchinspectError]] = []
-    for path in paths:
+    for given in paths:
+        path = STDIN_SOURCE if given == STDIN else given  # as messages name it
         try:
-            spec = load_spec(path, list(overrides or []), follow_symlinks, tuple(frozen))
+            spec = load_spec(given, list(overrides or []), follow_symlinks, tuple(frozen))
             loaded.append((path, spec))
         except ArchinspectError as exc:
             loaded.append((path, exc))

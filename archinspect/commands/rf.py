@@ -95,9 +95,9 @@ def refuse_integer_input(spec: Spec, method: str) -> None:
     input (token ids, indices) has no derivative, so it is refused where the spec says so."""
     if spec.input.dtype.startswith(("int", "uint")):
         where = spec.marks.get("input.dtype")
-        at = f", {where.describe()}" if where is not None and where.line is not None else ""
+        at = where.describe() if where is not None and where.line is not None else spec.source
         raise ArchinspectError(
-            f"error: {spec.source}{at}, input.dtype: rf --method {method} needs a real-valued "
+            f"error: {at}: input.dtype: rf --method {method} needs a real-valued "
             f"input (it measures the gradient of the output with respect to the input), got "
             f"{spec.input.dtype!r}; use --method structural"
         )

@@ -13,6 +13,7 @@ from archinspect.render.check_text import budget_message, no_budget_message
 from archinspect.render.fmt import num, pairs_csv, pairs_json, pairs_text
 from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
+from archinspect.render.formats.github import escape_data, escape_property, spec_error_commands
 from archinspect.render.formats.json import dumps
 from archinspect.render.formats.table import rich_table, to_text
 from archinspect.render.view import Column, Grid
@@ -229,54 +230,23 @@ def to_junit(report: CheckReport) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _escape_data(text: str) -> str:
-    """A workflow command's message (GitHub's rules): `%`, CR and LF percent-encoded, so no
-    newline in a key, a value or a file name can end the annotation and forge another command;
-    other control characters are shown as escapes (archinspect.text.visible)."""
-    text = visible(text, keep="\r\n")
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    """A workflow command's property value: as data, and `:` and `,` percent-encoded too."""
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def to_github(report: CheckReport) -> str:
     """GitHub Actions workflow commands: an ::error annotation on the YAML line of each exceeded
     budget, so it lands on that line in a pull request."""
     lines = []
     for r in report.exceeded:
-        props = f"file={_escape_property(r.spec)}"
+        props = f"file={escape_property(r.spec)}"
         if r.line is not None:
             props += f",line={r.line},col={r.column}"
-        props += f",title={_escape_property('archinspect budget ' + r.budget)}"
-        lines.append(f"::error {props}::{_escape_data(message(r))}")
+        props += f",title={escape_property('archinspect budget ' + r.budget)}"
+        lines.append(f"::error {props}::{escape_data(message(r))}")
     for e in spec_errors(report):
-        # one annotation per located problem, on its line; the whole message where none is
-        located = [
-            (p, p.location)
-            for p in e.problems
-            if p.location is not None
-            and p.location.line is not None
-            and p.location.column is not None
-        ]
-        for p, where in located:
-            text = f"{p.path}: {p.message}" if p.path else p.message
-            lines.append(
-                f"::error file={_escape_property(e.spec)},line={where.line},"
-                f"col={where.column},title=archinspect spec::{_escape_data(text)}"
-            )
-        if not located:
-            lines.append(
-                f"::error file={_escape_property(e.spec)},title=archinspect spec::"
-                f"{_escape_data(e.message)}"
-            )
+        lines += spec_error_commands(e)
     for spec in report.unbudgeted:
         command = "error" if report.budget_required else "warning"
         lines.append(
-            f"::{command} file={_escape_property(spec)},title=archinspect budget::"
-            f"{_escape_data(no_budget_message(report.budget_required))}"
+            f"::{command} file={escape_property(spec)},title=archinspect budget::"
+            f"{escape_data(no_budget_message(report.budget_required))}"
         )
     # a plain log line: a newline in a spec's file name is shown as \\n, never a new command
     lines.append(visible(summary_line(report)))

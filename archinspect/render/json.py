@@ -12,6 +12,7 @@ from archinspect.render.inspect import to_json as inspect_json
 from archinspect.render.rf import to_json as rf_json
 from archinspect.render.solve import to_json as solve_json
 from archinspect.render.sweep import to_json as sweep_json
+from archinspect.render.validate import validate_json
 
 __all__ = [
     "check_json",
@@ -23,4 +24,5 @@ __all__ = [
     "rf_json",
     "solve_json",
     "sweep_json",
+    "validate_json",
 ]

@@ -18,8 +18,14 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 
 from archinspect.errors import FileError
+
+# `-` as SPEC: the spec is read from standard input and named so in messages
+# (`<stdin>:7:20: model.depth: ...`), as compilers name it.
+STDIN = "-"
+STDIN_SOURCE = "<stdin>"
 
 MAX_BYTES = 4 * 1024 * 1024
 _LIMIT = f"at most 4 MiB ({MAX_BYTES:,} bytes)"
@@ -115,3 +121,27 @@ def _resolve(path: str) -> tuple[str, str | None]:
             escape = written
         current = target
     return current, escape
+
+
+def read_spec_stdin() -> str:
+    """The spec on standard input (`-` as SPEC), with a file's limits: at most MAX_BYTES of
+    UTF-8; a closed or terminal stdin is an error, not a wait for typing."""
+    stream = sys.stdin
+    if stream is None:
+        raise FileError("error: cannot read the spec from standard input: it is closed")
+    try:
+        if stream.isatty():
+            raise FileError(
+                "error: - reads the spec from standard input, which is a terminal; pipe a file "
+                "in (archinspect validate - < spec.yaml) or give its path"
+            )
+        raw = getattr(stream, "buffer", None)
+        data = raw.read(MAX_BYTES + 1) if raw is not None else stream.read().encode("utf-8")
+    except OSError as exc:
+        raise FileError(f"error: cannot read {STDIN_SOURCE}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise FileError(f"error: {STDIN_SOURCE} is larger than a spec file may be: {_LIMIT}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileError(f"error: {STDIN_SOURCE} is not UTF-8 text ({exc.reason})") from None

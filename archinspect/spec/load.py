@@ -8,7 +8,7 @@ from pathlib import Path
 
 from archinspect.spec.default import DEFAULT_SOURCE, DEFAULT_SPEC
 from archinspect.spec.document import parse_document
-from archinspect.spec.files import read_spec_file
+from archinspect.spec.files import STDIN, STDIN_SOURCE, read_spec_file, read_spec_stdin
 from archinspect.spec.model import Spec
 from archinspect.spec.overrides import apply_overrides
 from archinspect.spec.validate import validate
@@ -21,9 +21,13 @@ def load_spec(
     overrides: list[str] | None = None,
     follow_symlinks: bool = False,
     frozen: Sequence[str] = (),
+    *,
+    stdin_text: str | None = None,
 ) -> Spec:
     """Load and validate a spec; with no path, fall back to ./archinspect.yaml, then the default.
-    `frozen`: the `--frozen` patterns, carried by the Spec to every analysis that counts.
+    `frozen`: the `--frozen` patterns, carried by the Spec to every analysis that counts. The
+    path `-` is standard input (`stdin_text` when it was read already: a sweep loads the spec
+    once per value, and standard input can be read only once).
 
     The returned Spec carries a note (for stderr) when the embedded default is used. The file
     is read by archinspect.spec.files (a bounded regular file; symbolic links out of the
@@ -41,6 +45,10 @@ def load_spec(
                 "(2-D ClassicUNet at 64x64)"
             )
             return _with_notes(spec, (note,), frozen)
+    if os.fspath(path) == STDIN:
+        text = read_spec_stdin() if stdin_text is None else stdin_text
+        spec = load_spec_text(text, STDIN_SOURCE, overrides, "stdin")
+        return _with_notes(spec, notes, frozen)
     text = read_spec_file(os.fspath(path), follow_symlinks)
     spec = load_spec_text(text, str(path), overrides, Path(path).stem)
     return _with_notes(spec, notes, frozen)

@@ -41,6 +41,15 @@ def _console(buffer: io.StringIO, width: int, color: bool) -> Console:
     )
 
 
+def terminal(stream: Any) -> tuple[int, bool]:
+    """(width, colour) of tables written to `stream`, as Rich decides them: COLUMNS, else the
+    terminal's width, else 80; colour on a terminal unless NO_COLOR, or when piped with
+    FORCE_COLOR; never for TERM=dumb (no escape codes at all). None (a file written with
+    --output) is no terminal: its width is COLUMNS, else 80."""
+    console = Console(file=stream if stream is not None else io.StringIO())
+    return console.width, console.color_system is not None and not console.no_color
+
+
 def to_text(renderables: list, *, width: int = 120, color: bool = False) -> str:
     """Each renderable at `width`, except a table whose numbers need more (see fit_columns)."""
     buffer = io.StringIO()
