@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -11,10 +12,12 @@ from archinspect.metrics import BUDGET_AMOUNTS, BUDGET_KEYS
 from archinspect.spec.document import Document, join
 from archinspect.spec.kinds import Issue
 from archinspect.spec.messages import brief_repr, did_you_mean, one_of, yaml_repr
-from archinspect.spec.model import InputSpec, Spec
+from archinspect.spec.model import InitSpec, InputSpec, Spec
 from archinspect.spec.numbers import amount_problem, parse_amount
 
-TOP_KEYS = ("name", "model", "input", "forward", "sweep", "budget")
+TOP_KEYS = ("name", "model", "input", "forward", "init", "sweep", "budget")
+INIT_KEYS = ("w_std", "b_std", "parameterization")
+PARAMETERIZATIONS = ("standard", "ntk")
 # `forward:` switches (README "forward:"); every other key is a keyword argument of __call__.
 FORWARD_SWITCHES = ("key", "inference", "state")
 _KEYWORD = re.compile(r"^[A-Za-z_]\w*$")
@@ -112,6 +115,7 @@ def validate(doc: Document, default_name: str) -> Spec:
         family, args, explicit = _model(c, data)
     inp = _input(c, data.get("input"), family, args, target)
     forward = _forward(c, data["forward"]) if "forward" in data else {}
+    init = _init(c, data["init"]) if "init" in data else InitSpec()
     sweep = _sweep(c, data.get("sweep"), family)
     budget = _budget(c, data.get("budget"), len(inp.resolution) if inp is not None else None)
     if family is not None and family.check_shapes is not None and inp is not None:
@@ -133,6 +137,7 @@ def validate(doc: Document, default_name: str) -> Spec:
         budget=budget,
         marks=dict(doc.marks),
         forward=forward,
+        init=init,
     )
 
 
@@ -183,6 +188,41 @@ def _forward(c: _Collector, raw: Any) -> dict[str, Any]:
             continue
         out[key] = value
     return out
+
+
+def _init(c: _Collector, raw: Any) -> InitSpec:
+    """`init: default` or `init: {w_std, b_std, parameterization}` (README "Signal propagation
+    at initialization")."""
+    if raw == "default":
+        return InitSpec()
+    if not isinstance(raw, dict):
+        c.at(
+            "init",
+            "must be `default` or a mapping with w_std, b_std, parameterization, got "
+            f"{yaml_repr(raw)}",
+        )
+        return InitSpec()
+    c.unknown_keys(raw, "init", INIT_KEYS)
+    values: dict[str, float] = {"w_std": 1.0, "b_std": 0.0}
+    for key in ("w_std", "b_std"):
+        if key not in raw:
+            continue
+        v = raw[key]
+        number = isinstance(v, int | float) and not isinstance(v, bool)
+        if not number or not math.isfinite(v) or v < 0 or (key == "w_std" and v == 0):
+            allowed = "a positive number" if key == "w_std" else "a number >= 0"
+            c.at(join("init", key), f"must be {allowed}, got {yaml_repr(v)}")
+        else:
+            values[key] = float(v)
+    parameterization = raw.get("parameterization", "standard")
+    if parameterization not in PARAMETERIZATIONS:
+        c.at(
+            "init.parameterization",
+            f"must be one of {one_of(PARAMETERIZATIONS)}, got {yaml_repr(parameterization)}"
+            f"{did_you_mean(str(parameterization), PARAMETERIZATIONS)}",
+        )
+        parameterization = "standard"
+    return InitSpec(False, values["w_std"], values["b_std"], parameterization)
 
 
 def _switch_typo(key: str) -> str:
