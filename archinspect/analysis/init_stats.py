@@ -19,6 +19,7 @@ shrinks in the ordered one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -112,9 +113,46 @@ def _forward(
     return run
 
 
+def _unchanged(model: Any) -> Any:
+    return model
+
+
+@functools.cache
+def _program() -> Callable[..., tuple[list[Any], list[Any]]]:
+    """The jitted forward and backward pass; one compilation serves every model of the same
+    structure and shapes (a sweep over w_std), `effective` and `paths` being static."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    @eqx.filter_jit
+    def program(
+        m: Any,
+        v: Any,
+        deltas: list[Any],
+        g: Any,
+        effective: Callable[[Any], Any],
+        paths: frozenset[str],
+    ) -> tuple[list[Any], list[Any]]:
+        batch = g.shape[0]
+
+        def loss(ds: list[Any]) -> tuple[Any, list[Any]]:
+            def one(xi: Any, di: list[Any]) -> tuple[Any, list[Any]]:
+                y, outs, _ = _forward(effective, paths, di)(m, xi)
+                return y, outs
+
+            ys, outs = jax.vmap(one)(v, ds)
+            return jnp.sum(ys[:batch] * g), outs
+
+        grads, outs = jax.grad(loss, has_aux=True)(deltas)
+        return outs, grads
+
+    return program
+
+
 def measure(
     model: Any,
-    effective: Callable[[Any], Any],
+    scale: Callable[[Any], Any] | None,
     layers: tuple[str, ...],
     input_shape: tuple[int, ...],
     dtype: str,
@@ -127,6 +165,7 @@ def measure(
     import jax.numpy as jnp
 
     paths = frozenset(layers)
+    effective = scale or _unchanged
     rng = np.random.default_rng([seed, 1])
     x = rng.standard_normal((batch, *input_shape))
     moved = x[0] + PERTURBATION * rng.standard_normal(input_shape)
@@ -151,20 +190,7 @@ def measure(
     g = jnp.asarray(rng.standard_normal((batch, *out_struct.shape)), out_struct.dtype)
     zeros = [jnp.zeros((batch + 1, *s.shape), s.dtype) for s in out_structs]
 
-    @eqx.filter_jit
-    def program(m: Any, v: Any, deltas: list[Any]) -> tuple[list[Any], list[Any]]:
-        def loss(ds: list[Any]) -> tuple[Any, list[Any]]:
-            def one(xi: Any, di: list[Any]) -> tuple[Any, list[Any]]:
-                y, outs, _ = _forward(effective, paths, di)(m, xi)
-                return y, outs
-
-            ys, outs = jax.vmap(one)(v, ds)
-            return jnp.sum(ys[:batch] * g), outs
-
-        grads, outs = jax.grad(loss, has_aux=True)(deltas)
-        return outs, grads
-
-    outs, grads = program(model, xs, zeros)
+    outs, grads = _program()(model, xs, zeros, g, effective, paths)
     rows = []
     for (path, kind), z, dz in zip(called, outs, grads, strict=True):
         z = np.asarray(z, np.float64).reshape(batch + 1, -1)

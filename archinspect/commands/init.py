@@ -73,7 +73,7 @@ def init_report(
     drawn = draw(model, spec.init, seed)
     with blame_model(spec, abstract):
         rows, out_shape = init_stats.measure(
-            drawn.model, drawn.effective, drawn.layers, shape, dtype, batch, seed
+            drawn.model, drawn.scale, drawn.layers, shape, dtype, batch, seed
         )
     v = init_stats.verdict(rows)
     notes = []

@@ -1,0 +1,204 @@
+"""`archinspect init` (README "Signal propagation at initialization"): the signal at every
+conv and dense layer of a real network at initialization, and its verdict."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from archinspect.build import build_abstract
+from archinspect.build.init_weights import draw
+from archinspect.cli import app
+from archinspect.commands.init import init_report
+from archinspect.errors import SpecError, UsageError
+from archinspect.spec.load import load_spec_text
+
+runner = CliRunner()
+
+
+def convnet(w_std: float | str, depth: int = 30, hidden: int = 32, res: int = 8, **init):
+    extra = "".join(f", {k}: {v}" for k, v in init.items())
+    return load_spec_text(
+        f"model: {{family: ConvNet, num_spatial_dims: 2, in_channels: 1, out_channels: 1,"
+        f" hidden_channels: {hidden}, depth: {depth}, activation: relu}}\n"
+        f"input: {{resolution: {res}}}\n"
+        f"init: {{w_std: {w_std}{extra}}}\n",
+        "deep.yaml",
+    )
+
+
+def test_deep_relu_convnet_stable_vanishing_exploding():
+    """30 hidden layers, 31 convs. With ReLU and b_std = 0 the second moment obeys
+    q_{l+1} = w_std^2 / 2 * q_l (half of a symmetric pre-activation survives ReLU), so the rms
+    ratio of the last conv to the first is (w_std^2 / 2)^((31 - 1) / 2):
+    w_std = sqrt 2: 1; w_std = 1: 2^-15 = 3.05e-5; w_std = 3: 4.5^15 = 6.4e9."""
+    reports = {w: init_report(convnet(w), batch=4) for w in (math.sqrt(2), 1.0, 3.0)}
+    he, low, high = reports[math.sqrt(2)], reports[1.0], reports[3.0]
+    n = len(he.layers)
+    assert n == 31
+    assert [r.path for r in he.layers] == [f"layers[{i}]" for i in range(31)]
+    # Not flagged at He init; flagged at 1 and 3.
+    assert (he.exploding, he.vanishing) == (False, False)
+    assert he.verdict in ("critical", "ordered", "chaotic")
+    assert (low.verdict, low.vanishing, low.exploding) == ("vanishing", True, False)
+    assert (high.verdict, high.exploding, high.vanishing) == ("exploding", True, False)
+    # Expected ratios by hand (the mean-field, infinite-width value), up to the finite-width
+    # drift of one network: its rms is log-normal, with a median below the mean-field value by
+    # about exp(-5 L / (4 n)) for ReLU (Hanin & Nica 2019, dense layers) = exp(-5 * 30 / 128)
+    # = 0.31 at n = 32 channels. Measured for seeds 0-3: 0.50, 0.30, 0.23, 0.26.
+    for w, r in reports.items():
+        expected = (w * w / 2) ** ((n - 1) / 2)
+        assert 0.1 < r.std_ratio / expected < 2, (w, r.std_ratio, expected)
+    # Exactly, with the same draws: ReLU is positively homogeneous and biases are zero, so
+    # scaling every weight by w / sqrt 2 scales layer l's output by (w / sqrt 2)^(l + 1) and
+    # the ratio by (w^2 / 2)^(30 / 2).
+    assert low.std_ratio / he.std_ratio == pytest.approx(0.5**15, rel=1e-3)
+    assert high.std_ratio / he.std_ratio == pytest.approx(4.5**15, rel=1e-3)
+    # The measured correlation map of ReLU has chi = 1 at c = 1 whatever w_std is.
+    assert he.chi == pytest.approx(low.chi, rel=1e-3)
+
+
+def test_statistics_against_an_independent_computation():
+    """The first conv's output recomputed directly (the drawn layer called on each input, no
+    recorder, no vmap), and the last layer's gradient: the loss is sum(y * g) and the last conv
+    is the output (identity final activation), so its gradient is g itself."""
+    spec = convnet(1.0, depth=2, hidden=4, res=6, b_std=0.5)
+    batch, seed = 4, 3
+    report = init_report(spec, batch=batch, seed=seed)
+    # The documented draws: inputs, the moved input's noise, then g (numpy, from [seed, 1]).
+    rng = np.random.default_rng([seed, 1])
+    x = rng.standard_normal((batch, 1, 6, 6)).astype(np.float32)
+    rng.standard_normal((1, 6, 6))
+    g = rng.standard_normal((batch, 1, 6, 6))
+    model = draw(build_abstract(spec, real_seed=seed), spec.init, seed).model
+    z = np.stack([np.asarray(model.layers[0](xi), np.float64) for xi in x])
+    first = report.layers[0]
+    assert first.mean == pytest.approx(z.mean(), rel=1e-5)
+    assert first.std == pytest.approx(z.std(), rel=1e-5)
+    assert first.rms == pytest.approx(np.sqrt((z**2).mean()), rel=1e-5)
+    flat = z.reshape(batch, -1)
+    pairs = [np.corrcoef(flat[0], flat[1])[0, 1], np.corrcoef(flat[2], flat[3])[0, 1]]
+    assert first.corr == pytest.approx(np.mean(pairs), rel=1e-4)
+    last = report.layers[-1]
+    assert last.grad_norm == pytest.approx(
+        np.sqrt(np.mean(np.sum(g.reshape(batch, -1) ** 2, axis=1))), rel=1e-6
+    )
+
+
+def test_weights_are_drawn_with_the_fan_in_of_their_shape():
+    """hidden 8, kernel 3 in 2-D: fan_in = 8 * 3 * 3 = 72 for the hidden convs, so the weight
+    std is w_std / sqrt(72); biases N(0, b_std^2); ntk stores N(0, 1)."""
+    spec = convnet(2.0, depth=2, hidden=8, res=4, b_std=0.3)
+    model = draw(build_abstract(spec, real_seed=0), spec.init, 0).model
+    w = np.asarray(model.layers[1].weight)
+    assert w.shape == (8, 8, 3, 3)
+    # 576 draws: the sample std is within 4 standard errors (1 / sqrt(2 * 576) = 3 %).
+    assert np.std(w) == pytest.approx(2.0 / math.sqrt(72), rel=0.12)
+    assert np.std(np.asarray(model.layers[1].bias)) == pytest.approx(0.3, rel=0.5)
+    ntk = convnet(2.0, depth=2, hidden=8, res=4, b_std=0.3, parameterization="ntk")
+    stored = draw(build_abstract(ntk, real_seed=0), ntk.init, 0)
+    assert np.std(np.asarray(stored.model.layers[1].weight)) == pytest.approx(1.0, rel=0.12)
+    # What the ntk layer computes with: the standard draw, float for float.
+    scaled = stored.effective(stored.model)
+    np.testing.assert_array_equal(np.asarray(scaled.layers[1].weight), w)
+
+
+def test_ntk_and_standard_give_the_same_forward_statistics():
+    """ntk: W = eps and the layer uses w_std / sqrt(fan_in) * eps; standard: W = w_std /
+    sqrt(fan_in) * eps, the same eps (same seed): the same numbers go through every layer."""
+    standard = init_report(convnet(1.5, depth=3, hidden=4, res=6, b_std=0.2), batch=2)
+    ntk = init_report(
+        convnet(1.5, depth=3, hidden=4, res=6, b_std=0.2, parameterization="ntk"), batch=2
+    )
+    assert ntk.parameterization == "ntk"
+    for a, b in zip(standard.layers, ntk.layers, strict=True):
+        for field in ("mean", "std", "rms", "corr", "grad_norm", "perturbation"):
+            assert getattr(a, field) == pytest.approx(getattr(b, field), rel=1e-5, abs=1e-7)
+    assert standard.verdict == ntk.verdict
+
+
+def _write(tmp_path, text: str) -> str:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+SMALL = (
+    "model: {family: ConvNet, num_spatial_dims: 2, in_channels: 1, out_channels: 1,"
+    " hidden_channels: 4, depth: 3}\ninput: {resolution: 8}\n"
+)
+
+
+def test_cli_json_is_deterministic_with_a_seed(tmp_path):
+    path = _write(tmp_path, SMALL + "init: {w_std: 1.4142, b_std: 0.1}\n")
+    args = ["init", path, "--seed", "7", "--batch", "4", "-f", "json"]
+    first = runner.invoke(app, args)
+    second = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert first.stdout == second.stdout
+    data = json.loads(first.stdout)
+    assert [row["path"] for row in data["layers"]] == [f"layers[{i}]" for i in range(4)]
+    assert set(data["layers"][0]) >= {"path", "mean", "std", "corr", "grad_norm"}
+    assert data["std_ratio"] == pytest.approx(
+        data["layers"][-1]["rms"] / data["layers"][0]["rms"]
+    )
+    assert data["verdict"] in ("ordered", "critical", "chaotic", "exploding", "vanishing")
+    assert data["rule"].startswith("std_ratio = rms of the last layer")
+    other = runner.invoke(app, ["init", path, "--seed", "8", "--batch", "4", "-f", "json"])
+    assert other.stdout != first.stdout
+
+
+def test_memory_refusal_names_the_size(tmp_path):
+    path = _write(tmp_path, SMALL)
+    result = runner.invoke(app, ["init", path, "--max-memory", "1000"])
+    assert result.exit_code == 2
+    assert "archinspect init needs about" in result.stderr
+    assert "above the limit of 1,000 bytes" in result.stderr
+    assert "Traceback" not in result.output
+    with pytest.raises(UsageError, match=r"needs about [\d,]+ bytes \(.*\), above the limit"):
+        init_report(load_spec_text(SMALL, "s.yaml"), max_bytes=1000)
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        (
+            "init: {w_std: -1}",
+            "line 4, col 15, init.w_std: must be a positive number, got -1",
+        ),
+        (
+            "init: {parameterization: ntx}",
+            "init.parameterization: must be one of 'standard', 'ntk', got 'ntx'; "
+            "did you mean 'ntk'?",
+        ),
+        (
+            "init: {w_sdt: 2}",
+            "line 4, col 8, init.w_sdt: unknown key 'w_sdt'; did you mean 'w_std'? "
+            "(allowed: w_std, b_std, parameterization)",
+        ),
+        ("init: {b_std: -0.5}", "init.b_std: must be a number >= 0, got -0.5"),
+        ("init: he", "init: must be `default` or a mapping with w_std, b_std, parameterization"),
+    ],
+)
+def test_bad_init_values_are_located(tmp_path, block, message):
+    path = _write(tmp_path, SMALL + "# init\n" + block + "\n")
+    with pytest.raises(SpecError, match="init"):
+        load_spec_text(SMALL + "# init\n" + block + "\n", "s.yaml")
+    result = runner.invoke(app, ["init", path])
+    assert result.exit_code == 2
+    assert message in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_default_keeps_the_family_initializer(tmp_path):
+    spec = load_spec_text(SMALL + "init: default\n", "s.yaml")
+    assert spec.init.default
+    report = init_report(spec, batch=2)
+    assert report.w_std is None and report.init == "the family's own initializer"
+    # torch-style uniform(+-1/sqrt(fan_in)) has variance 1 / (3 fan_in): w_std^2 = 1/3, so
+    # ReLU halves it and more at every layer: the signal shrinks.
+    assert report.layers[-1].rms < report.layers[0].rms
