@@ -202,3 +202,24 @@ def test_default_keeps_the_family_initializer(tmp_path):
     # torch-style uniform(+-1/sqrt(fan_in)) has variance 1 / (3 fan_in): w_std^2 = 1/3, so
     # ReLU halves it and more at every layer: the signal shrinks.
     assert report.layers[-1].rms < report.layers[0].rms
+
+
+def test_sweep_over_init_w_std(tmp_path):
+    """`init.w_std` is a sweepable path; the init metrics give the output std and verdict. The
+    ReLU net with zero biases is positively homogeneous: scaling w_std by 2 scales the last
+    (4th) conv's output by 2^4 = 16, the same draws being used at every value."""
+    path = _write(tmp_path, SMALL)
+    result = runner.invoke(
+        app,
+        ["sweep", path, "--param", "init.w_std", "--values", "1,2", "--metrics",
+         "init_std,init_verdict", "-f", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["rows"]
+    assert [r["init.w_std"] for r in rows] == [1, 2]
+    assert rows[1]["init_std"] / rows[0]["init_std"] == pytest.approx(16, rel=1e-4)
+    assert all(r["init_verdict"] in ("ordered", "critical", "chaotic", "vanishing",
+                                     "exploding") for r in rows)
+    bad = runner.invoke(app, ["sweep", path, "--param", "init.w_sdt", "--values", "1"])
+    assert bad.exit_code == 2
+    assert "init.w_std" in bad.stderr
