@@ -143,9 +143,7 @@ def test_cli_json_is_deterministic_with_a_seed(tmp_path):
     data = json.loads(first.stdout)
     assert [row["path"] for row in data["layers"]] == [f"layers[{i}]" for i in range(4)]
     assert set(data["layers"][0]) >= {"path", "mean", "std", "corr", "grad_norm"}
-    assert data["std_ratio"] == pytest.approx(
-        data["layers"][-1]["rms"] / data["layers"][0]["rms"]
-    )
+    assert data["std_ratio"] == pytest.approx(data["layers"][-1]["rms"] / data["layers"][0]["rms"])
     assert data["verdict"] in ("ordered", "critical", "chaotic", "exploding", "vanishing")
     assert data["rule"].startswith("std_ratio = rms of the last layer")
     other = runner.invoke(app, ["init", path, "--seed", "8", "--batch", "4", "-f", "json"])
@@ -211,15 +209,27 @@ def test_sweep_over_init_w_std(tmp_path):
     path = _write(tmp_path, SMALL)
     result = runner.invoke(
         app,
-        ["sweep", path, "--param", "init.w_std", "--values", "1,2", "--metrics",
-         "init_std,init_verdict", "-f", "json"],
+        [
+            "sweep",
+            path,
+            "--param",
+            "init.w_std",
+            "--values",
+            "1,2",
+            "--metrics",
+            "init_std,init_verdict",
+            "-f",
+            "json",
+        ],
     )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["rows"]
     assert [r["init.w_std"] for r in rows] == [1, 2]
     assert rows[1]["init_std"] / rows[0]["init_std"] == pytest.approx(16, rel=1e-4)
-    assert all(r["init_verdict"] in ("ordered", "critical", "chaotic", "vanishing",
-                                     "exploding") for r in rows)
+    assert all(
+        r["init_verdict"] in ("ordered", "critical", "chaotic", "vanishing", "exploding")
+        for r in rows
+    )
     bad = runner.invoke(app, ["sweep", path, "--param", "init.w_sdt", "--values", "1"])
     assert bad.exit_code == 2
     assert "init.w_std" in bad.stderr

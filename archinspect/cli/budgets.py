@@ -55,7 +55,7 @@ def sweep(
         typer.Option(
             "--metrics",
             help="extra metrics: flops, memory (compiled, never run), init_std, init_verdict "
-            "(real weights, run: README \"Signal propagation at initialization\"); comma-separated",
+            '(real weights, run: README "Signal propagation at initialization"); comma-separated',
         ),
     ] = None,
     set_: SetOpt = None,

@@ -105,8 +105,8 @@ def measure_each(
         from archinspect.commands.init import init_report
 
         try:
-            report = init_report(spec, trusted)
-            out.update({m.name: m.extract(report) for m in _of("init")})
+            initial = init_report(spec, trusted)
+            out.update({m.name: m.extract(initial) for m in _of("init")})
         except ArchinspectError as exc:
             if not keep_going:
                 raise

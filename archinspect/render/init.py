@@ -30,9 +30,7 @@ def _g(x: float) -> str:
 
 PATH = Column[InitLayer]("path", "layer", lambda r: r.path, lambda r: r.path, fold=True)
 TYPE = Column[InitLayer]("type", "type", lambda r: r.type, lambda r: r.type)
-MEAN = Column[InitLayer](
-    "mean", "mean", lambda r: number(r.mean), lambda r: _g(r.mean), "right"
-)
+MEAN = Column[InitLayer]("mean", "mean", lambda r: number(r.mean), lambda r: _g(r.mean), "right")
 STD = Column[InitLayer]("std", "std", lambda r: number(r.std), lambda r: _g(r.std), "right")
 RMS = Column[InitLayer]("rms", "rms", lambda r: number(r.rms), lambda r: _g(r.rms), "right")
 CORR = Column[InitLayer](
