@@ -142,6 +142,9 @@ METRICS: tuple[Metric, ...] = (
         extract=lambda report: report.layers[-1].std,
         sweep="on request",
         bounded=None,
+        # not fitted: the laws are for sizes (an offset plus a power); this is exponential in
+        # depth, and exactly w_std^layers for a ReLU net without biases
+        trend=None,
     ),
     Metric(
         "init_verdict",

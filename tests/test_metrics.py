@@ -229,7 +229,6 @@ class TestReducers:
             "param_bytes",
             "memory",
             "receptive_field",
-            "init_std",
         ]
         with pytest.raises(ValueError, match="'output_shape' is not a number to fit"):
             metrics.trend("output_shape", (1, 4))

@@ -32,6 +32,7 @@ INT_DTYPES = ("int32", "int16", "int8", "uint32", "uint16", "uint8")
 DTYPES = (*FLOAT_DTYPES, *INT_DTYPES)
 DEFAULT_RESOLUTION = 64
 SWEEPABLE_INPUT = ("input.resolution", "input.batch_size")
+SWEEPABLE_INIT = ("init.w_std", "init.b_std")
 
 
 class _Collector:
@@ -207,13 +208,11 @@ def _init(c: _Collector, raw: Any) -> InitSpec:
     for key in ("w_std", "b_std"):
         if key not in raw:
             continue
-        v = raw[key]
-        number = isinstance(v, int | float) and not isinstance(v, bool)
-        if not number or not math.isfinite(v) or v < 0 or (key == "w_std" and v == 0):
-            allowed = "a positive number" if key == "w_std" else "a number >= 0"
-            c.at(join("init", key), f"must be {allowed}, got {yaml_repr(v)}")
+        problem = _init_number_problem(key, raw[key])
+        if problem is not None:
+            c.at(join("init", key), problem)
         else:
-            values[key] = float(v)
+            values[key] = float(raw[key])
     parameterization = raw.get("parameterization", "standard")
     if parameterization not in PARAMETERIZATIONS:
         c.at(
@@ -223,6 +222,15 @@ def _init(c: _Collector, raw: Any) -> InitSpec:
         )
         parameterization = "standard"
     return InitSpec(False, values["w_std"], values["b_std"], parameterization)
+
+
+def _init_number_problem(key: str, v: Any) -> str | None:
+    """w_std must be a positive number, b_std a number >= 0 (in `init:` and in `sweep:`)."""
+    number = isinstance(v, int | float) and not isinstance(v, bool)
+    if not number or not math.isfinite(v) or v < 0 or (key == "w_std" and v == 0):
+        allowed = "a positive number" if key == "w_std" else "a number >= 0"
+        return f"must be {allowed}, got {yaml_repr(v)}"
+    return None
 
 
 def _switch_typo(key: str) -> str:
@@ -571,7 +579,9 @@ def _sweep(c: _Collector, raw: Any, family: Family | None) -> dict[str, list[Any
         )
         return {}
     out: dict[str, list[Any]] = {}
-    allowed = tuple(a.name for a in family.all_args) + SWEEPABLE_INPUT if family else ()
+    allowed = (
+        tuple(a.name for a in family.all_args) + SWEEPABLE_INPUT + SWEEPABLE_INIT if family else ()
+    )
     for key, values in raw.items():
         path = join("sweep", key)
         if family is not None and key not in allowed:
@@ -600,6 +610,8 @@ def _sweep(c: _Collector, raw: Any, family: Family | None) -> dict[str, list[Any
                 )
             ):
                 message = f"must be a positive integer, got {yaml_repr(v)}"
+            if key in SWEEPABLE_INIT:
+                message = _init_number_problem(key.split(".")[1], v)
             if message is not None:
                 c.at(join(path, i), message)
         out[key] = values
