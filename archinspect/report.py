@@ -624,3 +624,39 @@ class DiffReport(Shown):
     modules: tuple[ModuleDiff, ...]  # the union of both trees, A's order, B's new paths after
     depth: int | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class MeanField:
+    """Mean-field signal propagation of one activation at (σ_w², σ_b²) (analysis/mean_field):
+    q* and c* are the fixed points of the variance and correlation maps, χ₁ the slope of the
+    correlation map at c = 1 (< 1 ordered, > 1 chaotic). q* is None where the variance has no
+    finite fixed point (ReLU with σ_w² > 2), and `note` says why."""
+
+    activation: str
+    sw2: float  # weight variance times fan-in
+    sb2: float  # bias variance
+    q_star: float | None
+    c_star: float | None
+    chi1: float | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class PhasePoint:
+    """A network measured at (σ_w², σ_b²): its verdict (ordered, critical, chaotic, ...)."""
+
+    sw2: float
+    sb2: float
+    verdict: str
+
+
+@dataclass(frozen=True)
+class PhaseDiagram:
+    """The (σ_w², σ_b²) plane of one activation: the theoretical χ₁ = 1 line (σ_w² at each
+    σ_b², None where there is none) and the measured points of a real network on top."""
+
+    activation: str
+    sb2: tuple[float, ...]
+    sw2: tuple[float | None, ...]
+    points: tuple[PhasePoint, ...] = ()

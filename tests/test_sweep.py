@@ -911,7 +911,8 @@ class TestPlot:
     def test_two_parameters_are_small_multiples(self, specs):
         """One panel per value of the second parameter, at most three to a row, a block per
         metric (README "Scaling laws"): 4 depths -> rows of 3 + 1 panels for each of the
-        3 plotted metrics (params, learnable, receptive field) = 12 panels drawn."""
+        2 plotted metrics (params, receptive field; learnable equals params here, so it is
+        not drawn again) = 8 panels drawn."""
         result = invoke(
             *self.ARGS, "--param", "depth", "--values", "1,2,3,4", "--plot", "out.svg", "-f", "json"
         )
@@ -919,10 +920,11 @@ class TestPlot:
         assert result.stderr == "wrote out.svg\n"
         assert len(json.loads(result.stdout)["rows"]) == 3 * 4
         svg = (specs / "out.svg").read_text()
-        assert len(re.findall(r'<g id="axes_\d+">', svg)) == 12  # the 2 x 3 spare cells hidden
-        for metric in ("params", "learnable", "receptive field"):
+        assert len(re.findall(r'<g id="axes_\d+">', svg)) == 8  # the 2 x 2 spare cells hidden
+        for metric in ("params = learnable", "receptive field"):
             for depth in (1, 2, 3, 4):
                 assert f"<!-- {metric} vs hidden_channels, depth={depth} -->" in svg
+        assert "<!-- learnable vs" not in svg
 
     def test_three_parameters_refused_after_the_table(self, specs):
         result = invoke(
