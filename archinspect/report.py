@@ -530,6 +530,9 @@ class InitReport:
     chi: float | None  # measured per-layer growth of squared perturbations
     estimated_bytes: int
     notes: tuple[str, ...] = ()
+    # mean-field theory for the spec's activation at (w_std², b_std²); None: no `activation`
+    # argument, or the family's own initializer (its variance depends on fan_in)
+    mean_field: MeanField | None = None
 
 
 @dataclass(frozen=True)

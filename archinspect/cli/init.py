@@ -32,6 +32,15 @@ def init(
         int, typer.Option("--batch", min=2, help="random N(0, 1) inputs in the batch")
     ] = 8,
     seed: Annotated[int, typer.Option("--seed", min=0, help="of the weights and the inputs")] = 0,
+    phase_diagram: Annotated[
+        str | None,
+        typer.Option(
+            "--phase-diagram",
+            metavar="FILE.png|.svg",
+            help="also draw the (σ_w², σ_b²) plane: mean-field theory's χ₁ = 1 line for the "
+            "model's activation and the measured verdict of the network on a 5×4 grid",
+        ),
+    ] = None,
     max_memory: MaxMemoryOpt = None,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
@@ -48,8 +57,22 @@ def init(
         from archinspect.commands.inputs import max_memory as memory
 
         limit = memory(max_memory)
+        if phase_diagram is not None and not phase_diagram.endswith((".png", ".svg")):
+            from archinspect.errors import UsageError
+
+            raise UsageError(
+                f"error: --phase-diagram writes .png or .svg files, got {phase_diagram!r}"
+            )
         loaded = load(spec, set_, follow_symlinks)
         report = init_report(loaded, trust or (), batch=batch, seed=seed, max_bytes=limit)
+        if phase_diagram is not None:
+            from archinspect.commands.init import phase_diagram as measure_plane
+            from archinspect.render.phase_diagram import phase_diagram_plot
+
+            plane = measure_plane(loaded, trust or (), batch=batch, seed=seed, max_bytes=limit)
+            phase_diagram_plot(plane, phase_diagram)
         emit(render(format.value, "init", report, output), output)
+        if phase_diagram is not None:
+            typer.echo(f"wrote {phase_diagram}", err=True)
 
     run(ctx, body)

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from archinspect.errors import UsageError
 from archinspect.limits import MEMORY_LIMIT
-from archinspect.report import InitReport
-from archinspect.spec.model import Spec
+from archinspect.report import InitReport, MeanField, PhaseDiagram, PhasePoint
+from archinspect.spec.model import InitSpec, Spec
 
 
 def describe(spec: Spec) -> str:
@@ -104,4 +104,72 @@ def init_report(
         chi=v.chi,
         estimated_bytes=needed,
         notes=tuple(notes),
+        mean_field=mean_field_of(spec),
     )
+
+
+# The grid of `init --phase-diagram`: 5 x 4 networks measured (one compilation serves them
+# all: the same structure and shapes), the theory line on a fine grid of σ_b².
+GRID_SW2 = (0.5, 1.25, 2.0, 2.75, 3.5)
+GRID_SB2 = (0.0, 0.05, 0.1, 0.2)
+LINE_SB2 = tuple(round(0.25 * i / 50, 6) for i in range(51))
+
+
+def activation_of(spec: Spec) -> str | None:
+    """The activation mean-field theory is computed for: the spec's `activation` argument."""
+    from archinspect.analysis.mean_field import ACTIVATIONS
+
+    name = spec.args.get("activation")
+    return name if isinstance(name, str) and name in ACTIVATIONS else None
+
+
+def mean_field_of(spec: Spec) -> MeanField | None:
+    from archinspect.analysis.mean_field import fixed_points
+
+    name = activation_of(spec)
+    if name is None or spec.init.default:
+        return None
+    return fixed_points(name, spec.init.w_std**2, spec.init.b_std**2)
+
+
+def phase_diagram(
+    spec: Spec,
+    trusted: Iterable[str] = (),
+    *,
+    batch: int = 8,
+    seed: int = 0,
+    max_bytes: int = MEMORY_LIMIT,
+) -> PhaseDiagram:
+    """The χ₁ = 1 line of the spec's activation and the verdict of the real network measured
+    at every (σ_w², σ_b²) of the grid (weights drawn as `init:` says, w_std and b_std
+    replaced)."""
+    import dataclasses
+    import math
+
+    from archinspect.analysis.mean_field import critical_line
+
+    name = activation_of(spec)
+    if name is None:
+        raise UsageError(
+            f"error: {spec.source}: --phase-diagram draws mean-field theory for the model's "
+            f"`activation` argument, and {spec.target or spec.family} has "
+            + (
+                f"activation {spec.args['activation']!r}, which the theory does not know"
+                if "activation" in spec.args
+                else "none"
+            )
+        )
+    base = spec.init if not spec.init.default else InitSpec(default=False)
+    points = []
+    for sw2 in GRID_SW2:
+        for sb2 in GRID_SB2:
+            init = dataclasses.replace(base, w_std=math.sqrt(sw2), b_std=math.sqrt(sb2))
+            report = init_report(
+                dataclasses.replace(spec, init=init),
+                trusted,
+                batch=batch,
+                seed=seed,
+                max_bytes=max_bytes,
+            )
+            points.append(PhasePoint(sw2, sb2, report.verdict))
+    return PhaseDiagram(name, LINE_SB2, tuple(critical_line(name, LINE_SB2)), tuple(points))

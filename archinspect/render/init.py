@@ -65,10 +65,42 @@ def _verdict_note(r: InitReport) -> str:
     return f"{r.verdict} (std ratio: rms last/first {r.std_ratio:.3g}{chi})"
 
 
+def _mean_field_note(r: InitReport) -> str:
+    m = r.mean_field
+    if m is None:
+        return ""
+
+    def g(x: float | None) -> str:
+        return "none" if x is None else f"{x:.4g}"
+
+    text = (
+        f"{m.activation} at σ_w² = {m.sw2:.4g}, σ_b² = {m.sb2:.4g}: q* {g(m.q_star)}, "
+        f"c* {g(m.c_star)}, χ₁ {g(m.chi1)}"
+    )
+    return text + (f" ({m.note})" if m.note else "")
+
+
+def mean_field_json(r: InitReport) -> dict[str, Any] | None:
+    m = r.mean_field
+    if m is None:
+        return None
+    return {
+        "activation": m.activation,
+        "sw2": m.sw2,
+        "sb2": m.sb2,
+        "q_star": number(m.q_star),
+        "c_star": number(m.c_star),
+        "chi1": number(m.chi1),
+        "note": m.note,
+    }
+
+
 def summary(r: InitReport) -> list[Field]:
+    theory = [Field("mean_field", "mean field", note=_mean_field_note(r))] if r.mean_field else []
     return [
         Field("verdict", "verdict", note=_verdict_note(r)),
         Field("rule", "rule", note=r.rule),
+        *theory,
         Field("init", "weights", note=r.init),
         Field("output_shape", "output", note=shape_text(r.output_shape)),
         Field(
@@ -119,6 +151,7 @@ def to_json(report: InitReport) -> str:
             "chi": number(report.chi),
             "verdict": report.verdict,
             "rule": report.rule,
+            "mean_field": mean_field_json(report),
             "estimated_bytes": report.estimated_bytes,
             "notes": list(report.notes),
         }
