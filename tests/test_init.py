@@ -233,3 +233,75 @@ def test_sweep_over_init_w_std(tmp_path):
     bad = runner.invoke(app, ["sweep", path, "--param", "init.w_sdt", "--values", "1"])
     assert bad.exit_code == 2
     assert "init.w_std" in bad.stderr
+
+
+def _tanh_moments(q: float) -> tuple[float, float]:
+    """E[tanh(sqrt(q) z)^2] and E[tanh'(sqrt(q) z)^2], z ~ N(0, 1), by the trapezoid rule on
+    [-12, 12] with 200,001 points (independent of archinspect's quadrature)."""
+    z = np.linspace(-12.0, 12.0, 200_001)
+    weight = np.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    t = np.tanh(math.sqrt(q) * z)
+    return float(np.trapezoid(t * t * weight, z)), float(np.trapezoid((1 - t * t) ** 2 * weight, z))
+
+
+def test_mean_field_block_for_the_spec_activation(tmp_path):
+    """tanh at (sigma_w^2, sigma_b^2) = (1.761, 0.05): q* solves q = 1.761 E[tanh^2] + 0.05
+    (iterated here to the fixed point) and chi1 = 1.761 E[tanh'^2] at q*, close to 1 on the
+    critical line; ReLU at w_std = 3 (sigma_w^2 = 9 > 2) has no finite q*, chi1 = 9 / 2."""
+    tanh = (
+        "model: {family: ConvNet, num_spatial_dims: 2, in_channels: 1, out_channels: 1,"
+        " hidden_channels: 4, depth: 2, activation: tanh}\ninput: {resolution: 6}\n"
+        f"init: {{w_std: {math.sqrt(1.761)}, b_std: {math.sqrt(0.05)}}}\n"
+    )
+    result = runner.invoke(app, ["init", _write(tmp_path, tanh), "--batch", "2", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    block = json.loads(result.stdout)["mean_field"]
+    q = 1.0
+    for _ in range(200):
+        q = 1.761 * _tanh_moments(q)[0] + 0.05
+    chi1 = 1.761 * _tanh_moments(q)[1]
+    assert block["activation"] == "tanh"
+    assert block["q_star"] == pytest.approx(q, rel=1e-4)
+    assert block["chi1"] == pytest.approx(chi1, rel=1e-4)
+    assert block["chi1"] == pytest.approx(1.0, abs=2e-3)
+    relu = runner.invoke(
+        app, ["init", _write(tmp_path, SMALL + "init: {w_std: 3}\n"), "--batch", "2", "-f", "json"]
+    )
+    block = json.loads(relu.stdout)["mean_field"]
+    assert (block["q_star"], block["chi1"]) == (None, 4.5)
+    assert "grows without bound" in block["note"]
+    default = runner.invoke(app, ["init", _write(tmp_path, SMALL), "--batch", "2", "-f", "json"])
+    assert json.loads(default.stdout)["mean_field"] is None
+
+
+def test_phase_diagram_refuses_a_bad_suffix(tmp_path):
+    result = runner.invoke(
+        app, ["init", _write(tmp_path, SMALL), "--phase-diagram", str(tmp_path / "p.pdf")]
+    )
+    assert result.exit_code == 2
+    assert "--phase-diagram writes .png or .svg files, got" in result.stderr
+
+
+@pytest.mark.slow
+def test_phase_diagram_measures_the_grid(tmp_path):
+    """5 x 4 networks measured; the theory line is ReLU's sigma_w^2 = 2 at every sigma_b^2."""
+    from archinspect.commands.init import GRID_SB2, GRID_SW2, phase_diagram
+
+    deeper = SMALL.replace("depth: 3", "depth: 10")
+    plane = phase_diagram(load_spec_text(deeper, "s.yaml"), batch=2)
+    assert plane.activation == "relu"
+    assert set(plane.sw2) == {2.0}
+    assert [(p.sw2, p.sb2) for p in plane.points] == [
+        (w, b) for w in GRID_SW2 for b in GRID_SB2
+    ]
+    # ReLU without biases: q is multiplied by sigma_w^2 / 2 per layer; 10 of them (11 convs)
+    # at sigma_w^2 = 0.5 give an rms ratio of (1/4)^(10/2) = 1e-3 < 0.1: vanishing; at 3.5,
+    # 1.75^5 = 16: growing (exploding, or close to it for 4 channels' finite-width drift).
+    assert plane.points[0].verdict == "vanishing"
+    assert plane.points[len(GRID_SB2) * (len(GRID_SW2) - 1)].verdict != "vanishing"
+    out = tmp_path / "p.svg"
+    result = runner.invoke(
+        app, ["init", _write(tmp_path, SMALL), "--batch", "2", "--phase-diagram", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith("<?xml")
