@@ -291,9 +291,7 @@ def test_phase_diagram_measures_the_grid(tmp_path):
     plane = phase_diagram(load_spec_text(deeper, "s.yaml"), batch=2)
     assert plane.activation == "relu"
     assert set(plane.sw2) == {2.0}
-    assert [(p.sw2, p.sb2) for p in plane.points] == [
-        (w, b) for w in GRID_SW2 for b in GRID_SB2
-    ]
+    assert [(p.sw2, p.sb2) for p in plane.points] == [(w, b) for w in GRID_SW2 for b in GRID_SB2]
     # ReLU without biases: q is multiplied by sigma_w^2 / 2 per layer; 10 of them (11 convs)
     # at sigma_w^2 = 0.5 give an rms ratio of (1/4)^(10/2) = 1e-3 < 0.1: vanishing; at 3.5,
     # 1.75^5 = 16: growing (exploding, or close to it for 4 channels' finite-width drift).

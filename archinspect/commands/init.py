@@ -129,7 +129,14 @@ def mean_field_of(spec: Spec) -> MeanField | None:
     name = activation_of(spec)
     if name is None or spec.init.default:
         return None
-    return fixed_points(name, spec.init.w_std**2, spec.init.b_std**2)
+    # to 12 digits: w_std = 1.4142135623730951 (sqrt 2 as YAML writes it) squares to
+    # 2.0000000000000004, which the theory's exact boundary (ReLU at sigma_w^2 = 2) would put
+    # on the exploding side
+    return fixed_points(name, _variance(spec.init.w_std), _variance(spec.init.b_std))
+
+
+def _variance(std: float) -> float:
+    return float(f"{std * std:.12g}")
 
 
 def phase_diagram(
