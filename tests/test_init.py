@@ -303,3 +303,20 @@ def test_phase_diagram_measures_the_grid(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert out.read_text().startswith("<?xml")
+
+
+def test_target_layers_are_redrawn_too(tmp_path):
+    """A `target:` (Equinox's own Conv2d): its weight is re-drawn with fan_in = 2 * 3 * 3 = 18
+    and w_std = 3: std 3 / sqrt(18) = 0.707 over 4 * 2 * 9 = 72 draws (+-4 standard errors of
+    1 / sqrt(144) = 8 % each)."""
+    spec = load_spec_text(
+        "model: {target: equinox.nn.Conv2d, in_channels: 2, out_channels: 4, kernel_size: 3}\n"
+        "input: {resolution: 5}\ninit: {w_std: 3, b_std: 0}\n",
+        "t.yaml",
+    )
+    drawn = draw(build_abstract(spec, real_seed=0), spec.init, 0)
+    assert drawn.layers == ("",)
+    assert np.std(np.asarray(drawn.model.weight)) == pytest.approx(3 / math.sqrt(18), rel=0.35)
+    np.testing.assert_array_equal(np.asarray(drawn.model.bias), 0.0)
+    with pytest.raises(UsageError, match=r"compares the signal across conv and dense layers"):
+        init_report(spec)

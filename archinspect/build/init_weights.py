@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,12 @@ def layer_types() -> tuple[type, ...]:
     from archinspect.layers import conv, group_conv, stack
     from archinspect.models import tcn
 
+    # pdequinox's convs (a trusted `target:`) have the same weight layout; looked up only when a
+    # target has imported pdequinox
+    pdequinox = sys.modules.get("pdequinox.conv")
+    theirs = (pdequinox.PhysicsConv, pdequinox.PhysicsConvTranspose) if pdequinox else ()
     return (
+        *theirs,
         conv.Conv,
         conv.UpConv,
         stack.Conv,
@@ -111,7 +117,7 @@ def draw(model: Any, init: InitSpec, seed: int) -> Drawn:
     layers = layer_paths(model)
     rows, _ = module_rows(model)
     untouched = tuple(
-        f"{row.path}.{leaf.name}" if row.path else leaf.name
+        leaf.name  # the leaf's whole path
         for row in rows
         for leaf in row.leaves
         if leaf.learnable and (init.default or row.path not in layers)
