@@ -311,7 +311,7 @@ def test_target_layers_are_redrawn_too(tmp_path):
     1 / sqrt(144) = 8 % each)."""
     spec = load_spec_text(
         "model: {target: equinox.nn.Conv2d, in_channels: 2, out_channels: 4, kernel_size: 3}\n"
-        "input: {resolution: 5}\ninit: {w_std: 3, b_std: 0}\n",
+        "input: {resolution: [5, 5]}\ninit: {w_std: 3, b_std: 0}\n",
         "t.yaml",
     )
     drawn = draw(build_abstract(spec, real_seed=0), spec.init, 0)
