@@ -74,10 +74,12 @@ def check_params(
             if parts is not None and len(parts) > 2 and base in spec.args:
                 _check_inside(param, base, spec.args[base], parts[2:])
             continue
-        listing = f"{label}: {', '.join([*(names or []), *INPUT_PARAMS, *INIT_PARAMS])}"
+        listing = f"{label}: {', '.join([*(names or []), *INPUT_PARAMS])}"
+        # init.w_std and init.b_std are suggested when close, not listed (README "Signal
+        # propagation at initialization")
+        candidates = [*(names or []), *INPUT_PARAMS, *INIT_PARAMS]
         raise UsageError(
-            f"error: --param {param}: "
-            + no_argument(spec, short, [*(names or []), *INPUT_PARAMS], listing)
+            f"error: --param {param}: " + no_argument(spec, short, candidates, listing)
         )
 
 

@@ -579,12 +579,10 @@ def _sweep(c: _Collector, raw: Any, family: Family | None) -> dict[str, list[Any
         )
         return {}
     out: dict[str, list[Any]] = {}
-    allowed = (
-        tuple(a.name for a in family.all_args) + SWEEPABLE_INPUT + SWEEPABLE_INIT if family else ()
-    )
+    allowed = tuple(a.name for a in family.all_args) + SWEEPABLE_INPUT if family else ()
     for key, values in raw.items():
         path = join("sweep", key)
-        if family is not None and key not in allowed:
+        if family is not None and key not in allowed and key not in SWEEPABLE_INIT:
             c.at_key(
                 path,
                 f"cannot sweep unknown argument {key!r}{did_you_mean(key, allowed)} "
