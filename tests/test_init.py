@@ -320,3 +320,22 @@ def test_target_layers_are_redrawn_too(tmp_path):
     np.testing.assert_array_equal(np.asarray(drawn.model.bias), 0.0)
     with pytest.raises(UsageError, match=r"compares the signal across conv and dense layers"):
         init_report(spec)
+
+
+def test_every_format_shows_every_layer_and_the_verdict():
+    from archinspect.render import csv as csv_render
+    from archinspect.render import markdown, table
+
+    report = init_report(load_spec_text(SMALL + "init: {w_std: 1.5}\n", "s.yaml"), batch=2)
+    texts = {
+        "table": table.init_table(report, width=200),
+        "markdown": markdown.init_markdown(report),
+        "csv": csv_render.init_csv(report),
+    }
+    for fmt, text in texts.items():
+        for row in report.layers:
+            assert row.path in text, (fmt, row.path)
+            assert f"{row.corr:.3f}" in text or str(row.corr) in text, (fmt, row.path)
+    for fmt in ("table", "markdown"):
+        assert report.verdict in texts[fmt] and "std_ratio = rms" in texts[fmt]
+        assert "mean field" in texts[fmt] and "relu at σ_w² = 2.25" in texts[fmt]
