@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Kind = Literal["count", "shape", "rf", "compiled"]
+Kind = Literal["count", "shape", "rf", "compiled", "init"]
 Bound = Literal["min", "max"]
 BOUNDS: tuple[Bound, ...] = ("min", "max")
 
@@ -134,6 +134,30 @@ METRICS: tuple[Metric, ...] = (
         axis_label="cells, backward + forward",
     ),
     Metric(
+        "init_std",
+        label="init output std",
+        unit="",
+        description="std of the last conv or dense layer's output at initialization",
+        measured_by="init",  # archinspect init's run: real weights, a random batch
+        extract=lambda report: report.layers[-1].std,
+        sweep="on request",
+        bounded=None,
+        # not fitted: the laws are for sizes (an offset plus a power); this is exponential in
+        # depth, and exactly w_std^layers for a ReLU net without biases
+        trend=None,
+    ),
+    Metric(
+        "init_verdict",
+        label="init verdict",
+        unit="",
+        description="signal propagation verdict at initialization",
+        measured_by="init",
+        extract=lambda report: report.verdict,
+        sweep="on request",
+        bounded=None,
+        trend=None,
+    ),
+    Metric(
         "output_shape",
         label="output shape",
         unit="",
@@ -148,7 +172,7 @@ METRICS: tuple[Metric, ...] = (
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
-KINDS: tuple[Kind, ...] = ("count", "shape", "rf", "compiled")
+KINDS: tuple[Kind, ...] = ("count", "shape", "rf", "compiled", "init")
 
 # Metrics every sweep measures, and those `sweep --metrics` adds (compiled, so slower).
 SWEEP_ALWAYS: tuple[str, ...] = tuple(m.name for m in METRICS if m.sweep == "always")

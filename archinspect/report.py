@@ -505,6 +505,49 @@ class EquivarianceReport:
 
 
 @dataclass(frozen=True)
+class InitLayer:
+    """One conv or dense layer's output at initialization (archinspect.analysis.init_stats)."""
+
+    path: str
+    type: str
+    mean: float
+    std: float
+    rms: float  # sqrt(mean of squares): sqrt(q), the second moment mean-field theory follows
+    corr: float  # Pearson correlation of two random inputs' outputs (mean over pairs)
+    grad_norm: float  # RMS over the batch of |d loss / d output|
+    perturbation: float  # |z(x0 + 1e-3 n) - z(x0)| / |z(x0)|
+
+
+@dataclass(frozen=True)
+class InitReport:
+    """`archinspect init`: how the signal propagates through the network at initialization."""
+
+    name: str
+    spec: str | None
+    family: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    init: str  # how the weights were drawn, in words
+    w_std: float | None  # None: the family's own initializer
+    b_std: float | None
+    parameterization: str
+    batch: int
+    seed: int
+    layers: tuple[InitLayer, ...]
+    verdict: str  # exploding | vanishing | ordered | critical | chaotic
+    rule: str
+    exploding: bool
+    vanishing: bool
+    std_ratio: float  # last layer's rms / first layer's rms (README: why rms)
+    chi: float | None  # measured per-layer growth of squared perturbations
+    estimated_bytes: int
+    notes: tuple[str, ...] = ()
+    # mean-field theory for the spec's activation at (w_std², b_std²); None: no `activation`
+    # argument, or the family's own initializer (its variance depends on fan_in)
+    mean_field: MeanField | None = None
+
+
+@dataclass(frozen=True)
 class DiffSide:
     """One of the two specs of `archinspect diff`: which spec it is."""
 

@@ -144,7 +144,10 @@ class TestSweepOptions:
         every_row = ("params", "learnable_params", "receptive_field", "output_shape")
         assert inputs.sweep_metrics(None) == every_row
         assert inputs.sweep_metrics(" memory, flops ") == (*every_row, "memory", "flops")
-        with pytest.raises(UsageError, match=r"^error: --metrics takes flops, memory; got 'rf'$"):
+        with pytest.raises(
+            UsageError,
+            match=r"^error: --metrics takes flops, memory, init_std, init_verdict; got 'rf'$",
+        ):
             inputs.sweep_metrics("rf")
 
     def test_plan(self, tmp_path):

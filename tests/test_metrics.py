@@ -40,7 +40,7 @@ def rf(*per_axis: tuple[float, float]) -> RFResult:
 
 def test_names_and_labels_are_unique():
     names = [m.name for m in metrics.METRICS]
-    assert len(names) == len(set(names)) == 7
+    assert len(names) == len(set(names)) == 9
     labels = [m.label for m in metrics.METRICS]
     assert len(labels) == len(set(labels))
     assert metrics.NAMES == (
@@ -50,6 +50,8 @@ def test_names_and_labels_are_unique():
         "param_bytes",
         "memory",
         "receptive_field",
+        "init_std",
+        "init_verdict",
         "output_shape",
     )
 
@@ -62,6 +64,7 @@ def test_every_metric_is_measured_by_a_known_analysis():
         "shape": ["output_shape"],
         "rf": ["receptive_field"],
         "compiled": ["flops", "memory"],
+        "init": ["init_std", "init_verdict"],
     }
 
 
@@ -125,7 +128,7 @@ def test_the_validator_and_the_schema_accept_exactly_the_registry_budget_keys():
 
 def test_sweep_columns():
     assert metrics.SWEEP_ALWAYS == ("params", "learnable_params", "receptive_field", "output_shape")
-    assert metrics.SWEEP_ON_REQUEST == ("flops", "memory")
+    assert metrics.SWEEP_ON_REQUEST == ("flops", "memory", "init_std", "init_verdict")
 
 
 def test_labels():
@@ -136,6 +139,8 @@ def test_labels():
         "param bytes",
         "train memory",
         "receptive field",
+        "init output std",
+        "init verdict",
         "output shape",
     ]
     assert metrics.label("not_a_metric") == "not_a_metric"

@@ -694,7 +694,10 @@ class TestUsageErrors:
     def test_bogus_metric(self, specs):
         result = invoke("sweep", "c1.yaml", "-p", "depth", "--metrics", "flops,bogus")
         assert result.exit_code == 2
-        assert result.stderr == "error: --metrics takes flops, memory; got 'bogus'\n"
+        assert (
+            result.stderr
+            == "error: --metrics takes flops, memory, init_std, init_verdict; got 'bogus'\n"
+        )
 
 
 # --------------------------------------------------------------------------------------------

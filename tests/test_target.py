@@ -372,7 +372,7 @@ def test_trust_cannot_come_from_the_yaml(untrusted, tmp_path):
     lines = result.stderr.splitlines()
     assert lines[0] == f"error: {spec} is not a valid archinspect spec (1 problem)"
     assert lines[1].endswith(
-        "trust: unknown key 'trust' (allowed: name, model, input, forward, sweep, budget)"
+        "trust: unknown key 'trust' (allowed: name, model, input, forward, init, sweep, budget)"
     )
     assert len(lines) == 2
     assert not sentinel.exists()

@@ -94,12 +94,20 @@ def wide(dtype: str) -> Any:
     return jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
 
 
-def build_abstract(spec: Spec, trusted: Iterable[str] = (), max_memory: int = MEMORY_LIMIT) -> Any:
+def build_abstract(
+    spec: Spec,
+    trusted: Iterable[str] = (),
+    max_memory: int = MEMORY_LIMIT,
+    *,
+    real_seed: int | None = None,
+) -> Any:
     """Trace the constructor with `eqx.filter_eval_shape`: no weight is ever allocated.
 
     A `target:` that takes `rngs=` is a Flax NNX model: built under `nnx.eval_shape` with
     `rngs=nnx.Rngs(0)` and wrapped (`archinspect.build.flax.wrap_flax`, README "Flax NNX
-    models"). A constructor that cannot be traced is built concretely when it fits
+    models"). With `real_seed` the constructor runs for real with `key=PRNGKey(real_seed)`
+    (`archinspect init`, which checks the size on the abstract build first; Equinox models
+    only). A constructor that cannot be traced is built concretely when it fits
     `max_memory` bytes (archinspect.build.concrete). An Equinox input that is not one
     channels-first sample is adapted (archinspect.build.adapt)."""
     import equinox as eqx
@@ -111,6 +119,11 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = (), max_memory: int = ME
 
         check_target_arguments(spec, make)
     if spec.target is not None and wants_rngs(make):
+        if real_seed is not None:
+            raise BuildError(
+                f"error: {spec.source}: model.target {spec.target!r} is a Flax NNX model; "
+                "real weights (archinspect init) are drawn for Equinox models only"
+            )
         if spec.input.layout == "no_channels" or spec.input.extra:
             raise BuildError(
                 f"error: {spec.source}: model.target {spec.target!r} is a Flax NNX model, which "
@@ -131,7 +144,8 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = (), max_memory: int = ME
 
     # Only a constructor that takes a key gets one: eqx.nn.LayerNorm, GroupNorm, BatchNorm,
     # the pools, Dropout, Sequential and PReLU take none (a TypeError if given one).
-    extra = {"key": jax.random.PRNGKey(0)} if takes_key(make) else {}
+    seed = 0 if real_seed is None else real_seed
+    extra = {"key": jax.random.PRNGKey(seed)} if takes_key(make) else {}
     with_state = bool(spec.forward.get("state"))
 
     def construct() -> Any:
@@ -148,7 +162,7 @@ def build_abstract(spec: Spec, trusted: Iterable[str] = (), max_memory: int = ME
         # float64 weights need JAX's 64-bit mode while they are made (else they are float32)
         with wide(spec.input.dtype):
             try:
-                built = eqx.filter_eval_shape(construct)
+                built = eqx.filter_eval_shape(construct) if real_seed is None else construct()
             except untraceable() as exc:
                 built, note = build_concrete(spec, trusted, construct, exc, max_memory)
     except ArchinspectError:

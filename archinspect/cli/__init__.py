@@ -4,7 +4,7 @@ Each command parses its options, calls a use case (archinspect.commands), render
 (archinspect.render) and prints or exits; nothing else.
 """
 
-from archinspect.cli import budgets, compare, equivariance, model, specs
+from archinspect.cli import budgets, compare, equivariance, init, model, specs
 from archinspect.cli.app import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
@@ -23,6 +23,7 @@ COMMANDS = (
     model.inspect,
     model.rf,
     equivariance.equivariance,
+    init.init,
     compare.diff,
     budgets.sweep,
     budgets.solve,

@@ -54,7 +54,8 @@ def sweep(
         str | None,
         typer.Option(
             "--metrics",
-            help="extra metrics: flops, memory (compiled, never run); comma-separated",
+            help="extra metrics: flops, memory (compiled, never run), init_std, init_verdict "
+            '(real weights, run: README "Signal propagation at initialization"); comma-separated',
         ),
     ] = None,
     set_: SetOpt = None,

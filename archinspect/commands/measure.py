@@ -101,6 +101,16 @@ def measure_each(
             if not keep_going:
                 raise
             failed.update({m.name: exc for m in _of("rf")})
+    if "init" in kinds:  # real weights and a random batch (README "Signal propagation ...")
+        from archinspect.commands.init import init_report
+
+        try:
+            initial = init_report(spec, trusted)
+            out.update({m.name: m.extract(initial) for m in _of("init")})
+        except ArchinspectError as exc:
+            if not keep_going:
+                raise
+            failed.update({m.name: exc for m in _of("init")})
     order = {name: i for i, name in enumerate(ALL_METRICS)}
     failed = {k: failed[k] for k in sorted(failed, key=order.__getitem__) if k in wanted}
     return {k: v for k, v in out.items() if k in wanted}, failed

@@ -22,7 +22,9 @@ GENERIC_VALUES: dict[str, list[Any]] = {
 }
 CHEAP_METRICS = metrics_registry.SWEEP_ALWAYS  # every row: counted and traced
 OPTIONAL_METRICS = metrics_registry.SWEEP_ON_REQUEST  # with --metrics: compiled
-_SECTIONS = ("name", "model", "input", "sweep", "budget")
+_SECTIONS = ("name", "model", "input", "init", "sweep", "budget")
+# `init:` keys a sweep may vary (README "Signal propagation at initialization")
+INIT_PARAMS = ("init.w_std", "init.b_std")
 
 
 def spec_key(param: str) -> str:
@@ -64,7 +66,7 @@ def check_params(
     names = model_arguments(spec, trusted)
     for param in params:
         short = display_name(param)
-        if short in INPUT_PARAMS:
+        if short in INPUT_PARAMS or short in INIT_PARAMS:
             continue
         parts = _path(spec_key(param))
         base = parts[1] if parts is not None and len(parts) > 1 and parts[0] == "model" else None
@@ -73,9 +75,11 @@ def check_params(
                 _check_inside(param, base, spec.args[base], parts[2:])
             continue
         listing = f"{label}: {', '.join([*(names or []), *INPUT_PARAMS])}"
+        # init.w_std and init.b_std are suggested when close, not listed (README "Signal
+        # propagation at initialization")
+        candidates = [*(names or []), *INPUT_PARAMS, *INIT_PARAMS]
         raise UsageError(
-            f"error: --param {param}: "
-            + no_argument(spec, short, [*(names or []), *INPUT_PARAMS], listing)
+            f"error: --param {param}: " + no_argument(spec, short, candidates, listing)
         )
 
 

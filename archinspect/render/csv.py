@@ -6,6 +6,7 @@ from archinspect.render.check import to_csv as check_csv
 from archinspect.render.count import to_csv as count_csv
 from archinspect.render.diff import to_csv as diff_csv
 from archinspect.render.equivariance import to_csv as equivariance_csv
+from archinspect.render.init import to_csv as init_csv
 from archinspect.render.inspect import to_csv as inspect_csv
 from archinspect.render.rf import to_csv as rf_csv
 from archinspect.render.solve import to_csv as solve_csv
@@ -16,6 +17,7 @@ __all__ = [
     "count_csv",
     "diff_csv",
     "equivariance_csv",
+    "init_csv",
     "inspect_csv",
     "rf_csv",
     "solve_csv",

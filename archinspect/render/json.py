@@ -8,6 +8,7 @@ from archinspect.render.count import to_json as count_json
 from archinspect.render.diff import to_json as diff_json
 from archinspect.render.equivariance import to_json as equivariance_json
 from archinspect.render.formats.json import dumps
+from archinspect.render.init import to_json as init_json
 from archinspect.render.inspect import to_json as inspect_json
 from archinspect.render.rf import to_json as rf_json
 from archinspect.render.solve import to_json as solve_json
@@ -18,6 +19,7 @@ __all__ = [
     "check_json",
     "count_json",
     "equivariance_json",
+    "init_json",
     "diff_json",
     "dumps",
     "inspect_json",

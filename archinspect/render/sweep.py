@@ -43,6 +43,8 @@ def metric_text(name: str, value: Any, sep: str = "×") -> str:
         return shape_text(value, sep)
     if isinstance(value, int):
         return num(value)
+    if isinstance(value, float):  # a measured figure (init_std): four significant digits
+        return f"{value:.4g}"
     return str(value)
 
 
@@ -59,7 +61,7 @@ def _param(p: str) -> Column[SweepRow]:
 
 
 def _metric_csv(m: str, v: Any) -> str:
-    return str(v) if isinstance(v, int) else metric_text(m, v, "x")
+    return str(v) if isinstance(v, int | float) else metric_text(m, v, "x")
 
 
 # The cell of a metric that could not be measured at a point (its reason is in `error`).

@@ -26,6 +26,18 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
+class InitSpec:
+    """`init:` (README "Signal propagation at initialization"): how `archinspect init` draws
+    the weights. `default`: the family's (or target's) own initializer; otherwise every conv and
+    dense weight ~ N(0, w_std^2 / fan_in) and bias ~ N(0, b_std^2)."""
+
+    default: bool = True
+    w_std: float = 1.0
+    b_std: float = 0.0
+    parameterization: str = "standard"  # "standard" | "ntk"
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     source: str
@@ -44,6 +56,8 @@ class Spec:
     # Patterns of arrays that are not trained (`--frozen`, the API's `frozen=`): out of
     # learnable, counted as frozen (archinspect.analysis.params.module_rows).
     frozen: tuple[str, ...] = ()
+    # `init:`; only `archinspect init` (and the init sweep metrics) draw real weights with it.
+    init: InitSpec = field(default_factory=InitSpec)
 
     @property
     def num_spatial_dims(self) -> int:

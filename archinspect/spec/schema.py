@@ -151,6 +151,23 @@ def build_schema() -> dict:
                 "propertyNames": {"pattern": r"^[A-Za-z_]\w*$"},
                 "additionalProperties": {"$ref": "#/$defs/plain"},
             },
+            "init": {
+                "description": "how `archinspect init` draws weights: default (the family's "
+                "own initializer), or conv/dense weights ~ N(0, w_std^2/fan_in), biases ~ "
+                "N(0, b_std^2); ntk: N(0, 1) weights scaled by w_std/sqrt(fan_in) in the layer",
+                "oneOf": [
+                    {"const": "default"},
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "w_std": {"type": "number", "exclusiveMinimum": 0},
+                            "b_std": {"type": "number", "minimum": 0},
+                            "parameterization": {"enum": ["standard", "ntk"]},
+                        },
+                    },
+                ],
+            },
             "sweep": {
                 "type": "object",
                 "additionalProperties": {"type": "array", "minItems": 1},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -11,10 +12,12 @@ from archinspect.metrics import BUDGET_AMOUNTS, BUDGET_KEYS
 from archinspect.spec.document import Document, join
 from archinspect.spec.kinds import Issue
 from archinspect.spec.messages import brief_repr, did_you_mean, one_of, yaml_repr
-from archinspect.spec.model import InputSpec, Spec
+from archinspect.spec.model import InitSpec, InputSpec, Spec
 from archinspect.spec.numbers import amount_problem, parse_amount
 
-TOP_KEYS = ("name", "model", "input", "forward", "sweep", "budget")
+TOP_KEYS = ("name", "model", "input", "forward", "init", "sweep", "budget")
+INIT_KEYS = ("w_std", "b_std", "parameterization")
+PARAMETERIZATIONS = ("standard", "ntk")
 # `forward:` switches (README "forward:"); every other key is a keyword argument of __call__.
 FORWARD_SWITCHES = ("key", "inference", "state")
 _KEYWORD = re.compile(r"^[A-Za-z_]\w*$")
@@ -29,6 +32,7 @@ INT_DTYPES = ("int32", "int16", "int8", "uint32", "uint16", "uint8")
 DTYPES = (*FLOAT_DTYPES, *INT_DTYPES)
 DEFAULT_RESOLUTION = 64
 SWEEPABLE_INPUT = ("input.resolution", "input.batch_size")
+SWEEPABLE_INIT = ("init.w_std", "init.b_std")
 
 
 class _Collector:
@@ -112,6 +116,7 @@ def validate(doc: Document, default_name: str) -> Spec:
         family, args, explicit = _model(c, data)
     inp = _input(c, data.get("input"), family, args, target)
     forward = _forward(c, data["forward"]) if "forward" in data else {}
+    init = _init(c, data["init"]) if "init" in data else InitSpec()
     sweep = _sweep(c, data.get("sweep"), family)
     budget = _budget(c, data.get("budget"), len(inp.resolution) if inp is not None else None)
     if family is not None and family.check_shapes is not None and inp is not None:
@@ -133,6 +138,7 @@ def validate(doc: Document, default_name: str) -> Spec:
         budget=budget,
         marks=dict(doc.marks),
         forward=forward,
+        init=init,
     )
 
 
@@ -183,6 +189,48 @@ def _forward(c: _Collector, raw: Any) -> dict[str, Any]:
             continue
         out[key] = value
     return out
+
+
+def _init(c: _Collector, raw: Any) -> InitSpec:
+    """`init: default` or `init: {w_std, b_std, parameterization}` (README "Signal propagation
+    at initialization")."""
+    if raw == "default":
+        return InitSpec()
+    if not isinstance(raw, dict):
+        c.at(
+            "init",
+            "must be `default` or a mapping with w_std, b_std, parameterization, got "
+            f"{yaml_repr(raw)}",
+        )
+        return InitSpec()
+    c.unknown_keys(raw, "init", INIT_KEYS)
+    values: dict[str, float] = {"w_std": 1.0, "b_std": 0.0}
+    for key in ("w_std", "b_std"):
+        if key not in raw:
+            continue
+        problem = _init_number_problem(key, raw[key])
+        if problem is not None:
+            c.at(join("init", key), problem)
+        else:
+            values[key] = float(raw[key])
+    parameterization = raw.get("parameterization", "standard")
+    if parameterization not in PARAMETERIZATIONS:
+        c.at(
+            "init.parameterization",
+            f"must be one of {one_of(PARAMETERIZATIONS)}, got {yaml_repr(parameterization)}"
+            f"{did_you_mean(str(parameterization), PARAMETERIZATIONS)}",
+        )
+        parameterization = "standard"
+    return InitSpec(False, values["w_std"], values["b_std"], parameterization)
+
+
+def _init_number_problem(key: str, v: Any) -> str | None:
+    """w_std must be a positive number, b_std a number >= 0 (in `init:` and in `sweep:`)."""
+    number = isinstance(v, int | float) and not isinstance(v, bool)
+    if not number or not math.isfinite(v) or v < 0 or (key == "w_std" and v == 0):
+        allowed = "a positive number" if key == "w_std" else "a number >= 0"
+        return f"must be {allowed}, got {yaml_repr(v)}"
+    return None
 
 
 def _switch_typo(key: str) -> str:
@@ -534,7 +582,7 @@ def _sweep(c: _Collector, raw: Any, family: Family | None) -> dict[str, list[Any
     allowed = tuple(a.name for a in family.all_args) + SWEEPABLE_INPUT if family else ()
     for key, values in raw.items():
         path = join("sweep", key)
-        if family is not None and key not in allowed:
+        if family is not None and key not in allowed and key not in SWEEPABLE_INIT:
             c.at_key(
                 path,
                 f"cannot sweep unknown argument {key!r}{did_you_mean(key, allowed)} "
@@ -560,6 +608,8 @@ def _sweep(c: _Collector, raw: Any, family: Family | None) -> dict[str, list[Any
                 )
             ):
                 message = f"must be a positive integer, got {yaml_repr(v)}"
+            if key in SWEEPABLE_INIT:
+                message = _init_number_problem(key.split(".")[1], v)
             if message is not None:
                 c.at(join(path, i), message)
         out[key] = values
