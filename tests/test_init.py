@@ -166,7 +166,7 @@ def test_memory_refusal_names_the_size(tmp_path):
     [
         (
             "init: {w_std: -1}",
-            "line 4, col 15, init.w_std: must be a positive number, got -1",
+            ":4:15: init.w_std: must be a positive number, got -1",
         ),
         (
             "init: {parameterization: ntx}",
@@ -175,7 +175,7 @@ def test_memory_refusal_names_the_size(tmp_path):
         ),
         (
             "init: {w_sdt: 2}",
-            "line 4, col 8, init.w_sdt: unknown key 'w_sdt'; did you mean 'w_std'? "
+            ":4:8: init.w_sdt: unknown key 'w_sdt'; did you mean 'w_std'? "
             "(allowed: w_std, b_std, parameterization)",
         ),
         ("init: {b_std: -0.5}", "init.b_std: must be a number >= 0, got -0.5"),

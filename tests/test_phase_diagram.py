@@ -8,14 +8,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-pytest.importorskip("matplotlib", reason="the plot extra is not installed")
-
-from archinspect.errors import ArchinspectError  # noqa: E402
-from archinspect.render.phase_diagram import (  # noqa: E402
+from archinspect.errors import ArchinspectError
+from archinspect.render.phase_diagram import (
     phase_diagram_figure,
     phase_diagram_plot,
 )
-from archinspect.report import PhaseDiagram, PhasePoint  # noqa: E402
+from archinspect.report import PhaseDiagram, PhasePoint
 
 DIAGRAM = PhaseDiagram(
     activation="tanh",

@@ -9,11 +9,9 @@ import math
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib", reason="the plot extra is not installed")
-
-from archinspect.analysis.fit import fit_law  # noqa: E402
-from archinspect.render.plot import sweep_figure  # noqa: E402
-from archinspect.report import RFResult, SweepResult, SweepRow  # noqa: E402
+from archinspect.analysis.fit import fit_law
+from archinspect.render.plot import sweep_figure
+from archinspect.report import RFResult, SweepResult, SweepRow
 
 
 def rf(extent):

@@ -41,6 +41,7 @@ SUMMARIES = {
     "inspect": "Parameters, shapes, FLOPs and memory: the full report.",
     "rf": "Exact receptive field per axis and direction.",
     "equivariance": "Check that rotating the input rotates the output.",
+    "init": "Signal propagation at initialization, with real weights.",
     "diff": "Two specs side by side, with the differences B - A.",
     "sweep": "Sweep arguments and fit each metric's scaling law.",
     "solve": "The largest value of --param within a budget.",

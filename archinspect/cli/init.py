@@ -14,6 +14,7 @@ from archinspect.cli.app import (
     FormatOpt,
     MaxMemoryOpt,
     OutputOpt,
+    PlatformOpt,
     SetOpt,
     SpecArg,
     TrustOpt,
@@ -46,6 +47,7 @@ def init(
     output: OutputOpt = None,
     trust: TrustOpt = None,
     follow_symlinks: FollowOpt = False,
+    platform: PlatformOpt = None,
 ) -> None:
     """Signal propagation at initialization: real weights (the spec's `init:`), a random
     batch; per conv and dense layer the mean and std of its output, the correlation of two
