@@ -11,8 +11,6 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import slow_after
-
 from archinspect.analysis import flops as flops_mod
 from archinspect.cli import app
 from archinspect.commands import inspect as inspect_mod
@@ -20,6 +18,7 @@ from archinspect.commands.inspect import _forward, inspect_report
 from archinspect.commands.measure import measure
 from archinspect.render.inspect import report_dict
 from archinspect.spec import load_spec
+from tests.conftest import slow_after
 
 pytestmark = pytest.mark.usefixtures("repo_root")
 
@@ -116,9 +115,7 @@ def test_skipping_one_analysis_keeps_the_other_numbers(
         inspect_report(spec_of(name), depth=None, platform="cpu", memory=False), full=True
     )
     assert no_memory["flops"] == full["flops"]
-    assert [r.get("flops") for r in no_memory["layers"]] == [
-        r.get("flops") for r in full["layers"]
-    ]
+    assert [r.get("flops") for r in no_memory["layers"]] == [r.get("flops") for r in full["layers"]]
     assert no_memory["memory"] == {
         **full["memory"],
         "forward": None,
