@@ -48,9 +48,12 @@ def _shareable(key: tuple) -> bool:
 def _process_key(key: tuple) -> tuple:
     """The signature plus what else the lowered program depends on: the default device (the
     platform `on_platform` chose) and whether 64-bit types are enabled."""
-    device = jax.config.jax_default_device
+    import numpy as np
+
+    config: Any = jax.config  # its flags are attributes made at run time
+    device = config.jax_default_device
     platform = device.platform if device is not None else jax.default_backend()
-    return (key, platform, bool(jax.config.jax_enable_x64))
+    return (key, platform, jax.dtypes.canonicalize_dtype(np.float64) == np.float64)
 
 
 def clear_shared_cache() -> None:
