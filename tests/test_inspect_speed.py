@@ -172,3 +172,13 @@ def test_cli_flags_show_not_measured() -> None:
     assert table.exit_code == 0, table.output
     assert re.search(r"XLA memory +not measured +skipped by --no-memory\n", table.stdout)
     assert re.search(r"FLOPs, forward +2,650 ", table.stdout)
+
+
+def test_rows_folded_by_depth_are_not_lowered(lowerings: list[str]) -> None:
+    flops_mod.clear_shared_cache()
+    report = inspect_report(spec_of("convnet"), depth=0, platform="cpu", memory=False)
+    assert lowerings == []  # the (total) row comes from the traced sample, not a layer program
+    (root,) = report.layers
+    assert root.folded == 4
+    # unoptimised, one sample: the 4 convs and 3 ReLUs of 4 x 10
+    assert root.flops == LIFT + 2 * HIDDEN + PROJECT + 3 * 40

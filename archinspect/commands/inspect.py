@@ -129,7 +129,11 @@ def _report(
                 unmeasured: dict[str, str] = {}
                 analytic = AnalyticFlops(None, {}, "per-layer costs not asked for")
                 if layer_costs:
-                    layer_flops, unmeasured = per_layer_flops(model, calls)
+                    # Only the rows shown: a row folded away by `depth` is not lowered.
+                    shown = {r.path for r in rows if depth is None or r.depth <= depth}
+                    layer_flops, unmeasured = per_layer_flops(
+                        model, [c for c in calls if c.path in shown]
+                    )
                     traced = trace_forward(model, spec.input_shape, spec.input.dtype)
                     whole = whole_flops(traced)
                     if whole is not None:
