@@ -182,3 +182,18 @@ def test_rows_folded_by_depth_are_not_lowered(lowerings: list[str]) -> None:
     assert root.folded == 4
     # unoptimised, one sample: the 4 convs and 3 ReLUs of 4 x 10
     assert root.flops == LIFT + 2 * HIDDEN + PROJECT + 3 * 40
+
+
+def test_check_refuses_a_budget_it_was_told_not_to_measure() -> None:
+    # unet.yaml has max_params, max_flops, max_memory and RF budgets; convnet.yaml max_params.
+    result = CliRunner().invoke(
+        app, ["check", "configs/unet.yaml", "configs/convnet.yaml", "--no-memory", "--no-flops"]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "error: configs/unet.yaml: its budget max_flops needs the forward FLOPs (XLA's "
+        "estimate, whole batch), which --no-flops skips; its budget max_memory needs the "
+        "training-step memory (XLA, peak bytes), which --no-memory skips (drop the option or "
+        "the budget)\n"
+    )
+    assert "configs/convnet.yaml │ max_params │ 10,000 │  7,169" in result.stdout
