@@ -197,3 +197,13 @@ def test_check_refuses_a_budget_it_was_told_not_to_measure() -> None:
         "the budget)\n"
     )
     assert "configs/convnet.yaml │ max_params │ 10,000 │  7,169" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json"])  # CSV: the rows only
+def test_every_format_says_what_was_not_measured(fmt: str) -> None:
+    path, sets = CONFIGS["convnet"]
+    args = ["inspect", path, *(a for s in sets for a in ("--set", s)), "--no-rf"]
+    result = CliRunner().invoke(app, [*args, "--no-flops", "--no-memory", "--format", fmt])
+    assert result.exit_code == 0, result.output
+    assert "skipped by --no-flops" in result.stdout
+    assert "skipped by --no-memory" in result.stdout

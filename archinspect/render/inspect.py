@@ -402,7 +402,8 @@ def summary(report: InspectReport, *, full: bool) -> list[Field]:
             )
     for key, label in (("flops", "FLOPs"), ("memory", "XLA memory")):
         if full and key in report.not_measured:
-            fields.append(Field(key, label, "not measured", report.not_measured[key]))
+            why = report.not_measured[key]
+            fields.append(Field(key, label, "not measured", why, md_label=f"{label} ({why})"))
     if full and report.memory is not None:
         m = report.memory
         fields.append(
