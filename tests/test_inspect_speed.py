@@ -207,3 +207,17 @@ def test_every_format_says_what_was_not_measured(fmt: str) -> None:
     assert result.exit_code == 0, result.output
     assert "skipped by --no-flops" in result.stdout
     assert "skipped by --no-memory" in result.stdout
+
+
+def test_diff_of_flops_alone_compiles_no_training_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*args, **kwargs):
+        raise AssertionError("diff --flops does not need the training step")
+
+    monkeypatch.setattr(inspect_mod, "train_step_program", refused)
+    path, sets = CONFIGS["convnet"]
+    small = [a for s in sets for a in ("--set", s)]
+    result = CliRunner().invoke(app, ["diff", path, path, *small, "--flops", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    figures = {f["name"]: f for f in json.loads(result.stdout)["figures"]}
+    assert figures["flops.forward"]["a"] == LIFT + 2 * HIDDEN + PROJECT + 3 * 40
+    assert "memory.train_step_peak" not in figures
