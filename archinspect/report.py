@@ -303,6 +303,9 @@ class InspectReport(Shown):
     receptive_field: RFResult | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
     full: bool = True  # shown as `inspect` shows it (parameters, FLOPs, memory); else `shapes`
+    # "flops"/"memory" -> why it was not measured (inspect --no-flops / --no-memory): shown as
+    # such, never as a zero or a blank that reads like one.
+    not_measured: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Per layer, each distinct (module structure, call arguments) is lowered once — lowered, not
 compiled — with the arguments it was actually called with (extra arrays, keys, flags) and
 analysed on its own; identical layers share the figure, so the cost grows with the number of
-distinct layers, not with the number of rows. The whole forward pass, one sample, is lowered
+distinct layers, not with the number of rows; the figures are also kept for the rest of the
+process (`_SHARED`), so the specs of a `check`, the rows of a sweep and the two sides of a diff
+lower a layer they share once. The whole forward pass, one sample, is lowered
 the same way for the root row: every figure of the layer table is the same kind of analysis
 (the unoptimised program), so a module's figure includes its submodules' and the root's is
 never below a part. The compiled program's figure (`FlopsReport.forward`) is another kind:
@@ -31,6 +33,34 @@ def _static_key(x: Any) -> Any:
     return ("value", type(x).__name__, x)
 
 
+# Per-layer figures shared across calls of `per_layer_flops` in this process, by signature,
+# backend and x64 mode. Only signatures made of shapes, dtypes and hashable values go in: one
+# that names an unhashable value by its id() is valid only while that value lives (an id is
+# reused after garbage collection), so it stays in the call's own cache.
+_SHARED: dict[tuple, int | str] = {}
+_SHARED_MAX = 4096
+
+
+def _shareable(key: tuple) -> bool:
+    return not any(isinstance(k, tuple) and k[:1] == ("id",) for k in key[1])
+
+
+def _process_key(key: tuple) -> tuple:
+    """The signature plus what else the lowered program depends on: the default device (the
+    platform `on_platform` chose) and whether 64-bit types are enabled."""
+    import numpy as np
+
+    config: Any = jax.config  # its flags are attributes made at run time
+    device = config.jax_default_device
+    platform = device.platform if device is not None else jax.default_backend()
+    return (key, platform, jax.dtypes.canonicalize_dtype(np.float64) == np.float64)
+
+
+def clear_shared_cache() -> None:
+    """Forget the shared per-layer figures (tests compare cached and uncached runs)."""
+    _SHARED.clear()
+
+
 def _signature(module: Any, arguments: Any) -> tuple:
     leaves, treedef = jax.tree_util.tree_flatten((module, arguments), is_leaf=is_array_like)
     shapes = tuple(
@@ -50,13 +80,25 @@ def whole_flops(traced: Traced) -> int | None:
     return xla_flops(jax.jit(jaxpr_as_fun(traced.program)).lower(*traced.arguments).cost_analysis())
 
 
-def per_layer_flops(model: Any, calls: list[Call]) -> tuple[dict[str, int], dict[str, str]]:
+def _lowered_flops(module: Any, arguments: Any) -> int | str:
+    """XLA's figure for one call lowered alone, or why it could not be lowered alone."""
+    try:
+        return xla_flops(module_program(module, arguments).cost_analysis())
+    except Exception as e:  # the call could not be repeated on its own: say why
+        first = (str(e).strip().splitlines() or [""])[0]
+        return f"lowering it alone failed: {type(e).__name__}: {first}"
+
+
+def per_layer_flops(
+    model: Any, calls: list[Call], *, cache: bool = True
+) -> tuple[dict[str, int], dict[str, str]]:
     """XLA's per-sample FLOPs of every called module, summed over its calls, by path; and the
     paths that could not be measured, with the reason (a cell left blank says why).
 
     Each call is lowered with the arguments it was called with (a shared module may see
     several shapes), times the elements it is mapped over under `jax.vmap` (`Call.repeat`).
-    The root is not here: `whole_flops` is its figure.
+    The root is not here: `whole_flops` is its figure. `cache=False` lowers every call afresh
+    (no figure reused, none kept): the reference the caches are tested against.
     """
     modules = dict(module_tree(model))
     # A wrapper whose called modules are not the nodes of its tree (a Flax NNX model: its
@@ -64,7 +106,7 @@ def per_layer_flops(model: Any, calls: list[Call]) -> tuple[dict[str, int], dict
     callable_at = getattr(model, "callable_at", None)
     if callable_at is not None:
         modules = {call.path: callable_at(call.path) for call in calls}
-    cache: dict[tuple, int | str] = {}
+    local: dict[tuple, int | str] = {}
     out: dict[str, int] = {}
     unmeasured: dict[str, str] = {}
     for call in calls:
@@ -74,15 +116,18 @@ def per_layer_flops(model: Any, calls: list[Call]) -> tuple[dict[str, int], dict
         if module is None:
             unmeasured[call.path] = "not a node of the model's tree: no module to lower alone"
             continue
-        key = _signature(module, call.arguments)
-        if key not in cache:
-            try:
-                lowered = module_program(module, call.arguments)
-                cache[key] = xla_flops(lowered.cost_analysis())
-            except Exception as e:  # the call could not be repeated on its own: say why
-                first = (str(e).strip().splitlines() or [""])[0]
-                cache[key] = f"lowering it alone failed: {type(e).__name__}: {first}"
-        figure = cache[key]
+        if not cache:
+            figure = _lowered_flops(module, call.arguments)
+        else:
+            key = _signature(module, call.arguments)
+            shared = _process_key(key) if _shareable(key) else None
+            if key not in local and shared is not None and shared in _SHARED:
+                local[key] = _SHARED[shared]
+            if key not in local:
+                local[key] = _lowered_flops(module, call.arguments)
+                if shared is not None and len(_SHARED) < _SHARED_MAX:
+                    _SHARED[shared] = local[key]
+            figure = local[key]
         if isinstance(figure, str):
             unmeasured[call.path] = figure
             out.pop(call.path, None)

@@ -268,6 +268,21 @@ def check(
             "whatever --format prints",
         ),
     ] = None,
+    no_flops: Annotated[
+        bool,
+        typer.Option(
+            "--no-flops",
+            help="measure no FLOPs: a spec with a max_flops budget is then an error (exit 2)",
+        ),
+    ] = False,
+    no_memory: Annotated[
+        bool,
+        typer.Option(
+            "--no-memory",
+            help="compile no training step: a spec with a max_memory budget is then an error "
+            "(exit 2)",
+        ),
+    ] = False,
     require_budget: Annotated[
         bool,
         typer.Option(
@@ -320,6 +335,14 @@ def check(
             platform=settings(ctx).platform,
             require_budget=require_budget,
             raise_bugs=debug,
+            skipped={
+                name: flag
+                for name, flag, on in (
+                    ("flops", "--no-flops", no_flops),
+                    ("memory", "--no-memory", no_memory),
+                )
+                if on
+            },
         )
         emit(render(format.value, "check", report, output), output)
         if summary is not None:

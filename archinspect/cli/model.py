@@ -34,6 +34,23 @@ RFOpt = Annotated[
     ),
 ]
 
+NoFlopsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-flops",
+        help="skip every FLOPs figure (per layer, analytic, compiled forward); shown as not "
+        "measured",
+    ),
+]
+NoMemoryOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-memory",
+        help="skip XLA's memory analysis: the training step is then not compiled (most of "
+        "inspect's time); shown as not measured",
+    ),
+]
+
 DenseOpt = Annotated[
     bool,
     typer.Option(
@@ -131,6 +148,8 @@ def _layers_command(
     follow_symlinks: bool,
     max_memory: str | None,
     frozen: list[str] | None = None,
+    no_flops: bool = False,
+    no_memory: bool = False,
 ) -> None:
     def body() -> None:
         from archinspect.commands.inputs import max_memory as memory
@@ -148,6 +167,9 @@ def _layers_command(
             rf=with_rf,
             dense=dense,
             max_memory=limit,
+            flops=not no_flops,
+            memory=not no_memory,
+            why_skipped={"flops": "skipped by --no-flops", "memory": "skipped by --no-memory"},
         )
         emit(render(format.value, "inspect", report, output, full=full), output)
 
@@ -205,6 +227,8 @@ def inspect(
     frozen: FrozenOpt = None,
     max_memory: MaxMemoryOpt = None,
     platform: PlatformOpt = None,
+    no_flops: NoFlopsOpt = False,
+    no_memory: NoMemoryOpt = False,
 ) -> None:
     """The full report: parameters, per-layer shapes and FLOPs, memory.
 
@@ -225,6 +249,8 @@ def inspect(
         follow_symlinks=follow_symlinks,
         frozen=frozen,
         max_memory=max_memory,
+        no_flops=no_flops,
+        no_memory=no_memory,
     )
 
 

@@ -150,6 +150,14 @@ def spec_error(path: str, exc: ArchinspectError) -> CheckError:
     return CheckError(path, exc.message, problems, internal=isinstance(exc, InternalError))
 
 
+def _refused(path: str, metrics: list[registry.Metric], skipped: dict[str, str]) -> CheckError:
+    said = "; ".join(
+        f"its budget {m.budget} needs the {m.description}, which {skipped[m.name]} skips"
+        for m in metrics
+    )
+    return CheckError(path, f"error: {path}: {said} (drop the option or the budget)")
+
+
 def check_specs(
     specs: Iterable[tuple[str, Spec | ArchinspectError]],
     overrides: dict[str, Any],
@@ -158,10 +166,13 @@ def check_specs(
     platform: str | None = None,
     require_budget: bool = False,
     raise_bugs: bool = False,
+    skipped: dict[str, str] | None = None,
 ) -> CheckReport:
     """Measure each spec as far as its budgets need, and compare. Bad specs become errors, and
     so does a bug met on one spec (unless `raise_bugs`): the other specs are still checked.
-    With `require_budget`, a spec without any limit fails the check."""
+    With `require_budget`, a spec without any limit fails the check. `skipped`: metrics the
+    user asked not to measure (name -> the option, e.g. {"memory": "--no-memory"}); a spec
+    whose budget needs one is an error, never a budget passed unmeasured."""
     from archinspect.commands.measure import measure
 
     results: list[BudgetResult] = []
@@ -174,6 +185,11 @@ def check_specs(
         budgets = budgets_of(spec, overrides)
         if not budgets:
             unbudgeted.append(path)
+            continue
+        refused = [m for m in registry.METRICS if m.name in needed_metrics(budgets)]
+        refused = [m for m in refused if m.name in (skipped or {})]
+        if refused:
+            errors.append(_refused(path, refused, skipped or {}))
             continue
         try:
             metrics = measure(spec, needed_metrics(budgets), trusted=trusted, platform=platform)

@@ -82,6 +82,8 @@ def _measure(
         trusted=trusted,
         platform=platform,
         costs=flops or memory,
+        flops=flops,
+        memory=memory,  # without it the training step is not compiled
         layer_costs=False,
         rf=True,
         model=model,

@@ -1,8 +1,10 @@
 """Spec -> InspectReport: parameters, per-layer shapes, FLOPs and memory in one pass.
 
 One abstract trace gives the shapes of every layer; FLOPs and memory come from XLA programs
-that are lowered and compiled but never run: the forward pass compiled once, the training
-step compiled once, each distinct layer lowered once.
+that are lowered and compiled but never run: the forward pass compiled once (its FLOPs and
+memory), the training step compiled once (memory only, so skipped when memory is not asked
+for), each distinct layer lowered once (archinspect.analysis.flops caches the figures across
+layers, specs and sweep rows).
 """
 
 from __future__ import annotations
@@ -47,9 +49,20 @@ def inspect_report(
     model: Any = None,
     max_memory: int = MEMORY_LIMIT,
     dense: bool = False,
+    flops: bool = True,
+    memory: bool = True,
+    why_skipped: dict[str, str] | None = None,
 ) -> InspectReport:
     """The full report; with costs=False only shapes and parameters (nothing is compiled);
-    `dense` adds each conv's dense equivalent (matrix size, non-zeros, weight sharing)."""
+    `dense` adds each conv's dense equivalent (matrix size, non-zeros, weight sharing).
+
+    `flops=False` skips every FLOPs analysis (per layer, analytic, compiled); `memory=False`
+    skips the training step (its compile is most of `inspect`'s time) and the forward memory:
+    the report says they were not measured, and why (`why_skipped`, e.g. {"flops": "skipped
+    by --no-flops"}; else "not asked for")."""
+    why = why_skipped or {}
+    asked = {"flops": flops, "memory": memory}
+    skip = {k: why.get(k, "not asked for") for k, on in asked.items() if not on}
     platform = resolve(platform)
     if model is None:
         model = build_abstract(spec, trusted, max_memory)
@@ -58,8 +71,8 @@ def inspect_report(
         import jax
 
         with jax.enable_x64(True):
-            return _report(spec, model, depth, platform, costs, layer_costs, rf, dense)
-    return _report(spec, model, depth, platform, costs, layer_costs, rf, dense)
+            return _report(spec, model, depth, platform, costs, layer_costs, rf, dense, skip)
+    return _report(spec, model, depth, platform, costs, layer_costs, rf, dense, skip)
 
 
 def _report(
@@ -71,37 +84,56 @@ def _report(
     layer_costs: bool,
     rf: bool,
     dense: bool = False,
+    skip: dict[str, str] | None = None,
 ) -> InspectReport:
     import dataclasses
 
+    skip = dict(skip or {}) if costs else {}
+    want_flops, want_memory = "flops" not in skip, "memory" not in skip
+    layer_costs = layer_costs and want_flops
     _, leaves = module_rows(model, spec.frozen)
     params, param_notes = measured_summary(model, leaves, spec.input_shape, spec.input.dtype)
     param_notes += tuple(explain(bank) for bank in params.banks)
     output_shape, rows, calls = _forward(spec, model, dense)
     flops = memory = None
     rf_done = None
-    if costs:
+    if costs and not want_flops and not want_memory:
+        # Nothing to compile: parameters and activations are known from the trace.
+        memory = MemoryReport(
+            param_bytes=params.bytes,
+            param_bytes_by_dtype=dict(params.bytes_by_dtype),
+            activation_bytes=activation_bytes(calls, leaf_paths(rows), spec.input.batch_size),
+        )
+    elif costs:
         batch = spec.input.batch_size
         batch_in = (batch, *spec.input_shape)
         batch_out = (batch, *output_shape)
         with on_platform(platform):
             forward = forward_program(model, batch_in, spec.input.dtype, spec.source)
             learnable = frozenset(leaf.name for leaf in leaves if leaf.learnable)
-            train = train_step_program(
-                model, batch_in, batch_out, spec.input.dtype, spec.source, learnable
-            )
+            programs = [forward]
+            if want_memory:  # the training step gives memory only: not lowered without it
+                programs.append(
+                    train_step_program(
+                        model, batch_in, batch_out, spec.input.dtype, spec.source, learnable
+                    )
+                )
             # Compilations run in threads (XLA releases the GIL) while the per-layer programs
             # are lowered here. The programs are never run, so the backend's code generation
             # is done at its lowest optimisation level: XLA's cost and memory analyses work on
             # the optimised HLO and buffer assignment, which that level does not change.
             pool = ThreadPoolExecutor(max_workers=2)
             try:
-                compiled = [pool.submit(p.compile, COMPILE_OPTIONS) for p in (forward, train)]
+                compiled = [pool.submit(p.compile, COMPILE_OPTIONS) for p in programs]
                 layer_flops: dict[str, int] = {}
                 unmeasured: dict[str, str] = {}
                 analytic = AnalyticFlops(None, {}, "per-layer costs not asked for")
                 if layer_costs:
-                    layer_flops, unmeasured = per_layer_flops(model, calls)
+                    # Only the rows shown: a row folded away by `depth` is not lowered.
+                    shown = {r.path for r in rows if depth is None or r.depth <= depth}
+                    layer_flops, unmeasured = per_layer_flops(
+                        model, [c for c in calls if c.path in shown]
+                    )
                     traced = trace_forward(model, spec.input_shape, spec.input.dtype)
                     whole = whole_flops(traced)
                     if whole is not None:
@@ -111,21 +143,23 @@ def _report(
                     analytic = analytic_flops(traced)
                 if rf:  # the RF analysis also overlaps the compilations
                     rf_done = receptive_fields_or_note(spec, model)
-                forward_c, train_c = (f.result() for f in compiled)
+                forward_c, *rest = (f.result() for f in compiled)
+                train_c = rest[0] if rest else None
             finally:
                 # Never wait here: on success both are done; on an error or Ctrl-C a compilation
                 # still running cannot be cancelled, and waiting would delay the exit by it.
                 pool.shutdown(wait=False, cancel_futures=True)
         total = xla_flops(forward_c.cost_analysis())
-        flops = FlopsReport(
-            forward=total,
-            per_sample=total // batch,
-            batch_size=batch,
-            unoptimised=layer_flops.get(""),
-            analytic=None if analytic.total is None else analytic.total * batch,
-            analytic_note=analytic.undefined,
-        )
-        if not layer_costs:
+        if want_flops:
+            flops = FlopsReport(
+                forward=total,
+                per_sample=total // batch,
+                batch_size=batch,
+                unoptimised=layer_flops.get(""),
+                analytic=None if analytic.total is None else analytic.total * batch,
+                analytic_note=analytic.undefined,
+            )
+        if not layer_costs and want_flops:
             layer_flops[""] = total // batch  # the root alone: the compiled program's
         rows = [
             dataclasses.replace(
@@ -140,15 +174,15 @@ def _report(
             f"FLOPs of {path or '(total)'} not measured: {why}"
             for path, why in sorted(unmeasured.items())
         ]
-        if analytic.undefined and layer_costs:
+        if analytic.undefined and layer_costs and want_flops:
             flops_notes.append(f"no analytic FLOPs: {analytic.undefined}")
         param_notes = (*param_notes, *flops_notes)
         memory = MemoryReport(
             param_bytes=params.bytes,
             param_bytes_by_dtype=dict(params.bytes_by_dtype),
             activation_bytes=activation_bytes(calls, leaf_paths(rows), batch),
-            forward=xla_memory(forward_c),
-            train_step=xla_memory(train_c),
+            forward=xla_memory(forward_c) if want_memory else None,
+            train_step=None if train_c is None else xla_memory(train_c),
         )
     if rf_done is None:
         rf_done = receptive_fields_or_note(spec, model) if rf else (None, {}, ())
@@ -173,4 +207,5 @@ def _report(
         receptive_field=rf_result,
         notes=build_notes(model) + tuple(param_notes) + tuple(notes),
         full=costs,
+        not_measured=skip,
     )

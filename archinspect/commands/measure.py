@@ -75,10 +75,19 @@ def measure_each(
         group = [m for m in registry.METRICS if m.measured_by in ("compiled", "shape")]
         try:
             if "compiled" in kinds:
+                # Only what is asked for is compiled: the training step (memory) is most of
+                # the time, and a FLOPs budget alone does not need it.
+                compiled = [m for m in _of("compiled") if m.name in wanted]
                 report = inspect_report(
-                    spec, depth=0, platform=platform, model=model, layer_costs=False
+                    spec,
+                    depth=0,
+                    platform=platform,
+                    model=model,
+                    layer_costs=False,
+                    flops="flops" in wanted,
+                    memory="memory" in wanted,
                 )
-                out.update({m.name: m.extract(report) for m in _of("compiled")})
+                out.update({m.name: m.extract(report) for m in compiled})
             else:  # the output shape alone: traced, nothing compiled
                 report = inspect_report(spec, depth=0, model=model, costs=False)
             out.update({m.name: m.extract(report) for m in _of("shape")})

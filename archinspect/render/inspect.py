@@ -400,6 +400,10 @@ def summary(report: InspectReport, *, full: bool) -> list[Field]:
                     md_label=f"FLOPs, analytic ({ANALYTIC_NOTE})",
                 )
             )
+    for key, label in (("flops", "FLOPs"), ("memory", "XLA memory")):
+        if full and key in report.not_measured:
+            why = report.not_measured[key]
+            fields.append(Field(key, label, "not measured", why, md_label=f"{label} ({why})"))
     if full and report.memory is not None:
         m = report.memory
         fields.append(
@@ -522,6 +526,8 @@ def report_dict(report: InspectReport, *, full: bool) -> dict:
                 "forward": xla_memory_dict(m.forward),
                 "train_step": xla_memory_dict(m.train_step),
             }
+        for key, why in report.not_measured.items():  # --no-flops, --no-memory
+            data[key] = {**data.get(key, {}), "measured": False, "reason": why}
     if report.receptive_field is not None:
         data["receptive_field"] = rf_dict(report.receptive_field)
     data["depth"] = report.depth
