@@ -193,7 +193,7 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
     exception); a reader that closed the pipe ends the command quietly (exit 141)."""
     from archinspect import interrupt
     from archinspect.cli import streams
-    from archinspect.errors import ArchinspectError, InternalError
+    from archinspect.errors import ArchinspectError, user_error
 
     debug = settings(ctx).debug
     try:
@@ -219,9 +219,12 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
         if isinstance(exc, ArchinspectError):
             typer.echo(exc.message, err=True)
             raise typer.Exit(exc.exit_code) from None
-        # a bug: say so plainly, keep the traceback behind --debug
-        typer.echo(InternalError(exc).message, err=True)
-        raise typer.Exit(EXIT_INTERNAL) from None
+        # a spec too large for the machine (exit 2), or a bug: say so plainly, keep the
+        # traceback behind --debug
+        spec = ctx.params.get("spec")
+        failure = user_error(exc, spec if isinstance(spec, str) else None)
+        typer.echo(failure.message, err=True)
+        raise typer.Exit(failure.exit_code) from None
 
 
 def emit(text: str, output: str | None) -> None:

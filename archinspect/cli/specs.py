@@ -87,7 +87,7 @@ def validate(
 
     def body() -> None:
         from archinspect.cli.streams import write_stdout
-        from archinspect.errors import ArchinspectError, InternalError
+        from archinspect.errors import ArchinspectError, user_error
         from archinspect.spec import load_spec
         from archinspect.text import visible
 
@@ -98,7 +98,7 @@ def validate(
             except Exception as exc:
                 if not isinstance(exc, ArchinspectError) and settings(ctx).debug:
                     raise
-                failure = exc if isinstance(exc, ArchinspectError) else InternalError(exc, path)
+                failure = exc if isinstance(exc, ArchinspectError) else user_error(exc, path)
                 failures.append(failure)
                 typer.echo(failure.message, err=True)
                 continue
