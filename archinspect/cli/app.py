@@ -164,6 +164,7 @@ class Settings:
 
     debug: bool = False
     platform: str | None = None
+    trust_paths: tuple[str, ...] = ()  # --trust-path (archinspect.build.locations.trusting)
 
 
 def settings(ctx: typer.Context) -> Settings:
@@ -182,8 +183,18 @@ def _main(
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="show tracebacks on errors")] = False,
     platform: PlatformOpt = None,
+    trust_path: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trust-path",
+            metavar="DIR",
+            help="also import trusted packages (model.target) from DIR, put first on the "
+            "import path (repeatable; before the command: archinspect --trust-path DIR count "
+            "...); never settable in a spec",
+        ),
+    ] = None,
 ) -> None:
-    ctx.obj = Settings(debug=debug, platform=platform)
+    ctx.obj = Settings(debug=debug, platform=platform, trust_paths=tuple(trust_path or ()))
 
 
 def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
@@ -201,7 +212,10 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
             streams.require_stdout()
         elif ctx.params["output"] is None:
             streams.require_stdout("; pass --output FILE to write the report to a file")
-        result = body()
+        from archinspect.build.locations import trusting
+
+        with trusting(settings(ctx).trust_paths):
+            result = body()
         interrupt.check()  # one swallowed on the way (archinspect/interrupt.py) still ends it
         return result
     except (KeyboardInterrupt, Exception) as exc:
