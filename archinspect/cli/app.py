@@ -204,7 +204,7 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
     exception); a reader that closed the pipe ends the command quietly (exit 141)."""
     from archinspect import interrupt
     from archinspect.cli import streams
-    from archinspect.errors import ArchinspectError, user_error
+    from archinspect.errors import ArchinspectError, InternalError, TooLarge
 
     debug = settings(ctx).debug
     try:
@@ -236,7 +236,11 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
         # a spec too large for the machine (exit 2), or a bug: say so plainly, keep the
         # traceback behind --debug
         spec = ctx.params.get("spec")
-        failure = user_error(exc, spec if isinstance(spec, str) else None)
+        failure: ArchinspectError = (
+            TooLarge(exc, spec if isinstance(spec, str) else None)
+            if isinstance(exc, MemoryError | RecursionError)
+            else InternalError(exc)
+        )
         typer.echo(failure.message, err=True)
         raise typer.Exit(failure.exit_code) from None
 
