@@ -133,3 +133,32 @@ class InternalError(ArchinspectError):
             f"internal error: {where}{type(exc).__name__}: {exc}\n"
             "(this is a bug in archinspect; run with --debug for the traceback)"
         )
+
+
+class TooLarge(ArchinspectError):
+    """A spec whose sizes exhaust this machine (MemoryError) or whose nesting exhausts Python's
+    stack (RecursionError): the input is too large, not a bug in archinspect (exit 2)."""
+
+    def __init__(self, exc: BaseException, source: str | None = None):
+        where = f"{source}: " if source is not None else ""
+        if isinstance(exc, RecursionError):
+            what = (
+                "the model is nested too deeply to analyse (RecursionError: Python's stack "
+                "ran out); lower its depth or nesting (levels, blocks, nested modules)"
+            )
+        else:
+            detail = f": {exc}" if str(exc) else ""
+            what = (
+                f"the analysis ran out of memory (MemoryError{detail}); the model or input is "
+                "too large for this machine: lower the sizes the spec sets (depth, widths, "
+                "blocks, input.resolution, input.batch_size)"
+            )
+        super().__init__(f"error: {where}{what}")
+
+
+def user_error(exc: BaseException, source: str | None = None) -> ArchinspectError:
+    """The error to report for an exception that is not archinspect's own: `TooLarge` for
+    memory and recursion exhaustion (the spec's sizes), otherwise `InternalError` (a bug)."""
+    if isinstance(exc, (MemoryError, RecursionError)):
+        return TooLarge(exc, source)
+    return InternalError(exc, source)

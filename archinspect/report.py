@@ -450,6 +450,9 @@ class SolveResult:
     binding: tuple[str, ...]  # the limits the next value crosses
     probes: int
     next_error: str | None = None  # why the next value's config is invalid, if it is
+    # The search bound (`--max-value`, `--max-evaluations`, `--time-limit`) that stopped the
+    # search before an answer; value is None then, next_value the last value measured.
+    stopped: str | None = None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ SOLVE_KEYS = {
     "binding",
     "next_error",
     "probes",
+    "stopped",
 }
 
 
@@ -139,6 +140,7 @@ class TestMaxParams:
             "binding": ["max_params"],
             "next_error": None,
             "probes": 10,  # 1, 2, 4, 8, 16, 32, then 24, 20, 18, 19
+            "stopped": None,  # no search bound reached
         }
         # counted independently: the answer fits, the next value does not
         answer = counted("c1.yaml", "model.hidden_channels=18")
@@ -201,6 +203,7 @@ class TestMinRF:
             "binding": ["min_rf"],
             "next_error": None,
             "probes": 6,
+            "stopped": None,  # no search bound reached
         }
         # independently: pdequinox's ConvNet receptive field for the answer and the one below
         assert pdequinox_convnet_rf(7, 5) == ((16, 16),)
@@ -452,3 +455,85 @@ class TestEveryLimitOfTheRegistry:
     def test_two_minima_are_refused(self, specs):
         with pytest.raises(ValueError, match=r"at most one minimum, got \['min_rf', 'rece"):
             self.solve("c1.yaml", "depth", {"min_rf": 3, "receptive_field.min": 3})
+
+
+class TestSearchBounds:
+    """A search ends at --max-value, --max-evaluations or --time-limit, says which, and has no
+    answer (exit 1, README "Exit codes"): a limit no value reaches (1T parameters of depth)
+    used to grow the model until memory or patience ran out."""
+
+    def test_an_unreachable_rf_stops_at_the_value_bound(self, specs):
+        # probes 1, 2, 4, 8, 16; k = 3: the receptive field at depth 16 is (16 + 1) * (3 - 1) / 2
+        result = invoke(
+            "solve", "c1.yaml", "--param", "depth", "--min-rf", "100000", "--max-value", "16"
+        )
+        assert result.exit_code == 1, result.output
+        assert result.stdout == (
+            "no answer for depth with a receptive field of 100,000 on every side\n"
+            "  the search stopped at the bound --max-value 16; raise it to search further\n"
+            f"  last measured at depth=16: receptive field ({17},{(16 + 1) * (3 - 1) // 2}) — "
+            "crosses min_rf\n"
+            "  (5 exact evaluations)\n"
+        )
+
+    def test_an_unreachable_budget_stops_at_the_value_bound(self, specs):
+        data = solve_json(
+            "c1.yaml", "--param", "depth", "--max-params", "1T", "--max-value", "8", exit_code=1
+        )
+        assert data["stopped"] == "--max-value 8"
+        assert (data["value"], data["metric"], data["binding"]) == (None, None, [])
+        # probes 1, 2, 4, 8: the last one measured fits, so the answer lies beyond the bound;
+        # the default width is 16: 4*16 + 16 + 7 * (3*16*16 + 16) + 3*16 + 1 = 5,601
+        assert data["next_value"] == 8 and data["probes"] == 4
+        assert data["next_metric"] == {"params": convnet_params(16, 8, 3)}
+        assert counted("c1.yaml", "model.depth=8") == convnet_params(16, 8, 3)
+
+    def test_the_evaluation_bound(self, specs):
+        data = solve_json(
+            "c1.yaml",
+            "--param",
+            "depth",
+            "--max-params",
+            "1T",
+            "--max-evaluations",
+            "2",
+            exit_code=1,
+        )
+        assert (data["stopped"], data["probes"], data["next_value"]) == (
+            "--max-evaluations 2",
+            2,
+            2,
+        )
+
+    def test_the_time_bound_is_checked_before_each_probe(self, specs):
+        # the first probe always runs; the second would start after the limit
+        data = solve_json(
+            "c1.yaml",
+            "--param",
+            "depth",
+            "--max-params",
+            "1T",
+            "--time-limit",
+            "0.001",
+            exit_code=1,
+        )
+        assert data["stopped"].startswith("--time-limit 0.001s (")
+        assert (data["probes"], data["next_value"]) == (1, 1)
+
+    def test_a_lowest_value_above_the_value_bound_is_refused(self, specs):
+        # --lowest 1e12 used to build a model of 10^12 layers (MemoryError, exit 3)
+        result = invoke(
+            "solve",
+            "c1.yaml",
+            "--param",
+            "depth",
+            "--max-params",
+            "1T",
+            "--lowest",
+            "1000000000000",
+        )
+        assert result.exit_code == 2
+        assert result.stderr == (
+            "error: --lowest 1,000,000,000,000 is above --max-value 65,536: nothing would be "
+            "searched; lower --lowest or raise --max-value\n"
+        )

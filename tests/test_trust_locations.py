@@ -127,3 +127,55 @@ def test_pth_files_add_their_plain_lines_only(tmp_path: Path) -> None:
         str(tmp_path / "src"),
         str(tmp_path / "../other"),
     ]
+
+
+def tiny_package(where: Path) -> None:
+    """`tinymodels.make`: a Linear(8 -> 4), 8*4 + 4 = 36 parameters."""
+    (where / "tinymodels").mkdir(parents=True)
+    (where / "tinymodels" / "__init__.py").write_text(
+        "import equinox as eqx\n\n\ndef make(*, key):\n    return eqx.nn.Linear(8, 4, key=key)\n"
+    )
+
+
+TINY_SPEC = "model:\n  target: tinymodels:make\ninput:\n  shape: [8]\n  layout: channels_first\n"
+
+
+def test_a_trust_path_directory_is_an_installed_location(tmp_path: Path) -> None:
+    tiny_package(tmp_path / "lib")
+    (tmp_path / "spec.yaml").write_text(TINY_SPEC)
+    args = ["count", "spec.yaml", "--trust", "tinymodels", "-f", "json"]
+    done = run(["-m", "archinspect", "--trust-path", "lib", *args], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["params"]["total"] == 8 * 4 + 4
+    # without it the directory is not on the path at all
+    missing = run(["-m", "archinspect", *args], tmp_path)
+    assert missing.returncode == 2
+    assert "cannot import 'tinymodels' for model.target 'tinymodels:make'" in missing.stderr
+
+
+def test_a_trust_path_admits_only_its_own_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = shadow(tmp_path)
+    (tmp_path / "other").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend("")
+    monkeypatch.delitem(sys.modules, "pdequinox", raising=False)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    where = tmp_path / "pdequinox" / "__init__.py"
+    with locations.trusting([str(tmp_path / "other")]):
+        assert locations.trusted_paths() == (str((tmp_path / "other").resolve()),)
+        with pytest.raises(TrustError, match=f"would be imported from {where}, which is not an"):
+            load_target("pdequinox.arch.ClassicUNet", (), "spec.yaml")
+    assert locations.trusted_paths() == ()
+    assert not marker.exists()
+
+
+def test_a_missing_trust_path_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(TINY_SPEC)
+    done = run(["-m", "archinspect", "--trust-path", "nope", "count", "spec.yaml"], tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: --trust-path 'nope': no such directory; --trust-path names a directory that "
+        "holds trusted packages\n"
+    )

@@ -180,9 +180,13 @@ def _higher_order(
         return outs if len(outs) == len(eqn.outvars) else [None] * len(eqn.outvars)
     if name == "scan":
         body = subs[0][0]
-        # the constants (model arrays among them) keep their kind; the carry changes per step
+        # the constants and the scanned-over inputs (model arrays among them: stacked weights,
+        # one slice per step) keep their kind; the carry changes per step
         n = int(eqn.params["num_consts"])
-        ins = kinds[:n] + [None] * (len(body.invars) - n)
+        carry = int(eqn.params["num_carry"])
+        ins = kinds[:n] + [None] * carry + kinds[n + carry :]
+        if len(ins) != len(body.invars):
+            ins = kinds[:n] + [None] * (len(body.invars) - n)
         _count(body, ins, stack, times * int(eqn.params["length"]), c)
         return [None] * len(eqn.outvars)
     # a cond's branches take its operands (after the branch index): their kinds carry over

@@ -12,12 +12,15 @@ anything is imported.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import importlib
 import importlib.machinery
 import os
 import site
 import sys
 import sysconfig
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from archinspect.errors import TrustError
 
@@ -58,6 +61,7 @@ def installed_locations() -> set[str]:
     for d in sites:
         dirs.extend(_pth_entries(d))
     dirs.extend(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
+    dirs.extend(trusted_paths())
     return {_real(d) for d in dirs}
 
 
@@ -101,8 +105,50 @@ def check_location(package: str, target: str, source: str) -> None:
             raise TrustError(
                 f"error: {source}: model.target {target!r}: the trusted package {package!r} "
                 f"would be imported from {shown}, which is not an installed location "
-                "(site-packages, the standard library or a PYTHONPATH directory): a file in the "
+                "(site-packages, the standard library, a PYTHONPATH or --trust-path directory): "
+                "a file in the "
                 "working directory or beside a spec could stand in for the installed package. "
-                f"Nothing was imported. Install {package!r} (pip install), or put its directory "
-                "on PYTHONPATH yourself if you mean to use that copy."
+                f"Nothing was imported. Install {package!r} (pip install), or pass its directory "
+                "with --trust-path (or put it on PYTHONPATH) if you mean to use that copy."
             )
+
+
+# The `--trust-path` directories of the command in progress (set by the CLI around a command's
+# body, archinspect.cli.app.run): a context value, so nothing outlives the command.
+_TRUST_PATHS: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "trust_paths", default=()
+)
+
+
+def trusted_paths() -> tuple[str, ...]:
+    """Real paths of the `--trust-path` directories in force."""
+    return _TRUST_PATHS.get()
+
+
+@contextlib.contextmanager
+def trusting(paths: Iterable[str]) -> Iterator[None]:
+    """While active, `paths` (`--trust-path DIR`, the command line only, never the spec) are
+    installed locations too, put first on `sys.path` as `PYTHONPATH` would put them; each must
+    be an existing directory. `sys.path` and the trusted set are restored on exit."""
+    from archinspect.errors import UsageError
+
+    real = []
+    for path in paths:
+        if not os.path.isdir(path):
+            raise UsageError(
+                f"error: --trust-path {path!r}: no such directory; --trust-path names a "
+                "directory that holds trusted packages"
+            )
+        real.append(_real(path))
+    if not real:
+        yield
+        return
+    saved = list(sys.path)
+    token = _TRUST_PATHS.set(tuple(dict.fromkeys(real)))
+    sys.path[:0] = [p for p in real if p not in sys.path]
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        _TRUST_PATHS.reset(token)
+        sys.path[:] = saved

@@ -214,6 +214,7 @@ class Settings:
 
     debug: bool = False
     platform: str | None = None
+    trust_paths: tuple[str, ...] = ()  # --trust-path (archinspect.build.locations.trusting)
 
 
 def settings(ctx: typer.Context) -> Settings:
@@ -232,8 +233,18 @@ def _main(
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="show tracebacks on errors")] = False,
     platform: PlatformOpt = None,
+    trust_path: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trust-path",
+            metavar="DIR",
+            help="also import trusted packages (model.target) from DIR, put first on the "
+            "import path (repeatable; before the command: archinspect --trust-path DIR count "
+            "...); never settable in a spec",
+        ),
+    ] = None,
 ) -> None:
-    ctx.obj = Settings(debug=debug, platform=platform)
+    ctx.obj = Settings(debug=debug, platform=platform, trust_paths=tuple(trust_path or ()))
 
 
 def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
@@ -243,7 +254,7 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
     exception); a reader that closed the pipe ends the command quietly (exit 141)."""
     from archinspect import interrupt
     from archinspect.cli import streams
-    from archinspect.errors import ArchinspectError, InternalError
+    from archinspect.errors import ArchinspectError, InternalError, TooLarge
 
     debug = settings(ctx).debug
     try:
@@ -251,7 +262,10 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
             streams.require_stdout()
         elif ctx.params["output"] is None:
             streams.require_stdout("; pass --output FILE to write the report to a file")
-        result = body()
+        from archinspect.build.locations import trusting
+
+        with trusting(settings(ctx).trust_paths):
+            result = body()
         interrupt.check()  # one swallowed on the way (archinspect/interrupt.py) still ends it
         return result
     except (KeyboardInterrupt, Exception) as exc:
@@ -269,9 +283,16 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
         if isinstance(exc, ArchinspectError):
             typer.echo(exc.message, err=True)
             raise typer.Exit(exc.exit_code) from None
-        # a bug: say so plainly, keep the traceback behind --debug
-        typer.echo(InternalError(exc).message, err=True)
-        raise typer.Exit(EXIT_INTERNAL) from None
+        # a spec too large for the machine (exit 2), or a bug: say so plainly, keep the
+        # traceback behind --debug
+        spec = ctx.params.get("spec")
+        failure: ArchinspectError = (
+            TooLarge(exc, spec if isinstance(spec, str) else None)
+            if isinstance(exc, MemoryError | RecursionError)
+            else InternalError(exc)
+        )
+        typer.echo(failure.message, err=True)
+        raise typer.Exit(failure.exit_code) from None
 
 
 def emit(text: str, output: str | None) -> None:

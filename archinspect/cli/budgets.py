@@ -28,6 +28,7 @@ from archinspect.cli.app import (
     run,
     settings,
 )
+from archinspect.limits import SOLVE_MAX_EVALUATIONS, SOLVE_MAX_VALUE, SOLVE_TIME_LIMIT
 
 
 def sweep(
@@ -169,6 +170,31 @@ def solve(
         typer.Option("--min-rf", min=0, help="smallest value whose RF reaches N on every side"),
     ] = None,
     lowest: Annotated[int, typer.Option("--lowest", min=0, help="smallest value to try")] = 1,
+    max_value: Annotated[
+        int,
+        typer.Option(
+            "--max-value",
+            min=1,
+            help="largest value to try; a search that gets there has no answer (exit 1)",
+        ),
+    ] = SOLVE_MAX_VALUE,
+    max_evaluations: Annotated[
+        int,
+        typer.Option(
+            "--max-evaluations",
+            min=1,
+            help="most models to build and measure; past it the search has no answer (exit 1)",
+        ),
+    ] = SOLVE_MAX_EVALUATIONS,
+    time_limit: Annotated[
+        float,
+        typer.Option(
+            "--time-limit",
+            min=0,
+            metavar="SECONDS",
+            help="start no evaluation after this many seconds; 0: no limit",
+        ),
+    ] = SOLVE_TIME_LIMIT,
     set_: SetOpt = None,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
@@ -185,6 +211,7 @@ def solve(
 
     def body() -> None:
         from archinspect.commands.inputs import solve_limits
+        from archinspect.commands.solve import SearchBounds
         from archinspect.commands.solve import solve as run_solve
 
         limits = solve_limits(
@@ -202,6 +229,7 @@ def solve(
             lowest=lowest,
             trusted=trust or (),
             platform=settings(ctx).platform,
+            bounds=SearchBounds(max_value, max_evaluations, time_limit or None),
         )
         emit(render(format.value, "solve", result, output), output)
         if result.value is None:

@@ -118,7 +118,7 @@ def validate(
     def body() -> None:
         from archinspect.commands.check import spec_error
         from archinspect.commands.inputs import expand_specs
-        from archinspect.errors import ArchinspectError, InternalError
+        from archinspect.errors import ArchinspectError, user_error
         from archinspect.report import CheckError, ValidateReport
         from archinspect.spec import load_spec
         from archinspect.spec.files import STDIN, STDIN_SOURCE
@@ -133,7 +133,7 @@ def validate(
             except Exception as exc:
                 if not isinstance(exc, ArchinspectError) and settings(ctx).debug:
                     raise
-                failure = exc if isinstance(exc, ArchinspectError) else InternalError(exc, path)
+                failure = exc if isinstance(exc, ArchinspectError) else user_error(exc, path)
                 failures.append(failure)
                 results.append((path, spec_error(path, failure)))
                 if format is ValidateFormat.text:

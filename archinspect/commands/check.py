@@ -8,7 +8,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from archinspect import metrics as registry
-from archinspect.errors import ArchinspectError, InternalError, Location, Problem, SpecError
+from archinspect.errors import (
+    ArchinspectError,
+    InternalError,
+    Location,
+    Problem,
+    SpecError,
+    user_error,
+)
 from archinspect.report import BudgetResult, CheckError, CheckReport
 from archinspect.spec.model import Spec
 
@@ -199,5 +206,5 @@ def check_specs(
         except Exception as exc:
             if raise_bugs:
                 raise
-            errors.append(spec_error(path, InternalError(exc, path)))
+            errors.append(spec_error(path, user_error(exc, path)))
     return CheckReport(tuple(results), tuple(errors), tuple(unbudgeted), require_budget)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archinspect import metrics as registry
-from archinspect.errors import ArchinspectError, InternalError, UsageError
+from archinspect.errors import ArchinspectError, UsageError, user_error
 from archinspect.spec.messages import brief_repr
 from archinspect.spec.model import Spec
 from archinspect.spec.numbers import amount_problem, parse_amount
@@ -173,7 +173,7 @@ def load_each(
         except Exception as exc:
             if raise_bugs:
                 raise
-            loaded.append((path, InternalError(exc, path)))
+            loaded.append((path, user_error(exc, path)))
     return loaded
 
 

@@ -127,6 +127,7 @@ def _report(
                 compiled = [pool.submit(p.compile, COMPILE_OPTIONS) for p in programs]
                 layer_flops: dict[str, int] = {}
                 unmeasured: dict[str, str] = {}
+                unmeasured_loops: tuple[str, ...] = ()
                 analytic = AnalyticFlops(None, {}, "per-layer costs not asked for")
                 if layer_costs:
                     # Only the rows shown: a row folded away by `depth` is not lowered.
@@ -141,6 +142,12 @@ def _report(
                     else:
                         unmeasured[""] = traced.error or "not traced"
                     analytic = analytic_flops(traced)
+                    if traced.program is not None:
+                        from archinspect.analysis.loops import loop_note
+
+                        looped = loop_note(traced.program.jaxpr)
+                        if looped is not None:
+                            unmeasured_loops = (looped,)
                 if rf:  # the RF analysis also overlaps the compilations
                     rf_done = receptive_fields_or_note(spec, model)
                 forward_c, *rest = (f.result() for f in compiled)
@@ -176,7 +183,7 @@ def _report(
         ]
         if analytic.undefined and layer_costs and want_flops:
             flops_notes.append(f"no analytic FLOPs: {analytic.undefined}")
-        param_notes = (*param_notes, *flops_notes)
+        param_notes = (*param_notes, *flops_notes, *unmeasured_loops)
         memory = MemoryReport(
             param_bytes=params.bytes,
             param_bytes_by_dtype=dict(params.bytes_by_dtype),

@@ -4,15 +4,40 @@ monotonically with the parameter. Every probe is a full, exact measurement."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from archinspect import metrics as registry
 from archinspect.errors import ArchinspectError, UsageError
+from archinspect.limits import SOLVE_MAX_EVALUATIONS, SOLVE_MAX_VALUE, SOLVE_TIME_LIMIT
 from archinspect.report import Probe, SolveResult
 from archinspect.spec.model import Spec
 
 SEARCH_CAP = 2**40  # no architecture argument is searched beyond this
+
+
+@dataclass(frozen=True)
+class SearchBounds:
+    """How far one search may go (`--max-value`, `--max-evaluations`, `--time-limit`): every
+    probe builds and measures a whole model, so a limit that no value reaches (a 1T budget on
+    depth) would otherwise probe ever larger models until memory or patience ran out. The time
+    is checked before each probe; one probe is never cut short."""
+
+    max_value: int = SOLVE_MAX_VALUE
+    max_evaluations: int = SOLVE_MAX_EVALUATIONS
+    time_limit: float | None = SOLVE_TIME_LIMIT
+
+
+class _Stopped(Exception):
+    """A search bound was reached before the answer; `at` is the last probe worth showing."""
+
+    def __init__(self, bound: str, at: Probe, probes: int):
+        super().__init__(bound)
+        self.bound = bound
+        self.at = at
+        self.probes = probes
 
 
 def solve(
@@ -24,13 +49,54 @@ def solve(
     lowest: int = 1,
     trusted: Iterable[str] = (),
     platform: str | None = None,
+    bounds: SearchBounds = SearchBounds(),
 ) -> SolveResult:
     """`limits` maps limit keys of archinspect.metrics (max_params, max_flops, min_rf, ...) to
-    numbers; with a minimum (at most one), the smallest value meeting it is searched."""
+    numbers; with a minimum (at most one), the smallest value meeting it is searched. A search
+    that reaches one of `bounds` first has no answer (value None) and says which bound."""
+    check_solvable(base, param, trusted)
+    if lowest > bounds.max_value:
+        raise UsageError(
+            f"error: --lowest {lowest:,} is above --max-value {bounds.max_value:,}: nothing "
+            "would be searched; lower --lowest or raise --max-value"
+        )
+    try:
+        return _search(spec_loader, base, param, limits, lowest, trusted, platform, bounds)
+    except _Stopped as stop:
+        from archinspect.commands.sweep import display_name
+
+        key = [k for k in limits if registry.limit(k)[1] == "min"]
+        return SolveResult(
+            base.name,
+            base.source,
+            display_name(param),
+            "smallest" if key else "largest",
+            limits,
+            None,
+            None,
+            stop.at.value,
+            stop.at.metrics,
+            stop.at.violated,
+            stop.probes,
+            stop.at.error,
+            stop.bound,
+        )
+
+
+def _search(
+    spec_loader: Callable[[list[str]], Spec],
+    base: Spec,
+    param: str,
+    limits: dict[str, int],
+    lowest: int,
+    trusted: Iterable[str],
+    platform: str | None,
+    search: SearchBounds,
+) -> SolveResult:
     from archinspect.commands.measure import measure
     from archinspect.commands.sweep import display_name, spec_key
 
-    check_solvable(base, param, trusted)
+    started = time.monotonic()
     bounds = {k: registry.limit(k) for k in limits}
     minima = [k for k, (_, bound) in bounds.items() if bound == "min"]
     if len(minima) > 1:
@@ -41,9 +107,18 @@ def solve(
     # modes than the resolution holds, a UNet too deep for it) is never an answer.
     metrics.append("output_shape")
     cache: dict[int, Probe] = {}
+    last: list[Probe] = []  # the last probe measured, shown when a bound stops the search
+
+    def stop(bound: str, at: Probe | None = None) -> _Stopped:
+        return _Stopped(bound, at or last[-1], len(cache))
 
     def probe(v: int) -> Probe:
         if v not in cache:
+            if len(cache) >= search.max_evaluations:
+                raise stop(f"--max-evaluations {search.max_evaluations:,}")
+            elapsed = time.monotonic() - started
+            if search.time_limit is not None and cache and elapsed >= search.time_limit:
+                raise stop(f"--time-limit {search.time_limit:g}s ({elapsed:.0f}s spent)")
             try:
                 spec = spec_loader([f"{spec_key(param)}={v}"])
                 measured = measure(spec, metrics, trusted=trusted, platform=platform)
@@ -54,12 +129,14 @@ def solve(
                     # as every command says it (exit 2), instead of "no value fits" (exit 1).
                     raise
                 cache[v] = Probe(v, {}, False, ("a valid config",), exc.message)
+                last.append(cache[v])
                 return cache[v]
             measured.pop("output_shape", None)
             violated = tuple(
                 k for k in order if not registry.within(k, measured[bounds[k][0]], limits[k])
             )
             cache[v] = Probe(v, measured, not violated, violated)
+            last.append(cache[v])
         return cache[v]
 
     if minima:
@@ -76,8 +153,10 @@ def solve(
                     f"(still {reach:g} at {display_name(param)}={hi}); no value reaches "
                     f"{limits[key]}"
                 )
+            if hi >= search.max_value:
+                raise stop(f"--max-value {search.max_value:,}", probe(hi))
             previous = reach
-            hi = hi * 2 if hi > 0 else 1
+            hi = min(hi * 2 if hi > 0 else 1, search.max_value)
         lo = hi // 2 if hi > lowest else lowest - 1
         while hi - lo > 1:
             mid = (lo + hi) // 2
@@ -106,8 +185,10 @@ def solve(
     first = probe(lowest)
     if not first.ok:
         return _none(base, param, "largest", limits, first, len(cache))
-    lo, hi = lowest, lowest * 2 if lowest > 0 else 1
+    lo, hi = lowest, min(lowest * 2 if lowest > 0 else 1, search.max_value)
     while probe(hi).ok:
+        if hi >= search.max_value:
+            raise stop(f"--max-value {search.max_value:,}", probe(hi))
         if hi > 4 and probe(hi).metrics == probe(lo).metrics:
             raise ArchinspectError(
                 f"error: the limited metrics do not grow with {display_name(param)} "
@@ -118,7 +199,7 @@ def solve(
                 f"error: {param} can grow past {SEARCH_CAP:,} within these limits; "
                 "is the metric really growing with it?"
             )
-        lo, hi = hi, hi * 2
+        lo, hi = hi, min(hi * 2, search.max_value)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if probe(mid).ok:

@@ -51,10 +51,13 @@ BINDING = Column[SolveResult](
 LIMITS = Column[SolveResult](
     "limits", "limits", lambda r: dict(r.limits), _limits_text, csv=_limits_text
 )
+STOPPED = Column[SolveResult](
+    "stopped", "stopped by", lambda r: r.stopped, lambda r: r.stopped or ""
+)
 
 
 def grid(result: SolveResult) -> Grid[SolveResult]:
-    return Grid("", [PARAM, VALUE, NEXT, BINDING, LIMITS], [result])
+    return Grid("", [PARAM, VALUE, NEXT, BINDING, LIMITS, STOPPED], [result])
 
 
 def solve_lines(result: SolveResult) -> list[str]:
@@ -65,6 +68,19 @@ def solve_lines(result: SolveResult) -> list[str]:
         else ""
     )
     limits = ", ".join(p for p in (reach, maxima) if p)
+    if result.stopped is not None:
+        where = f"at {result.param}={result.next_value}: "
+        if result.next_error is not None:
+            state = f"invalid — {reason(result.next_error)}"
+        else:
+            crossed = f" — crosses {', '.join(result.binding)}" if result.binding else ""
+            state = _show(result.next_metric) + (crossed or " — within the limits")
+        return [
+            f"no answer for {result.param} with {limits}",
+            f"  the search stopped at the bound {result.stopped}; raise it to search further",
+            f"  last measured {where}{state}",
+            f"  ({result.probes} exact evaluation{'s' if result.probes != 1 else ''})",
+        ]
     if result.value is None:
         return [
             f"no value of {result.param} satisfies {limits}",
@@ -106,6 +122,7 @@ def solve_dict(result: SolveResult) -> dict[str, Any]:
         "binding": list(result.binding),
         "next_error": None if result.next_error is None else reason(result.next_error),
         "probes": result.probes,
+        "stopped": result.stopped,
     }
 
 
