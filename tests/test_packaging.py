@@ -116,13 +116,15 @@ def test_the_floors_exclude_the_releases_known_to_break() -> None:
     """typer 0.12.0-0.12.3 cannot parse `str | None`, 0.12.4-0.15.x fail with click >= 8.2 and
     0.16-0.23 allow the click < 8.2 whose test runner mixes stderr into stdout; equinox 0.13.0
     and older do not import with jax 0.10 (jax.core.Primitive, batching.NotMapped are gone);
-    matplotlib < 3.8.4 is built against numpy 1 and does not import with numpy 2."""
+    matplotlib < 3.8.4 is built against numpy 1 and does not import with numpy 2; rich < 14.3
+    renders the `rf` tables' key column two cells wider than tests/golden/rf_*.table.txt."""
     from packaging.version import Version
 
     floors = {name: Version(v) for name, v in _declared_floors().items()}
     assert floors["typer"] >= Version("0.24.0")
     assert floors["equinox"] >= Version("0.13.1")
     assert floors["matplotlib"] >= Version("3.8.4")
+    assert floors["rich"] >= Version("14.3.0")
     assert floors["jax"] >= Version("0.10.2")  # the RF rules' primitives; jax.enable_x64
     pins = _min_constraints().TRANSITIVE
     assert Version(pins["click"]) >= Version("8.2.1")
