@@ -9,7 +9,7 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 USER_STAMP := $(VENV)/.installed-user
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test test-all lint install bench clean
+.PHONY: demo test test-all test-min lint install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,23 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/pytest -q -n 2
 
+# The suite at the lowest declared versions (README "Set-up"): pip has no lowest-version
+# resolution, so tools/min_constraints.py pins every `>=` floor of pyproject.toml with `==`.
+MIN_VENV := .venv-min
+MIN_STAMP := $(MIN_VENV)/.installed-min
+
+$(MIN_STAMP): pyproject.toml tools/min_constraints.py
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(PYTHON) tools/min_constraints.py > $(MIN_VENV)/constraints.txt
+	$(MIN_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		-c $(MIN_VENV)/constraints.txt -e '.[plot,flax,test]'
+	touch $(MIN_STAMP)
+
+test-min: $(MIN_STAMP)
+	$(MIN_VENV)/bin/pip check
+	$(MIN_VENV)/bin/python tools/min_constraints.py --verify
+	$(MIN_VENV)/bin/pytest -q -n 2 -m "not slow"
+
 lint: $(STAMP)
 	$(BIN)/ruff check archinspect tests benchmarks
 	$(BIN)/ruff format --check archinspect tests benchmarks
@@ -45,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_count.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(MIN_VENV) build *.egg-info
