@@ -189,8 +189,12 @@ def versions() -> str:
     return f"python {platform.python_version()}, " + ", ".join(f"{n} {v(n)}" for n in names)
 
 
-def gb(n: float) -> str:
-    return f"{n / 1e9:.1f} GB"
+def human(n: float) -> str:
+    """Bytes in decimal units, one decimal: '23.3 KB', '7.2 GB'."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:.0f} B"
 
 
 def cases(s: Setting) -> list[Case]:
@@ -266,7 +270,7 @@ def measure(rows: list[Case], runs: int, eager_limit: int, timeout: float) -> No
             if r == 0 and c.eager_of is not None:
                 need = BYTES_PER_PARAM * (by_label[c.eager_of].biggest or 0)
                 if need > eager_limit:
-                    c.skipped = f"does not fit ({gb(need)} > {gb(eager_limit)})"
+                    c.skipped = f"does not fit ({human(need)} > {human(eager_limit)})"
                     c.params = by_label[c.eager_of].params
             if c.skipped:
                 continue
@@ -291,7 +295,7 @@ def table(rows: list[Case], runs: int, eager_limit: int) -> str:
         f"Versions: {versions()}.  ",
         f"Wall time: median of {runs} round(s), whole processes, the floor measured in the same "
         f"rounds; peak RSS: the child's rusage. Eager builds run only where 4 bytes x parameters "
-        f"<= {gb(eager_limit)}.",
+        f"<= {human(eager_limit)}.",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|---|" + "---:|" * (len(COLUMNS) - 1),
