@@ -166,16 +166,21 @@ def meminfo_bytes(key: str) -> int:
     raise SystemExit(f"bench: no {key} in /proc/meminfo")
 
 
-def machine() -> str:
-    """CPU model, cores and RAM from /proc, and the load when the run started."""
+def machine(load_at_start: str) -> str:
+    """CPU model, cores and RAM from /proc, and the load average when the run started and ended."""
     cpu = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
     ram = meminfo_bytes("MemTotal") / 2**30
-    load = Path("/proc/loadavg").read_text().split()[:3]
-    return f"{cpu}, {os.cpu_count()} cores, {ram:.1f} GiB RAM (load average {' '.join(load)})"
+    load = f"load {load_at_start} at start, {load_average()} at end"
+    return f"{cpu}, {os.cpu_count()} cores, {ram:.1f} GiB RAM ({load})"
+
+
+def load_average() -> str:
+    """The 1-minute load average: above the core count, the machine was shared."""
+    return Path("/proc/loadavg").read_text().split()[0]
 
 
 def versions() -> str:
@@ -287,11 +292,11 @@ def measure(rows: list[Case], runs: int, eager_limit: int, timeout: float) -> No
     check_agreement(rows)
 
 
-def table(rows: list[Case], runs: int, eager_limit: int) -> str:
+def table(rows: list[Case], runs: int, eager_limit: int, load_at_start: str) -> str:
     floor = rows[0]
     by_label = {c.label: c for c in rows}
     lines = [
-        f"Machine: {machine()}.  ",
+        f"Machine: {machine(load_at_start)}.  ",
         f"Versions: {versions()}.  ",
         f"Wall time: median of {runs} round(s), whole processes, the floor measured in the same "
         f"rounds; peak RSS: the child's rusage. Eager builds run only where 4 bytes x parameters "
@@ -387,8 +392,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--runs must be at least 1, got {runs}")
     limit = parse_bytes(args.eager_limit) if args.eager_limit else meminfo_bytes("MemTotal") // 2
     rows = cases(setting)
+    load = load_average()
     measure(rows, runs, limit, args.timeout)
-    text = table(rows, runs, limit)
+    text = table(rows, runs, limit, load)
     sys.stdout.write(text)
     if args.output:
         Path(args.output).write_text(text)
