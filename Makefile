@@ -58,8 +58,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check archinspect tests benchmarks
 	$(BIN)/mypy
 
+# One Markdown table (README, "Performance"); e.g. make bench BENCH_ARGS="--runs 5 --plot docs/bench.png"
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_count.py
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(MIN_VENV) build *.egg-info
