@@ -219,7 +219,7 @@ def cases(s: Setting) -> list[Case]:
     widths = ",".join(map(str, s.sweep))
     ours = f"archinspect sweep, {unet3d} at {s.sweep_resolution}^3, {len(s.sweep)} widths {widths}"
     grid = ["--set", f"input.resolution={s.sweep_resolution}"]
-    sweep = [CLI, "sweep", UNET3D, "-p", "hidden_channels", "-v", widths, "-f", "json"]
+    sweep = [CLI, "sweep", UNET3D, "-p", "hidden_channels", "--values", widths, "-f", "json"]
     rows.append(Case(ours, [*sweep, *levels, *grid]))
     eager = [PY, "-c", EAGER, str(s.levels), *map(str, s.sweep)]
     rows.append(Case("pdequinox eager builds, loop over the same widths", eager, eager_of=ours))
