@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from archinspect import groups
+from archinspect.commands.inputs import refuse_above
 from archinspect.errors import UsageError
 from archinspect.limits import MEMORY_LIMIT
 from archinspect.report import EquivarianceReport
@@ -93,12 +94,14 @@ def equivariance_report(
     dtype = spec.input.dtype
     abstract = build_abstract(spec, trusted)
     needed = eq.estimate_bytes(abstract, shape, dtype, order)
-    if needed > max_bytes:
-        raise UsageError(
-            f"error: {spec.source}: the check needs about {needed:,} bytes (the parameters and "
-            f"{order + 1} forward passes at input {'×'.join(map(str, shape))}), above the limit "
-            f"of {max_bytes:,} bytes; lower input.resolution or raise --max-memory"
-        )
+    refuse_above(
+        spec.source,
+        needed,
+        max_bytes,
+        "the check",
+        f"the parameters and {order + 1} forward passes at input {'×'.join(map(str, shape))}",
+        "lower input.resolution",
+    )
     out = eqx.filter_eval_shape(
         lambda m, v: m(v), abstract, jax.ShapeDtypeStruct(shape, np.dtype(dtype))
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from archinspect.commands.inputs import refuse_above
 from archinspect.errors import UsageError
 from archinspect.limits import MEMORY_LIMIT
 from archinspect.report import InitReport, MeanField, PhaseDiagram, PhasePoint
@@ -62,13 +63,15 @@ def init_report(
         )
     with blame_model(spec, abstract):
         needed = init_stats.estimate_bytes(abstract, shape, dtype, batch)
-    if needed > max_bytes:
-        raise UsageError(
-            f"error: {spec.source}: archinspect init needs about {needed:,} bytes "
-            f"({size_text(needed)}: the weights, and the activations and their gradients for "
-            f"{batch + 1} inputs of {'×'.join(map(str, shape))}), above the limit of "
-            f"{max_bytes:,} bytes; lower --batch or input.resolution, or raise --max-memory"
-        )
+    refuse_above(
+        spec.source,
+        needed,
+        max_bytes,
+        "archinspect init",
+        f"{size_text(needed)}: the weights, and the activations and their gradients for "
+        f"{batch + 1} inputs of {'×'.join(map(str, shape))}",
+        "lower --batch or input.resolution,",
+    )
     model = build_abstract(spec, trusted, real_seed=seed)
     drawn = draw(model, spec.init, seed)
     with blame_model(spec, abstract):

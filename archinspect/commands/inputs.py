@@ -63,6 +63,16 @@ def max_memory(raw: str | None) -> int:
     return parse_amounts({"max_memory": raw}).get("max_memory", MEMORY_LIMIT)
 
 
+def refuse_above(source: str, needed: int, limit: int, command: str, what: str, lower: str) -> None:
+    """The one refusal of a run whose estimated memory is above --max-memory: the size it would
+    need, what that size is made of, and what to lower."""
+    if needed > limit:
+        raise UsageError(
+            f"error: {source}: {command} needs about {needed:,} bytes ({what}), above the limit "
+            f"of {limit:,} bytes; {lower} or raise --max-memory"
+        )
+
+
 def per_axis_overrides(**bounds: int | None) -> dict[str, int]:
     """--min-rf/--max-rf -> {'receptive_field.min': ..., 'receptive_field.max': ...}: the
     budget keys of check's per-axis limits, for each given option (keyword: min_rf, max_rf)."""
