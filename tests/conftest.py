@@ -43,6 +43,10 @@ def _terminal_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TERM", "xterm-256color")
     for name in ("NO_COLOR", "FORCE_COLOR", "LINES", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
         monkeypatch.delenv(name, raising=False)
+    # Typer finds the shell to complete for from the parent processes; under `make` that is
+    # /bin/sh, which it does not support. Its test switch makes `--show-completion SHELL` take
+    # the shell as a value instead, so the tests do not depend on who started pytest.
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
 
 
 @pytest.fixture
