@@ -52,9 +52,9 @@ def test_five_huge_exponent_amounts_are_refused_at_once() -> None:
     read as written. The bound is generous: the old path took minutes for these five."""
     keys = ("max_params", "max_learnable_params", "max_flops", "max_param_bytes", "max_memory")
     text = CONVNET + "budget:\n" + "".join(f"  {k}: 1e999999\n" for k in keys)
-    start = time.perf_counter()
+    start = time.process_time()
     lines = _problems(text)
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
     assert lines == [
         f"s.yaml:{7 + i}:{5 + len(k)}: budget.{k}: {TOO_LARGE}; got '1e999999'"
         for i, k in enumerate(keys)
@@ -266,9 +266,9 @@ def test_libyaml_and_pyyaml_give_the_same_document(
 def test_thousands_of_unknown_keys_list_fifty_and_count_the_rest() -> None:
     """200,000 unknown keys printed 99,993 problems in 47 s."""
     text = CONVNET + "".join(f"  k{i}: 1\n" for i in range(40_000))
-    start = time.perf_counter()
+    start = time.process_time()
     lines = _problems(text)
-    assert time.perf_counter() - start < 20  # was 30 s on its own
+    assert time.process_time() - start < 20  # was 30 s on its own
     assert len(lines) == 51
     assert lines[0].startswith("s.yaml:6:3: model.k0: unknown key 'k0' (allowed: family,")
     assert lines[-1] == "  ... and 39,950 more problems"

@@ -330,10 +330,10 @@ def test_by_hand_formula_matches_reference():
 
 def test_huge_model_is_counted_without_allocating():
     spec = spec_for("ClassicUNet", 3, 1, 1, hidden_channels=1024)
-    start = time.perf_counter()
+    start = time.process_time()
     model = build_abstract(spec)
     p = count_params(model)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert p.total == 28_906_436_609  # about 116 GB of float32 if it were allocated
     assert p.bytes == 4 * 28_906_436_609
     assert p.total == classic_unet_by_hand(3, 1, 1, 1024, 4, True)
@@ -341,7 +341,8 @@ def test_huge_model_is_counted_without_allocating():
     leaves = jax.tree_util.tree_leaves(model)
     assert not any(isinstance(x, jax.Array) for x in leaves)
     assert sum(isinstance(x, jax.ShapeDtypeStruct) for x in leaves) > 0
-    assert elapsed < 3.0, f"abstract build + count took {elapsed:.2f} s"
+    # CPU seconds of this process, so a loaded machine does not fail it
+    assert elapsed < 3.0, f"abstract build + count took {elapsed:.2f} CPU s"
 
 
 def test_huge_model_matches_pdequinox_abstractly():

@@ -950,17 +950,18 @@ class TestPlot:
 def test_ten_widths_of_a_2d_convnet(specs):
     (specs / "wide.yaml").write_text(spec_text("ConvNet", 2, [32, 32]), encoding="utf-8")
     widths = [4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048]
-    start = time.perf_counter()
+    start = time.process_time()
     data = sweep_json(
         "wide.yaml", "--param", "hidden_channels", "--values", ",".join(map(str, widths))
     )
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert [r["params"] for r in data["rows"]] == [convnet_params(h, 10, 3, 2) for h in widths]
     assert [r["output_shape"] for r in data["rows"]] == [[1, 32, 32]] * 10
     assert [r["receptive_field"] for r in data["rows"]] == [[[11, 11], [11, 11]]] * 10
     assert data["fits"]["params"]["law"] == "quadratic"
     # the target is 3 s beyond JAX's import; this only catches a per-row compile or re-import
-    # (each would cost seconds per row), with room for a loaded 2-core machine
+    # (each would cost seconds per row). CPU time of this process (XLA threads included), so
+    # other processes loading the machine do not count
     assert elapsed < 30, f"10 widths took {elapsed:.1f} s"
 
 
