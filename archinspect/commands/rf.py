@@ -103,7 +103,9 @@ def refuse_integer_input(spec: Spec, method: str) -> None:
         )
 
 
-def receptive_fields_or_note(spec: Spec, model: Any) -> tuple[Any, dict, tuple[str, ...]]:
+def receptive_fields_or_note(
+    spec: Spec, model: Any, max_memory: int = MEMORY_LIMIT
+) -> tuple[Any, dict, tuple[str, ...]]:
     """Network RF and cumulative RF per layer, for reports that show them next to other
     figures: an analysis that cannot handle the model (e.g. an unknown operation in a user's
     module) becomes a note there, not a failed report."""
@@ -113,7 +115,7 @@ def receptive_fields_or_note(spec: Spec, model: Any) -> tuple[Any, dict, tuple[s
         return None, {}, (f"receptive field not available: {NO_SPATIAL_AXIS}",)
     try:
         with blame_model(spec, model), located_input(spec):
-            result, layers = receptive_fields(model, spec.input_shape)
+            result, layers = receptive_fields(model, spec.input_shape, max_memory=max_memory)
     except ForwardError:
         raise  # the model itself fails: the spec's error, in every command alike
     except ArchinspectError as exc:

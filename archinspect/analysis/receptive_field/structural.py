@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from archinspect.analysis.receptive_field.constants import evaluate
+from archinspect.analysis.receptive_field.reach import reach
 from archinspect.analysis.receptive_field.rules import (
     MARK,
     RULES,
@@ -281,8 +283,13 @@ class Interpreter:
         elif atom in env.producers:
             eqn, i = env.producers[atom]
             args = [self._concrete(env, a) for a in eqn.invars]
-            outs = eqn.primitive.bind(*args, **eqn.params)
-            value = outs[i] if eqn.primitive.multiple_results else outs
+            # NumPy where it is exact (no XLA compile), else the primitive itself.
+            found = evaluate(eqn, args)
+            if found is not None:
+                value = found[i]
+            else:
+                outs = eqn.primitive.bind(*args, **eqn.params)
+                value = outs[i] if eqn.primitive.multiple_results else outs
         else:
             raise _NotConcrete
         env.cache[atom] = value
@@ -306,8 +313,13 @@ class Analysis:
 
 def analyse(model: Any, input_shape: tuple[int, ...]) -> Analysis:
     """Trace and interpret once, at exactly `input_shape`."""
-    d = len(input_shape) - 1
     closed, calls = trace(model, input_shape)
+    return interpret(closed, calls, input_shape)
+
+
+def interpret(closed: Any, calls: list, input_shape: tuple[int, ...]) -> Analysis:
+    """Interpret a traced model (`trace`) whose input has `input_shape`."""
+    d = len(input_shape) - 1
     interp = Interpreter(d, calls)
     jaxpr = closed.jaxpr
     ins = [empty(tuple(v.aval.shape), d) for v in jaxpr.invars[:-1]]
@@ -551,11 +563,14 @@ def table_bytes(input_shape: tuple[int, ...]) -> int:
     return 2 * d * math.prod(input_shape[1:]) * np.dtype(COORD).itemsize
 
 
-def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured]:
+def _grown(
+    model: Any, input_shape: tuple[int, ...], max_memory: int = MEMORY_LIMIT
+) -> tuple[Analysis, Measured]:
     """Analyse from an input of at most START_AXIS cells per axis, growing it until the result
     is exact: the receptive field of the unbounded domain does not depend on the requested size,
     and neither does the cost. The requested size itself is analysed only where the model
-    refuses the smaller input or reports a whole axis (after checking what it would cost)."""
+    refuses the smaller input or reports a whole axis, after checking what it would cost
+    against `max_memory` (bytes: the command's --max-memory)."""
     start = _start(input_shape)
     if start != input_shape:
         cells = tuple(input_shape[1:])
@@ -571,20 +586,50 @@ def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured
                 return result, m
             why = f"the field spans whole axes, counted on the requested {cells} cells"
         need = table_bytes(input_shape)
-        if need > MEMORY_LIMIT:
+        if need > max_memory:
             raise TablesTooLarge(
                 f"error: receptive field: {why}, where the structural method would need at "
                 f"least {need / 2**30:.1f} GiB ({need:,} bytes) of dependency tables, above "
-                f"the memory limit of {MEMORY_LIMIT:,} bytes; lower the input resolution "
-                "(input.resolution, or the model's number of points)"
+                f"the memory limit of {max_memory:,} bytes (--max-memory); lower the input "
+                "resolution (input.resolution, or the model's number of points) or raise "
+                "--max-memory"
             )
     return _grown_from(model, input_shape)
 
 
+def _roomy(model: Any, input_shape: tuple[int, ...]) -> tuple[Any, list, tuple[int, ...]]:
+    """The model traced at input_shape or, where a chain of windows spans that whole input
+    (no output cell could escape the boundary: interpreting it would be wasted), at the size
+    the growth would reach from there (`reach`). Only where the analysis starts: `_grown_from`
+    checks the result and grows further if it must."""
+    closed, calls = trace(model, input_shape)
+    found = reach(closed.jaxpr, input_shape)
+    if found is None:
+        return closed, calls, input_shape
+    widest, total = found
+    cells = input_shape[1:]
+    if not any(w >= n for w, n in zip(widest, cells, strict=True)):
+        return closed, calls, input_shape
+    sizes = list(cells)
+    for s, n in enumerate(cells):
+        need = max(2 * n, math.ceil(total[s]))
+        while sizes[s] < need:
+            sizes[s] *= 2
+    if math.prod(sizes) > MAX_CELLS or max(sizes) > MAX_AXIS:
+        return closed, calls, input_shape  # the growth says why, as before
+    shape = (input_shape[0], *sizes)
+    try:
+        bigger, more = trace(model, shape)
+    except (ValueError, TypeError):  # the model fixes its input size
+        return closed, calls, input_shape
+    return bigger, more, shape
+
+
 def _grown_from(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured]:
-    """Analyse at input_shape, doubling the spatial size until the result is exact."""
+    """Analyse at input_shape (or where `_roomy` starts), doubling the spatial size until the
+    result is exact."""
     channels = input_shape[0]
-    result = analyse(model, input_shape)
+    result = interpret(*_roomy(model, input_shape))
     while True:
         m = measure_network(result)
         # A layout refused while most cells are boundary cells is looked at again on a larger
@@ -643,16 +688,18 @@ def _grown_for_layers(model: Any, result: Analysis) -> Analysis:
             return result
 
 
-def structural_receptive_field(model: Any, input_shape: tuple[int, ...]) -> RFResult:
-    result, m = _grown(model, input_shape)
+def structural_receptive_field(
+    model: Any, input_shape: tuple[int, ...], max_memory: int = MEMORY_LIMIT
+) -> RFResult:
+    result, m = _grown(model, input_shape, max_memory)
     return _network_field(input_shape, result, m)
 
 
 def structural_fields(
-    model: Any, input_shape: tuple[int, ...]
+    model: Any, input_shape: tuple[int, ...], max_memory: int = MEMORY_LIMIT
 ) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
     """The network's RF and every layer's, from one analysis (reports that show both)."""
-    result, m = _grown(model, input_shape)
+    result, m = _grown(model, input_shape, max_memory)
     network = _network_field(input_shape, result, m)
     return network, _layer_fields(_grown_for_layers(model, result))
 
@@ -683,9 +730,9 @@ def _network_field(input_shape: tuple[int, ...], result: Analysis, m: Measured) 
 
 
 def structural_layer_fields(
-    model: Any, input_shape: tuple[int, ...]
+    model: Any, input_shape: tuple[int, ...], max_memory: int = MEMORY_LIMIT
 ) -> dict[str, tuple[Pair, ...]]:
-    result, _ = _grown(model, input_shape)
+    result, _ = _grown(model, input_shape, max_memory)
     return _layer_fields(_grown_for_layers(model, result))
 
 
