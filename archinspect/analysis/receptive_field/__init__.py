@@ -17,6 +17,7 @@ of points, by the README's convention. The stencil RF never includes global stat
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from archinspect.errors import ArchinspectError, MethodsDisagree, UsageError
@@ -33,12 +34,15 @@ def receptive_field(
     method: str = "structural",
     separable: bool | None = None,
     max_memory: int | None = None,
+    hint: Sequence[float] | None = None,
 ) -> RFResult:
     """Exact receptive field of `model` (abstract or concrete) for inputs of `input_shape`.
 
     `separable` is passed to the empirical method (a family's declared separability), and
     `max_memory` (bytes, --max-memory; default archinspect.limits.MEMORY_LIMIT) bounds its input
     and the structural method's dependency tables where it must analyse the requested size.
+    `hint` (per axis, the input cells a field is expected to span: a family's analytic
+    composition) only says where the structural analysis may start; its result is checked.
 
     `input_shape` is unbatched and channels-first; the analysis may use a larger input where a
     boundary would otherwise reach every output cell, and reports it in `analysed_shape`.
@@ -57,7 +61,8 @@ def receptive_field(
         # The structural result, when there is one, only says where to start looking.
         try:
             start = search_start(
-                structural_receptive_field(model, tuple(input_shape), limit), tuple(input_shape)
+                structural_receptive_field(model, tuple(input_shape), limit, hint),
+                tuple(input_shape),
             )
         except ArchinspectError:
             start = None
@@ -65,7 +70,7 @@ def receptive_field(
             model, tuple(input_shape), start=start, separable=separable, **memory
         )
 
-    result = structural_receptive_field(model, tuple(input_shape), limit)
+    result = structural_receptive_field(model, tuple(input_shape), limit, hint)
     if method == "both":
         from archinspect.analysis.receptive_field.empirical import empirical_receptive_field
 
@@ -142,10 +147,14 @@ def layer_receptive_fields(
 
 
 def receptive_fields(
-    model: Any, input_shape: tuple[int, ...], *, max_memory: int | None = None
+    model: Any,
+    input_shape: tuple[int, ...],
+    *,
+    max_memory: int | None = None,
+    hint: Sequence[float] | None = None,
 ) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
     """`receptive_field` (structural) and `layer_receptive_fields` from a single analysis."""
     from archinspect.analysis.receptive_field.structural import structural_fields
 
     limit = MEMORY_LIMIT if max_memory is None else max_memory
-    return structural_fields(model, tuple(input_shape), limit)
+    return structural_fields(model, tuple(input_shape), limit, hint)

@@ -18,6 +18,7 @@ free of the boundary, the analysis says so instead.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -564,7 +565,10 @@ def table_bytes(input_shape: tuple[int, ...]) -> int:
 
 
 def _grown(
-    model: Any, input_shape: tuple[int, ...], max_memory: int = MEMORY_LIMIT
+    model: Any,
+    input_shape: tuple[int, ...],
+    max_memory: int = MEMORY_LIMIT,
+    hint: Sequence[float] | None = None,
 ) -> tuple[Analysis, Measured]:
     """Analyse from an input of at most START_AXIS cells per axis, growing it until the result
     is exact: the receptive field of the unbounded domain does not depend on the requested size,
@@ -575,7 +579,7 @@ def _grown(
     if start != input_shape:
         cells = tuple(input_shape[1:])
         try:
-            result, m = _grown_from(model, start)
+            result, m = _grown_from(model, start, hint)
         except UnsupportedOperation:
             raise
         except (ValueError, TypeError, ArchinspectError):
@@ -594,42 +598,65 @@ def _grown(
                 "resolution (input.resolution, or the model's number of points) or raise "
                 "--max-memory"
             )
-    return _grown_from(model, input_shape)
+    return _grown_from(model, input_shape, hint if start == input_shape else None)
 
 
-def _roomy(model: Any, input_shape: tuple[int, ...]) -> tuple[Any, list, tuple[int, ...]]:
-    """The model traced at input_shape or, where a chain of windows spans that whole input
-    (no output cell could escape the boundary: interpreting it would be wasted), at the size
-    the growth would reach from there (`reach`). Only where the analysis starts: `_grown_from`
-    checks the result and grows further if it must."""
-    closed, calls = trace(model, input_shape)
-    found = reach(closed.jaxpr, input_shape)
-    if found is None:
-        return closed, calls, input_shape
-    widest, total = found
-    cells = input_shape[1:]
+def _room(
+    cells: tuple[int, ...], widest: Sequence[float], total: Sequence[float]
+) -> list[int] | None:
+    """The input the growth would reach from `cells` where a chain of windows `widest` cells
+    wide spans the whole of some axis (no output cell can escape the boundary there): each
+    axis doubled until it holds every window (`total`), and at least doubled, as in
+    `_next_sizes`; None where the input leaves room, or the next one is past the limits."""
     if not any(w >= n for w, n in zip(widest, cells, strict=True)):
-        return closed, calls, input_shape
+        return None
     sizes = list(cells)
     for s, n in enumerate(cells):
         need = max(2 * n, math.ceil(total[s]))
         while sizes[s] < need:
             sizes[s] *= 2
     if math.prod(sizes) > MAX_CELLS or max(sizes) > MAX_AXIS:
-        return closed, calls, input_shape  # the growth says why, as before
-    shape = (input_shape[0], *sizes)
+        return None  # the growth says why, as before
+    return sizes
+
+
+def _roomy(
+    model: Any, input_shape: tuple[int, ...], hint: Sequence[float] | None = None
+) -> tuple[Any, list, tuple[int, ...]]:
+    """The model traced at input_shape or, where a chain of windows spans that whole input
+    (interpreting it would be wasted), at the size the growth would reach from there: the
+    chain read off the jaxpr (`reach`) or, before tracing, given as `hint` (per axis, the
+    cells a field spans by a family's analytic composition: one trace fewer). Only where the
+    analysis starts: `_grown_from` checks the result and grows further if it must."""
+    channels, cells = input_shape[0], tuple(input_shape[1:])
+    sizes = None if hint is None else _room(cells, hint, hint)
+    traced = None
+    if sizes is not None:
+        try:
+            traced = (*trace(model, (channels, *sizes)), (channels, *sizes))
+        except (ValueError, TypeError):  # the model fixes its input size
+            traced = None
+    if traced is None:
+        traced = (*trace(model, input_shape), input_shape)
+    closed, calls, shape = traced
+    found = reach(closed.jaxpr, shape)
+    sizes = None if found is None else _room(tuple(shape[1:]), *found)
+    if sizes is None:
+        return closed, calls, shape
     try:
-        bigger, more = trace(model, shape)
-    except (ValueError, TypeError):  # the model fixes its input size
-        return closed, calls, input_shape
-    return bigger, more, shape
+        bigger, more = trace(model, (channels, *sizes))
+    except (ValueError, TypeError):
+        return closed, calls, shape
+    return bigger, more, (channels, *sizes)
 
 
-def _grown_from(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured]:
+def _grown_from(
+    model: Any, input_shape: tuple[int, ...], hint: Sequence[float] | None = None
+) -> tuple[Analysis, Measured]:
     """Analyse at input_shape (or where `_roomy` starts), doubling the spatial size until the
     result is exact."""
     channels = input_shape[0]
-    result = interpret(*_roomy(model, input_shape))
+    result = interpret(*_roomy(model, input_shape, hint))
     while True:
         m = measure_network(result)
         # A layout refused while most cells are boundary cells is looked at again on a larger
@@ -689,17 +716,23 @@ def _grown_for_layers(model: Any, result: Analysis) -> Analysis:
 
 
 def structural_receptive_field(
-    model: Any, input_shape: tuple[int, ...], max_memory: int = MEMORY_LIMIT
+    model: Any,
+    input_shape: tuple[int, ...],
+    max_memory: int = MEMORY_LIMIT,
+    hint: Sequence[float] | None = None,
 ) -> RFResult:
-    result, m = _grown(model, input_shape, max_memory)
+    result, m = _grown(model, input_shape, max_memory, hint)
     return _network_field(input_shape, result, m)
 
 
 def structural_fields(
-    model: Any, input_shape: tuple[int, ...], max_memory: int = MEMORY_LIMIT
+    model: Any,
+    input_shape: tuple[int, ...],
+    max_memory: int = MEMORY_LIMIT,
+    hint: Sequence[float] | None = None,
 ) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
     """The network's RF and every layer's, from one analysis (reports that show both)."""
-    result, m = _grown(model, input_shape, max_memory)
+    result, m = _grown(model, input_shape, max_memory, hint)
     network = _network_field(input_shape, result, m)
     return network, _layer_fields(_grown_for_layers(model, result))
 
