@@ -113,7 +113,7 @@ def _walk(
                 sub_ins = reads[len(reads) - n :] if 0 < n <= len(reads) else [widest] * n
                 got = _walk(sub, sub_ins, sizes, total)
                 if len(got) != len(outs):
-                    got = [widest] * len(outs)  # (a loop's condition, say: not a value)
+                    got = [widest] * len(outs)  # not the call's body: every output may read all
                 outs = [
                     [max(a, b) for a, b in zip(o, g, strict=True)]
                     for o, g in zip(outs, got, strict=True)
