@@ -127,3 +127,11 @@ def test_a_family_traces_once_where_its_composition_says(monkeypatch):
     assert traced == [(1, 256, 256)]
     assert report.result.analysed_shape == (1, 256, 256)
     assert report.result.per_axis == ((122, 122), (122, 122))
+
+
+def test_no_hint_for_a_model_handed_to_the_python_api():
+    # A live model's spec names its class but holds none of its arguments: no composition.
+    from archinspect.build.live import live_spec
+    from archinspect.commands.rf import field_hint
+
+    assert field_hint(live_spec("archinspect.shapes(...)", "m", "ClassicResNet", (1, 8, 8))) is None

@@ -84,15 +84,16 @@ def field_hint(spec: Spec) -> tuple[float, ...] | None:
     """Per axis, how many input cells a field spans by the family's analytic composition
     (back + forward): where the structural analysis may start, so that it does not trace an
     input its stencil cannot fit in. Only a hint (the analysis checks its own result); None
-    for a `target:`, a family without a composition, or arguments it does not cover."""
-    if spec.target is not None or not _has_analytic(spec):
+    for a `target:`, a family without a composition, a model handed to the Python API (its
+    spec holds no arguments), or arguments the composition does not cover."""
+    if spec.target is not None or not spec.args or not _has_analytic(spec):
         return None
     from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
 
     try:
         composed = analytic_receptive_field(spec)
-    except (ArchinspectError, RecursionError):
-        return None
+    except (ArchinspectError, RecursionError, LookupError, TypeError, ValueError):
+        return None  # no hint: the analysis starts from the jaxpr's own reach
     widths = tuple(float(back + fwd) for back, fwd in composed.per_axis)
     return widths if all(math.isfinite(w) for w in widths) else None
 
