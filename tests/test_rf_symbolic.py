@@ -205,3 +205,35 @@ def test_a_model_of_fixed_size_is_refused_before_allocating(tmp_path):
     assert refusal in result.stderr
     assert refusal in " ".join(result.stdout.split()).replace("( ", "(")
     assert "Traceback" not in result.stderr
+
+
+def test_max_memory_bounds_the_analysis_of_the_requested_size(tmp_path):
+    # An MLP over 1000 points takes no input of the 256 cells the analysis starts from, so the
+    # requested 1000 are analysed: a lo and a hi table over 1000 cells of float32, 2 * 1000 * 4
+    # = 8,000 bytes. --max-memory 4Ki (4,096 bytes) refuses that, naming both; the default
+    # (4 GiB) measures it: the dense layer's field is the number of points, (1000, 1000).
+    from typer.testing import CliRunner
+
+    from archinspect.cli import app
+
+    spec = tmp_path / "mlp.yaml"
+    spec.write_text(
+        "model: {family: MLP, num_spatial_dims: 1, in_channels: 1, out_channels: 1,\n"
+        "        num_points: 1000, width_size: 4, depth: 1}\n"
+    )
+    runner = CliRunner()
+    need = 2 * 1000 * 4
+    refused = runner.invoke(app, ["rf", str(spec), "--max-memory", "4Ki", "-f", "json"])
+    assert refused.exit_code == 2, refused.output
+    message = " ".join(refused.stderr.split())
+    assert f"at least 0.0 GiB ({need:,} bytes) of dependency tables" in message
+    assert "above the memory limit of 4,096 bytes (--max-memory)" in message
+    assert "Traceback" not in refused.output
+    measured = runner.invoke(app, ["rf", str(spec), "-f", "json"])
+    assert measured.exit_code == 0, measured.output
+    assert '"per_axis": [\n      [\n        1000,\n        1000\n      ]\n    ]' in measured.stdout
+    # count --rf keeps its table and says why the field is missing in a note (exit 0).
+    counted = runner.invoke(app, ["count", str(spec), "--rf", "--max-memory", "4Ki"])
+    assert counted.exit_code == 0, counted.output
+    assert "receptive field not available" in counted.stdout
+    assert f"({need:,} bytes)" in " ".join(counted.stdout.split())

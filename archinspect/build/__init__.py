@@ -145,11 +145,14 @@ def build_abstract(
     # Only a constructor that takes a key gets one: eqx.nn.LayerNorm, GroupNorm, BatchNorm,
     # the pools, Dropout, Sequential and PReLU take none (a TypeError if given one).
     seed = 0 if real_seed is None else real_seed
-    extra = {"key": jax.random.PRNGKey(seed)} if takes_key(make) else {}
+    keyed = takes_key(make)
     with_state = bool(spec.forward.get("state"))
 
     def construct() -> Any:
         made = construct_kwargs(spec, make, kwargs)
+        # Made here, the key is traced with the weights under eqx.filter_eval_shape: an
+        # abstract build compiles no XLA program (drawing a key eagerly compiles two).
+        extra = {"key": jax.random.PRNGKey(seed)} if keyed else {}
         if with_state:  # (model, eqx.nn.State): the state held apart, as its users build it
             return eqx.nn.make_with_state(make)(**made, **extra)
         return make(**made, **extra)

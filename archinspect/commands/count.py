@@ -65,7 +65,7 @@ def count_report(
 
         from archinspect.commands.rf import receptive_fields_or_note
 
-        rf_result, layer_rf, rf_notes = receptive_fields_or_note(spec, model)
+        rf_result, layer_rf, rf_notes = receptive_fields_or_note(spec, model, max_memory)
         notes += list(rf_notes)
         rows = [dataclasses.replace(r, rf=layer_rf.get(r.path)) for r in rows]
     return CountReport(

@@ -71,8 +71,10 @@ def inspect_report(
         import jax
 
         with jax.enable_x64(True):
-            return _report(spec, model, depth, platform, costs, layer_costs, rf, dense, skip)
-    return _report(spec, model, depth, platform, costs, layer_costs, rf, dense, skip)
+            return _report(
+                spec, model, depth, platform, costs, layer_costs, rf, dense, skip, max_memory
+            )
+    return _report(spec, model, depth, platform, costs, layer_costs, rf, dense, skip, max_memory)
 
 
 def _report(
@@ -85,6 +87,7 @@ def _report(
     rf: bool,
     dense: bool = False,
     skip: dict[str, str] | None = None,
+    max_memory: int = MEMORY_LIMIT,
 ) -> InspectReport:
     import dataclasses
 
@@ -149,7 +152,7 @@ def _report(
                         if looped is not None:
                             unmeasured_loops = (looped,)
                 if rf:  # the RF analysis also overlaps the compilations
-                    rf_done = receptive_fields_or_note(spec, model)
+                    rf_done = receptive_fields_or_note(spec, model, max_memory)
                 forward_c, *rest = (f.result() for f in compiled)
                 train_c = rest[0] if rest else None
             finally:
@@ -192,7 +195,7 @@ def _report(
             train_step=None if train_c is None else xla_memory(train_c),
         )
     if rf_done is None:
-        rf_done = receptive_fields_or_note(spec, model) if rf else (None, {}, ())
+        rf_done = receptive_fields_or_note(spec, model, max_memory) if rf else (None, {}, ())
     rf_result, layer_rf, notes = rf_done
     if layer_rf:
         rows = [dataclasses.replace(r, rf=layer_rf.get(r.path)) for r in rows]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,7 +41,12 @@ def rf_report(
         refuse_integer_input(spec, method)
     with blame_model(spec, model), located_input(spec):
         result = receptive_field(
-            model, spec.input_shape, method=method, separable=declared, max_memory=max_memory
+            model,
+            spec.input_shape,
+            method=method,
+            separable=declared,
+            max_memory=max_memory,
+            hint=None if live else field_hint(spec),
         )
     methods = ["structural", "empirical"] if method == "both" else [method]
     if method == "both" and spec.target is None and not live and _has_analytic(spec):
@@ -74,6 +80,24 @@ def located_input(spec: Spec) -> Iterator[None]:
         raise ArchinspectError(f"error: {spec.source}{at}: {message}") from None
 
 
+def field_hint(spec: Spec) -> tuple[float, ...] | None:
+    """Per axis, how many input cells a field spans by the family's analytic composition
+    (back + forward): where the structural analysis may start, so that it does not trace an
+    input its stencil cannot fit in. Only a hint (the analysis checks its own result); None
+    for a `target:`, a family without a composition, a model handed to the Python API (its
+    spec holds no arguments), or arguments the composition does not cover."""
+    if spec.target is not None or not spec.args or not _has_analytic(spec):
+        return None
+    from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
+
+    try:
+        composed = analytic_receptive_field(spec)
+    except (ArchinspectError, RecursionError, LookupError, TypeError, ValueError):
+        return None  # no hint: the analysis starts from the jaxpr's own reach
+    widths = tuple(float(back + fwd) for back, fwd in composed.per_axis)
+    return widths if all(math.isfinite(w) for w in widths) else None
+
+
 def _has_analytic(spec: Spec) -> bool:
     """Whether the family declares an analytic composition (Sequential does not: `both` is
     then the structural and empirical methods)."""
@@ -103,7 +127,9 @@ def refuse_integer_input(spec: Spec, method: str) -> None:
         )
 
 
-def receptive_fields_or_note(spec: Spec, model: Any) -> tuple[Any, dict, tuple[str, ...]]:
+def receptive_fields_or_note(
+    spec: Spec, model: Any, max_memory: int = MEMORY_LIMIT
+) -> tuple[Any, dict, tuple[str, ...]]:
     """Network RF and cumulative RF per layer, for reports that show them next to other
     figures: an analysis that cannot handle the model (e.g. an unknown operation in a user's
     module) becomes a note there, not a failed report."""
@@ -113,7 +139,9 @@ def receptive_fields_or_note(spec: Spec, model: Any) -> tuple[Any, dict, tuple[s
         return None, {}, (f"receptive field not available: {NO_SPATIAL_AXIS}",)
     try:
         with blame_model(spec, model), located_input(spec):
-            result, layers = receptive_fields(model, spec.input_shape)
+            result, layers = receptive_fields(
+                model, spec.input_shape, max_memory=max_memory, hint=field_hint(spec)
+            )
     except ForwardError:
         raise  # the model itself fails: the spec's error, in every command alike
     except ArchinspectError as exc:

@@ -17,9 +17,11 @@ of points, by the README's convention. The stencil RF never includes global stat
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from archinspect.errors import ArchinspectError, MethodsDisagree, UsageError
+from archinspect.limits import MEMORY_LIMIT
 from archinspect.report import Pair, RFResult
 
 METHODS = ("structural", "empirical", "both")
@@ -32,11 +34,15 @@ def receptive_field(
     method: str = "structural",
     separable: bool | None = None,
     max_memory: int | None = None,
+    hint: Sequence[float] | None = None,
 ) -> RFResult:
     """Exact receptive field of `model` (abstract or concrete) for inputs of `input_shape`.
 
     `separable` is passed to the empirical method (a family's declared separability), and
-    `max_memory` (bytes, --max-memory; default archinspect.limits.MEMORY_LIMIT) bounds its input.
+    `max_memory` (bytes, --max-memory; default archinspect.limits.MEMORY_LIMIT) bounds its input
+    and the structural method's dependency tables where it must analyse the requested size.
+    `hint` (per axis, the input cells a field is expected to span: a family's analytic
+    composition) only says where the structural analysis may start; its result is checked.
 
     `input_shape` is unbatched and channels-first; the analysis may use a larger input where a
     boundary would otherwise reach every output cell, and reports it in `analysed_shape`.
@@ -48,13 +54,15 @@ def receptive_field(
     from archinspect.analysis.receptive_field.structural import structural_receptive_field
 
     memory = {} if max_memory is None else {"max_memory": max_memory}
+    limit = MEMORY_LIMIT if max_memory is None else max_memory
     if method == "empirical":
         from archinspect.analysis.receptive_field.empirical import empirical_receptive_field
 
         # The structural result, when there is one, only says where to start looking.
         try:
             start = search_start(
-                structural_receptive_field(model, tuple(input_shape)), tuple(input_shape)
+                structural_receptive_field(model, tuple(input_shape), limit, hint),
+                tuple(input_shape),
             )
         except ArchinspectError:
             start = None
@@ -62,7 +70,7 @@ def receptive_field(
             model, tuple(input_shape), start=start, separable=separable, **memory
         )
 
-    result = structural_receptive_field(model, tuple(input_shape))
+    result = structural_receptive_field(model, tuple(input_shape), limit, hint)
     if method == "both":
         from archinspect.analysis.receptive_field.empirical import empirical_receptive_field
 
@@ -123,7 +131,9 @@ def _fmt(pair: Pair) -> str:
     return "(" + ", ".join("inf" if x == float("inf") else str(x) for x in pair) + ")"
 
 
-def layer_receptive_fields(model: Any, input_shape: tuple[int, ...]) -> dict[str, tuple[Pair, ...]]:
+def layer_receptive_fields(
+    model: Any, input_shape: tuple[int, ...], *, max_memory: int | None = None
+) -> dict[str, tuple[Pair, ...]]:
     """Cumulative stencil RF (w.r.t. the network input) at the output of every module call.
 
     Keys are module paths as in the count report ("" is the whole model); a module called more
@@ -132,13 +142,19 @@ def layer_receptive_fields(model: Any, input_shape: tuple[int, ...]) -> dict[str
     """
     from archinspect.analysis.receptive_field.structural import structural_layer_fields
 
-    return structural_layer_fields(model, tuple(input_shape))
+    limit = MEMORY_LIMIT if max_memory is None else max_memory
+    return structural_layer_fields(model, tuple(input_shape), limit)
 
 
 def receptive_fields(
-    model: Any, input_shape: tuple[int, ...]
+    model: Any,
+    input_shape: tuple[int, ...],
+    *,
+    max_memory: int | None = None,
+    hint: Sequence[float] | None = None,
 ) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
     """`receptive_field` (structural) and `layer_receptive_fields` from a single analysis."""
     from archinspect.analysis.receptive_field.structural import structural_fields
 
-    return structural_fields(model, tuple(input_shape))
+    limit = MEMORY_LIMIT if max_memory is None else max_memory
+    return structural_fields(model, tuple(input_shape), limit, hint)

@@ -18,12 +18,15 @@ free of the boundary, the analysis says so instead.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from archinspect.analysis.receptive_field.constants import evaluate
+from archinspect.analysis.receptive_field.reach import reach
 from archinspect.analysis.receptive_field.rules import (
     MARK,
     RULES,
@@ -281,8 +284,13 @@ class Interpreter:
         elif atom in env.producers:
             eqn, i = env.producers[atom]
             args = [self._concrete(env, a) for a in eqn.invars]
-            outs = eqn.primitive.bind(*args, **eqn.params)
-            value = outs[i] if eqn.primitive.multiple_results else outs
+            # NumPy where it is exact (no XLA compile), else the primitive itself.
+            found = evaluate(eqn, args)
+            if found is not None:
+                value = found[i]
+            else:
+                outs = eqn.primitive.bind(*args, **eqn.params)
+                value = outs[i] if eqn.primitive.multiple_results else outs
         else:
             raise _NotConcrete
         env.cache[atom] = value
@@ -306,8 +314,13 @@ class Analysis:
 
 def analyse(model: Any, input_shape: tuple[int, ...]) -> Analysis:
     """Trace and interpret once, at exactly `input_shape`."""
-    d = len(input_shape) - 1
     closed, calls = trace(model, input_shape)
+    return interpret(closed, calls, input_shape)
+
+
+def interpret(closed: Any, calls: list, input_shape: tuple[int, ...]) -> Analysis:
+    """Interpret a traced model (`trace`) whose input has `input_shape`."""
+    d = len(input_shape) - 1
     interp = Interpreter(d, calls)
     jaxpr = closed.jaxpr
     ins = [empty(tuple(v.aval.shape), d) for v in jaxpr.invars[:-1]]
@@ -551,16 +564,22 @@ def table_bytes(input_shape: tuple[int, ...]) -> int:
     return 2 * d * math.prod(input_shape[1:]) * np.dtype(COORD).itemsize
 
 
-def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured]:
+def _grown(
+    model: Any,
+    input_shape: tuple[int, ...],
+    max_memory: int = MEMORY_LIMIT,
+    hint: Sequence[float] | None = None,
+) -> tuple[Analysis, Measured]:
     """Analyse from an input of at most START_AXIS cells per axis, growing it until the result
     is exact: the receptive field of the unbounded domain does not depend on the requested size,
     and neither does the cost. The requested size itself is analysed only where the model
-    refuses the smaller input or reports a whole axis (after checking what it would cost)."""
+    refuses the smaller input or reports a whole axis, after checking what it would cost
+    against `max_memory` (bytes: the command's --max-memory)."""
     start = _start(input_shape)
     if start != input_shape:
         cells = tuple(input_shape[1:])
         try:
-            result, m = _grown_from(model, start)
+            result, m = _grown_from(model, start, hint)
         except UnsupportedOperation:
             raise
         except (ValueError, TypeError, ArchinspectError):
@@ -571,20 +590,73 @@ def _grown(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured
                 return result, m
             why = f"the field spans whole axes, counted on the requested {cells} cells"
         need = table_bytes(input_shape)
-        if need > MEMORY_LIMIT:
+        if need > max_memory:
             raise TablesTooLarge(
                 f"error: receptive field: {why}, where the structural method would need at "
                 f"least {need / 2**30:.1f} GiB ({need:,} bytes) of dependency tables, above "
-                f"the memory limit of {MEMORY_LIMIT:,} bytes; lower the input resolution "
-                "(input.resolution, or the model's number of points)"
+                f"the memory limit of {max_memory:,} bytes (--max-memory); lower the input "
+                "resolution (input.resolution, or the model's number of points) or raise "
+                "--max-memory"
             )
-    return _grown_from(model, input_shape)
+    return _grown_from(model, input_shape, hint if start == input_shape else None)
 
 
-def _grown_from(model: Any, input_shape: tuple[int, ...]) -> tuple[Analysis, Measured]:
-    """Analyse at input_shape, doubling the spatial size until the result is exact."""
+def _room(
+    cells: tuple[int, ...], widest: Sequence[float], total: Sequence[float]
+) -> list[int] | None:
+    """The input the growth would reach from `cells` where a chain of windows `widest` cells
+    wide spans the whole of some axis (no output cell can escape the boundary there): each
+    axis doubled until it holds every window (`total`), and at least doubled, as in
+    `_next_sizes`; None where the input leaves room, or the next one is past the limits."""
+    if not any(w >= n for w, n in zip(widest, cells, strict=True)):
+        return None
+    sizes = list(cells)
+    for s, n in enumerate(cells):
+        need = max(2 * n, math.ceil(total[s]))
+        while sizes[s] < need:
+            sizes[s] *= 2
+    if math.prod(sizes) > MAX_CELLS or max(sizes) > MAX_AXIS:
+        return None  # the growth says why, as before
+    return sizes
+
+
+def _roomy(
+    model: Any, input_shape: tuple[int, ...], hint: Sequence[float] | None = None
+) -> tuple[Any, list, tuple[int, ...]]:
+    """The model traced at input_shape or, where a chain of windows spans that whole input
+    (interpreting it would be wasted), at the size the growth would reach from there: the
+    chain read off the jaxpr (`reach`) or, before tracing, given as `hint` (per axis, the
+    cells a field spans by a family's analytic composition: one trace fewer). Only where the
+    analysis starts: `_grown_from` checks the result and grows further if it must."""
+    channels, cells = input_shape[0], tuple(input_shape[1:])
+    sizes = None if hint is None else _room(cells, hint, hint)
+    traced = None
+    if sizes is not None:
+        try:
+            traced = (*trace(model, (channels, *sizes)), (channels, *sizes))
+        except (ValueError, TypeError):  # the model fixes its input size
+            traced = None
+    if traced is None:
+        traced = (*trace(model, input_shape), input_shape)
+    closed, calls, shape = traced
+    found = reach(closed.jaxpr, shape)
+    sizes = None if found is None else _room(tuple(shape[1:]), *found)
+    if sizes is None:
+        return closed, calls, shape
+    try:
+        bigger, more = trace(model, (channels, *sizes))
+    except (ValueError, TypeError):
+        return closed, calls, shape
+    return bigger, more, (channels, *sizes)
+
+
+def _grown_from(
+    model: Any, input_shape: tuple[int, ...], hint: Sequence[float] | None = None
+) -> tuple[Analysis, Measured]:
+    """Analyse at input_shape (or where `_roomy` starts), doubling the spatial size until the
+    result is exact."""
     channels = input_shape[0]
-    result = analyse(model, input_shape)
+    result = interpret(*_roomy(model, input_shape, hint))
     while True:
         m = measure_network(result)
         # A layout refused while most cells are boundary cells is looked at again on a larger
@@ -643,16 +715,24 @@ def _grown_for_layers(model: Any, result: Analysis) -> Analysis:
             return result
 
 
-def structural_receptive_field(model: Any, input_shape: tuple[int, ...]) -> RFResult:
-    result, m = _grown(model, input_shape)
+def structural_receptive_field(
+    model: Any,
+    input_shape: tuple[int, ...],
+    max_memory: int = MEMORY_LIMIT,
+    hint: Sequence[float] | None = None,
+) -> RFResult:
+    result, m = _grown(model, input_shape, max_memory, hint)
     return _network_field(input_shape, result, m)
 
 
 def structural_fields(
-    model: Any, input_shape: tuple[int, ...]
+    model: Any,
+    input_shape: tuple[int, ...],
+    max_memory: int = MEMORY_LIMIT,
+    hint: Sequence[float] | None = None,
 ) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
     """The network's RF and every layer's, from one analysis (reports that show both)."""
-    result, m = _grown(model, input_shape)
+    result, m = _grown(model, input_shape, max_memory, hint)
     network = _network_field(input_shape, result, m)
     return network, _layer_fields(_grown_for_layers(model, result))
 
@@ -683,9 +763,9 @@ def _network_field(input_shape: tuple[int, ...], result: Analysis, m: Measured) 
 
 
 def structural_layer_fields(
-    model: Any, input_shape: tuple[int, ...]
+    model: Any, input_shape: tuple[int, ...], max_memory: int = MEMORY_LIMIT
 ) -> dict[str, tuple[Pair, ...]]:
-    result, _ = _grown(model, input_shape)
+    result, _ = _grown(model, input_shape, max_memory)
     return _layer_fields(_grown_for_layers(model, result))
 
 
