@@ -100,7 +100,7 @@ def test_init_estimate_includes_the_compiled_program(repo_root):
         + equations * PROGRAM_BYTES_PER_EQUATION
     )
     spec = load_spec("configs/deep_relu_convnet.yaml")
-    with pytest.raises(UsageError) as caught:
+    with pytest.raises(UsageError, match=r"archinspect init needs about [\d,]+ bytes") as caught:
         init_report(spec, max_bytes=total - 1)
     assert caught.value.message == (
         f"error: configs/deep_relu_convnet.yaml: archinspect init needs about {total:,} bytes "
