@@ -95,7 +95,7 @@ def test_init_estimate_includes_the_compiled_program(repo_root):
     batch = 8
     total = (
         3 * weights
-        + 3 * (batch + 1) * per_pass
+        + 4 * (batch + 1) * per_pass
         + 2 * largest
         + equations * PROGRAM_BYTES_PER_EQUATION
     )
@@ -104,7 +104,7 @@ def test_init_estimate_includes_the_compiled_program(repo_root):
         init_report(spec, max_bytes=total - 1)
     assert caught.value.message == (
         f"error: configs/deep_relu_convnet.yaml: archinspect init needs about {total:,} bytes "
-        f"({total / 2**20:.1f} MiB: 3 × {weights:,} bytes of weights, 27 × {per_pass:,} bytes "
+        f"({total / 2**20:.1f} MiB: 3 × {weights:,} bytes of weights, 36 × {per_pass:,} bytes "
         "of values (the activations and their gradients for 9 inputs of 1×16×16), "
         f"{2 * largest:,} bytes to draw the largest weight, {equations:,} program equations × "
         f"163,840 bytes), above the limit of {total - 1:,} bytes; lower --batch, "
@@ -157,4 +157,32 @@ def test_init_at_depth_3000_is_refused_for_its_program_before_compiling():
     assert result.returncode == 2, result.stderr
     assert f"{equations:,} program equations × 163,840 bytes" in result.stderr
     assert "above the limit of 4,294,967,296 bytes" in result.stderr
+    assert "out of memory" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_fourteen_level_unet_is_refused_before_drawing_weights():
+    # A 1-D ClassicUNet of 14 levels on 2^14 cells: the bottom level has 16 * 2^14 = 2^18
+    # channels, a 3-kernel there is 2^18 x 2^18 x 3 float64s (1.6 TB; numpy used to try the
+    # first big kernels, 2^14 x 2^14 x 3 = 6 GiB, and run out of memory)
+    largest = 8 * (16 * 2**14) ** 2 * 3
+    assert largest == 1_649_267_441_664
+    result = limited(
+        "rf",
+        "configs/unet.yaml",
+        "--method",
+        "empirical",
+        "--set",
+        "model.num_levels=14",
+        "--set",
+        "model.num_spatial_dims=1",
+        "--set",
+        "input.resolution=16384",
+    )
+    assert result.returncode == 2, result.stderr
+    assert "measuring on an input of (16384,) cells needs about" in result.stderr
+    assert f"{2 * largest:,} bytes to draw the largest weight" in result.stderr
+    assert "--max-memory 4,294,967,296 bytes); lower the model's widths and depth" in (
+        result.stderr
+    )
     assert "out of memory" not in result.stderr and "Traceback" not in result.stderr
