@@ -33,6 +33,9 @@ per-axis relations, a composition of products is a product, and every branch rea
 one cell along every axis, so the projection of an output cell's dependencies onto one axis is
 the same union of per-axis stencils whatever the other axes' sizes and boundaries. Any other
 module is measured on the full n-D input, one period of positions per axis, in batches.
+Every measurement's footprint (the float64 weights, values per cotangent, compiled programs:
+archinspect.analysis.footprint) is read off an abstract copy and refused above --max-memory
+before anything of that size is allocated; the first one before any weight is drawn.
 """
 
 from __future__ import annotations
