@@ -325,9 +325,10 @@ def test_max_memory_is_the_shared_amount_option() -> None:
     runner = CliRunner()
     small = runner.invoke(app, ["equivariance", "configs/gcnn_c4.yaml", "--max-memory", "1Ki"])
     assert small.exit_code == 2
-    assert "above the limit of 1,024 bytes; lower input.resolution or raise --max-memory" in (
-        small.stderr
-    )
+    assert (
+        "above the limit of 1,024 bytes; lower input.resolution or the model's widths and "
+        "depth, or raise --max-memory"
+    ) in (small.stderr)
     bad = runner.invoke(app, ["equivariance", "configs/gcnn_c4.yaml", "--max-memory", "lots"])
     assert bad.exit_code == 2 and "--max-memory" in bad.stderr
     # 3x2800x2800 needs about 8e9 bytes: refused against 4 GiB = 4,294,967,296

@@ -295,7 +295,8 @@ def test_a_measurement_beyond_the_memory_bound_is_refused_with_the_size():
     s = dilated(2, 32)
     with pytest.raises(
         ArchinspectError,
-        match=r"measuring on an input of \(64, 4\) cells needs about \d+\.\d GB of float64 values",
+        match=r"measuring on an input of \(64, 4\) cells needs about \d+\.\d GiB in float64 "
+        r"\([\d,]+ bytes: 2 × [\d,]+ bytes of weights, \d+ × [\d,]+ bytes of values",
     ):
         empirical_receptive_field(build_abstract(s), s.input_shape, separable=True)
 

@@ -520,6 +520,31 @@ class TestSearchBounds:
         assert data["stopped"].startswith("--time-limit 0.001s (")
         assert (data["probes"], data["next_value"]) == (1, 1)
 
+    def test_a_probe_predicted_to_end_past_the_time_bound_is_not_started(self, specs, monkeypatch):
+        # A fake clock on which a probe at depth d takes d seconds: depths 1, 2, 4 end at
+        # 1 + 2 + 4 = 7 s; depth 8 would take 4 s x 8 / 4 = 8 s more, to 15 s, past 10 s.
+        import types
+
+        import archinspect.commands.measure as measuring
+        import archinspect.commands.solve as solving
+
+        now = [0.0]
+        real = measuring.measure
+
+        def slow(spec, *args, **kwargs):
+            now[0] += spec.args["depth"]
+            return real(spec, *args, **kwargs)
+
+        monkeypatch.setattr(solving, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+        monkeypatch.setattr(measuring, "measure", slow)
+        data = solve_json(
+            "c1.yaml", "--param", "depth", "--max-params", "1T", "--time-limit", "10", exit_code=1
+        )
+        assert data["stopped"] == (
+            "--time-limit 10s (7s spent; depth=8 would take about 8s more, from depth=4's 4s)"
+        )
+        assert (data["probes"], now[0]) == (3, 7.0)
+
     def test_a_lowest_value_above_the_value_bound_is_refused(self, specs):
         # --lowest 1e12 used to build a model of 10^12 layers (MemoryError, exit 3)
         result = invoke(

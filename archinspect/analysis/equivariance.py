@@ -22,14 +22,16 @@ Each is named with the module's path, read from the recorder's named scopes.
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from archinspect import groups
-from archinspect.analysis.params import is_array_like, module_rows, module_tree
+from archinspect.analysis.params import is_array_like, module_tree
 from archinspect.report import Cause, ElementError
+
+if TYPE_CHECKING:
+    from archinspect.analysis.footprint import Footprint
 
 WINDOWED = ("conv_general_dilated", "reduce_window_max", "reduce_window_sum", "reduce_window")
 
@@ -119,30 +121,18 @@ def errors(
     return tuple(out), tuple(int(d) for d in y.shape)
 
 
-def estimate_bytes(model: Any, input_shape: tuple[int, ...], dtype: str, order: int) -> int:
-    """Parameters, plus S + 1 forward passes' inputs and module outputs (each call's output,
-    an upper bound: nothing fused or freed), for the dtype. Abstract: nothing is allocated."""
-    import jax
+def estimate(model: Any, input_shape: tuple[int, ...], dtype: str, order: int) -> Footprint:
+    """What `errors` allocates, on the abstract model (archinspect.analysis.footprint): two
+    copies of the weights (the drawn ones, XLA's temporaries), S + 1 vmapped forward passes'
+    inputs and module outputs, plus as much again twice on the host (the stacked inputs, the
+    outputs in float64, the expected outputs and differences), and three float64 arrays of
+    the largest weight while it is drawn (a complex one counts double)."""
+    from archinspect.analysis.footprint import footprint, forward_program
 
-    from archinspect.analysis.recorder import traced_calls
-
-    _, leaves = module_rows(model)
-    params = sum(leaf.bytes for leaf in leaves)
-    x = jax.ShapeDtypeStruct(input_shape, np.dtype(dtype))
-    _, calls = traced_calls(model, x)
-    paths = [c.path for c in calls]
-    per_pass = math.prod(input_shape) * np.dtype(dtype).itemsize
-    for call in calls:
-        inner = any(p != call.path and _below(p, call.path) for p in paths)
-        if inner:
-            continue  # counted through its submodules
-        for shape, dt in zip(call.output_shapes, call.output_dtypes, strict=True):
-            per_pass += math.prod(shape) * np.dtype(dt).itemsize
-    return params + (order + 1) * per_pass
-
-
-def _below(path: str, root: str) -> bool:
-    return root == "" or path.startswith((root + ".", root + "["))
+    closed, per_pass = forward_program(model, input_shape, dtype)
+    return footprint(
+        model, closed, weight_copies=2, passes=3 * (order + 1), draws=3, values=per_pass
+    )
 
 
 def causes(model: Any, input_shape: tuple[int, ...], dtype: str) -> tuple[Cause, ...]:

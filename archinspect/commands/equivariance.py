@@ -93,14 +93,21 @@ def equivariance_report(
     order = groups.order(chosen)
     dtype = spec.input.dtype
     abstract = build_abstract(spec, trusted)
-    needed = eq.estimate_bytes(abstract, shape, dtype, order)
+    from archinspect.build.concrete import size_text
+
+    cost = eq.estimate(abstract, shape, dtype, order)
+    needed = cost.total
     refuse_above(
         spec.source,
         needed,
         max_bytes,
         "the check",
-        f"the parameters and {order + 1} forward passes at input {'×'.join(map(str, shape))}",
-        "lower input.resolution",
+        f"{size_text(needed)}: "
+        + cost.describe(
+            f"{order + 1} forward passes at input {'×'.join(map(str, shape))}, and their "
+            "copies on the host"
+        ),
+        "lower input.resolution or the model's widths and depth,",
     )
     out = eqx.filter_eval_shape(
         lambda m, v: m(v), abstract, jax.ShapeDtypeStruct(shape, np.dtype(dtype))

@@ -62,15 +62,19 @@ def init_report(
             f"({', '.join(layers) or 'none'})"
         )
     with blame_model(spec, abstract):
-        needed = init_stats.estimate_bytes(abstract, shape, dtype, batch)
+        cost = init_stats.estimate(abstract, shape, dtype, batch)
+    needed = cost.total
     refuse_above(
         spec.source,
         needed,
         max_bytes,
         "archinspect init",
-        f"{size_text(needed)}: the weights, and the activations and their gradients for "
-        f"{batch + 1} inputs of {'×'.join(map(str, shape))}",
-        "lower --batch or input.resolution,",
+        f"{size_text(needed)}: "
+        + cost.describe(
+            f"the activations and their gradients for {batch + 1} inputs of "
+            f"{'×'.join(map(str, shape))}"
+        ),
+        "lower --batch, input.resolution or the model's widths and depth,",
     )
     model = build_abstract(spec, trusted, real_seed=seed)
     drawn = draw(model, spec.init, seed)

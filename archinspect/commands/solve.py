@@ -23,7 +23,9 @@ class SearchBounds:
     """How far one search may go (`--max-value`, `--max-evaluations`, `--time-limit`): every
     probe builds and measures a whole model, so a limit that no value reaches (a 1T budget on
     depth) would otherwise probe ever larger models until memory or patience ran out. The time
-    is checked before each probe; one probe is never cut short."""
+    is checked before each probe; one probe is never cut short, so a probe that would end past
+    the limit is not started: its time is predicted from the last probe's, scaled by the ratio
+    of their values (a deeper or wider model costs at least in proportion)."""
 
     max_value: int = SOLVE_MAX_VALUE
     max_evaluations: int = SOLVE_MAX_EVALUATIONS
@@ -108,6 +110,7 @@ def _search(
     metrics.append("output_shape")
     cache: dict[int, Probe] = {}
     last: list[Probe] = []  # the last probe measured, shown when a bound stops the search
+    took: list[tuple[int, float]] = []  # (value, seconds) of the last probe measured
 
     def stop(bound: str, at: Probe | None = None) -> _Stopped:
         return _Stopped(bound, at or last[-1], len(cache))
@@ -119,9 +122,20 @@ def _search(
             elapsed = time.monotonic() - started
             if search.time_limit is not None and cache and elapsed >= search.time_limit:
                 raise stop(f"--time-limit {search.time_limit:g}s ({elapsed:.0f}s spent)")
+            if search.time_limit is not None and took:
+                before, seconds = took[-1]
+                predicted = seconds * max(1.0, v / before) if before > 0 else seconds
+                if elapsed + predicted > search.time_limit:
+                    raise stop(
+                        f"--time-limit {search.time_limit:g}s ({elapsed:.0f}s spent; "
+                        f"{display_name(param)}={v} would take about {predicted:.0f}s more, "
+                        f"from {display_name(param)}={before}'s {seconds:.0f}s)"
+                    )
+            began = time.monotonic()
             try:
                 spec = spec_loader([f"{spec_key(param)}={v}"])
                 measured = measure(spec, metrics, trusted=trusted, platform=platform)
+                took.append((v, time.monotonic() - began))
             except ArchinspectError as exc:
                 if v == lowest:
                     # Nothing was measured yet: the spec itself fails (a target whose forward

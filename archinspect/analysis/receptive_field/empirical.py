@@ -33,6 +33,9 @@ per-axis relations, a composition of products is a product, and every branch rea
 one cell along every axis, so the projection of an output cell's dependencies onto one axis is
 the same union of per-axis stencils whatever the other axes' sizes and boundaries. Any other
 module is measured on the full n-D input, one period of positions per axis, in batches.
+Every measurement's footprint (the float64 weights, values per cotangent, compiled programs:
+archinspect.analysis.footprint) is read off an abstract copy and refused above --max-memory
+before anything of that size is allocated; the first one before any weight is drawn.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import dataclasses
 import math
 import threading
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,6 +53,9 @@ from archinspect.analysis.params import is_array_like
 from archinspect.errors import ArchinspectError, UnsupportedOperation
 from archinspect.limits import MEMORY_LIMIT  # the default of --max-memory
 from archinspect.report import GlobalSource, Pair, RFResult, exact
+
+if TYPE_CHECKING:
+    from archinspect.analysis.footprint import Footprint
 
 MAX_CELLS = 1 << 22  # per channel; a larger domain would mean an RF far beyond any real model
 BATCH = 16  # cotangents per backward pass
@@ -105,9 +111,13 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def positive_linear_copy(model: Any, seed: int = 0) -> tuple[Any, list[GlobalSource]]:
-    """The copy described in the module docstring, and the norms it cut (float64 arrays)."""
+def positive_linear_copy(
+    model: Any, seed: int = 0, *, abstract: bool = False
+) -> tuple[Any, list[GlobalSource]]:
+    """The copy described in the module docstring, and the norms it cut (float64 arrays; with
+    `abstract`, ShapeDtypeStructs of them: the copy's programs and memory, nothing allocated)."""
     import equinox as eqx
+    import jax
     import jax.numpy as jnp
 
     rng = np.random.default_rng(seed)
@@ -130,6 +140,10 @@ def positive_linear_copy(model: Any, seed: int = 0) -> tuple[Any, list[GlobalSou
             return _cut_norm()
         if is_array_like(node):
             dtype = np.dtype(node.dtype)
+            if abstract:
+                floating = dtype.kind in "fc" or dtype.name == "bfloat16"
+                kept = (jnp.complex128 if dtype.kind == "c" else jnp.float64) if floating else dtype
+                return jax.ShapeDtypeStruct(tuple(node.shape), kept)
             if dtype.kind in "fc" or dtype.name == "bfloat16":
                 # A path product that underflowed to 0 would hide a dependency: 1/sqrt(fan-in)
                 # keeps every product near 1 (complex weights get a positive real part only).
@@ -160,8 +174,6 @@ def positive_linear_copy(model: Any, seed: int = 0) -> tuple[Any, list[GlobalSou
         if isinstance(node, dict):
             return {k: convert(v, name, _join(path, f"[{k!r}]")) for k, v in node.items()}
         return node
-
-    import jax
 
     with jax.enable_x64(True):
         return convert(model, "", ""), cut
@@ -335,10 +347,43 @@ def _grid_ratios(model: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(ratios)
 
 
-def _intermediate_bytes(model: Any, shape: tuple[int, ...]) -> int:
-    """float64 bytes of every value the traced program computes (a gradient pass keeps about
-    that much alive per cotangent, and the forward pass's values once)."""
-    return 8 * sum(math.prod(s) for s in _shapes(model, shape))
+def _footprint(model: Any, shape: tuple[int, ...], batch: int) -> Footprint:
+    """What measuring on inputs of `shape` allocates (archinspect.analysis.footprint), read off
+    the abstract copy: two float64 copies of the weights (the copy, XLA's temporaries in the
+    compiled programs: flipped or transposed kernels), the forward pass's values once and
+    once more per cotangent (at least the four inputs of `certify`), two float64 arrays of the
+    largest weight while it is drawn, and the compiled programs of one input shape."""
+    from archinspect.analysis.footprint import footprint
+
+    return footprint(
+        model,
+        _trace(model, shape),
+        weight_copies=2,
+        passes=max(1 + batch, 4),
+        draws=2,
+        input_bytes=8 * math.prod(shape),
+        float64=True,
+    )
+
+
+def _refuse_above(
+    model: Any, shape: tuple[int, ...], batch: int, max_memory: int, why: str = ""
+) -> None:
+    """Refuse, before anything is allocated, a measurement on inputs of `shape` whose footprint
+    is above --max-memory, or whose input is beyond MAX_CELLS per channel."""
+    from archinspect.build.concrete import size_text
+
+    cost = _footprint(model, shape, batch)
+    need = cost.total
+    if math.prod(shape[1:]) > MAX_CELLS or need > max_memory:
+        passes = f"the forward pass and {batch} cotangents"
+        raise ArchinspectError(
+            f"error: receptive field (empirical): {why}measuring on an input of "
+            f"{tuple(shape[1:])} cells needs about {size_text(need)} in float64 ({need:,} "
+            f"bytes: {cost.describe(passes)}), beyond this method's limits ({MAX_CELLS:,} "
+            f"cells; --max-memory {max_memory:,} bytes); lower the model's widths and depth "
+            "or raise --max-memory, or use the structural method"
+        )
 
 
 # ----------------------------------------------------------------------------- measurement
@@ -399,6 +444,9 @@ class _Gradients:
         import jax
 
         if key not in self.compiled:
+            # Only the programs of one input shape are kept: the input only grows, and the
+            # memory estimate (`_footprint`) counts one shape's programs.
+            self.compiled = {k: v for k, v in self.compiled.items() if k[1] == key[1]}
             small = self.weights * math.prod(args[0].shape[1:]) < 5e7
             options: dict[str, str | bool] = (
                 {"xla_backend_optimization_level": "0"} if small else {}
@@ -735,8 +783,9 @@ def _measure_axes(
     dependency that shows at the same offset e on both sizes lies e plus a multiple of
     lcm(n, n') = n n' / u cells away — about n^2 / u, far beyond any input measured. A re-check
     that differs shows aliasing: the input then jumps to the size at which nothing can wrap.
-    No input grows beyond `max_memory` (--max-memory; the traced program's float64 values, per
-    cotangent): the method refuses instead, naming the size it would need.
+    No input grows beyond `max_memory` (--max-memory; the footprint of `_footprint`: weights,
+    values per cotangent, compiled programs): the method refuses instead, naming the size it
+    would need. `model` is the abstract copy (its programs); `grads` holds the real one.
     """
     sizes = list(shape[1:])
     done: dict[int, _AxisResult] = {}
@@ -747,14 +796,7 @@ def _measure_axes(
         if not todo:
             return done
         current = (shape[0], *sizes)
-        need = _intermediate_bytes(model, current) * (1 + grads.batch)
-        if math.prod(sizes) > MAX_CELLS or need > max_memory:
-            raise ArchinspectError(
-                f"error: receptive field (empirical): {why}measuring on an input of "
-                f"{tuple(sizes)} cells needs about {need / 1e9:.1f} GB of float64 values "
-                f"({need:,} bytes), beyond this method's limits ({MAX_CELLS} cells; --max-memory "
-                f"{max_memory:,} bytes); use the structural method"
-            )
+        _refuse_above(model, current, grads.batch, max_memory, why)
         recheck = {s: previous[s].row for s in todo if s in previous}
         if recheck and len(recheck) < len(todo):
             # Axes re-checked and axes measured afresh are measured separately.
@@ -848,15 +890,17 @@ def _empirical(
     d = len(input_shape) - 1
     requested = input_shape
     with jax.enable_x64(True):
-        copy, norms = positive_linear_copy(model)
-        if not _accepts(copy, input_shape):
+        # Everything up to the measurement reads the abstract copy, so that the first
+        # measurement's footprint is refused before any weight is drawn.
+        shell, norms = positive_linear_copy(model, abstract=True)
+        if not _accepts(shell, input_shape):
             raise ArchinspectError(
                 f"error: receptive field (empirical): the model does not accept inputs of "
                 f"shape {input_shape}"
             )
-        refuse_callbacks(_trace(copy, input_shape).jaxpr)
-        ratios = _grid_ratios(copy, input_shape)
-        periods, bound = _grid_bounds(copy, input_shape)
+        refuse_callbacks(_trace(shell, input_shape).jaxpr)
+        ratios = _grid_ratios(shell, input_shape)
+        periods, bound = _grid_bounds(shell, input_shape)
         if start is not None:
             # Rounded up to the model's own grids (an odd size would misalign a resize).
             units = [math.lcm(p, q) for p, q in zip(periods, ratios, strict=True)]
@@ -867,18 +911,18 @@ def _empirical(
                     for a, b, u in zip(input_shape[1:], start, units, strict=True)
                 ),
             )
-            if hinted != input_shape and _accepts(copy, hinted):
+            if hinted != input_shape and _accepts(shell, hinted):
                 input_shape = hinted
-                periods, bound = _grid_bounds(copy, input_shape)
-        unbounded = _moves_cells(copy, input_shape)
-        results: dict[int, _AxisResult] = {}
+                periods, bound = _grid_bounds(shell, input_shape)
+        unbounded = _moves_cells(shell, input_shape)
+        # (first input shape, axes, geometry, cotangents per pass) of each measurement
+        plans: list[tuple[tuple[int, ...], list[int], _Geometry, int]] = []
         if d > 1 and separable:
-            short = _short_size(copy, input_shape, max(periods))
+            short = _short_size(shell, input_shape, max(periods))
             for s in range(d):
                 geometry = _Geometry(periods, ratios, bound, known=True, unbounded=unbounded)
-                grads = _Gradients(copy, min(BATCH, geometry.window(s)))
                 shape = tuple(n if a in (0, s + 1) else short for a, n in enumerate(input_shape))
-                results.update(_measure_axes(grads, copy, shape, [s], geometry, max_memory))
+                plans.append((shape, [s], geometry, min(BATCH, geometry.window(s))))
         else:
             batch = min(
                 BATCH,
@@ -888,8 +932,14 @@ def _empirical(
                 ),
             )
             geometry = _Geometry(periods, ratios, bound, unbounded=unbounded)
+            plans.append((input_shape, list(range(d)), geometry, batch))
+        for shape, _, _, batch in plans:
+            _refuse_above(shell, shape, batch, max_memory)
+        copy, _ = positive_linear_copy(model)
+        results: dict[int, _AxisResult] = {}
+        for shape, measured, geometry, batch in plans:
             grads = _Gradients(copy, batch)
-            results = _measure_axes(grads, copy, input_shape, list(range(d)), geometry, max_memory)
+            results.update(_measure_axes(grads, shell, shape, measured, geometry, max_memory))
     # A dense coupling reads the whole axis: the number of points of the input asked about
     # (the measurement may have grown the input to tell it from a wide stencil).
     axes = [
