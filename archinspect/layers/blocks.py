@@ -14,6 +14,7 @@ import jax
 
 from archinspect.activations import activation
 from archinspect.layers.conv import Conv
+from archinspect.layers.keys import split
 
 
 def _norm(channels: int, use_norm: bool) -> eqx.nn.GroupNorm | None:
@@ -43,7 +44,7 @@ def _two_convs(
     channel-changing bypass); a post-norm block normalises each conv's output. The bypass, a
     bias-free 1x1 conv, exists only where the channel count changes.
     """
-    k1, k2, k3 = jax.random.split(key, 3)
+    k1, k2, k3 = split(key, 3)
     block.conv_1 = Conv(
         num_spatial_dims, in_channels, out_channels, 3, boundary_mode=boundary_mode, key=k1
     )
