@@ -298,3 +298,16 @@ def test_count_at_depth_2000_is_exact_and_fast():
     # "Performance"; it was 10 s before, and growing faster than depth). The deterministic
     # check is test_traces_per_layer_do_not_grow_with_depth.
     assert elapsed < 120, f"count at depth {depth} took {elapsed:.0f} s"
+
+
+def test_built_layers_share_no_array_object():
+    # conv_weights and the GroupNorms come out of one trace per signature: every layer must
+    # still hold arrays of its own (analyses tell leaves apart by identity).
+    from archinspect.analysis.params import array_leaves
+    from archinspect.build import build_abstract
+
+    model = build_abstract(load_spec("configs/modern_resnet.yaml", ["model.num_blocks=3"]))
+    leaves = list(array_leaves(model))
+    # lifting (2) + 3 blocks of two convs (2 each) and two norms (2 each) + projection (2)
+    assert len(leaves) == 2 + 3 * (4 + 4) + 2 == 28
+    assert len({id(x) for _, x in leaves}) == 28

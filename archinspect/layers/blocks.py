@@ -7,6 +7,7 @@ or where the bypass is the identity, so those positions hold no parameters.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import equinox as eqx
@@ -18,7 +19,15 @@ from archinspect.layers.keys import split
 
 
 def _norm(channels: int, use_norm: bool) -> eqx.nn.GroupNorm | None:
-    return eqx.nn.GroupNorm(groups=1, channels=channels) if use_norm else None
+    return _group_norm(channels)() if use_norm else None
+
+
+@functools.cache
+def _group_norm(channels: int) -> Any:
+    """`eqx.nn.GroupNorm(groups=1, channels=channels)` under `eqx.filter_jit`: each call
+    returns a new norm with new arrays, but a model of many blocks is built abstractly with one
+    trace of it per width, not one per block (README "Performance")."""
+    return eqx.filter_jit(lambda: eqx.nn.GroupNorm(groups=1, channels=channels))
 
 
 def _apply(norm: eqx.nn.GroupNorm | None, x: jax.Array) -> jax.Array:
