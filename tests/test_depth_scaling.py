@@ -311,3 +311,52 @@ def test_built_layers_share_no_array_object():
     # lifting (2) + 3 blocks of two convs (2 each) and two norms (2 each) + projection (2)
     assert len(leaves) == 2 + 3 * (4 + 4) + 2 == 28
     assert len({id(x) for _, x in leaves}) == 28
+
+
+PATHS = [
+    "",
+    "layers",
+    "layers[0]",
+    "layers[0].conv",
+    "layers[0].conv.inner",
+    "layers[10]",
+    "layers[1]",
+    "[0]",
+    "[0].a",
+    "blocks['a.b']",
+    "blocks['a.b'].c",
+    "blocks",
+    "blocks_2",
+    "blocks_2[3]",
+]
+
+
+def test_ancestors_are_exactly_the_paths_is_ancestor_accepts():
+    from archinspect.analysis.shapes import _is_ancestor, ancestors
+
+    universe = set(PATHS) | {p for q in PATHS for p in ancestors(q)}
+    for path in PATHS:
+        found = list(ancestors(path))
+        assert len(found) == len(set(found))  # each once
+        brute = {p for p in universe if p != path and _is_ancestor(p, path)}
+        assert set(found) == brute, path
+    # by hand: "layers[0].conv" sits below the root, "layers" and "layers[0]"
+    assert list(ancestors("layers[0].conv")) == ["", "layers", "layers[0]"]
+
+
+def test_leaf_paths_and_depths_equal_the_pairwise_definition():
+    from archinspect.analysis.shapes import _is_ancestor, leaf_paths
+    from archinspect.report import LayerRow
+
+    rows = [LayerRow(p, "T", 0, (), (), 0, 0) for p in PATHS]
+    brute = {p for p in PATHS if not any(q != p and _is_ancestor(p, q) for q in PATHS)}
+    # by hand: the paths nothing else continues
+    assert brute == {
+        "layers[0].conv.inner",
+        "layers[10]",
+        "layers[1]",
+        "[0].a",
+        "blocks['a.b'].c",
+        "blocks_2[3]",
+    }
+    assert leaf_paths(rows) == brute
