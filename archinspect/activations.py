@@ -41,7 +41,15 @@ _BY_NAME: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 def activation(name: str) -> Callable[[jax.Array], jax.Array]:
+    """The function the built-in families apply (under `jax.jit`)."""
     try:
         return _BY_NAME[name]
     except KeyError:
         raise ValueError(f"unknown activation {name!r} (one of: {', '.join(_BY_NAME)})") from None
+
+
+def plain(name: str) -> Callable[[jax.Array], jax.Array]:
+    """The JAX function itself (`jax.nn.relu`, `jnp.tanh`): what a `target:` is handed for an
+    activation name, as README "Any Equinox module: `target:`" says."""
+    activation(name)  # the same error for an unknown name
+    return _PLAIN[name]
