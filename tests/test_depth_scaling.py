@@ -360,3 +360,42 @@ def test_leaf_paths_and_depths_equal_the_pairwise_definition():
         "blocks_2[3]",
     }
     assert leaf_paths(rows) == brute
+
+
+def test_dense_equivalent_subtotals_equal_the_pairwise_definition(monkeypatch):
+    from archinspect.analysis import shapes as shapes_mod
+    from archinspect.analysis.shapes import _is_ancestor, with_dense_equivalents
+    from archinspect.report import DenseEquivalent, LayerRow
+
+    convs = ["layers[0]", "layers[0].conv", "layers[1]", "[0].a", "blocks['a.b']", "blocks_2[3]"]
+    bit = {p: 1 << i for i, p in enumerate(convs)}  # a sum of bits names the convs summed
+
+    def fake(conv, spatial):
+        return DenseEquivalent(rows=None, cols=None, nonzeros=bit[conv], weights=1)
+
+    monkeypatch.setattr(shapes_mod, "dense_equivalent", fake)
+    rows = [
+        LayerRow(p, "T", 0, ((1, 4),), (), 0, 0, conv=p if p in bit else None)  # type: ignore[arg-type]
+        for p in PATHS
+    ]
+    got = {r.path: r.dense.nonzeros if r.dense else None for r in with_dense_equivalents(rows)}
+
+    def pairwise(path: str) -> int | None:
+        if path in bit:
+            return bit[path]
+        below = [c for c in convs if _is_ancestor(path, c) and c != path]
+        outer = [c for c in below if not any(_is_ancestor(o, c) for o in below if o != c)]
+        return sum(bit[c] for c in outer) if outer else None
+
+    assert got == {p: pairwise(p) for p in PATHS}
+    # by hand: the root sums the outer convs, not layers[0].conv inside the conv layers[0]
+    assert (
+        got[""]
+        == bit["layers[0]"]
+        + bit["layers[1]"]
+        + bit["[0].a"]
+        + bit["blocks['a.b']"]
+        + bit["blocks_2[3]"]
+    )
+    assert got["layers"] == bit["layers[0]"] + bit["layers[1]"]
+    assert got["blocks_2"] == bit["blocks_2[3]"]

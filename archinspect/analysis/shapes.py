@@ -106,19 +106,22 @@ def with_dense_equivalents(rows: list[LayerRow]) -> list[LayerRow]:
     own = {
         r.path: dense_equivalent(r.conv, r.input_shapes[0][1:]) for r in convs if r.conv is not None
     }
+    # A conv inside a conv (a wrapper) is the wrapper's business: a row sums the convs below
+    # it with no other conv between (the outer ones). Each conv is handed to the rows above it
+    # and below its innermost conv ancestor: linear in the rows (README "Performance").
+    outer: dict[str, list[str]] = {}
+    for c in convs:
+        above = list(ancestors(c.path))
+        inner = max((len(a) for a in above if a in own), default=-1)
+        for a in above:
+            if len(a) > inner:
+                outer.setdefault(a, []).append(c.path)
     for row in rows:
         dense: DenseEquivalent | None
         if row.path in own:
             dense = own[row.path]
         else:
-            below = [c for c in convs if _is_ancestor(row.path, c.path) and c.path != row.path]
-            # a conv inside a conv (a wrapper) is the wrapper's business: count the outer one
-            outer = [
-                c
-                for c in below
-                if not any(_is_ancestor(o.path, c.path) for o in below if o is not c)
-            ]
-            dense = subtotal([own[c.path] for c in outer])
+            dense = subtotal([own[c] for c in outer.get(row.path, [])])
         out.append(dataclasses.replace(row, dense=dense))
     return out
 
