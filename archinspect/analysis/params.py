@@ -9,6 +9,7 @@ any size (no float rounding, no int32 overflow).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import sys
@@ -85,13 +86,15 @@ def _children(node: Any) -> list[tuple[str, Any]]:
     if isinstance(node, dict):
         return [(f"[{k!r}]", v) for k, v in node.items()]
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        out = []
-        for f in dataclasses.fields(node):
-            if f.metadata.get("static", False):
-                continue
-            out.append((f.name, getattr(node, f.name, None)))
-        return out
+        return [(name, getattr(node, name, None)) for name in _field_names(type(node))]
     return []
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A dataclass's non-static fields, once per class: a tree of 10⁴ layers is walked
+    several times per command (README "Performance")."""
+    return tuple(f.name for f in dataclasses.fields(cls) if not f.metadata.get("static", False))
 
 
 def _join(path: str, name: str) -> str:
@@ -242,7 +245,9 @@ def trace_over_arrays(
     return jax.make_jaxpr(forward)(avals, x), flat, where
 
 
-def read_leaves(model: Any, input_shape: tuple[int, ...], dtype: str) -> frozenset[str]:
+def read_leaves(
+    model: Any, input_shape: tuple[int, ...], dtype: str, *, shared: bool = True
+) -> frozenset[str]:
     """Paths of the array leaves that the forward pass `model(x)` reads, for one input of
     `input_shape` (unbatched) and `dtype`.
 
@@ -253,11 +258,20 @@ def read_leaves(model: Any, input_shape: tuple[int, ...], dtype: str) -> frozens
     or has an effect (a print), uses it, at any depth. A parameter used under one branch of a
     `cond` is read (either branch may run); one the program never touches, or only computes
     with and discards, is not. Raises `NotTraced` when the forward pass fails on that input.
+
+    `shared`: repeated submodule calls are traced once each (archinspect.analysis.shared_calls:
+    the same program, at a cost linear in depth); False traces every call anew (the reference
+    the tests compare it with).
     """
+    import contextlib
+
     from jax.interpreters import partial_eval as pe
 
+    from archinspect.analysis.shared_calls import shared_calls
+
     try:
-        closed, flat, where = trace_over_arrays(model, input_shape, dtype)
+        with shared_calls(model) if shared else contextlib.nullcontext():
+            closed, flat, where = trace_over_arrays(model, input_shape, dtype)
     except Exception as e:  # any failure of user code: reported, never guessed around
         first = (str(e).strip().splitlines() or [""])[0]
         raise NotTraced(f"{type(e).__name__}: {first}" if first else type(e).__name__) from e

@@ -14,12 +14,12 @@ from archinspect.spec.model import Spec
 
 def _target_kwargs(args: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments for a target: activation names become JAX functions, lists tuples."""
-    from archinspect.activations import activation
+    from archinspect.activations import plain
 
     out: dict[str, Any] = {}
     for key, value in args.items():
         if key.endswith("activation") and isinstance(value, str) and value in ACTIVATIONS:
-            out[key] = activation(value)
+            out[key] = plain(value)
         elif isinstance(value, list):
             out[key] = tuple(value)
         else:

@@ -7,6 +7,7 @@ or where the bypass is the identity, so those positions hold no parameters.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import equinox as eqx
@@ -14,10 +15,19 @@ import jax
 
 from archinspect.activations import activation
 from archinspect.layers.conv import Conv
+from archinspect.layers.keys import split
 
 
 def _norm(channels: int, use_norm: bool) -> eqx.nn.GroupNorm | None:
-    return eqx.nn.GroupNorm(groups=1, channels=channels) if use_norm else None
+    return _group_norm(channels)() if use_norm else None
+
+
+@functools.cache
+def _group_norm(channels: int) -> Any:
+    """`eqx.nn.GroupNorm(groups=1, channels=channels)` under `eqx.filter_jit`: each call
+    returns a new norm with new arrays, but a model of many blocks is built abstractly with one
+    trace of it per width, not one per block (README "Performance")."""
+    return eqx.filter_jit(lambda: eqx.nn.GroupNorm(groups=1, channels=channels))
 
 
 def _apply(norm: eqx.nn.GroupNorm | None, x: jax.Array) -> jax.Array:
@@ -43,7 +53,7 @@ def _two_convs(
     channel-changing bypass); a post-norm block normalises each conv's output. The bypass, a
     bias-free 1x1 conv, exists only where the channel count changes.
     """
-    k1, k2, k3 = jax.random.split(key, 3)
+    k1, k2, k3 = split(key, 3)
     block.conv_1 = Conv(
         num_spatial_dims, in_channels, out_channels, 3, boundary_mode=boundary_mode, key=k1
     )

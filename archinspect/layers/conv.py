@@ -7,6 +7,7 @@ the stride is applied afterwards, so an n-cell axis gives ceil(n / stride) cells
 
 from __future__ import annotations
 
+import functools
 import math
 
 import equinox as eqx
@@ -37,6 +38,12 @@ def _init(key: jax.Array, shape: tuple[int, ...], fan_in: int) -> jax.Array:
     return jax.random.uniform(key, shape, minval=-bound, maxval=bound)
 
 
+# Under `jax.jit` (a pure function of the key, shapes static): a model of many equal layers is
+# built abstractly with one trace of it per distinct shape, not one per layer (README
+# "Performance"); the values are those of the same draws made one by one.
+@functools.partial(
+    jax.jit, static_argnames=("in_channels", "out_channels", "kernel_size", "groups", "use_bias")
+)
 def conv_weights(
     key: jax.Array,
     in_channels: int,

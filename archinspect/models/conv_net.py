@@ -7,6 +7,7 @@ import jax
 
 from archinspect.activations import activation as get_activation
 from archinspect.layers.conv import Conv
+from archinspect.layers.keys import split
 
 
 class ConvNet(eqx.Module):
@@ -30,7 +31,7 @@ class ConvNet(eqx.Module):
         boundary_mode: str = "periodic",
         key: jax.Array,
     ):
-        keys = jax.random.split(key, depth + 1)
+        keys = split(key, depth + 1)
         # depth hidden layers => depth+1 convs; depth=0 is a single in->out conv.
         widths = [in_channels] + [hidden_channels] * depth + [out_channels]
         self.layers = [

@@ -7,6 +7,7 @@ import jax
 
 from archinspect.layers.blocks import ClassicResBlock, ModernResBlock
 from archinspect.layers.conv import Conv
+from archinspect.layers.keys import split
 
 
 class _ResNet(eqx.Module):
@@ -34,7 +35,7 @@ def _build(
     boundary_mode,
     key,
 ):
-    keys = jax.random.split(key, num_blocks + 2)
+    keys = split(key, num_blocks + 2)
     self.lifting = Conv(num_spatial_dims, in_channels, hidden_channels, 1, key=keys[0])
     self.blocks = [
         block_cls(

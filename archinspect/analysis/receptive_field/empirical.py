@@ -71,14 +71,14 @@ def _known_activations() -> list[Any]:
     import jax
     import jax.numpy as jnp
 
-    from archinspect.activations import _BY_NAME
+    from archinspect.activations import _BY_NAME, _PLAIN
 
     names = (
         "relu relu6 leaky_relu gelu silu swish elu celu selu sigmoid softplus hard_tanh "
         "log_sigmoid soft_sign hard_sigmoid hard_silu hard_swish mish sparse_plus squareplus"
     ).split()
     found = [getattr(jax.nn, n) for n in names if hasattr(jax.nn, n)]
-    return found + [jnp.tanh] + list(_BY_NAME.values())
+    return found + [jnp.tanh] + list(_BY_NAME.values()) + list(_PLAIN.values())
 
 
 def _norm_types() -> tuple[type, ...]:

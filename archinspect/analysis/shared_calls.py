@@ -1,0 +1,104 @@
+"""Trace each distinct submodule call of a forward pass once (`shared_calls`).
+
+A deep model calls the same kind of layer thousands of times; tracing every call anew makes
+the trace of the forward pass cost a few milliseconds per layer (README "Performance"). While
+`shared_calls(model)` is active, each call of a submodule of the tree runs as `jax.jit` of its
+class's `__call__`, with the module's and the arguments' arrays as the jit's inputs and
+everything else (static fields, Python values) as its static key. A call with the same class,
+static fields, non-array arguments and array shapes/dtypes as an earlier one reuses that call's
+traced body: the program gets one call equation per call, each with that call's own arrays as
+inputs, so which arrays the program reads is unchanged (JAX's dead-code elimination follows
+into each call equation), only the Python work per repeated layer goes.
+
+`jax.jit` is semantically transparent, but a call cannot always go through it: a static part
+that cannot be hashed, an output that is not a tree of arrays (a Python number, a string), or
+a body that needs a concrete array value. Such a call runs as it is, unchanged (never a guess).
+The recorder (archinspect.analysis.recorder) needs each call's Python to run and is never
+combined with this: only analyses that look at the program alone use it (`read_leaves`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import equinox as eqx
+import jax
+
+from archinspect.analysis.params import module_tree
+
+
+class _Unshareable(Exception):
+    """The call cannot be shared through `jax.jit` (it is then run as it is)."""
+
+
+def _is_dynamic(x: Any) -> bool:
+    # JAX arrays and tracers only: a numpy array stays concrete, as the plain call sees it.
+    return isinstance(x, jax.Array)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _run(original: Callable, structure: tuple[Any, ...], arrays: list[Any]) -> Any:
+    treedef, statics, where = structure
+    leaves = list(statics)
+    for i, a in zip(where, arrays, strict=True):
+        leaves[i] = a
+    module, args, kwargs = jax.tree_util.tree_unflatten(treedef, leaves)
+    out = original(module, *args, **kwargs)
+    if not all(_is_dynamic(x) for x in jax.tree_util.tree_leaves(out)):
+        raise _Unshareable("an output that is not an array")
+    return out
+
+
+def _shared(original: Callable, module: Any, args: Any, kwargs: Any) -> Any:
+    leaves, treedef = jax.tree_util.tree_flatten((module, args, kwargs))
+    where = tuple(i for i, x in enumerate(leaves) if _is_dynamic(x))
+    statics = tuple(None if _is_dynamic(x) else x for x in leaves)
+    structure = (treedef, statics, where)
+    try:
+        hash((original, structure))
+    except TypeError:
+        return original(module, *args, **kwargs)
+    try:
+        return _run(original, structure, [leaves[i] for i in where])
+    except Exception:
+        # An unshareable call, or one that fails: run as it is (a failure then raises as it
+        # would without sharing; a failed trace leaves nothing behind in the program).
+        return original(module, *args, **kwargs)
+
+
+def _has_call(cls: type) -> bool:
+    return any("__call__" in c.__dict__ for c in cls.__mro__ if c not in (object, eqx.Module))
+
+
+@contextlib.contextmanager
+def shared_calls(model: Any) -> Iterator[None]:
+    """While active, calls of the submodules of `model`'s tree (not the root: it is called
+    once) go through `jax.jit` of their class's `__call__`, one trace per distinct call."""
+    classes: list[type] = []
+    for path, node in module_tree(model):
+        cls = type(node)
+        if path and isinstance(node, eqx.Module) and cls not in classes and _has_call(cls):
+            classes.append(cls)
+    # Capture every original before patching any, so a subclass never wraps a wrapper.
+    originals = {cls: (cls.__dict__.get("__call__"), cls.__call__) for cls in classes}
+
+    def wrap(original: Callable) -> Callable:
+        @functools.wraps(original)
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return _shared(original, self, args, kwargs)
+
+        return call
+
+    try:
+        for cls, (_, resolved) in originals.items():
+            type.__setattr__(cls, "__call__", wrap(resolved))
+        yield
+    finally:
+        for cls, (own, _) in originals.items():
+            if own is None:
+                type.__delattr__(cls, "__call__")
+            else:
+                type.__setattr__(cls, "__call__", own)
