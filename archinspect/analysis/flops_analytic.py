@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from archinspect.analysis.jaxprs import CALLS
 from archinspect.analysis.params import is_array_like
 from archinspect.analysis.recorder import ShapeTap, recording
 
@@ -48,9 +49,6 @@ _LAYOUT = {
     "copy",
     "copy_p",
 }
-# Higher-order primitives whose one body runs exactly once, inputs and outputs one to one.
-_CALLS = {"pjit", "jit", "closed_call", "core_call", "remat", "checkpoint", "custom_jvp_call"}
-_CALLS |= {"custom_vjp_call", "custom_vjp_call_jaxpr", "custom_lin"}
 
 
 class Undefined(Exception):
@@ -173,7 +171,7 @@ def _higher_order(
     if not subs:
         return None
     name = eqn.primitive.name
-    if name in _CALLS and len(subs) == 1:
+    if name in CALLS and len(subs) == 1:
         body = subs[0][0]
         ins = kinds if len(body.invars) == len(kinds) else [None] * len(body.invars)
         outs = _count(body, ins, stack, times, c)

@@ -90,14 +90,18 @@ def weight_bytes(model: Any, *, float64: bool = False) -> tuple[int, int]:
 
 
 def program_sizes(closed: Any, *, float64: bool = False) -> tuple[int, int]:
-    """(bytes of every value the program computes, its equations), nested jaxprs included."""
-    from archinspect.analysis.jaxprs import walk
+    """(bytes of every value the program computes, its equations), nested jaxprs included. A
+    call's outputs are its body's values (`jaxprs.CALLS`): counted inside it, not twice (an
+    activation under `jax.jit` whose body is an identity computes nothing)."""
+    from archinspect.analysis.jaxprs import CALLS, walk
 
     values = equations = 0
 
     def visit(eqn: Any) -> None:
         nonlocal values, equations
         equations += 1
+        if eqn.primitive.name in CALLS:
+            return
         for v in eqn.outvars:
             aval = v.aval
             if hasattr(aval, "shape") and hasattr(aval, "dtype"):

@@ -10,6 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+# Higher-order primitives whose one body runs exactly once, inputs and outputs one to one: the
+# call's outputs are its body's values, computed (or passed through) inside it.
+CALLS = frozenset(
+    {"pjit", "jit", "closed_call", "core_call", "remat", "checkpoint", "custom_jvp_call"}
+    | {"custom_vjp_call", "custom_vjp_call_jaxpr", "custom_lin"}
+)
+
 
 def sub_jaxprs(eqn: Any) -> list[tuple[Any, list[Any]]]:
     """Every jaxpr held by the equation's parameters, with its constants, in parameter order
