@@ -8,7 +8,7 @@ or damaged entry can at worst give wrong numbers, so every entry is validated on
 anything unexpected is ignored and computed again.
 
 The key is exact: the sha256 of the lowered module (its MLIR bytecode, which serialises every
-operation, shape and attribute), with the compile options, the XLA_FLAGS environment variable,
+operation, shape and attribute; source locations left out), with the compile options, the XLA_FLAGS environment variable,
 the jax and jaxlib versions, the backend (platform, version, device kind), the host CPU and
 this file's FORMAT. Two programs that could compile differently never share a key.
 
@@ -294,13 +294,25 @@ class XlaCache:
 
 
 def _module_digest(lowered: Any) -> str:
-    """sha256 of the lowered module's MLIR bytecode: exact, and about ten times cheaper than
-    its text (`Lowered.as_text()`) for a training step."""
+    """sha256 of the lowered module without its source locations, as MLIR bytecode: exact
+    (bytecode serialises every operation, type and attribute) and three times cheaper than
+    the module's text (`Lowered.as_text()`, 16 ms against 50 ms for the training step of
+    configs/unet.yaml). Locations name the caller's file and line: kept, the same program
+    reached from two places would miss; they do not change what XLA compiles."""
     import io
 
-    buffer = io.BytesIO()
-    lowered.compiler_ir("stablehlo").operation.write_bytecode(file=buffer)
-    return hashlib.sha256(buffer.getvalue()).hexdigest()
+    try:
+        from jaxlib.mlir import passmanager
+
+        module = lowered.compiler_ir("stablehlo")
+        with module.context:
+            stripped = module.operation.clone()
+            passmanager.PassManager.parse("builtin.module(strip-debuginfo)").run(stripped)
+            buffer = io.BytesIO()
+            stripped.write_bytecode(file=buffer)
+        return "bytecode:" + hashlib.sha256(buffer.getvalue()).hexdigest()
+    except (ImportError, AttributeError):  # an MLIR binding without them: the text
+        return "text:" + hashlib.sha256(lowered.as_text().encode()).hexdigest()
 
 
 _HOST: str | None = None
