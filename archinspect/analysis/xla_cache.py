@@ -8,9 +8,10 @@ or damaged entry can at worst give wrong numbers, so every entry is validated on
 anything unexpected is ignored and computed again.
 
 The key is exact: the sha256 of the lowered module (its MLIR bytecode, which serialises every
-operation, shape and attribute; source locations left out), with the compile options, the XLA_FLAGS environment variable,
-the jax and jaxlib versions, the backend (platform, version, device kind), the host CPU and
-this file's FORMAT. Two programs that could compile differently never share a key.
+operation, shape and attribute; source locations left out), with the compile options, the
+XLA_FLAGS environment variable, the jax and jaxlib versions, the backend (platform, version,
+device kind), the host CPU and this file's FORMAT. Two programs that could compile
+differently never share a key.
 
 Figures are also kept in memory for the rest of the process (sweep rows, the specs of a
 `check`, per-layer programs of the same shape), unless the cache is off (`--no-cache`,
