@@ -461,3 +461,11 @@ def test_a_planted_entry_is_read_by_another_process(tmp_path: Path) -> None:
     assert planted == 1
     second = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert json.loads(second.stdout)["flops"]["forward"] == 123_456_789
+
+
+def test_every_command_that_compiles_has_the_off_switch() -> None:
+    import typer
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    has = {name for name, c in commands.items() if any("--no-cache" in p.opts for p in c.params)}
+    assert has == {"inspect", "check", "sweep", "solve", "diff"}
