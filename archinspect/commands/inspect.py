@@ -136,7 +136,7 @@ def _report(
                     # Only the rows shown: a row folded away by `depth` is not lowered.
                     shown = {r.path for r in rows if depth is None or r.depth <= depth}
                     layer_flops, unmeasured = per_layer_flops(
-                        model, [c for c in calls if c.path in shown], cache=cache.enabled
+                        model, [c for c in calls if c.path in shown]
                     )
                     traced = trace_forward(model, spec.input_shape, spec.input.dtype)
                     whole = whole_flops(traced)
