@@ -332,6 +332,12 @@ def test_a_bad_off_switch_is_an_error(cache_dir: Path, monkeypatch: pytest.Monke
         "error: ARCHINSPECT_NO_CACHE must be 1, true, yes or on (no cache) or 0, false, no, "
         "off or empty (cache), got 'maybe'\n"
     )
+    # A command that compiles nothing never reads it.
+    counted = CliRunner().invoke(app, ["count", *SMALL["convnet"], "-f", "json"])
+    assert counted.exit_code == 0, counted.output
+    # lift 1 -> 4, two 4 -> 4, projection 4 -> 1, 3-tap convs with biases
+    total = (1 * 4 * 3 + 4) + 2 * (4 * 4 * 3 + 4) + (4 * 1 * 3 + 1)
+    assert json.loads(counted.stdout)["params"]["total"] == total == 133
 
 
 def test_the_values_of_the_off_switch() -> None:

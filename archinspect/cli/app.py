@@ -306,11 +306,15 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
 
 @contextlib.contextmanager
 def xla_figures(ctx: typer.Context) -> Iterator[None]:
-    """The command's cache of XLA figures (README "Caching"): off with --no-cache or
-    ARCHINSPECT_NO_CACHE; what went wrong with its directory is said under --debug only."""
+    """The cache of XLA figures (README "Caching") of a command that compiles (one with
+    --no-cache): off with --no-cache or ARCHINSPECT_NO_CACHE; what went wrong with its
+    directory is said under --debug only. Other commands never look at it."""
+    if "no_cache" not in ctx.params:
+        yield
+        return
     from archinspect.analysis import xla_cache
 
-    cache = xla_cache.XlaCache.from_environment(off=bool(ctx.params.get("no_cache")))
+    cache = xla_cache.XlaCache.from_environment(off=bool(ctx.params["no_cache"]))
     try:
         with xla_cache.using(cache):
             yield
