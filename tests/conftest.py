@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,19 @@ def _terminal_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # /bin/sh, which it does not support. Its test switch makes `--show-completion SHELL` take
     # the shell as a value instead, so the tests do not depend on who started pytest.
     monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _xla_cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """One cache of XLA figures (README "Caching") for the whole session, never the user's:
+    the tests, in process or in subprocesses (they inherit the environment), that analyse the
+    same program compile it once. The pytest-xdist workers share it (entries are written
+    atomically); it starts empty every session, so no figure outlives the code it came from."""
+    base = tmp_path_factory.getbasetemp()
+    where = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "xla-cache"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ARCHINSPECT_CACHE_DIR", str(where))
+        yield where
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from typing import Any
 
 import jax
 
+from archinspect.analysis import xla_cache
 from archinspect.analysis.flops_analytic import Traced
 from archinspect.analysis.params import is_array_like, module_tree
 from archinspect.analysis.programs import module_program, xla_flops
@@ -77,13 +78,18 @@ def whole_flops(traced: Traced) -> int | None:
         return None
     from jax.extend.core import jaxpr_as_fun
 
-    return xla_flops(jax.jit(jaxpr_as_fun(traced.program)).lower(*traced.arguments).cost_analysis())
+    lowered = jax.jit(jaxpr_as_fun(traced.program)).lower(*traced.arguments)
+    return xla_cache.current().lowered_flops(lowered)
 
 
-def _lowered_flops(module: Any, arguments: Any) -> int | str:
-    """XLA's figure for one call lowered alone, or why it could not be lowered alone."""
+def _lowered_flops(module: Any, arguments: Any, cache: bool = True) -> int | str:
+    """XLA's figure for one call lowered alone, or why it could not be lowered alone; with
+    `cache`, a figure kept by archinspect.analysis.xla_cache is reused."""
     try:
-        return xla_flops(module_program(module, arguments).cost_analysis())
+        lowered = module_program(module, arguments)
+        if not cache:
+            return xla_flops(lowered.cost_analysis())
+        return xla_cache.current().lowered_flops(lowered)
     except Exception as e:  # the call could not be repeated on its own: say why
         first = (str(e).strip().splitlines() or [""])[0]
         return f"lowering it alone failed: {type(e).__name__}: {first}"
@@ -117,7 +123,7 @@ def per_layer_flops(
             unmeasured[call.path] = "not a node of the model's tree: no module to lower alone"
             continue
         if not cache:
-            figure = _lowered_flops(module, call.arguments)
+            figure = _lowered_flops(module, call.arguments, cache=False)
         else:
             key = _signature(module, call.arguments)
             shared = _process_key(key) if _shareable(key) else None

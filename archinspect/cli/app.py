@@ -8,8 +8,9 @@ Heavy imports (JAX, Equinox, the analyses) happen inside the commands that need 
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -191,6 +192,14 @@ TrustOpt = Annotated[
         "archinspect, equinox and pdequinox are trusted by default",
     ),
 ]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="compile every XLA program again: reuse no FLOPs or memory figure from the cache "
+        'directory or from earlier in this run (as ARCHINSPECT_NO_CACHE=1; README "Caching")',
+    ),
+]
 DepthOpt = Annotated[
     int,
     typer.Option(
@@ -264,7 +273,7 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
             streams.require_stdout("; pass --output FILE to write the report to a file")
         from archinspect.build.locations import trusting
 
-        with trusting(settings(ctx).trust_paths):
+        with trusting(settings(ctx).trust_paths), xla_figures(ctx):
             result = body()
         interrupt.check()  # one swallowed on the way (archinspect/interrupt.py) still ends it
         return result
@@ -293,6 +302,26 @@ def run(ctx: typer.Context, body: Callable[[], Any]) -> Any:
         )
         typer.echo(failure.message, err=True)
         raise typer.Exit(failure.exit_code) from None
+
+
+@contextlib.contextmanager
+def xla_figures(ctx: typer.Context) -> Iterator[None]:
+    """The cache of XLA figures (README "Caching") of a command that compiles (one with
+    --no-cache): off with --no-cache or ARCHINSPECT_NO_CACHE; what went wrong with its
+    directory is said under --debug only. Other commands never look at it."""
+    if "no_cache" not in ctx.params:
+        yield
+        return
+    from archinspect.analysis import xla_cache
+
+    cache = xla_cache.XlaCache.from_environment(off=bool(ctx.params["no_cache"]))
+    try:
+        with xla_cache.using(cache):
+            yield
+    finally:
+        if settings(ctx).debug:
+            for note in cache.notes:
+                typer.echo(note, err=True)
 
 
 def emit(text: str, output: str | None) -> None:

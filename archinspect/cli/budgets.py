@@ -16,6 +16,7 @@ from archinspect.cli.app import (
     Format,
     FormatOpt,
     FrozenOpt,
+    NoCacheOpt,
     OutputOpt,
     PlatformOpt,
     SetOpt,
@@ -75,6 +76,7 @@ def sweep(
     follow_symlinks: FollowOpt = False,
     frozen: FrozenOpt = None,
     platform: PlatformOpt = None,
+    no_cache: NoCacheOpt = False,  # read by `run` (cli/app.py) from the context
 ) -> None:
     """Sweep arguments and fit the scaling law of every metric (params, receptive field, ...).
 
@@ -202,6 +204,7 @@ def solve(
     follow_symlinks: FollowOpt = False,
     frozen: FrozenOpt = None,
     platform: PlatformOpt = None,
+    no_cache: NoCacheOpt = False,  # read by `run` (cli/app.py) from the context
 ) -> None:
     """The largest value of --param within a budget, or the smallest that reaches --min-rf.
 
@@ -320,6 +323,7 @@ def check(
         ),
     ] = False,
     platform: PlatformOpt = None,
+    no_cache: NoCacheOpt = False,  # read by `run` (cli/app.py) from the context
 ) -> None:
     """Enforce budgets (params, FLOPs, memory, receptive field): exit 1 when any is exceeded.
 

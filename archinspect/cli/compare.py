@@ -12,6 +12,7 @@ from archinspect.cli.app import (
     FollowOpt,
     Format,
     FormatOpt,
+    NoCacheOpt,
     OutputOpt,
     PlatformOpt,
     SetOpt,
@@ -56,6 +57,7 @@ def diff(
     trust: TrustOpt = None,
     follow_symlinks: FollowOpt = False,
     platform: PlatformOpt = None,
+    no_cache: NoCacheOpt = False,  # read by `run` (cli/app.py) from the context
 ) -> None:
     """Two specs side by side: differing arguments, parameters, shapes, RF, and B - A.
 

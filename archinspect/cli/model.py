@@ -14,6 +14,7 @@ from archinspect.cli.app import (
     FormatOpt,
     FrozenOpt,
     MaxMemoryOpt,
+    NoCacheOpt,
     OutputOpt,
     PlatformOpt,
     SetOpt,
@@ -229,6 +230,7 @@ def inspect(
     platform: PlatformOpt = None,
     no_flops: NoFlopsOpt = False,
     no_memory: NoMemoryOpt = False,
+    no_cache: NoCacheOpt = False,  # read by `run` (cli/app.py) from the context
 ) -> None:
     """The full report: parameters, per-layer shapes and FLOPs, memory.
 

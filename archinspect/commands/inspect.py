@@ -13,13 +13,14 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from archinspect.analysis import xla_cache
 from archinspect.analysis.banks import explain
 from archinspect.analysis.flops import per_layer_flops, whole_flops
 from archinspect.analysis.flops_analytic import AnalyticFlops, analytic_flops, trace_forward
-from archinspect.analysis.memory import activation_bytes, xla_memory
+from archinspect.analysis.memory import activation_bytes
 from archinspect.analysis.params import measured_summary, module_rows
 from archinspect.analysis.platform import on_platform, resolve
-from archinspect.analysis.programs import forward_program, train_step_program, xla_flops
+from archinspect.analysis.programs import forward_program, train_step_program
 from archinspect.analysis.shapes import fold_layers, forward_layers, leaf_paths
 from archinspect.build import build_abstract
 from archinspect.build.adapt import build_notes
@@ -127,7 +128,9 @@ def _report(
             # the optimised HLO and buffer assignment, which that level does not change.
             pool = ThreadPoolExecutor(max_workers=2)
             try:
-                compiled = [pool.submit(p.compile, COMPILE_OPTIONS) for p in programs]
+                # Figures cached (archinspect.analysis.xla_cache) are not compiled again.
+                cache = xla_cache.current()
+                compiled = [pool.submit(cache.compiled(p, COMPILE_OPTIONS)) for p in programs]
                 layer_flops: dict[str, int] = {}
                 unmeasured: dict[str, str] = {}
                 unmeasured_loops: tuple[str, ...] = ()
@@ -159,7 +162,7 @@ def _report(
                 # Never wait here: on success both are done; on an error or Ctrl-C a compilation
                 # still running cannot be cancelled, and waiting would delay the exit by it.
                 pool.shutdown(wait=False, cancel_futures=True)
-        total = xla_flops(forward_c.cost_analysis())
+        total = forward_c.flops
         if want_flops:
             flops = FlopsReport(
                 forward=total,
@@ -191,8 +194,8 @@ def _report(
             param_bytes=params.bytes,
             param_bytes_by_dtype=dict(params.bytes_by_dtype),
             activation_bytes=activation_bytes(calls, leaf_paths(rows), batch),
-            forward=xla_memory(forward_c) if want_memory else None,
-            train_step=None if train_c is None else xla_memory(train_c),
+            forward=forward_c.memory if want_memory else None,
+            train_step=None if train_c is None else train_c.memory,
         )
     if rf_done is None:
         rf_done = receptive_fields_or_note(spec, model, max_memory) if rf else (None, {}, ())
