@@ -127,8 +127,8 @@ def test_max_memory_bounds_the_empirical_rf():
         "error: receptive field (empirical): measuring on an input of (16, 16) cells needs about "
     )
     assert refused.stderr.endswith(
-        "beyond this method's limits (4194304 cells; --max-memory 1,024 bytes); use the "
-        "structural method\n"
+        "beyond this method's limits (4,194,304 cells; --max-memory 1,024 bytes); lower the "
+        "model's widths and depth or raise --max-memory, or use the structural method\n"
     )
     measured = runner.invoke(app, [*args, "-f", "json"])  # default 4 GiB: a 3×3 conv
     assert measured.exit_code == 0, measured.output

@@ -135,3 +135,36 @@ def test_no_hint_for_a_model_handed_to_the_python_api():
     from archinspect.commands.rf import field_hint
 
     assert field_hint(live_spec("archinspect.shapes(...)", "m", "ClassicResNet", (1, 8, 8))) is None
+
+
+@pytest.mark.parametrize(
+    ("levels", "cells", "divisor"),
+    [
+        (2, 10, 4),  # the family's hint starts the analysis at a size the model takes
+        (4, 1000, 16),  # above 256 cells the analysis starts at 256, which 16 divides
+    ],
+)
+def test_an_input_the_model_refuses_is_refused_wherever_the_analysis_starts(
+    tmp_path, monkeypatch, levels, cells, divisor
+):
+    """Neither the hint nor the smaller start may answer for an input the model fails on:
+    `rf` and `count --rf` say what the forward pass says (they gave a field analysed on 80 and
+    on 256 cells)."""
+    from typer.testing import CliRunner
+
+    from archinspect.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "u.yaml").write_text(
+        "model: {family: ClassicUNet, num_spatial_dims: 1, in_channels: 1, out_channels: 1, "
+        f"hidden_channels: 1, num_levels: {levels}}}\ninput: {{resolution: [{cells}]}}\n"
+    )
+    expected = (
+        f"error: u.yaml: the forward pass of ClassicUNet fails for input shape (1, {cells}): "
+        f"ValueError: a UNet with num_levels={levels} needs every spatial size divisible by "
+        f"2**{levels}={divisor}, got ({cells},)\n"
+    )
+    assert cells % divisor != 0
+    for args in (["rf", "u.yaml"], ["count", "u.yaml", "--rf"]):
+        result = CliRunner().invoke(app, args)
+        assert (args, result.exit_code, result.stderr) == (args, 2, expected)

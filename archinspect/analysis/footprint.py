@@ -64,8 +64,11 @@ class Footprint:
 def _itemsize(dtype: Any, float64: bool) -> int:
     """Bytes per element; with `float64` a real float counts 8 and a complex one 16 (the
     empirical method's copy), other dtypes their own size."""
+    import jax
     import numpy as np
 
+    if jax.dtypes.issubdtype(dtype, jax.dtypes.extended):
+        return int(dtype.itemsize)  # a PRNG key (key<fry>: two uint32, 8 bytes), kept as is
     dt = np.dtype(dtype)
     if float64 and (dt.kind in "fc" or dt.name == "bfloat16"):
         return 16 if dt.kind == "c" else 8

@@ -103,16 +103,35 @@ def trace(model: Any, input_shape: tuple[int, ...]) -> tuple[Any, list]:
         with recording(m, [ShapeTap(calls), MarkTap()]):
             return m(x)
 
-    # The input takes the model's floating dtype (its convolutions require one dtype);
-    # jnp.issubdtype knows bfloat16, whose NumPy kind is not "f".
+    closed = jax.make_jaxpr(forward)(dynamic, _input(dynamic, input_shape))
+    return closed, calls
+
+
+def _input(dynamic: Any, input_shape: tuple[int, ...]) -> Any:
+    """The abstract input: the model's floating dtype (its convolutions require one dtype);
+    jnp.issubdtype knows bfloat16, whose NumPy kind is not "f"."""
+    import jax
+    import jax.numpy as jnp
+
     floats = [
         leaf.dtype
         for leaf in jax.tree_util.tree_leaves(dynamic)
         if jnp.issubdtype(leaf.dtype, jnp.floating)
     ]
-    x = jax.ShapeDtypeStruct(input_shape, floats[0] if floats else jnp.float32)
-    closed = jax.make_jaxpr(forward)(dynamic, x)
-    return closed, calls
+    return jax.ShapeDtypeStruct(input_shape, floats[0] if floats else jnp.float32)
+
+
+def check_input(model: Any, input_shape: tuple[int, ...]) -> None:
+    """Evaluate the model's output shape on the requested input, abstractly: the analysis may
+    start on another size (smaller, or where a hint says), and a model that fails on the
+    spec's own input has no receptive field to report; its error propagates as the forward
+    pass's."""
+    import equinox as eqx
+
+    from archinspect.analysis.params import is_array_like
+
+    dynamic, _ = eqx.partition(model, is_array_like)
+    eqx.filter_eval_shape(model, _input(dynamic, input_shape))
 
 
 # ----------------------------------------------------------------------------- interpretation
@@ -576,6 +595,8 @@ def _grown(
     refuses the smaller input or reports a whole axis, after checking what it would cost
     against `max_memory` (bytes: the command's --max-memory)."""
     start = _start(input_shape)
+    if start != input_shape or hint is not None:
+        check_input(model, input_shape)
     if start != input_shape:
         cells = tuple(input_shape[1:])
         try:
