@@ -90,7 +90,6 @@ def trace(model: Any, input_shape: tuple[int, ...]) -> tuple[Any, list]:
     """The closed jaxpr of model(x) (inputs: the model's arrays, then x) and its calls."""
     import equinox as eqx
     import jax
-    import jax.numpy as jnp
 
     from archinspect.analysis.params import is_array_like
     from archinspect.analysis.recorder import ShapeTap, recording
