@@ -265,13 +265,24 @@ def active() -> Recording | None:
 
 @contextlib.contextmanager
 def _patched(classes: Sequence[type], rec: Recording) -> Iterator[None]:
+    with calls_through(classes, rec.call):
+        yield
+
+
+@contextlib.contextmanager
+def calls_through(
+    classes: Sequence[type], through: Callable[[Callable, Any, tuple, dict], Any]
+) -> Iterator[None]:
+    """While active, `cls.__call__(self, *args, **kwargs)` of each class runs as
+    `through(original, self, args, kwargs)`; the classes are restored on exit, even on an
+    error (the recorder here, the shared traces of `shared_calls`)."""
     # Capture every original before patching any, so a subclass never wraps a wrapper.
     originals = {cls: (cls.__dict__.get("__call__"), cls.__call__) for cls in classes}
 
     def wrap(original: Callable) -> Callable:
         @functools.wraps(original)
         def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return rec.call(original, self, args, kwargs)
+            return through(original, self, args, kwargs)
 
         return call
 

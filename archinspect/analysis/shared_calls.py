@@ -28,6 +28,7 @@ import equinox as eqx
 import jax
 
 from archinspect.analysis.params import module_tree
+from archinspect.analysis.recorder import calls_through
 
 
 class _Unshareable(Exception):
@@ -82,23 +83,5 @@ def shared_calls(model: Any) -> Iterator[None]:
         cls = type(node)
         if path and isinstance(node, eqx.Module) and cls not in classes and _has_call(cls):
             classes.append(cls)
-    # Capture every original before patching any, so a subclass never wraps a wrapper.
-    originals = {cls: (cls.__dict__.get("__call__"), cls.__call__) for cls in classes}
-
-    def wrap(original: Callable) -> Callable:
-        @functools.wraps(original)
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return _shared(original, self, args, kwargs)
-
-        return call
-
-    try:
-        for cls, (_, resolved) in originals.items():
-            type.__setattr__(cls, "__call__", wrap(resolved))
+    with calls_through(classes, _shared):
         yield
-    finally:
-        for cls, (own, _) in originals.items():
-            if own is None:
-                type.__delattr__(cls, "__call__")
-            else:
-                type.__setattr__(cls, "__call__", own)
