@@ -146,10 +146,12 @@ class _Env:
 
 
 class Interpreter:
-    """Runs the rules over a jaxpr and collects global sources, grid slopes and marked calls."""
+    """Runs the rules over a jaxpr and collects global sources, grid slopes and marked calls
+    (surveyed on an input of `sizes` cells; with no sizes, marks are not kept)."""
 
-    def __init__(self, d: int, calls: list):
+    def __init__(self, d: int, calls: list, sizes: tuple[int, ...] | None = None):
         self.d = d
+        self.sizes = sizes
         self.scopes: dict[str, str] = {}
         self.types: dict[str, str] = {}
         for call in calls:
@@ -157,7 +159,7 @@ class Interpreter:
             self.types.setdefault(call.path, call.type)
         self.globals: list[GlobalSource] = []
         self.slopes: dict[int, set[Fraction]] = {s: {Fraction(1)} for s in range(d)}
-        self.marks: dict[str, list[Val]] = {}
+        self.marks: dict[str, list[Survey]] = {}
         self.reach: list[float] = [0.0] * d
         self.pooled: list[Val] = []  # operands of global poolings (see `measure_network`)
 
@@ -261,7 +263,8 @@ class Interpreter:
                 ) from None
 
         def mark(path: str, val: Val) -> None:
-            self.marks.setdefault(path, []).append(val)
+            if self.sizes is not None:
+                self.marks.setdefault(path, []).append(survey(val, self.sizes))
 
         return Context(
             d=self.d,
@@ -323,23 +326,26 @@ class Analysis:
     output: Val
     globals: list[GlobalSource]
     periods: tuple[int, ...]
-    marks: dict[str, list[Val]]
+    marks: dict[str, list[Survey]]  # per module call (only where layers were asked for)
     sizes: tuple[int, ...]
     reach: list[float]  # per axis, the sum of every window's reach in input cells
     pooled: list[Val] = field(default_factory=list)  # operands of global poolings
     channels: int = 1
 
 
-def analyse(model: Any, input_shape: tuple[int, ...]) -> Analysis:
+def analyse(model: Any, input_shape: tuple[int, ...], layers: bool = False) -> Analysis:
     """Trace and interpret once, at exactly `input_shape`."""
     closed, calls = trace(model, input_shape)
-    return interpret(closed, calls, input_shape)
+    return interpret(closed, calls, input_shape, layers)
 
 
-def interpret(closed: Any, calls: list, input_shape: tuple[int, ...]) -> Analysis:
-    """Interpret a traced model (`trace`) whose input has `input_shape`."""
+def interpret(
+    closed: Any, calls: list, input_shape: tuple[int, ...], layers: bool = False
+) -> Analysis:
+    """Interpret a traced model (`trace`) whose input has `input_shape`; `layers`: survey every
+    module call's output too (per-layer fields), else only the network's output is kept."""
     d = len(input_shape) - 1
-    interp = Interpreter(d, calls)
+    interp = Interpreter(d, calls, tuple(input_shape[1:]) if layers else None)
     jaxpr = closed.jaxpr
     ins = [empty(tuple(v.aval.shape), d) for v in jaxpr.invars[:-1]]
     ins.append(input_val(input_shape, d))
@@ -423,6 +429,50 @@ def _extents(
     return (x(b.max()), x(f.max())), ((x(b.min()), x(b.max())), (x(f.min()), x(f.max())))
 
 
+@dataclass
+class _Cells:
+    """A boolean table of measured cells, kept small for a survey that outlives its value:
+    reduced to the array axes that carry a phase (all `_uncovered` reads), then stored as runs
+    along its one varying axis (a stencil network's interior is one run) or as packed bits."""
+
+    shape: tuple[int, ...]
+    runs: np.ndarray | None  # (starts, stops) along the one varying axis; None: `bits`
+    bits: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, sel: np.ndarray, keep: set[int]) -> _Cells:
+        drop = tuple(a for a in range(sel.ndim) if a not in keep and sel.shape[a] != 1)
+        cells = np.any(sel, axis=drop, keepdims=True) if drop else np.asarray(sel)
+        flat = cells.reshape(-1)
+        if sum(n != 1 for n in cells.shape) > 1:
+            return cls(cells.shape, None, np.packbits(flat))
+        edges = np.diff(flat.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+        return cls(cells.shape, np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)]))
+
+    def array(self) -> np.ndarray:
+        n = math.prod(self.shape)
+        if self.runs is None:
+            assert self.bits is not None
+            return np.unpackbits(self.bits, count=n).astype(bool).reshape(self.shape)
+        step = np.zeros(n + 1, np.int64)
+        np.add.at(step, self.runs[0], 1)
+        np.add.at(step, self.runs[1], -1)
+        return (np.cumsum(step[:n]) > 0).reshape(self.shape)
+
+
+@dataclass
+class Survey:
+    """What `measure` finds in a value before the network's period is known: everything but
+    whether the measured cells cover every phase (`finish`). Module outputs are surveyed as the
+    interpreter meets them, so that their tables are freed after their last use: the per-layer
+    fields of a deep network cost the memory of its live values, not of every layer's."""
+
+    measured: Measured  # its `grow` left empty
+    shape: tuple[int, ...]
+    slopes: dict[int, tuple[int, Fraction]]  # spatial axis -> (array axis, |slope|)
+    selected: list[_Cells]
+
+
 def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measured:
     """Extents of every element of v that no boundary rule touched, per input spatial axis.
 
@@ -430,6 +480,11 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
     (positions modulo the period) of the axes with a finite stencil; `grow` names the axes to
     enlarge otherwise. Tables are used as they broadcast, never expanded to every cell.
     """
+    return finish(survey(v, sizes), periods)
+
+
+def survey(v: Val, sizes: tuple[int, ...]) -> Survey:
+    """`measure` up to the network's period (which only the whole forward pass knows)."""
     v = materialise(v)
     d = len(sizes)
     per_axis: list[Pair | None] = [None] * d
@@ -437,7 +492,7 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
     reasons: list[str | None] = [None] * d
     gone = [False] * d
     unsettled: set[int] = set()
-    phases: dict[int, tuple[int, int]] = {}  # spatial axis -> (array axis, positions/period)
+    slopes: dict[int, tuple[int, Fraction]] = {}  # spatial axis -> (array axis, |slope|)
     selected: dict[int, np.ndarray] = {}
     for s in range(d):
         lo, hi = v.lo[s], v.hi[s]
@@ -470,8 +525,7 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
         if slope == 0:
             # Every cell of the axis sits at one input position (a value broadcast along it).
             continue
-        positions = Fraction(periods[s]) / abs(slope)
-        phases[s] = (a, positions.numerator if positions.denominator == 1 else 0)
+        slopes[s] = (a, abs(slope))
         shp = [1] * v.ndim
         shp[a] = v.shape[a]
         sel = ~v.taint[s] & has
@@ -485,11 +539,35 @@ def measure(v: Val, sizes: tuple[int, ...], periods: tuple[int, ...]) -> Measure
             continue
         if np.any(sel):
             per_axis[s], ranges[s] = _extents(lo, hi, sel, a, v.shape[a], slope, offset)
-    grow: set[int] = set()
-    for sel in selected.values():
-        grow |= _uncovered(sel, phases, v.shape)
     escaped = [bool(np.any(selected[s])) if s in selected else True for s in range(d)]
-    return Measured(per_axis, ranges, grow, escaped, reasons, gone, unsettled)
+    keep = {a for a, _ in slopes.values()}
+    return Survey(
+        Measured(per_axis, ranges, set(), escaped, reasons, gone, unsettled),
+        v.shape,
+        slopes,
+        [_Cells.of(sel, keep) for sel in selected.values()],
+    )
+
+
+def finish(found: Survey, periods: tuple[int, ...]) -> Measured:
+    """A survey measured against the network's period: which axes must grow."""
+    phases: dict[int, tuple[int, int]] = {}  # spatial axis -> (array axis, positions/period)
+    for s, (a, slope) in found.slopes.items():
+        positions = Fraction(periods[s]) / slope
+        phases[s] = (a, positions.numerator if positions.denominator == 1 else 0)
+    grow: set[int] = set()
+    for cells in found.selected:
+        grow |= _uncovered(cells.array(), phases, found.shape)
+    m = found.measured
+    return Measured(
+        list(m.per_axis),
+        list(m.ranges),
+        grow,
+        list(m.escaped),
+        list(m.reasons),
+        list(m.gone),
+        set(m.unsettled),
+    )
 
 
 def measure_network(result: Analysis) -> Measured:
@@ -587,6 +665,7 @@ def _grown(
     input_shape: tuple[int, ...],
     max_memory: int = MEMORY_LIMIT,
     hint: Sequence[float] | None = None,
+    layers: bool = False,
 ) -> tuple[Analysis, Measured]:
     """Analyse from an input of at most START_AXIS cells per axis, growing it until the result
     is exact: the receptive field of the unbounded domain does not depend on the requested size,
@@ -599,7 +678,7 @@ def _grown(
     if start != input_shape:
         cells = tuple(input_shape[1:])
         try:
-            result, m = _grown_from(model, start, hint)
+            result, m = _grown_from(model, start, hint, layers)
         except UnsupportedOperation:
             raise
         except (ValueError, TypeError, ArchinspectError):
@@ -618,7 +697,7 @@ def _grown(
                 "resolution (input.resolution, or the model's number of points) or raise "
                 "--max-memory"
             )
-    return _grown_from(model, input_shape, hint if start == input_shape else None)
+    return _grown_from(model, input_shape, hint if start == input_shape else None, layers)
 
 
 def _room(
@@ -671,12 +750,15 @@ def _roomy(
 
 
 def _grown_from(
-    model: Any, input_shape: tuple[int, ...], hint: Sequence[float] | None = None
+    model: Any,
+    input_shape: tuple[int, ...],
+    hint: Sequence[float] | None = None,
+    layers: bool = False,
 ) -> tuple[Analysis, Measured]:
     """Analyse at input_shape (or where `_roomy` starts), doubling the spatial size until the
     result is exact."""
     channels = input_shape[0]
-    result = interpret(*_roomy(model, input_shape, hint))
+    result = interpret(*_roomy(model, input_shape, hint), layers)
     while True:
         m = measure_network(result)
         # A layout refused while most cells are boundary cells is looked at again on a larger
@@ -695,7 +777,7 @@ def _grown_from(
                 "and says how much memory it would need"
             )
         try:
-            result = analyse(model, (channels, *sizes))
+            result = analyse(model, (channels, *sizes), layers)
         except (ValueError, TypeError) as exc:
             raise ArchinspectError(
                 f"error: receptive field: at {result.sizes} cells the boundary reaches every "
@@ -708,9 +790,9 @@ def _layer_growth(result: Analysis) -> tuple[set[int], list[bool]]:
     per axis whether some cell of every layer escaped the boundary."""
     grow: set[int] = set()
     escaped = [True] * len(result.sizes)
-    for vals in result.marks.values():
-        for val in vals:
-            m = measure(val, result.sizes, result.periods)
+    for surveys in result.marks.values():
+        for found in surveys:
+            m = finish(found, result.periods)
             grow |= m.grow
             escaped = [a and b for a, b in zip(escaped, m.escaped, strict=True)]
     return grow, escaped
@@ -730,7 +812,7 @@ def _grown_for_layers(model: Any, result: Analysis) -> Analysis:
         if math.prod(sizes) > MAX_LAYER_CELLS or max(sizes) > MAX_AXIS:
             return result
         try:
-            result = analyse(model, (result.channels, *sizes))
+            result = analyse(model, (result.channels, *sizes), layers=True)
         except (ValueError, TypeError):  # the model fixes its input size (a dense head)
             return result
 
@@ -752,7 +834,7 @@ def structural_fields(
     hint: Sequence[float] | None = None,
 ) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
     """The network's RF and every layer's, from one analysis (reports that show both)."""
-    result, m = _grown(model, input_shape, max_memory, hint)
+    result, m = _grown(model, input_shape, max_memory, hint, layers=True)
     network = _network_field(input_shape, result, m)
     return network, _layer_fields(_grown_for_layers(model, result))
 
@@ -785,16 +867,16 @@ def _network_field(input_shape: tuple[int, ...], result: Analysis, m: Measured) 
 def structural_layer_fields(
     model: Any, input_shape: tuple[int, ...], max_memory: int = MEMORY_LIMIT
 ) -> dict[str, tuple[Pair, ...]]:
-    result, _ = _grown(model, input_shape, max_memory)
+    result, _ = _grown(model, input_shape, max_memory, layers=True)
     return _layer_fields(_grown_for_layers(model, result))
 
 
 def _layer_fields(result: Analysis) -> dict[str, tuple[Pair, ...]]:
     out: dict[str, tuple[Pair, ...]] = {}
-    for path, vals in result.marks.items():
+    for path, surveys in result.marks.items():
         fields: list[Pair] | None = None
-        for val in vals:
-            m = measure(val, result.sizes, result.periods)
+        for found in surveys:
+            m = finish(found, result.periods)
             if any(p is None for p in m.per_axis) or m.grow:  # not exact: left blank
                 fields = None
                 break
