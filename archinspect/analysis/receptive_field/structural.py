@@ -137,6 +137,38 @@ def check_input(model: Any, input_shape: tuple[int, ...]) -> None:
 
 
 @dataclass
+class _Plan:
+    """What the interpreter reads off a jaxpr before running it: the equations to skip, each
+    equation's name stack, and the values no later equation reads (tables can be large: each
+    is dropped after its last use)."""
+
+    skip: set[int]
+    stacks: list[tuple[str, ...]]
+    dead: list[list[Any]]  # per equation, the values it reads for the last time
+
+    @classmethod
+    def of(cls, jaxpr: Any) -> _Plan:
+        from jax.extend.core import Literal
+
+        last_use: dict[Any, int] = {}
+        for i, eqn in enumerate(jaxpr.eqns):
+            for atom in eqn.invars:
+                if not isinstance(atom, Literal):
+                    last_use[atom] = i
+        for atom in jaxpr.outvars:
+            if not isinstance(atom, Literal):
+                last_use[atom] = len(jaxpr.eqns)
+        dead: list[list[Any]] = [[] for _ in jaxpr.eqns]
+        for atom, i in last_use.items():
+            if i < len(jaxpr.eqns):
+                dead[i].append(atom)
+        stacks = [
+            tuple(c for c in str(eqn.source_info.name_stack).split("/") if c) for eqn in jaxpr.eqns
+        ]
+        return cls(feeds_callbacks_only(jaxpr), stacks, dead)
+
+
+@dataclass
 class _Env:
     vals: dict[Any, Val] = field(default_factory=dict)
     producers: dict[Any, tuple[Any, int]] = field(default_factory=dict)
@@ -162,6 +194,15 @@ class Interpreter:
         self.marks: dict[str, list[Survey]] = {}
         self.reach: list[float] = [0.0] * d
         self.pooled: list[Val] = []  # operands of global poolings (see `measure_network`)
+        # Per jaxpr (a deep network calls the same few thousands of times): its `_Plan`.
+        self.plans: dict[int, tuple[Any, _Plan]] = {}
+
+    def plan(self, jaxpr: Any) -> _Plan:
+        held = self.plans.get(id(jaxpr))
+        if held is None or held[0] is not jaxpr:
+            held = (jaxpr, _Plan.of(jaxpr))
+            self.plans[id(jaxpr)] = held
+        return held[1]
 
     def module(self, stack: tuple[str, ...]) -> tuple[str, str]:
         for comp in reversed(stack):
@@ -184,7 +225,6 @@ class Interpreter:
         prefix: tuple[str, ...],
         parent: tuple[_Env, list[Any]] | None = None,
     ) -> list[Val]:
-        from jax.extend.core import Literal
 
         env = _Env()
         for var, value in zip(jaxpr.constvars, consts, strict=True):
@@ -194,20 +234,11 @@ class Interpreter:
             env.vals[var] = val
             if parent is not None:
                 env.links[var] = (parent[0], parent[1][i])
-        # Tables can be large: drop each value after the last equation that reads it.
-        last_use: dict[Any, int] = {}
-        for i, eqn in enumerate(jaxpr.eqns):
-            for atom in eqn.invars:
-                if not isinstance(atom, Literal):
-                    last_use[atom] = i
-        for atom in jaxpr.outvars:
-            if not isinstance(atom, Literal):
-                last_use[atom] = len(jaxpr.eqns)
-        skip = feeds_callbacks_only(jaxpr)
+        plan = self.plan(jaxpr)
         for index, eqn in enumerate(jaxpr.eqns):
-            if index in skip:
+            if index in plan.skip:
                 continue  # only debug prints read it: no value of the forward pass does
-            stack = prefix + tuple(c for c in str(eqn.source_info.name_stack).split("/") if c)
+            stack = prefix + plan.stacks[index]
             vals = [self._val(env, atom) for atom in eqn.invars]
             fn = RULES.get(eqn.primitive)
             keep = fn in SUPPORT_RULES
@@ -232,9 +263,8 @@ class Interpreter:
                         for s in tag.axes:
                             self.slopes[s].add(abs(tag.slope) * tag.period)
             del vals
-            for atom in eqn.invars:
-                if not isinstance(atom, Literal) and last_use.get(atom) == index:
-                    env.vals.pop(atom, None)
+            for atom in plan.dead[index]:
+                env.vals.pop(atom, None)
         return [self._val(env, atom) for atom in jaxpr.outvars]
 
     def _context(self, env: _Env, eqn: Any, stack: tuple[str, ...], keep: bool = False) -> Context:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,35 @@ class _Window:
     reads_pad: np.ndarray  # (n_out,) the window reads padding
     always_reads: bool  # every window reads at least one cell
     n: int
+    # Where every tap reads a cell and tap t of output q reads cell starts[t] + stride * q:
+    # the taps are strided slices (views), not gathers. None otherwise.
+    starts: tuple[int, ...] | None = None
+    stride: int = 1
+
+
+@lru_cache(maxsize=256)
+def _reads(
+    n: int,
+    n_out: int,
+    taps: int,
+    stride: int,
+    pad_lo: int,
+    base_dilation: int,
+    window_dilation: int,
+) -> _Window:
+    """The reads of a window (cached: a deep network repeats the same few windows; the arrays
+    are read-only so that no rule can change a cached one)."""
+    nd = (n - 1) * base_dilation + 1 if n else 0
+    u = np.arange(n_out)[:, None] * stride + np.arange(taps)[None, :] * window_dilation - pad_lo
+    inside = (u >= 0) & (u <= nd - 1)
+    src = np.where(inside & (u % base_dilation == 0), u // base_dilation, n)
+    reads_pad = np.asarray(~inside.all(axis=1))
+    starts = None
+    if n_out and base_dilation == 1 and bool(inside.all()):
+        starts = tuple(int(i) for i in src[0])  # src[q, t] = src[0, t] + stride * q
+    src.flags.writeable = False
+    reads_pad.flags.writeable = False
+    return _Window(src, reads_pad, bool((src < n).any(axis=1).all()), n, starts, stride)
 
 
 def _window(
@@ -65,13 +95,8 @@ def _window(
 ) -> tuple[_Window, Tag | None]:
     """The window's reads, and the output axis's tag: a cell sits at its window's centre
     (the floor of it for even windows), in the coordinates of the input."""
-    nd = (n - 1) * base_dilation + 1 if n else 0
     k_eff = (taps - 1) * window_dilation + 1
-    u = np.arange(n_out)[:, None] * stride + np.arange(taps)[None, :] * window_dilation - pad_lo
-    inside = (u >= 0) & (u <= nd - 1)
-    src = np.where(inside & (u % base_dilation == 0), u // base_dilation, n)
-    reads_pad = np.asarray(~inside.all(axis=1))
-    window = _Window(src, reads_pad, bool((src < n).any(axis=1).all()), n)
+    window = _reads(n, n_out, taps, stride, pad_lo, base_dilation, window_dilation)
     if tag is not None and tag.mapped:
         assert tag.slope is not None and tag.offset is not None
         ctx.widen(tag.axes, float(abs(tag.slope) * (k_eff - 1) / base_dilation))
@@ -87,6 +112,17 @@ def _slide(x: np.ndarray, kind: str, axis: int, w: _Window) -> np.ndarray:
     when every window reads a cell)."""
     if x.shape[axis] == 1 and w.always_reads:
         return x
+    if w.starts is not None:
+        full = np.asarray(along(x, axis, w.n))
+        n_out = w.src.shape[0]
+        cut: list[Any] = [slice(None)] * full.ndim
+        acc = None
+        for b in w.starts:
+            cut[axis] = slice(b, b + w.stride * (n_out - 1) + 1, w.stride)
+            tap = full[tuple(cut)]
+            acc = tap.copy() if acc is None else UNION[kind](acc, tap)
+        if acc is not None:
+            return acc
     ext = extend_one(np.asarray(along(x, axis, w.n)), axis, FILL[kind])
     acc = np.take(ext, w.src[:, 0], axis=axis)
     for t in range(1, w.src.shape[1]):
