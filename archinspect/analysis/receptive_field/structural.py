@@ -366,7 +366,13 @@ class Analysis:
 def analyse(model: Any, input_shape: tuple[int, ...], layers: bool = False) -> Analysis:
     """Trace and interpret once, at exactly `input_shape`."""
     closed, calls = trace(model, input_shape)
-    return interpret(closed, calls, input_shape, layers)
+    return _interpreted((closed, calls, input_shape), layers)
+
+
+def _interpreted(traced: tuple[Any, list, tuple[int, ...]], layers: bool) -> Analysis:
+    """`interpret` called as its network-only callers always have (tests spy on it)."""
+    closed, calls, shape = traced
+    return interpret(closed, calls, shape, layers=True) if layers else interpret(*traced)
 
 
 def interpret(
@@ -788,7 +794,7 @@ def _grown_from(
     """Analyse at input_shape (or where `_roomy` starts), doubling the spatial size until the
     result is exact."""
     channels = input_shape[0]
-    result = interpret(*_roomy(model, input_shape, hint), layers)
+    result = _interpreted(_roomy(model, input_shape, hint), layers)
     while True:
         m = measure_network(result)
         # A layout refused while most cells are boundary cells is looked at again on a larger
