@@ -24,6 +24,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from jax.extend.core import Literal  # (the rules below import JAX anyway)
 
 from archinspect.analysis.receptive_field.constants import evaluate
 from archinspect.analysis.receptive_field.reach import reach
@@ -148,8 +149,6 @@ class _Plan:
 
     @classmethod
     def of(cls, jaxpr: Any) -> _Plan:
-        from jax.extend.core import Literal
-
         last_use: dict[Any, int] = {}
         for i, eqn in enumerate(jaxpr.eqns):
             for atom in eqn.invars:
@@ -313,16 +312,12 @@ class Interpreter:
             self.reach[s] += cells
 
     def _val(self, env: _Env, atom: Any) -> Val:
-        from jax.extend.core import Literal
-
         if isinstance(atom, Literal):
             return empty(np.shape(atom.val), self.d)
         return env.vals[atom]
 
     def _concrete(self, env: _Env, atom: Any) -> Any:
         """The value of an index computed from constants only (iota, literals, arithmetic)."""
-        from jax.extend.core import Literal
-
         if isinstance(atom, Literal):
             return atom.val
         if atom in env.cache:
