@@ -480,6 +480,25 @@ class _Cells:
         edges = np.diff(flat.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
         return cls(cells.shape, np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)]))
 
+    def uncovered(self, phases: dict[int, tuple[int, int]], shape: tuple[int, ...]) -> set[int]:
+        """`_uncovered` of the table, read off the runs where there are runs (a table that
+        varies along one axis meets every phase q there iff its cells' positions modulo q do)."""
+        if self.runs is None or any(q <= 0 or shape[a] < q for a, q in phases.values()):
+            return _uncovered(self.array(), phases, shape)
+        if self.runs.shape[1] == 0:
+            return set(phases)
+        varying = {s: (a, q) for s, (a, q) in phases.items() if self.shape[a] != 1}
+        if not varying:
+            return set()
+        if len({a for a, _ in varying.values()}) > 1 or len(varying) > 1:
+            return _uncovered(self.array(), phases, shape)
+        ((s, (_, q)),) = varying.items()
+        starts, stops = self.runs
+        if int(np.max(stops - starts)) >= q:
+            return set()
+        seen = np.concatenate([np.arange(b, e) % q for b, e in zip(starts, stops, strict=True)])
+        return set() if len(np.unique(seen)) == q else {s}
+
     def array(self) -> np.ndarray:
         n = math.prod(self.shape)
         if self.runs is None:
@@ -588,7 +607,7 @@ def finish(found: Survey, periods: tuple[int, ...]) -> Measured:
         phases[s] = (a, positions.numerator if positions.denominator == 1 else 0)
     grow: set[int] = set()
     for cells in found.selected:
-        grow |= _uncovered(cells.array(), phases, found.shape)
+        grow |= cells.uncovered(phases, found.shape)
     m = found.measured
     return Measured(
         list(m.per_axis),
