@@ -451,13 +451,21 @@ def _extents(
     at = (np.arange(n, dtype=np.float64) * float(slope * den) + float(offset * den)).reshape(shp)
     lo64, hi64 = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     back, fwd, sel = np.broadcast_arrays(at - den * lo64, den * hi64 - at, sel)
-    b, f = back[sel], fwd[sel]
-    assert np.array_equal(b, np.round(b)) and np.array_equal(f, np.round(f)), "cells not whole"
+    # Reduced where selected (no copy of the selected cells: a deep network's are many).
+    whole = np.all(back == np.round(back), where=sel) and np.all(fwd == np.round(fwd), where=sel)
+    assert whole, "cells not whole"
 
     def x(v: float) -> int | Fraction:
         return exact(Fraction(int(v), den))
 
-    return (x(b.max()), x(f.max())), ((x(b.min()), x(b.max())), (x(f.min()), x(f.max())))
+    def top(a: np.ndarray) -> float:
+        return float(np.max(a, where=sel, initial=-np.inf))
+
+    def bottom(a: np.ndarray) -> float:
+        return float(np.min(a, where=sel, initial=np.inf))
+
+    b_max, f_max = x(top(back)), x(top(fwd))
+    return (b_max, f_max), ((x(bottom(back)), b_max), (x(bottom(fwd)), f_max))
 
 
 @dataclass
