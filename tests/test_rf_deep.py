@@ -15,7 +15,7 @@ import numpy as np
 
 from archinspect.analysis.receptive_field import receptive_fields
 from archinspect.analysis.receptive_field.rules.windowed import _reads
-from archinspect.analysis.receptive_field.structural import interpret, trace
+from archinspect.analysis.receptive_field.structural import _Cells, _uncovered, interpret, trace
 from archinspect.models.conv_net import ConvNet
 
 
@@ -96,3 +96,29 @@ def test_table_memory_does_not_grow_with_depth():
         # Keeping the lo and hi tables of each of the 80 extra layers would add 160 tables
         # (20 MiB); what may grow is bookkeeping per equation and a small survey per layer.
         assert extra < 10 * table, (layers, peaks)
+
+
+def test_a_survey_keeps_what_the_phase_check_reads():
+    """A survey stores the measured cells as runs (one varying axis) or packed bits; the phase
+    check read off either must be `_uncovered` on the whole table, for any period."""
+    rng = np.random.default_rng(0)
+    seen = set()
+    for trial in range(300):
+        channels, n, m = int(rng.integers(1, 4)), int(rng.integers(1, 40)), int(rng.integers(1, 9))
+        two_axes = trial % 2 == 1  # spatial array axes 1 and 2, or axis 1 alone
+        shape = (channels, n, m) if two_axes else (channels, n, 1)
+        if trial % 3 == 0:  # one interval per line (a stencil network's interior cells)
+            q = np.arange(n)[None, :, None]
+            lo, hi = sorted(int(i) for i in rng.integers(0, n + 1, 2))
+            sel = np.broadcast_to((q >= lo) & (q < hi), shape)
+        else:
+            sel = rng.random(shape) < rng.choice([0.05, 0.5, 0.95])
+        phases = {0: (1, int(rng.integers(0, 12)))}
+        if two_axes:
+            phases[1] = (2, int(rng.integers(1, 5)))
+        keep = {a for a, _ in phases.values()}
+        cells = _Cells.of(sel, keep)
+        seen.add("runs" if cells.runs is not None else "bits")
+        assert np.array_equal(cells.array(), np.any(sel, axis=0, keepdims=True)), trial
+        assert cells.uncovered(phases, shape) == _uncovered(sel, phases, shape), trial
+    assert seen == {"runs", "bits"}
