@@ -224,7 +224,6 @@ class Interpreter:
         prefix: tuple[str, ...],
         parent: tuple[_Env, list[Any]] | None = None,
     ) -> list[Val]:
-
         env = _Env()
         for var, value in zip(jaxpr.constvars, consts, strict=True):
             env.vals[var] = empty(np.shape(value), self.d)
