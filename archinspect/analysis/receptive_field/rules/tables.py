@@ -173,9 +173,15 @@ def materialise(v: Val) -> Val:
 def supported(v: Val, support: Sequence[np.ndarray | None] | None) -> Val:
     """v with `support` (masks that are all set are dropped)."""
     if support is None:
-        return replace(v, support=None)
+        return with_support(v, None)
     masks = tuple(None if m is None or m.all() else np.asarray(m, bool) for m in support)
-    return replace(v, support=None if all(m is None for m in masks) else masks)
+    return with_support(v, None if all(m is None for m in masks) else masks)
+
+
+def with_support(v: Val, support: tuple[np.ndarray | None, ...] | None) -> Val:
+    """`replace(v, support=support)`, without its per-call field introspection (every rule
+    that keeps supports calls this, a deep network hundreds of thousands of times)."""
+    return Val(v.shape, v.lo, v.hi, v.taint, v.dense, v.tags, support)
 
 
 def masks(v: Val) -> list[np.ndarray | None]:
