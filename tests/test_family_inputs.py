@@ -156,3 +156,57 @@ def test_validation_takes_exactly_the_inputs_the_model_takes(family, args, grid)
 def test_every_built_in_family_declares_its_whole_input_rule_and_is_tested():
     assert {f for f, _, _ in CASES} == set(FAMILIES)
     assert all(f.input_rule_complete for f in FAMILIES.values())
+
+
+def _problems(text: str) -> list[tuple[str, str]]:
+    with pytest.raises(SpecError, match="is not a valid archinspect spec") as info:
+        load_spec_text(text, "t.yaml")
+    return [(p.path, p.message) for p in info.value.problems]
+
+
+def test_the_rules_by_hand():
+    unet = "model: {family: ModernUNet, num_spatial_dims: 2, in_channels: 1, out_channels: 1}\n"
+    # 4 levels: 2**4 = 16 divides 32 but not 40; the multiples around 40 are 32 and 48.
+    assert _problems(unet + "input: {resolution: [32, 40]}\n") == [
+        (
+            "input.resolution",
+            "a ModernUNet with num_levels=4 needs every spatial size divisible by 2**4 = 16 "
+            "(e.g. 32 or 48), got [32, 40]",
+        )
+    ]
+    load_spec_text(unet + "input: {resolution: [16, 48]}\n", "t.yaml")
+    fno = "model: {family: ClassicFNO, num_spatial_dims: 2, in_channels: 1, out_channels: 1}\n"
+    # 12 modes: 2 * 12 = 24 cells on the first axis; the last keeps n // 2 + 1 >= 12, n >= 22.
+    load_spec_text(fno + "input: {resolution: [24, 22]}\n", "t.yaml")
+    assert _problems(fno + "input: {resolution: [23, 22]}\n") == [
+        (
+            "input.resolution",
+            "a ClassicFNO with num_modes=12 needs at least 24 cells on every axis but the last "
+            "(n // 2 >= 12 frequencies each side of zero) and 22 on the last (the real FFT's "
+            "n // 2 + 1 >= 12), got [23, 22]",
+        )
+    ]
+    assert _problems(fno + "input: {resolution: [24, 21]}\n")[0][0] == "input.resolution"
+    # Given by input.shape (channels first), the problem is located there.
+    assert _problems(fno + "input: {shape: [1, 24, 21], layout: channels_first}\n") == [
+        (
+            "input.shape",
+            "a ClassicFNO with num_modes=12 needs at least 24 cells on every axis but the last "
+            "(n // 2 >= 12 frequencies each side of zero) and 22 on the last (the real FFT's "
+            "n // 2 + 1 >= 12), got [24, 21]",
+        )
+    ]
+    gcnn = (
+        "model: {family: GroupCNN, num_spatial_dims: 2, in_channels: 1, out_channels: 1, "
+        "padding: VALID, kernel_size: 5, hidden_channels: [2, 2]}\n"
+    )
+    # a lifting conv and two group convs of 5 taps: 3 * 4 + 1 = 13 cells; not square is fine.
+    load_spec_text(gcnn + "input: {resolution: [13, 40]}\n", "t.yaml")
+    assert _problems(gcnn + "input: {resolution: [12, 40]}\n") == [
+        (
+            "input.resolution",
+            "a GroupCNN with padding VALID takes kernel_size - 1 = 4 cells off every axis in "
+            "each of its 3 convolutions, so it needs at least 3 * 4 + 1 = 13 cells per axis, "
+            "got [12, 40]",
+        )
+    ]
