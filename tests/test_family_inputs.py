@@ -54,7 +54,11 @@ CASES: list[tuple[str, dict[str, Any], tuple[int, ...]]] = [
     # the long tail
     ("ConvNet", {"depth": 2, "kernel_size": 4, "boundary_mode": "periodic"}, (1, 2, 3, 4)),
     ("ConvNet", {"depth": 1, "kernel_size": 3, "boundary_mode": "dirichlet"}, (1, 2)),
-    ("DilatedResNet", {"num_blocks": 1, "dilation_rates": [4], "boundary_mode": "neumann"}, (1, 2, 5)),
+    (
+        "DilatedResNet",
+        {"num_blocks": 1, "dilation_rates": [4], "boundary_mode": "neumann"},
+        (1, 2, 5),
+    ),
     ("ClassicUNet", {"num_levels": 4}, GRID + (47, 48, 49)),
     ("ClassicUNet", {"num_levels": 2, "num_spatial_dims": 2}, SMALL),
     ("ModernUNet", {"num_levels": 0, "num_blocks": 1}, (1, 2, 3)),

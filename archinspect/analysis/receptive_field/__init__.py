@@ -65,9 +65,7 @@ def receptive_field(
         # The structural result, when there is one, only says where to start looking.
         try:
             start = search_start(
-                structural_receptive_field(
-                    model, tuple(input_shape), limit, hint, input_checked
-                ),
+                structural_receptive_field(model, tuple(input_shape), limit, hint, input_checked),
                 tuple(input_shape),
             )
         except ArchinspectError:
