@@ -214,3 +214,23 @@ def test_the_rules_by_hand():
             "got [12, 40]",
         )
     ]
+
+
+def test_an_absurd_number_of_levels_is_refused_without_forming_its_power():
+    # 2**(10**8) has some 30 million digits: the rule counts trailing zero bits instead.
+    unet = (
+        "model: {family: ClassicUNet, num_spatial_dims: 1, in_channels: 1, out_channels: 1, "
+        "num_levels: 100000000}\ninput: {resolution: [1024]}\n"
+    )
+    assert _problems(unet) == [
+        (
+            "input.resolution",
+            "a ClassicUNet with num_levels=100000000 needs every spatial size divisible by "
+            "2**100000000, got [1024]",
+        )
+    ]
+    # 1024 = 2**10: ten levels take it, eleven do not (the nearest multiples of 2048: 2048, 4096)
+    load_spec_text(unet.replace("100000000", "10"), "t.yaml")
+    assert _problems(unet.replace("100000000", "11"))[0][1].endswith(
+        "2**11 = 2048 (e.g. 2048 or 4096), got [1024]"
+    )

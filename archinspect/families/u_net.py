@@ -95,6 +95,9 @@ def _receptive_field(modern: bool):
     return receptive_field
 
 
+MAX_SHOWN_LEVELS = 64  # beyond, 2**num_levels is not written out (no input is that large)
+
+
 def _check_input(name: str) -> Callable[[Args, tuple[int, ...], Any], str | None]:
     """Every stride-2 level halves each axis and the right arc doubles it back to be
     concatenated with the skip: the model (`_UNet.__call__`) takes exactly the sizes that
@@ -102,16 +105,18 @@ def _check_input(name: str) -> Callable[[Args, tuple[int, ...], Any], str | None
 
     def check_input(args: Args, resolution: tuple[int, ...], as_written: Any) -> str | None:
         levels = args["num_levels"]
-        factor = 2**levels
-        bad = [n for n in resolution if n % factor]
+        # 2**levels divides n when n has that many trailing zero bits (no 2**levels is formed
+        # for an absurd num_levels, whose power would have millions of digits).
+        bad = [n for n in resolution if (n & -n).bit_length() - 1 < levels]
         if not bad:
             return None
+        rule = f"a {name} with num_levels={levels} needs every spatial size divisible by "
+        if levels > MAX_SHOWN_LEVELS:
+            return f"{rule}2**{levels}, got {yaml_repr(as_written)}"
+        factor = 2**levels
         below, above = bad[0] // factor * factor, -(-bad[0] // factor) * factor
         near = f"{below} or {above}" if below else f"{above} or {above + factor}"
-        return (
-            f"a {name} with num_levels={levels} needs every spatial size divisible by "
-            f"2**{levels} = {factor} (e.g. {near}), got {yaml_repr(as_written)}"
-        )
+        return f"{rule}2**{levels} = {factor} (e.g. {near}), got {yaml_repr(as_written)}"
 
     return check_input
 
