@@ -58,18 +58,23 @@ def test_every_entry_point_is_its_reports_renderer(fmt: str):
         module.x  # noqa: B018
 
 
-def test_rendering_one_report_imports_its_renderer_only():
+def test_count_loads_neither_other_reports_renderers_nor_the_flax_wrapper():
+    # The CLI in a fresh process, as a user runs it; what it loaded is listed at exit.
     code = (
-        "import json, sys\n"
-        "import archinspect.render.json as j, archinspect.render.table as t\n"
-        "j.count_json, t.count_table\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('archinspect.render'))))"
+        "import atexit, json, sys\n"
+        "atexit.register(lambda: sys.stderr.write(json.dumps(sorted(sys.modules))))\n"
+        "sys.argv = ['archinspect', 'count', 'configs/convnet.yaml', '-f', 'json']\n"
+        "from archinspect.cli import main\n"
+        "main()\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=240
     )
     assert done.returncode == 0, done.stderr
-    loaded = set(json.loads(done.stdout))
-    assert {"archinspect.render.count", "archinspect.render.rf"} <= loaded  # count shows the RF
+    assert json.loads(done.stdout)["params"]["total"] == 7_169  # 64 + 9 * 784 + 49
+    loaded = set(json.loads(done.stderr))
+    assert {"archinspect.render.count", "archinspect.render.json"} <= loaded
     others = {"check", "diff", "equivariance", "init", "inspect", "solve", "sweep"}
     assert loaded & {f"archinspect.render.{name}" for name in others} == set()
+    # a Flax model is wrapped by this module, so a count without one never needs it
+    assert "archinspect.build.flax" not in loaded
