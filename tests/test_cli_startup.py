@@ -58,7 +58,7 @@ def test_every_entry_point_is_its_reports_renderer(fmt: str):
         module.x  # noqa: B018
 
 
-def test_count_loads_neither_other_reports_renderers_nor_the_flax_wrapper():
+def test_count_as_json_loads_no_other_reports_renderer_no_flax_wrapper_no_rich():
     # The CLI in a fresh process, as a user runs it; what it loaded is listed at exit.
     code = (
         "import atexit, json, sys\n"
@@ -78,3 +78,4 @@ def test_count_loads_neither_other_reports_renderers_nor_the_flax_wrapper():
     assert loaded & {f"archinspect.render.{name}" for name in others} == set()
     # a Flax model is wrapped by this module, so a count without one never needs it
     assert "archinspect.build.flax" not in loaded
+    assert "rich" not in loaded  # the table's library; JSON does without it
