@@ -1267,14 +1267,14 @@ def four_specs(in_tmp: Path, monkeypatch: pytest.MonkeyPatch, request) -> list[s
 
         monkeypatch.setattr(spec_package, "load_spec", load_spec)
     else:
-        measure = measure_module.measure
+        measure_steps = measure_module.measure_steps
 
         def measure_or_bug(spec, names, **kwargs):
             if spec.name == "bug":
                 raise ZeroDivisionError("division by zero")
-            return measure(spec, names, **kwargs)
+            return (yield from measure_steps(spec, names, **kwargs))
 
-        monkeypatch.setattr(measure_module, "measure", measure_or_bug)
+        monkeypatch.setattr(measure_module, "measure_steps", measure_or_bug)
     tiny(in_tmp / "good.yaml", {"max_params": 20})
     tiny(in_tmp / "bug.yaml", {"max_params": 20})
     (in_tmp / "bad.yaml").write_text("model: [\n", encoding="utf-8")

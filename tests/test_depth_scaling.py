@@ -221,9 +221,10 @@ def test_split_gives_the_keys_of_indexing_one_by_one():
 
 @pytest.fixture
 def conv_traces(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every time the Python of Conv.__call__ or of the weight draw runs, by what ran."""
+    """Every time the Python of Conv.__call__, of the weight draw or of the weight shapes
+    (archinspect/layers/draws.py) runs, by what ran."""
     seen: list[str] = []
-    real_call, real_init = Conv.__call__, conv_mod._init
+    real_call, real_init, real_shaped = Conv.__call__, conv_mod._init, conv_mod._shaped
 
     def call(self, x):
         seen.append("call")
@@ -233,27 +234,33 @@ def conv_traces(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append("draw")
         return real_init(key, shape, fan_in)
 
+    def shaped(shape):
+        seen.append("shape")
+        return real_shaped(shape)
+
     monkeypatch.setattr(Conv, "__call__", call)
     monkeypatch.setattr(conv_mod, "_init", init)
+    monkeypatch.setattr(conv_mod, "_shaped", shaped)
     return seen
 
 
-def _count_at(depth: int, seen: list[str]) -> tuple[int, int, int]:
+def _count_at(depth: int, seen: list[str]) -> tuple[int, int, int, int]:
     # Forget the traces kept from earlier calls, so each depth starts from nothing.
-    conv_mod.conv_weights.clear_cache()
+    conv_mod._weight_draws.clear_cache()
+    conv_mod._weight_shapes.clear_cache()
     shared_mod._run.clear_cache()
     seen.clear()
     report = count_report(load_spec("configs/convnet.yaml", [f"model.depth={depth}"]))
     assert report.params.total == report.params.materialized == convnet_params(depth)
-    return seen.count("draw"), seen.count("call"), len(report.rows)
+    return seen.count("draw"), seen.count("shape"), seen.count("call"), len(report.rows)
 
 
 def test_traces_per_layer_do_not_grow_with_depth(conv_traces):
-    draws_10, calls_10, _ = _count_at(10, conv_traces)
-    draws_300, calls_300, _ = _count_at(300, conv_traces)
-    # Three distinct convs (1 -> 16, 16 -> 16, 16 -> 1): two draws (weight, bias) and one call
-    # traced for each, at any depth.
-    assert (draws_10, calls_10) == (draws_300, calls_300) == (3 * 2, 3)
+    draws_10, shapes_10, calls_10, _ = _count_at(10, conv_traces)
+    draws_300, shapes_300, calls_300, _ = _count_at(300, conv_traces)
+    # Three distinct convs (1 -> 16, 16 -> 16, 16 -> 1): two weight shapes (weight, bias) and
+    # one call traced for each, at any depth; the abstract build draws nothing.
+    assert (draws_10, shapes_10, calls_10) == (draws_300, shapes_300, calls_300) == (0, 3 * 2, 3)
 
 
 def test_unshared_path_traces_every_call(conv_traces):

@@ -138,18 +138,18 @@ def test_no_hint_for_a_model_handed_to_the_python_api():
 
 
 @pytest.mark.parametrize(
-    ("levels", "cells", "divisor"),
+    ("levels", "cells", "divisor", "near"),
     [
-        (2, 10, 4),  # the family's hint starts the analysis at a size the model takes
-        (4, 1000, 16),  # above 256 cells the analysis starts at 256, which 16 divides
+        (2, 10, 4, "8 or 12"),  # the family's hint would start the analysis at a size it takes
+        (4, 1000, 16, "992 or 1008"),  # above 256 cells the analysis would start at 256
     ],
 )
 def test_an_input_the_model_refuses_is_refused_wherever_the_analysis_starts(
-    tmp_path, monkeypatch, levels, cells, divisor
+    tmp_path, monkeypatch, levels, cells, divisor, near
 ):
-    """Neither the hint nor the smaller start may answer for an input the model fails on:
-    `rf` and `count --rf` say what the forward pass says (they gave a field analysed on 80 and
-    on 256 cells)."""
+    """Neither the hint nor the smaller start may answer for an input the model fails on
+    (they gave a field analysed on 80 and on 256 cells): `rf` and `count --rf` refuse it at
+    validation, located at input.resolution, as `validate` does."""
     from typer.testing import CliRunner
 
     from archinspect.cli import app
@@ -159,12 +159,77 @@ def test_an_input_the_model_refuses_is_refused_wherever_the_analysis_starts(
         "model: {family: ClassicUNet, num_spatial_dims: 1, in_channels: 1, out_channels: 1, "
         f"hidden_channels: 1, num_levels: {levels}}}\ninput: {{resolution: [{cells}]}}\n"
     )
+    # line 2, column 21: the value of `resolution:` in the second line
     expected = (
-        f"error: u.yaml: the forward pass of ClassicUNet fails for input shape (1, {cells}): "
-        f"ValueError: a UNet with num_levels={levels} needs every spatial size divisible by "
-        f"2**{levels}={divisor}, got ({cells},)\n"
+        "error: u.yaml is not a valid archinspect spec (1 problem)\n"
+        f"u.yaml:2:21: input.resolution: a ClassicUNet with num_levels={levels} needs every "
+        f"spatial size divisible by 2**{levels} = {divisor} (e.g. {near}), got [{cells}]\n"
     )
     assert cells % divisor != 0
-    for args in (["rf", "u.yaml"], ["count", "u.yaml", "--rf"]):
+    lower, upper = (int(n) for n in near.split(" or "))
+    assert lower < cells < upper and upper - lower == divisor and lower % divisor == 0
+    for args in (["rf", "u.yaml"], ["count", "u.yaml", "--rf"], ["validate", "u.yaml"]):
         result = CliRunner().invoke(app, args)
         assert (args, result.exit_code, result.stderr) == (args, 2, expected)
+
+
+def _checks(monkeypatch) -> list:
+    """Record the structural analysis's abstract check of the requested input."""
+    calls: list = []
+    original = structural.check_input
+
+    def check_input(model, input_shape):
+        calls.append(tuple(input_shape))
+        return original(model, input_shape)
+
+    monkeypatch.setattr(structural, "check_input", check_input)
+    return calls
+
+
+def test_a_validated_family_model_is_not_traced_again_to_check_its_input(monkeypatch):
+    # configs/unet.yaml passed validation, whose ClassicUNet rule is complete: the analysis
+    # starts at 256 cells (its hint) without tracing the requested 128 x 128 once more.
+    from archinspect.commands.rf import input_validated, rf_report
+    from archinspect.spec import load_spec
+
+    spec = load_spec("configs/unet.yaml", [], False, ())
+    checks = _checks(monkeypatch)
+    report = rf_report(spec)
+    assert checks == []
+    assert report.result.per_axis == ((122, 122), (122, 122))
+    # count --rf and inspect --rf take the same path (receptive_fields_or_note)
+    from archinspect.build import build_abstract
+    from archinspect.commands.rf import receptive_fields_or_note
+
+    model = build_abstract(spec)
+    assert input_validated(spec, model)
+    result, _, notes = receptive_fields_or_note(spec, model)
+    assert (checks, notes, result.per_axis) == ([], (), ((122, 122), (122, 122)))
+
+
+def test_target_and_live_models_keep_the_check(monkeypatch):
+    """The same class by `target:` (no declared rule applies to a target) and handed to the
+    Python API (its spec holds no arguments) is traced at the requested input first."""
+    from archinspect.api import receptive_field as api_rf
+    from archinspect.build import build_abstract
+    from archinspect.commands.rf import input_validated, rf_report
+    from archinspect.spec import load_spec_text
+
+    text = (
+        "model: {target: archinspect.models.u_net:ClassicUNet, num_spatial_dims: 1, "
+        "in_channels: 1, out_channels: 1, hidden_channels: 1, num_levels: 2}\n"
+        "input: {resolution: [400]}\n"
+    )
+    spec = load_spec_text(text, "t.yaml")
+    checks = _checks(monkeypatch)
+    report = rf_report(spec, trusted=["archinspect"])
+    assert checks == [(1, 400)]  # 400 cells start at 256: the requested size is checked
+    assert not input_validated(spec, build_abstract(spec, ["archinspect"]))
+    family = load_spec_text(text.replace("target: archinspect.models.u_net:", "family: "), "f")
+    assert rf_report(family).result.per_axis == report.result.per_axis
+    assert checks == [(1, 400)]  # the family's model: not checked again
+
+    model = build_abstract(family)
+    checks.clear()
+    api_rf(model, (1, 400))
+    assert checks == [(1, 400)]

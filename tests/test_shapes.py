@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from archinspect.cli import app
 from archinspect.commands.inspect import inspect_report
-from archinspect.errors import BuildError
+from archinspect.errors import SpecError
 from archinspect.layers.conv import Conv
 from archinspect.spec import load_spec_text
 
@@ -287,30 +287,32 @@ def test_unet_with_zero_levels_takes_any_resolution():
 
 
 @pytest.mark.parametrize(
-    ("levels", "res", "factor"),
+    ("levels", "res", "factor", "near"),
     [
-        (4, [100, 100], 16),  # even, but not divisible by 16
-        (4, [128, 100], 16),  # one axis fine, the other not
-        (4, [127, 127], 16),  # odd
-        (1, [9, 8], 2),  # odd on one axis, a single level
-        (2, [6, 8], 4),
+        (4, [100, 100], 16, "96 or 112"),  # even, but not divisible by 16: 6 * 16 < 100 < 7 * 16
+        (4, [128, 100], 16, "96 or 112"),  # one axis fine, the other not
+        (4, [127, 127], 16, "112 or 128"),  # odd
+        (1, [9, 8], 2, "8 or 10"),  # odd on one axis, a single level
+        (2, [6, 8], 4, "4 or 8"),
     ],
 )
-def test_unet_resolution_not_divisible_by_two_to_the_levels(levels, res, factor):
-    """The forward pass raises ValueError (abstractly, before any layer runs); inspect_report
-    turns it into a BuildError (exit 2) that names the spec, the input shape and the rule."""
+def test_unet_resolution_not_divisible_by_two_to_the_levels(levels, res, factor, near):
+    """The model's forward pass would raise ValueError; the family's declared input rule
+    refuses the spec first (exit 2), at input.resolution, with the rule and sizes it takes."""
     model = {**UNET_MODEL, "num_levels": levels, "hidden_channels": 2}
-    spec = spec_of(model, resolution=res)
-    with pytest.raises(
-        BuildError, match=r"^error: test\.yaml: the forward pass of ClassicUNet"
-    ) as info:
-        inspect_report(spec, costs=False)
+    with pytest.raises(SpecError, match="is not a valid archinspect spec") as info:
+        spec_of(model, resolution=res)
     assert info.value.exit_code == 2
-    assert str(info.value) == (
-        f"error: test.yaml: the forward pass of ClassicUNet fails for input shape "
-        f"{(1, *res)}: ValueError: a UNet with num_levels={levels} needs every spatial size "
-        f"divisible by 2**{levels}={factor}, got {tuple(res)}"
-    )
+    assert [(p.path, p.message) for p in info.value.problems] == [
+        (
+            "input.resolution",
+            f"a ClassicUNet with num_levels={levels} needs every spatial size divisible by "
+            f"2**{levels} = {factor} (e.g. {near}), got {res}",
+        )
+    ]
+    # the nearest sizes it takes do build and run
+    fine = [int(near.split(" or ")[1])] * len(res)
+    assert report_of(model, resolution=fine).output_shape == (1, *fine)
 
 
 @pytest.mark.usefixtures("repo_root")
@@ -322,12 +324,12 @@ def test_cli_non_divisible_unet_resolution_is_exit_2(command, resolution):
     )
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
-    message = result.stderr
-    assert message.startswith(
-        "error: configs/unet.yaml: the forward pass of ClassicUNet fails for input shape (1, "
+    assert result.stderr.startswith(
+        "error: configs/unet.yaml is not a valid archinspect spec (1 problem)\n"
+        f"--set input.resolution={resolution}: input.resolution: a ClassicUNet with "
+        "num_levels=4 needs every spatial size divisible by 2**4 = 16"
     )
-    assert "divisible by 2**4=16" in message
-    assert "Traceback" not in message
+    assert "Traceback" not in result.stderr
 
 
 def test_odd_resolution_is_fine_for_stride_one_families():
@@ -347,31 +349,39 @@ FNO = {"family": "ClassicFNO", "in_channels": 1, "out_channels": 1, "hidden_chan
 
 
 @pytest.mark.parametrize(
-    ("dims", "modes", "res", "axis", "smallest"),
+    ("dims", "modes", "res", "smallest"),
     [
         # the last axis keeps modes 0..m-1 of the one-sided rfft, which has n//2 + 1 bins:
         # n >= 2m - 2
-        (1, 5, [7], 0, [8]),
-        (1, 12, [20], 0, [22]),
-        (2, 3, [6, 3], 1, [6, 4]),
+        (1, 5, [7], [8]),
+        (1, 12, [20], [22]),
+        (2, 3, [6, 3], [6, 4]),
         # every other axis keeps m positive and m negative frequencies: n >= 2m
-        (2, 3, [5, 8], 0, [6, 8]),
-        (3, 2, [4, 3, 8], 1, [4, 4, 8]),
+        (2, 3, [5, 8], [6, 8]),
+        (3, 2, [4, 3, 8], [4, 4, 8]),
     ],
 )
-def test_fno_with_too_few_cells_for_its_modes(dims, modes, res, axis, smallest):
+def test_fno_with_too_few_cells_for_its_modes(dims, modes, res, smallest):
     model = {**FNO, "num_spatial_dims": dims, "num_modes": modes, "num_blocks": 1}
-    with pytest.raises(
-        BuildError, match=r"^error: test\.yaml: the forward pass of ClassicFNO"
-    ) as info:
-        inspect_report(spec_of(model, resolution=res), costs=False)
-    message = str(info.value)
+    with pytest.raises(SpecError, match="is not a valid archinspect spec") as info:
+        spec_of(model, resolution=res)
     assert info.value.exit_code == 2
-    assert message.startswith(
-        f"error: test.yaml: the forward pass of ClassicFNO fails for input shape {(1, *res)}: "
-        f"ValueError: num_modes (={modes}) needs at least "
-    )
-    assert message.endswith(f" cells on spatial axis {axis}, got {res[axis]}")
+    if dims == 1:
+        allowed = (
+            f"at least {2 * modes - 2} cells (the real FFT's n // 2 + 1 >= {modes} frequencies)"
+        )
+    else:
+        allowed = (
+            f"at least {2 * modes} cells on every axis but the last (n // 2 >= {modes} "
+            f"frequencies each side of zero) and {2 * modes - 2} on the last (the real FFT's "
+            f"n // 2 + 1 >= {modes})"
+        )
+    assert [(p.path, p.message) for p in info.value.problems] == [
+        (
+            "input.resolution",
+            f"a ClassicFNO with num_modes={modes} needs {allowed}, got {res}",
+        )
+    ]
     # one cell more on that axis is enough
     assert report_of(model, resolution=smallest).output_shape == (1, *smallest)
 
@@ -379,8 +389,8 @@ def test_fno_with_too_few_cells_for_its_modes(dims, modes, res, axis, smallest):
 def test_fno_message_states_the_smallest_working_size():
     model = {**FNO, "num_spatial_dims": 1, "num_modes": 5, "num_blocks": 1}
     assert report_of(model, resolution=8).output_shape == (1, 8)  # 8 cells work
-    with pytest.raises(BuildError, match=r"needs at least 8 cells on spatial axis 0, got 7"):
-        inspect_report(spec_of(model, resolution=7), costs=False)
+    with pytest.raises(SpecError, match=r"needs at least 8 cells .*, got 7"):
+        spec_of(model, resolution=7)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -106,7 +106,8 @@ def specs(tmp_path, monkeypatch):
         "tiny.yaml": 'model: {"family": "ConvNet", "num_spatial_dims": 1, "in_channels": 1, '
         '"out_channels": 1, "depth": 1}\ninput: {"resolution": 8}\n',
         "f1.yaml": 'model: {"family": "ClassicFNO", "num_spatial_dims": 1, "in_channels": 1, '
-        '"out_channels": 1, "hidden_channels": 4, "num_blocks": 1}\ninput: {"resolution": 16}\n',
+        '"out_channels": 1, "hidden_channels": 4, "num_blocks": 1, "num_modes": 2}\n'
+        'input: {"resolution": 16}\n',
     }
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")

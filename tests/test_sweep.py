@@ -59,6 +59,16 @@ def spec_text(family: str, d: int, resolution, **model) -> str:
     return f"model: {json.dumps(body)}\ninput: {json.dumps({'resolution': resolution})}\n"
 
 
+def unet_target_text(resolution) -> str:
+    """A ClassicUNet (hidden 1, 2 levels) by `target:`: a model whose forward pass fails on
+    sizes 4 does not divide. As `family: ClassicUNet` validation would refuse those (its
+    declared input rule, README "The spec file"); a target declares none, so the rows run."""
+    text = spec_text("ClassicUNet", 1, resolution, hidden_channels=1, num_levels=2)
+    return text.replace(
+        '"family": "ClassicUNet"', '"target": "archinspect.models.u_net:ClassicUNet"'
+    )
+
+
 def api_sweep(text: str, param: str, given=None, metrics=COUNTS) -> SweepResult:
     """One-parameter sweep through the Python API; values from `given`, else the default."""
 
@@ -576,9 +586,7 @@ class TestAnyArgument:
         assert data["rows"][1]["params"] == 225
 
     def test_forward_failure_row_kept(self, specs, tmp_path):
-        (tmp_path / "u.yaml").write_text(
-            spec_text("ClassicUNet", 1, 16, hidden_channels=1, num_levels=2), encoding="utf-8"
-        )
+        (tmp_path / "u.yaml").write_text(unet_target_text(16), encoding="utf-8")
         data = sweep_json("u.yaml", "--param", "input.resolution", "--values", "8,10")
         assert data["rows"][0]["error"] is None
         assert data["rows"][0]["params"] == classic_unet_params(1, 2, 1)
@@ -591,21 +599,21 @@ class TestAnyArgument:
         assert data["rows"][1]["output_shape"] is None
         assert data["rows"][1]["failed"] == ["receptive_field", "output_shape"]
         assert data["rows"][1]["error"] == (
-            "receptive field, output shape: the forward pass of ClassicUNet fails for input "
+            "receptive field, output shape: the forward pass of "
+            "archinspect.models.u_net:ClassicUNet fails for input "
             "shape (1, 10): ValueError: a UNet with num_levels=2 needs every spatial size "
             "divisible by 2**2=4, got (10,)"
         )
         assert data["rows"][0]["failed"] == []
 
     def test_forward_failure_row_in_every_format(self, specs, tmp_path):
-        (tmp_path / "u.yaml").write_text(
-            spec_text("ClassicUNet", 1, 16, hidden_channels=1, num_levels=2), encoding="utf-8"
-        )
+        (tmp_path / "u.yaml").write_text(unet_target_text(16), encoding="utf-8")
         args = ("sweep", "u.yaml", "--param", "input.resolution", "--values", "8,10")
         p = classic_unet_params(1, 2, 1)
         why = (
-            "the forward pass of ClassicUNet fails for input shape (1, 10): ValueError: a UNet "
-            "with num_levels=2 needs every spatial size divisible by 2**2=4, got (10,)"
+            "the forward pass of archinspect.models.u_net:ClassicUNet fails for input shape "
+            "(1, 10): ValueError: a UNet with num_levels=2 needs every spatial size divisible by "
+            "2**2=4, got (10,)"
         )
         result = invoke(*args, "--format", "csv")
         assert result.exit_code == 0, result.output  # one point measured in full: exit 0
@@ -629,9 +637,7 @@ class TestAnyArgument:
         ]
 
     def test_no_point_measured_in_full_is_exit_2_after_the_table(self, specs, tmp_path):
-        (tmp_path / "u.yaml").write_text(
-            spec_text("ClassicUNet", 1, 16, hidden_channels=1, num_levels=2), encoding="utf-8"
-        )
+        (tmp_path / "u.yaml").write_text(unet_target_text(16), encoding="utf-8")
         result = invoke(
             "sweep", "u.yaml", "-p", "input.resolution", "--values", "6,10", "-f", "json"
         )
@@ -641,7 +647,8 @@ class TestAnyArgument:
         assert [r["failed"] for r in data["rows"]] == [["receptive_field", "output_shape"]] * 2
         # the first point's error, as `shapes` says it for that spec
         assert result.stderr == (
-            "error: u.yaml: the forward pass of ClassicUNet fails for input shape (1, 6): "
+            "error: u.yaml: the forward pass of "
+            "archinspect.models.u_net:ClassicUNet fails for input shape (1, 6): "
             "ValueError: a UNet with num_levels=2 needs every spatial size divisible by "
             "2**2=4, got (6,)\n"
         )

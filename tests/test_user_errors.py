@@ -3,7 +3,8 @@
 Three bad-but-legal-looking specs, through every command that builds or runs the model (count
 --rf, shapes, inspect, rf by each method, sweep, solve, check):
 
-- a built-in UNet whose resolution is not divisible by 2**num_levels (its forward raises);
+- a built-in UNet whose resolution is not divisible by 2**num_levels (its forward would raise;
+  its family's declared input rule refuses it at validation, README "The spec file");
 - a `target:` whose __call__ raises;
 - a `target:` whose constructor raises.
 
@@ -90,10 +91,11 @@ def bad(tmp_path, monkeypatch):
 
 def messages(package: str) -> dict[str, str]:
     return {
-        # 10 cells, 2 levels: 10 is not divisible by 2**2 = 4
-        "unet.yaml": "error: unet.yaml: the forward pass of ClassicUNet fails for input shape "
-        "(1, 10): ValueError: a UNet with num_levels=2 needs every spatial size divisible by "
-        "2**2=4, got (10,)\n",
+        # 10 cells, 2 levels: 10 is not divisible by 2**2 = 4 (8 and 12 are); line 2, column
+        # 21 is the value of `resolution:`
+        "unet.yaml": "error: unet.yaml is not a valid archinspect spec (1 problem)\n"
+        "unet.yaml:2:21: input.resolution: a ClassicUNet with num_levels=2 needs every spatial "
+        "size divisible by 2**2 = 4 (e.g. 8 or 12), got [10]\n",
         "call.yaml": f"error: call.yaml: the forward pass of {package}.CallRaises fails for "
         "input shape (1, 16): RuntimeError: my model refuses this input\n",
         "ctor.yaml": f"error: ctor.yaml: cannot build {package}.CtorRaises with these "
@@ -110,7 +112,12 @@ def test_every_command_says_what_shapes_says(bad, spec):
         assert result.stdout == "" or command[0] == "check"  # check prints its (empty) table
 
 
-@pytest.mark.parametrize("spec", ["unet.yaml", "call.yaml", "ctor.yaml"])
+def test_sweep_refuses_the_unet_at_validation_before_any_row(bad):
+    result = invoke("sweep", "unet.yaml", "-p", "input.batch_size", "--values", "1,2", "-f", "json")
+    assert (result.exit_code, result.stderr, result.stdout) == (2, messages(bad)["unet.yaml"], "")
+
+
+@pytest.mark.parametrize("spec", ["call.yaml", "ctor.yaml"])
 def test_sweep_prints_the_table_then_the_same_message(bad, spec):
     result = invoke(
         "sweep", spec, "--trust", bad, "-p", "input.batch_size", "--values", "1,2", "-f", "json"

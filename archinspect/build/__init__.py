@@ -158,6 +158,14 @@ def build_abstract(
         return make(**made, **extra)
 
     from archinspect.build.concrete import build_concrete, untraceable
+    from archinspect.layers.draws import only_shapes
+
+    def abstract(construct: Any) -> Any:
+        # Only the shapes and dtypes come out of eqx.filter_eval_shape, so the built-in layers
+        # make their weights' shapes without tracing the random draws (layers/draws.py); the
+        # concrete fallback below draws them for real.
+        with only_shapes():
+            return eqx.filter_eval_shape(construct)
 
     what = spec.target or spec.family
     note = None
@@ -165,7 +173,7 @@ def build_abstract(
         # float64 weights need JAX's 64-bit mode while they are made (else they are float32)
         with wide(spec.input.dtype):
             try:
-                built = eqx.filter_eval_shape(construct) if real_seed is None else construct()
+                built = abstract(construct) if real_seed is None else construct()
             except untraceable() as exc:
                 built, note = build_concrete(spec, trusted, construct, exc, max_memory)
     except ArchinspectError:

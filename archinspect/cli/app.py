@@ -6,8 +6,8 @@ Heavy imports (JAX, Equinox, the analyses) happen inside the commands that need 
 `--help`, `families`, `schema` and spec validation stay fast.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Typer reads the root callback's signature at every
+# start, and a string annotation costs it an eval each (tests/test_cli_startup.py).
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
@@ -362,7 +362,7 @@ def width(output: str | None = None) -> int:
     return terminal(sys.stdout if output is None else None)[0]
 
 
-def say_notes(spec: Spec) -> None:
+def say_notes(spec: "Spec") -> None:
     """A spec's notes (e.g. that the embedded default is used) go to stderr."""
     for note in spec.notes:
         typer.echo(note, err=True)
@@ -373,7 +373,7 @@ def load(
     overrides: list[str] | None,
     follow_symlinks: bool = False,
     frozen: list[str] | None = None,
-) -> Spec:
+) -> "Spec":
     """The spec of a one-spec command, or its fallback; says which fallback on stderr."""
     from archinspect.spec import load_spec
 
@@ -387,7 +387,7 @@ def load_base(
     overrides: list[str] | None,
     follow_symlinks: bool = False,
     frozen: list[str] | None = None,
-) -> tuple[SpecLoader, Spec]:
+) -> "tuple[SpecLoader, Spec]":
     """For commands that load the spec again per value (sweep, solve): the loader and the
     spec as given, whose notes (the embedded-default fallback) go to stderr once."""
     from archinspect.commands.inputs import spec_loader

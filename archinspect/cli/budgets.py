@@ -1,7 +1,7 @@
 """Commands over many specs or values: sweep, solve, check."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Typer reads the commands' signatures at
+# every start, and a string annotation costs it an eval each (tests/test_cli_startup.py).
 import sys
 from enum import Enum
 from typing import Annotated

@@ -1,7 +1,7 @@
 """Commands on two models: diff."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Typer reads the commands' signatures at
+# every start, and a string annotation costs it an eval each (tests/test_cli_startup.py).
 from typing import Annotated
 
 import typer

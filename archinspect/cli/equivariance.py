@@ -1,8 +1,8 @@
 """`archinspect equivariance`: exit 0 when every group element keeps the model equivariant
 within the tolerance, 1 when one does not (with the causes it detects), 2 on bad input."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Typer reads the commands' signatures at
+# every start, and a string annotation costs it an eval each (tests/test_cli_startup.py).
 from typing import Annotated
 
 import typer

@@ -2,8 +2,8 @@
 not failed: nothing is over a budget), 2 on bad input or when the run would exceed
 --max-memory."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Typer reads the commands' signatures at
+# every start, and a string annotation costs it an eval each (tests/test_cli_startup.py).
 from typing import Annotated
 
 import typer

@@ -179,32 +179,79 @@ def check_specs(
     so does a bug met on one spec (unless `raise_bugs`): the other specs are still checked.
     With `require_budget`, a spec without any limit fails the check. `skipped`: metrics the
     user asked not to measure (name -> the option, e.g. {"memory": "--no-memory"}); a spec
-    whose budget needs one is an error, never a budget passed unmeasured."""
-    from archinspect.commands.measure import measure
+    whose budget needs one is an error, never a budget passed unmeasured.
 
-    results: list[BudgetResult] = []
-    errors: list[CheckError] = []
+    One spec is traced and lowered while XLA compiles the one before it (in threads: XLA
+    releases the GIL), so a list of specs takes less than the sum of each alone; results and
+    errors keep the specs' order."""
+    from archinspect.commands.measure import measure_steps
+
+    outcomes: list[tuple[list[BudgetResult], CheckError | None]] = []
     unbudgeted: list[str] = []
-    for path, spec in specs:
-        if isinstance(spec, ArchinspectError):
-            errors.append(spec_error(path, spec))
-            continue
-        budgets = budgets_of(spec, overrides)
-        if not budgets:
-            unbudgeted.append(path)
-            continue
-        refused = [m for m in registry.METRICS if m.name in needed_metrics(budgets)]
-        refused = [m for m in refused if m.name in (skipped or {})]
-        if refused:
-            errors.append(_refused(path, refused, skipped or {}))
-            continue
+    waiting: _Waiting | None = None  # the spec whose programs XLA is compiling
+    try:
+        for path, spec in specs:
+            if isinstance(spec, ArchinspectError):
+                outcomes.append(([], spec_error(path, spec)))
+                continue
+            budgets = budgets_of(spec, overrides)
+            if not budgets:
+                unbudgeted.append(path)
+                continue
+            refused = [m for m in registry.METRICS if m.name in needed_metrics(budgets)]
+            refused = [m for m in refused if m.name in (skipped or {})]
+            if refused:
+                outcomes.append(([], _refused(path, refused, skipped or {})))
+                continue
+            outcomes.append(([], None))  # its place, filled when it has been measured
+            steps = measure_steps(
+                spec,
+                needed_metrics(budgets),
+                trusted=trusted,
+                platform=platform,
+                keep_going=False,
+            )
+            started = _Waiting(path, spec, budgets, steps, len(outcomes) - 1)
+            done = started.step(outcomes, set(overrides), raise_bugs)
+            if waiting is not None:
+                waiting.step(outcomes, set(overrides), raise_bugs)
+            waiting = None if done else started
+        if waiting is not None:
+            waiting.step(outcomes, set(overrides), raise_bugs)
+            waiting = None
+    finally:
+        if waiting is not None:
+            waiting.steps.close()
+    results = [r for rs, _ in outcomes for r in rs]
+    errors = [e for _, e in outcomes if e is not None]
+    return CheckReport(tuple(results), tuple(errors), tuple(unbudgeted), require_budget)
+
+
+class _Waiting:
+    """A spec being measured by `measure_steps`, and where its outcome goes."""
+
+    def __init__(
+        self, path: str, spec: Spec, budgets: dict[str, Any], steps: Any, slot: int
+    ) -> None:
+        self.path, self.spec, self.budgets, self.steps, self.slot = path, spec, budgets, steps, slot
+
+    def step(
+        self,
+        outcomes: list[tuple[list[BudgetResult], CheckError | None]],
+        from_cli: set[str],
+        raise_bugs: bool,
+    ) -> bool:
+        """Advance the measurement; True when it has ended (its outcome is then in place)."""
         try:
-            metrics = measure(spec, needed_metrics(budgets), trusted=trusted, platform=platform)
-            results += evaluate(spec, budgets, metrics, set(overrides))
+            next(self.steps)
+            return False
+        except StopIteration as done:
+            metrics = done.value[0]
+            outcomes[self.slot] = (evaluate(self.spec, self.budgets, metrics, from_cli), None)
         except ArchinspectError as exc:
-            errors.append(spec_error(path, exc))
+            outcomes[self.slot] = ([], spec_error(self.path, exc))
         except Exception as exc:
             if raise_bugs:
                 raise
-            errors.append(spec_error(path, user_error(exc, path)))
-    return CheckReport(tuple(results), tuple(errors), tuple(unbudgeted), require_budget)
+            outcomes[self.slot] = ([], spec_error(self.path, user_error(exc, self.path)))
+        return True

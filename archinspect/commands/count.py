@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,10 +55,12 @@ def count_report(
             f"{summary.complex_elements:,} complex weights count as two real parameters each"
         )
     # A Flax model's variables other than nnx.Param (batch statistics, RNG state) are state,
-    # not parameters: reported apart, never in the totals.
-    from archinspect.build.flax import state_notes
-
-    notes += state_notes(model)
+    # not parameters: reported apart, never in the totals. A Flax model is wrapped by
+    # archinspect.build.flax, so without that module loaded there is none (and its Equinox
+    # classes, 25 ms to define, are not loaded for nothing).
+    flax = sys.modules.get("archinspect.build.flax")
+    if flax is not None:
+        notes += flax.state_notes(model)
     rows = fold(rows, depth)
     rf_result = None
     if rf:

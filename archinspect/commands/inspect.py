@@ -9,9 +9,10 @@ layers, specs and sweep rows).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from archinspect.analysis import xla_cache
 from archinspect.analysis.banks import explain
@@ -31,6 +32,8 @@ from archinspect.report import FlopsReport, InspectReport, MemoryReport
 from archinspect.spec.model import Spec
 
 COMPILE_OPTIONS = {"xla_backend_optimization_level": 0}
+
+T = TypeVar("T")
 
 
 def _forward(spec: Spec, model: Any, dense: bool = False):
@@ -61,21 +64,89 @@ def inspect_report(
     skips the training step (its compile is most of `inspect`'s time) and the forward memory:
     the report says they were not measured, and why (`why_skipped`, e.g. {"flops": "skipped
     by --no-flops"}; else "not asked for")."""
+    return finish(
+        inspect_steps(
+            spec,
+            depth=depth,
+            trusted=trusted,
+            platform=platform,
+            costs=costs,
+            layer_costs=layer_costs,
+            rf=rf,
+            model=model,
+            max_memory=max_memory,
+            dense=dense,
+            flops=flops,
+            memory=memory,
+            why_skipped=why_skipped,
+        )
+    )
+
+
+Steps = Generator[None, None, T]
+
+
+def finish(steps: Steps[T]) -> T:
+    """Run `steps` to the end: what a step function returns, without doing anything else while
+    XLA compiles."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def inspect_steps(
+    spec: Spec,
+    *,
+    depth: int | None = 2,
+    trusted: Iterable[str] = (),
+    platform: str | None = None,
+    costs: bool = True,
+    layer_costs: bool = True,
+    rf: bool = False,
+    model: Any = None,
+    max_memory: int = MEMORY_LIMIT,
+    dense: bool = False,
+    flops: bool = True,
+    memory: bool = True,
+    why_skipped: dict[str, str] | None = None,
+) -> Steps[InspectReport]:
+    """`inspect_report` in steps: it yields (at most once) after handing its programs to XLA,
+    whose compilations run in threads, so that a caller measuring many specs (`check`) can
+    trace and lower the next spec meanwhile; the report is the generator's return value.
+    Closing the generator early cancels what has not started compiling."""
     why = why_skipped or {}
     asked = {"flops": flops, "memory": memory}
     skip = {k: why.get(k, "not asked for") for k, on in asked.items() if not on}
     platform = resolve(platform)
     if model is None:
         model = build_abstract(spec, trusted, max_memory)
-    if spec.input.dtype == "float64":
-        # JAX would silently canonicalise a float64 input to float32 without x64 mode.
-        import jax
+    steps = _report(spec, model, depth, platform, costs, layer_costs, rf, dense, skip, max_memory)
+    # JAX would silently canonicalise a float64 input to float32 without x64 mode; the mode is
+    # entered for each step only, never held while the caller runs between the steps.
+    x64 = spec.input.dtype == "float64"
+    try:
+        while True:
+            with _x64(x64):
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    return done.value
+            yield
+    finally:
+        steps.close()
 
-        with jax.enable_x64(True):
-            return _report(
-                spec, model, depth, platform, costs, layer_costs, rf, dense, skip, max_memory
-            )
-    return _report(spec, model, depth, platform, costs, layer_costs, rf, dense, skip, max_memory)
+
+@contextmanager
+def _x64(on: bool) -> Iterator[None]:
+    if not on:
+        yield
+        return
+    import jax
+
+    with jax.enable_x64(True):
+        yield
 
 
 def _report(
@@ -89,7 +160,7 @@ def _report(
     dense: bool = False,
     skip: dict[str, str] | None = None,
     max_memory: int = MEMORY_LIMIT,
-) -> InspectReport:
+) -> Steps[InspectReport]:
     import dataclasses
 
     skip = dict(skip or {}) if costs else {}
@@ -156,6 +227,8 @@ def _report(
                             unmeasured_loops = (looped,)
                 if rf:  # the RF analysis also overlaps the compilations
                     rf_done = receptive_fields_or_note(spec, model, max_memory)
+                if not all(f.done() for f in compiled):
+                    yield  # the caller's turn while XLA compiles
                 forward_c, *rest = (f.result() for f in compiled)
                 train_c = rest[0] if rest else None
             finally:

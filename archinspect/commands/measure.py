@@ -8,7 +8,7 @@ but never run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from typing import Any
 
 from archinspect import metrics as registry
@@ -52,13 +52,30 @@ def measure_each(
 
     A model that cannot be built has no metric: its error is raised; so is the first failure
     when not `keep_going` (`check` and `solve` need every metric they ask for)."""
+    from archinspect.commands.inspect import finish
+
+    return finish(
+        measure_steps(spec, names, trusted=trusted, platform=platform, keep_going=keep_going)
+    )
+
+
+def measure_steps(
+    spec: Spec,
+    names: Iterable[str],
+    *,
+    trusted: Iterable[str] = (),
+    platform: str | None = None,
+    keep_going: bool = True,
+) -> Generator[None, None, tuple[dict[str, Any], dict[str, ArchinspectError]]]:
+    """`measure_each` in steps (`inspect_steps`): it yields once while XLA compiles, after the
+    receptive field and the other analyses that do not wait for the compilations."""
     from archinspect.build import build_abstract
 
     wanted = set(names)
     unknown = wanted - set(ALL_METRICS)
     if unknown:
         raise ValueError(f"unknown metrics: {sorted(unknown)}")
-    kinds = {registry.get(n).measured_by for n in wanted}
+    kinds: set[str] = {registry.get(n).measured_by for n in wanted}
     model = build_abstract(spec, trusted)
     out: dict[str, Any] = {}
     failed: dict[str, ArchinspectError] = {}
@@ -69,33 +86,50 @@ def measure_each(
         summary = summarize(module_rows(model, spec.frozen)[1])
         out.update({m.name: m.extract(summary) for m in _of("count")})
     forward_failed: ForwardError | None = None
+    group = [m for m in registry.METRICS if m.measured_by in ("compiled", "shape")]
+    steps = None
     if "compiled" in kinds or "shape" in kinds:
-        from archinspect.commands.inspect import inspect_report
+        from archinspect.commands.inspect import inspect_steps
 
-        group = [m for m in registry.METRICS if m.measured_by in ("compiled", "shape")]
-        try:
-            if "compiled" in kinds:
-                # Only what is asked for is compiled: the training step (memory) is most of
-                # the time, and a FLOPs budget alone does not need it.
-                compiled = [m for m in _of("compiled") if m.name in wanted]
-                report = inspect_report(
-                    spec,
-                    depth=0,
-                    platform=platform,
-                    model=model,
-                    layer_costs=False,
-                    flops="flops" in wanted,
-                    memory="memory" in wanted,
-                )
-                out.update({m.name: m.extract(report) for m in compiled})
-            else:  # the output shape alone: traced, nothing compiled
-                report = inspect_report(spec, depth=0, model=model, costs=False)
-            out.update({m.name: m.extract(report) for m in _of("shape")})
-        except ArchinspectError as exc:
-            if not keep_going:
-                raise
-            failed.update({m.name: exc for m in group if m.name not in out})
-            forward_failed = exc if isinstance(exc, ForwardError) else None
+        # Only what is asked for is compiled: the training step (memory) is most of the time,
+        # and a FLOPs budget alone does not need it; the output shape alone is traced.
+        steps = inspect_steps(
+            spec,
+            depth=0,
+            platform=platform,
+            model=model,
+            costs="compiled" in kinds,
+            layer_costs=False,
+            flops="flops" in wanted,
+            memory="memory" in wanted,
+        )
+    try:
+        if steps is not None:
+            # Traced and lowered: XLA compiles while the receptive field is analysed.
+            forward_failed = _advance(steps, group, wanted, out, failed, keep_going)
+        _uncompiled(spec, model, kinds, trusted, forward_failed, out, failed, keep_going)
+        if steps is not None and not any(m.name in out or m.name in failed for m in group):
+            yield  # the caller's turn while XLA compiles
+            _advance(steps, group, wanted, out, failed, keep_going)
+    finally:
+        if steps is not None:
+            steps.close()
+    order = {name: i for i, name in enumerate(ALL_METRICS)}
+    failed = {k: failed[k] for k in sorted(failed, key=order.__getitem__) if k in wanted}
+    return {k: v for k, v in out.items() if k in wanted}, failed
+
+
+def _uncompiled(
+    spec: Spec,
+    model: Any,
+    kinds: set[str],
+    trusted: Iterable[str],
+    forward_failed: ForwardError | None,
+    out: dict[str, Any],
+    failed: dict[str, ArchinspectError],
+    keep_going: bool,
+) -> None:
+    """The receptive field and the statistics at initialization, into `out` (or `failed`)."""
     if "rf" in kinds:
         from archinspect.analysis.receptive_field import receptive_field
         from archinspect.build.faults import blame_model
@@ -120,6 +154,31 @@ def measure_each(
             if not keep_going:
                 raise
             failed.update({m.name: exc for m in _of("init")})
-    order = {name: i for i, name in enumerate(ALL_METRICS)}
-    failed = {k: failed[k] for k in sorted(failed, key=order.__getitem__) if k in wanted}
-    return {k: v for k, v in out.items() if k in wanted}, failed
+
+
+def _advance(
+    steps: Generator[None, None, Any],
+    group: list[registry.Metric],
+    wanted: set[str],
+    out: dict[str, Any],
+    failed: dict[str, ArchinspectError],
+    keep_going: bool,
+) -> ForwardError | None:
+    """One step of `inspect_steps`: when it ends, its report's compiled metrics (those asked
+    for) and shape metrics go to `out`; its error goes to `failed` for the whole group (raised
+    unless `keep_going`), and is returned when the forward pass failed (the receptive field's
+    trace would fail the same way)."""
+    try:
+        next(steps)
+        return None  # compiling
+    except StopIteration as done:
+        report = done.value
+    except ArchinspectError as exc:
+        if not keep_going:
+            raise
+        failed.update({m.name: exc for m in group if m.name not in out})
+        return exc if isinstance(exc, ForwardError) else None
+    for m in group:
+        if m.measured_by == "shape" or m.name in wanted:
+            out[m.name] = m.extract(report)
+    return None

@@ -47,6 +47,7 @@ def rf_report(
             separable=declared,
             max_memory=max_memory,
             hint=None if live else field_hint(spec),
+            input_checked=not live and input_validated(spec, model),
         )
     methods = ["structural", "empirical"] if method == "both" else [method]
     if method == "both" and spec.target is None and not live and _has_analytic(spec):
@@ -78,6 +79,20 @@ def located_input(spec: Spec) -> Iterator[None]:
         at = f", {where.describe()}, input.resolution" if where and where.line else ""
         message = exc.message.removeprefix("error: ")
         raise ArchinspectError(f"error: {spec.source}{at}: {message}") from None
+
+
+def input_validated(spec: Spec, model: Any) -> bool:
+    """Whether validation has already shown that `model` takes the spec's input: a model of a
+    built-in family's own class, built from the spec's (validated) arguments, where the family
+    declares its complete input rule (`Family.input_rule_complete`). Then the structural
+    analysis skips its abstract trace at the requested size. Never for a `target:` (its input
+    rules are unknown) or a model handed to the Python API (its spec holds no arguments)."""
+    from archinspect.families import FAMILIES
+
+    family = FAMILIES.get(spec.family) if spec.target is None and spec.args else None
+    if family is None or not family.input_rule_complete:
+        return False
+    return type(model) is family.load_class()
 
 
 def field_hint(spec: Spec) -> tuple[float, ...] | None:
@@ -140,7 +155,11 @@ def receptive_fields_or_note(
     try:
         with blame_model(spec, model), located_input(spec):
             result, layers = receptive_fields(
-                model, spec.input_shape, max_memory=max_memory, hint=field_hint(spec)
+                model,
+                spec.input_shape,
+                max_memory=max_memory,
+                hint=field_hint(spec),
+                input_checked=input_validated(spec, model),
             )
     except ForwardError:
         raise  # the model itself fails: the spec's error, in every command alike

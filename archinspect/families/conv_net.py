@@ -42,4 +42,6 @@ FAMILY = Family(
     receptive_field=receptive_field,
     separable=True,
     same_as=("pdequinox.arch:ConvNet",),
+    # Same-padded convs take any size: jnp.pad repeats a wrap or a reflection wider than the axis.
+    input_rule_complete=True,
 )

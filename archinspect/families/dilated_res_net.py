@@ -55,4 +55,6 @@ FAMILY = Family(
     receptive_field=receptive_field,
     separable=True,
     same_as=("pdequinox.arch:DilatedResNet",),
+    # Same-padded (dilated) convs take any size, even a padding wider than the axis.
+    input_rule_complete=True,
 )

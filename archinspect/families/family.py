@@ -69,12 +69,17 @@ class Family:
     - `separable`: whether the receptive field along one axis does not depend on the sizes of
       the others, so the empirical method may measure one axis at a time (a bool, or a
       function of the validated arguments; read it with `is_separable`);
-    - `default_resolution` / `check_input`: input rules beyond the generic ones (a family whose
-      input size is fixed by an argument); `check_input(args, resolution, as_written)` returns
-      a message or None;
+    - `default_resolution` / `check_input`: input rules beyond the generic ones (a size fixed
+      by an argument, a divisibility, a minimum); `check_input(args, resolution, as_written)`
+      returns a message or None (what is allowed, then ", got <as_written>");
     - `cross_check`: problems between arguments, as (argument, message) pairs;
     - `check_shapes(args, resolution)`: problems that need the input size (a shape walk), as
       (path below `model`, message) pairs, e.g. ("layers[2].conv", "...");
+    - `input_rule_complete`: `check_input` and `check_shapes` (with the generic rules: one
+      positive size per axis) accept exactly the inputs the builder's model accepts, so a model
+      built from arguments that passed validation takes the spec's input and the structural
+      receptive field need not trace it once more to find out (README "The spec file"). Leave
+      it False for a family whose model may refuse sizes validation lets through;
     - `common`: the shared arguments, when a family declares them differently (COMMON);
     - `input_sized`: the builder also takes `resolution=` (the spec's input size), for layers
       whose weights depend on it (a dense layer after flatten);
@@ -95,6 +100,7 @@ class Family:
     check_input: Callable[[Args, tuple[int, ...], Any], str | None] | None = None
     cross_check: Callable[[Args], list[tuple[str, str]]] | None = None
     check_shapes: Callable[[Args, tuple[int, ...]], list[tuple[str, str]]] | None = None
+    input_rule_complete: bool = False
     common: tuple[Arg, ...] = COMMON
     input_sized: bool = False
     same_as: tuple[str, ...] = ()

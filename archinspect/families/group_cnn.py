@@ -90,6 +90,21 @@ def cross_check(args: Args) -> list[tuple[str, str]]:
     return []
 
 
+def check_input(args: Args, resolution: tuple[int, ...], as_written: Any) -> str | None:
+    """SAME and CIRCULAR keep every size (the input need not be square: only the filters are
+    rotated); VALID takes kernel_size - 1 cells off every axis in each of the convolutions
+    (the lifting one and one per later width), and the last must keep one cell."""
+    k, convs = args["kernel_size"], len(args["hidden_channels"]) + 1
+    need = convs * (k - 1) + 1
+    if args["padding"] != "VALID" or all(n >= need for n in resolution):
+        return None
+    return (
+        f"a GroupCNN with padding VALID takes kernel_size - 1 = {k - 1} cells off every axis "
+        f"in each of its {convs} convolutions, so it needs at least {convs} * {k - 1} + 1 = "
+        f"{need} cells per axis, got {yaml_repr(as_written)}"
+    )
+
+
 FAMILY = Family(
     "GroupCNN",
     "group-equivariant CNN: a lifting conv Z2->G, then group convs G->G (G = C4 or D4), 2-D",
@@ -119,6 +134,8 @@ FAMILY = Family(
         ),
     ),
     cross_check=cross_check,
+    check_input=check_input,
+    input_rule_complete=True,
     match_cnn=match_cnn,
     symmetry=symmetry,
     notes=(

@@ -62,5 +62,7 @@ FAMILY = Family(
     separable=False,  # every point feeds every point
     default_resolution=default_resolution,
     check_input=check_input,
+    # Exactly num_points per axis (check_input), the model's own check of its input shape.
+    input_rule_complete=True,
     same_as=("pdequinox.arch:MLP",),
 )

@@ -49,6 +49,8 @@ def _res_net(name: str, summary: str, norm_default: bool, where: str) -> Family:
         receptive_field=receptive_field,
         separable=True,
         same_as=(f"pdequinox.arch:{name}",),
+        # Same-padded 3-convs and 1x1 convs take any size.
+        input_rule_complete=True,
     )
 
 

@@ -325,6 +325,8 @@ FAMILY = Family(
     receptive_field=None,
     separable=separable,
     check_shapes=check_shapes,
+    # check_shapes walks the layers with the arithmetic the layers themselves use.
+    input_rule_complete=True,
     input_sized=True,
     common=(
         COMMON[0],  # num_spatial_dims, as every family

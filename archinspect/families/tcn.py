@@ -86,6 +86,8 @@ FAMILY = Family(
     ),
     receptive_field=receptive_field,
     separable=True,  # one axis
+    # Causal convs pad zeros before the first cell: any length.
+    input_rule_complete=True,
     cross_check=cross_check,
     notes=(
         "causal: every output depends only on the present and the past",

@@ -12,7 +12,8 @@ up-sampling step twice as wide as it is (and ignores parity), which is why its 1
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from archinspect.families.family import (
     BLOCKS_SWEEP,
@@ -23,6 +24,7 @@ from archinspect.families.family import (
     hidden_channels,
 )
 from archinspect.spec.kinds import Arg, Bool, Int, OptionalIntList
+from archinspect.spec.messages import yaml_repr
 
 if TYPE_CHECKING:
     from archinspect.analysis.receptive_field.analytic import Composition, Cone
@@ -93,6 +95,32 @@ def _receptive_field(modern: bool):
     return receptive_field
 
 
+MAX_SHOWN_LEVELS = 64  # beyond, 2**num_levels is not written out (no input is that large)
+
+
+def _check_input(name: str) -> Callable[[Args, tuple[int, ...], Any], str | None]:
+    """Every stride-2 level halves each axis and the right arc doubles it back to be
+    concatenated with the skip: the model (`_UNet.__call__`) takes exactly the sizes that
+    2**num_levels divides; any such size, down to 2**num_levels itself (one coarsest cell)."""
+
+    def check_input(args: Args, resolution: tuple[int, ...], as_written: Any) -> str | None:
+        levels = args["num_levels"]
+        # 2**levels divides n when n has that many trailing zero bits (no 2**levels is formed
+        # for an absurd num_levels, whose power would have millions of digits).
+        bad = [n for n in resolution if (n & -n).bit_length() - 1 < levels]
+        if not bad:
+            return None
+        rule = f"a {name} with num_levels={levels} needs every spatial size divisible by "
+        if levels > MAX_SHOWN_LEVELS:
+            return f"{rule}2**{levels}, got {yaml_repr(as_written)}"
+        factor = 2**levels
+        below, above = bad[0] // factor * factor, -(-bad[0] // factor) * factor
+        near = f"{below} or {above}" if below else f"{above} or {above + factor}"
+        return f"{rule}2**{levels} = {factor} (e.g. {near}), got {yaml_repr(as_written)}"
+
+    return check_input
+
+
 def _check_multipliers(args: Args) -> list[tuple[str, str]]:
     mult = args.get("channel_multipliers")
     levels = args.get("num_levels")
@@ -119,6 +147,8 @@ CLASSIC = Family(
     ),
     receptive_field=_receptive_field(modern=False),
     separable=True,
+    check_input=_check_input("ClassicUNet"),
+    input_rule_complete=True,
     same_as=("pdequinox.arch:ClassicUNet",),
 )
 
@@ -142,6 +172,8 @@ MODERN = Family(
     ),
     receptive_field=_receptive_field(modern=True),
     separable=True,
+    check_input=_check_input("ModernUNet"),
+    input_rule_complete=True,
     cross_check=_check_multipliers,
     same_as=("pdequinox.arch:ModernUNet",),
 )

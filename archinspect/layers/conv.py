@@ -14,6 +14,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from archinspect.layers.draws import shapes_only
 from archinspect.report import ConvGeometry
 
 _PAD_MODE = {"periodic": "wrap", "dirichlet": "constant", "neumann": "reflect"}
@@ -38,12 +39,6 @@ def _init(key: jax.Array, shape: tuple[int, ...], fan_in: int) -> jax.Array:
     return jax.random.uniform(key, shape, minval=-bound, maxval=bound)
 
 
-# Under `jax.jit` (a pure function of the key, shapes static): a model of many equal layers is
-# built abstractly with one trace of it per distinct shape, not one per layer (README
-# "Performance"); the values are those of the same draws made one by one.
-@functools.partial(
-    jax.jit, static_argnames=("in_channels", "out_channels", "kernel_size", "groups", "use_bias")
-)
 def conv_weights(
     key: jax.Array,
     in_channels: int,
@@ -54,11 +49,57 @@ def conv_weights(
     use_bias: bool = True,
 ) -> tuple[jax.Array, jax.Array | None]:
     """Weight (out, in / groups, *kernel) and bias (out, 1, ..., 1), uniform in
-    +-1/sqrt(fan_in) as torch and pdequinox initialise them; one home for every conv class."""
+    +-1/sqrt(fan_in) as torch and pdequinox initialise them; one home for every conv class.
+    In an abstract build (archinspect/layers/draws.py) only their shapes and dtypes are made."""
+    make = _weight_shapes if shapes_only() else _weight_draws
+    return make(key, in_channels, out_channels, kernel_size, groups=groups, use_bias=use_bias)
+
+
+def _shaped(shape: tuple[int, ...]) -> jax.Array:
+    """An array of the shape and dtype `_init` draws (JAX's default float, as
+    `jax.random.uniform`'s); its values are never read."""
+    return jnp.zeros(shape, jnp.result_type(float))
+
+
+# Both under `jax.jit` (a pure function of the key, shapes static): a model of many equal layers
+# is built with one trace per distinct shape, not one per layer (README "Performance"); the
+# values are those of the same draws made one by one. Two functions, not one reading the flag:
+# a jit trace is cached by its arguments alone, so one traced for shapes would be reused for
+# real weights.
+_STATIC = ("in_channels", "out_channels", "kernel_size", "groups", "use_bias")
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _weight_draws(
+    key: jax.Array,
+    in_channels: int,
+    out_channels: int,
+    kernel_size: tuple[int, ...],
+    *,
+    groups: int = 1,
+    use_bias: bool = True,
+) -> tuple[jax.Array, jax.Array | None]:
     wkey, bkey = jax.random.split(key)
     fan_in = in_channels // groups * math.prod(kernel_size)
     weight = _init(wkey, (out_channels, in_channels // groups, *kernel_size), fan_in)
     bias = _init(bkey, (out_channels,) + (1,) * len(kernel_size), fan_in) if use_bias else None
+    return weight, bias
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _weight_shapes(
+    key: jax.Array,
+    in_channels: int,
+    out_channels: int,
+    kernel_size: tuple[int, ...],
+    *,
+    groups: int = 1,
+    use_bias: bool = True,
+) -> tuple[jax.Array, jax.Array | None]:
+    """Arrays of the shapes and dtype `_weight_draws` gives, without tracing the draws."""
+    del key
+    weight = _shaped((out_channels, in_channels // groups, *kernel_size))
+    bias = _shaped((out_channels,) + (1,) * len(kernel_size)) if use_bias else None
     return weight, bias
 
 

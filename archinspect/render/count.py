@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
-
 from archinspect.render.fmt import (
     array_desc,
     dims_label,
@@ -19,7 +17,6 @@ from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
 from archinspect.render.formats.html import html_notes, html_page, html_summary, html_table
 from archinspect.render.formats.json import dumps
-from archinspect.render.formats.table import rich_table, summary_grid, to_text
 from archinspect.render.rf import RF, network_fields, rf_dict
 from archinspect.render.view import Column, Field, Grid
 from archinspect.report import CountReport, FilterBank, InspectReport, ModuleRow
@@ -153,11 +150,18 @@ def _bank_dict(bank: FilterBank) -> dict[str, Any]:
 
 
 def renderables(report: CountReport) -> list[Any]:
+    # Rich is imported by the table only: JSON, CSV and Markdown never load it.
+    from rich.text import Text
+
+    from archinspect.render.formats.table import rich_table, summary_grid
+
     items: list[Any] = [rich_table(grid(report, "table")), summary_grid(summary(report))]
     return items + [Text(f"note: {note}") for note in report.notes]
 
 
 def to_table(report: CountReport, *, width: int = 120, color: bool = False) -> str:
+    from archinspect.render.formats.table import to_text
+
     return to_text(renderables(report), width=width, color=color)
 
 

@@ -1,25 +1,27 @@
-"""`--format csv`: the entry points the CLI calls (`<report>_csv`)."""
+"""`--format csv`: the entry points the CLI calls (`<report>_csv`). Each is imported on first use
+(render/entries.py)."""
 
 from __future__ import annotations
 
-from archinspect.render.check import to_csv as check_csv
-from archinspect.render.count import to_csv as count_csv
-from archinspect.render.diff import to_csv as diff_csv
-from archinspect.render.equivariance import to_csv as equivariance_csv
-from archinspect.render.init import to_csv as init_csv
-from archinspect.render.inspect import to_csv as inspect_csv
-from archinspect.render.rf import to_csv as rf_csv
-from archinspect.render.solve import to_csv as solve_csv
-from archinspect.render.sweep import to_csv as sweep_csv
+from typing import Any
 
-__all__ = [
-    "check_csv",
-    "count_csv",
-    "diff_csv",
-    "equivariance_csv",
-    "init_csv",
-    "inspect_csv",
-    "rf_csv",
-    "solve_csv",
-    "sweep_csv",
-]
+from archinspect.render.entries import entry_point
+
+_ENTRIES = {
+    "check_csv": "archinspect.render.check:to_csv",
+    "count_csv": "archinspect.render.count:to_csv",
+    "diff_csv": "archinspect.render.diff:to_csv",
+    "equivariance_csv": "archinspect.render.equivariance:to_csv",
+    "init_csv": "archinspect.render.init:to_csv",
+    "inspect_csv": "archinspect.render.inspect:to_csv",
+    "rf_csv": "archinspect.render.rf:to_csv",
+    "solve_csv": "archinspect.render.solve:to_csv",
+    "sweep_csv": "archinspect.render.sweep:to_csv",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return entry_point(__name__, _ENTRIES, name)
+
+
+__all__ = [*_ENTRIES]

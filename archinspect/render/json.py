@@ -1,30 +1,29 @@
-"""`--format json`: the entry points the CLI calls (`<report>_json`); keys follow the README's
-JSON sections and are stable."""
+"""`--format json`: the entry points the CLI calls (`<report>_json`); keys follow the README's JSON
+sections and are stable. Each is imported on first use (render/entries.py)."""
 
 from __future__ import annotations
 
-from archinspect.render.check import to_json as check_json
-from archinspect.render.count import to_json as count_json
-from archinspect.render.diff import to_json as diff_json
-from archinspect.render.equivariance import to_json as equivariance_json
+from typing import Any
+
+from archinspect.render.entries import entry_point
 from archinspect.render.formats.json import dumps
-from archinspect.render.init import to_json as init_json
-from archinspect.render.inspect import to_json as inspect_json
-from archinspect.render.rf import to_json as rf_json
-from archinspect.render.solve import to_json as solve_json
-from archinspect.render.sweep import to_json as sweep_json
 from archinspect.render.validate import validate_json
 
-__all__ = [
-    "check_json",
-    "count_json",
-    "equivariance_json",
-    "init_json",
-    "diff_json",
-    "dumps",
-    "inspect_json",
-    "rf_json",
-    "solve_json",
-    "sweep_json",
-    "validate_json",
-]
+_ENTRIES = {
+    "check_json": "archinspect.render.check:to_json",
+    "count_json": "archinspect.render.count:to_json",
+    "diff_json": "archinspect.render.diff:to_json",
+    "equivariance_json": "archinspect.render.equivariance:to_json",
+    "init_json": "archinspect.render.init:to_json",
+    "inspect_json": "archinspect.render.inspect:to_json",
+    "rf_json": "archinspect.render.rf:to_json",
+    "solve_json": "archinspect.render.solve:to_json",
+    "sweep_json": "archinspect.render.sweep:to_json",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return entry_point(__name__, _ENTRIES, name)
+
+
+__all__ = ["dumps", "validate_json", *_ENTRIES]

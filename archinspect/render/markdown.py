@@ -1,25 +1,27 @@
-"""`--format markdown`: the entry points the CLI calls (`<report>_markdown`)."""
+"""`--format markdown`: the entry points the CLI calls (`<report>_markdown`). Each is imported on
+first use (render/entries.py)."""
 
 from __future__ import annotations
 
-from archinspect.render.check import to_markdown as check_markdown
-from archinspect.render.count import to_markdown as count_markdown
-from archinspect.render.diff import to_markdown as diff_markdown
-from archinspect.render.equivariance import to_markdown as equivariance_markdown
-from archinspect.render.init import to_markdown as init_markdown
-from archinspect.render.inspect import to_markdown as inspect_markdown
-from archinspect.render.rf import to_markdown as rf_markdown
-from archinspect.render.solve import to_markdown as solve_markdown
-from archinspect.render.sweep import to_markdown as sweep_markdown
+from typing import Any
 
-__all__ = [
-    "check_markdown",
-    "count_markdown",
-    "equivariance_markdown",
-    "init_markdown",
-    "diff_markdown",
-    "inspect_markdown",
-    "rf_markdown",
-    "solve_markdown",
-    "sweep_markdown",
-]
+from archinspect.render.entries import entry_point
+
+_ENTRIES = {
+    "check_markdown": "archinspect.render.check:to_markdown",
+    "count_markdown": "archinspect.render.count:to_markdown",
+    "diff_markdown": "archinspect.render.diff:to_markdown",
+    "equivariance_markdown": "archinspect.render.equivariance:to_markdown",
+    "init_markdown": "archinspect.render.init:to_markdown",
+    "inspect_markdown": "archinspect.render.inspect:to_markdown",
+    "rf_markdown": "archinspect.render.rf:to_markdown",
+    "solve_markdown": "archinspect.render.solve:to_markdown",
+    "sweep_markdown": "archinspect.render.sweep:to_markdown",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return entry_point(__name__, _ENTRIES, name)
+
+
+__all__ = [*_ENTRIES]

@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rich.text import Text
-
 from archinspect.render.fmt import (
     dims_label,
     extent_json,
@@ -21,7 +19,6 @@ from archinspect.render.formats import markdown as md
 from archinspect.render.formats.csv import csv_text
 from archinspect.render.formats.html import html_notes, html_page, html_summary, html_table
 from archinspect.render.formats.json import dumps
-from archinspect.render.formats.table import rich_table, summary_grid, to_text
 from archinspect.render.view import Column, Field, Grid
 from archinspect.report import Pair, RFReport, RFResult
 
@@ -177,11 +174,18 @@ def summary(report: RFReport) -> list[Field]:
 
 
 def renderables(report: RFReport) -> list[Any]:
+    # Rich is imported by the table only: JSON, CSV and Markdown never load it.
+    from rich.text import Text
+
+    from archinspect.render.formats.table import rich_table, summary_grid
+
     items = [rich_table(grid(report, "table")), summary_grid(summary(report), numbers=False)]
     return items + [Text(f"note: {note}") for note in report.notes]
 
 
 def to_table(report: RFReport, *, width: int = 120, color: bool = False) -> str:
+    from archinspect.render.formats.table import to_text
+
     return to_text(renderables(report), width=width, color=color)
 
 

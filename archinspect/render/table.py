@@ -1,27 +1,28 @@
-"""`--format table`: the entry points the CLI calls (`<report>_table`), one per report view."""
+"""`--format table`: the entry points the CLI calls (`<report>_table`), one per report view. Each
+is imported on first use (render/entries.py)."""
 
 from __future__ import annotations
 
-from archinspect.render.check import to_table as check_table
-from archinspect.render.count import to_table as count_table
-from archinspect.render.diff import to_table as diff_table
-from archinspect.render.equivariance import to_table as equivariance_table
-from archinspect.render.formats.table import to_text
-from archinspect.render.init import to_table as init_table
-from archinspect.render.inspect import to_table as inspect_table
-from archinspect.render.rf import to_table as rf_table
-from archinspect.render.solve import to_table as solve_table
-from archinspect.render.sweep import to_table as sweep_table
+from typing import Any
 
-__all__ = [
-    "check_table",
-    "count_table",
-    "equivariance_table",
-    "init_table",
-    "diff_table",
-    "inspect_table",
-    "rf_table",
-    "solve_table",
-    "sweep_table",
-    "to_text",
-]
+from archinspect.render.entries import entry_point
+from archinspect.render.formats.table import to_text
+
+_ENTRIES = {
+    "check_table": "archinspect.render.check:to_table",
+    "count_table": "archinspect.render.count:to_table",
+    "diff_table": "archinspect.render.diff:to_table",
+    "equivariance_table": "archinspect.render.equivariance:to_table",
+    "init_table": "archinspect.render.init:to_table",
+    "inspect_table": "archinspect.render.inspect:to_table",
+    "rf_table": "archinspect.render.rf:to_table",
+    "solve_table": "archinspect.render.solve:to_table",
+    "sweep_table": "archinspect.render.sweep:to_table",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return entry_point(__name__, _ENTRIES, name)
+
+
+__all__ = ["to_text", *_ENTRIES]

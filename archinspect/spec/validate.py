@@ -394,7 +394,7 @@ def _input(
     if ok and family is not None and family.check_input is not None and resolution is not None:
         message = family.check_input(args, resolution, res_raw)
         if message is not None:
-            c.at("input.resolution", message)
+            c.at("input.shape" if shape is not None else "input.resolution", message)
             ok = False
     batch = raw.get("batch_size", 1)
     if not _is_pos_int(batch):

@@ -35,6 +35,7 @@ def receptive_field(
     separable: bool | None = None,
     max_memory: int | None = None,
     hint: Sequence[float] | None = None,
+    input_checked: bool = False,
 ) -> RFResult:
     """Exact receptive field of `model` (abstract or concrete) for inputs of `input_shape`.
 
@@ -43,6 +44,9 @@ def receptive_field(
     and the structural method's dependency tables where it must analyse the requested size.
     `hint` (per axis, the input cells a field is expected to span: a family's analytic
     composition) only says where the structural analysis may start; its result is checked.
+    `input_checked`: the caller knows the model takes `input_shape` (a built-in family's
+    complete input rule passed validation); otherwise, where the analysis starts on another
+    size, the model is first traced abstractly on `input_shape` to make sure it takes it.
 
     `input_shape` is unbatched and channels-first; the analysis may use a larger input where a
     boundary would otherwise reach every output cell, and reports it in `analysed_shape`.
@@ -61,7 +65,7 @@ def receptive_field(
         # The structural result, when there is one, only says where to start looking.
         try:
             start = search_start(
-                structural_receptive_field(model, tuple(input_shape), limit, hint),
+                structural_receptive_field(model, tuple(input_shape), limit, hint, input_checked),
                 tuple(input_shape),
             )
         except ArchinspectError:
@@ -70,7 +74,7 @@ def receptive_field(
             model, tuple(input_shape), start=start, separable=separable, **memory
         )
 
-    result = structural_receptive_field(model, tuple(input_shape), limit, hint)
+    result = structural_receptive_field(model, tuple(input_shape), limit, hint, input_checked)
     if method == "both":
         from archinspect.analysis.receptive_field.empirical import empirical_receptive_field
 
@@ -152,9 +156,10 @@ def receptive_fields(
     *,
     max_memory: int | None = None,
     hint: Sequence[float] | None = None,
+    input_checked: bool = False,
 ) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
     """`receptive_field` (structural) and `layer_receptive_fields` from a single analysis."""
     from archinspect.analysis.receptive_field.structural import structural_fields
 
     limit = MEMORY_LIMIT if max_memory is None else max_memory
-    return structural_fields(model, tuple(input_shape), limit, hint)
+    return structural_fields(model, tuple(input_shape), limit, hint, input_checked)

@@ -722,15 +722,18 @@ def _grown(
     input_shape: tuple[int, ...],
     max_memory: int = MEMORY_LIMIT,
     hint: Sequence[float] | None = None,
+    input_checked: bool = False,
     layers: bool = False,
 ) -> tuple[Analysis, Measured]:
     """Analyse from an input of at most START_AXIS cells per axis, growing it until the result
     is exact: the receptive field of the unbounded domain does not depend on the requested size,
     and neither does the cost. The requested size itself is analysed only where the model
     refuses the smaller input or reports a whole axis, after checking what it would cost
-    against `max_memory` (bytes: the command's --max-memory)."""
+    against `max_memory` (bytes: the command's --max-memory). `input_checked`: the caller
+    knows the model takes `input_shape` (a family's complete input rule passed), so it is not
+    traced there only to find out."""
     start = _start(input_shape)
-    if start != input_shape or hint is not None:
+    if not input_checked and (start != input_shape or hint is not None):
         check_input(model, input_shape)
     if start != input_shape:
         cells = tuple(input_shape[1:])
@@ -879,8 +882,9 @@ def structural_receptive_field(
     input_shape: tuple[int, ...],
     max_memory: int = MEMORY_LIMIT,
     hint: Sequence[float] | None = None,
+    input_checked: bool = False,
 ) -> RFResult:
-    result, m = _grown(model, input_shape, max_memory, hint)
+    result, m = _grown(model, input_shape, max_memory, hint, input_checked)
     return _network_field(input_shape, result, m)
 
 
@@ -889,9 +893,10 @@ def structural_fields(
     input_shape: tuple[int, ...],
     max_memory: int = MEMORY_LIMIT,
     hint: Sequence[float] | None = None,
+    input_checked: bool = False,
 ) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
     """The network's RF and every layer's, from one analysis (reports that show both)."""
-    result, m = _grown(model, input_shape, max_memory, hint, layers=True)
+    result, m = _grown(model, input_shape, max_memory, hint, input_checked, layers=True)
     network = _network_field(input_shape, result, m)
     return network, _layer_fields(_grown_for_layers(model, result))
 
