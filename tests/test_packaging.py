@@ -153,7 +153,7 @@ def test_test_min_installs_the_floors_and_runs_the_fast_suite() -> None:
     assert recipe == [
         "$(MIN_VENV)/bin/pip check",
         "$(MIN_VENV)/bin/python tools/min_constraints.py --verify",
-        '$(MIN_VENV)/bin/pytest -q -n 2 --dist loadscope -m "not slow"',
+        '$(MIN_VENV)/bin/pytest -q -n 2 -m "not slow"',
     ]
     script = (ROOT / ".ci" / "test-min").read_text()
     assert script.rstrip().endswith("make test-min")
