@@ -27,16 +27,14 @@ install: $(STAMP)
 demo: $(USER_STAMP)
 	$(BIN)/archinspect count configs/unet.yaml
 
-# --dist loadscope: a module's tests (a class's, for methods) run on one worker, so a
-# module-scoped fixture (a compiled UNet, a drawn model) and JAX's in-memory compiles are made once.
 test: $(STAMP)
-	$(BIN)/pytest -q -n 2 --dist loadscope -m "not slow"
+	$(BIN)/pytest -q -n 2 -m "not slow"
 	$(BIN)/ruff check archinspect tests benchmarks
 	$(BIN)/archinspect check --require-budget configs/*.yaml
 
 # Every case, the slow ends of the seeded grids included.
 test-all: $(STAMP)
-	$(BIN)/pytest -q -n 2 --dist loadscope
+	$(BIN)/pytest -q -n 2
 
 # The suite at the lowest declared versions (README "Set-up"): pip has no lowest-version
 # resolution, so tools/min_constraints.py pins every `>=` floor of pyproject.toml with `==`.
@@ -53,7 +51,7 @@ $(MIN_STAMP): pyproject.toml tools/min_constraints.py
 test-min: $(MIN_STAMP)
 	$(MIN_VENV)/bin/pip check
 	$(MIN_VENV)/bin/python tools/min_constraints.py --verify
-	$(MIN_VENV)/bin/pytest -q -n 2 --dist loadscope -m "not slow"
+	$(MIN_VENV)/bin/pytest -q -n 2 -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check archinspect tests benchmarks
