@@ -405,6 +405,9 @@ def test_exact_beyond_float_precision():
         "model.num_modes=1000000",
         "--set",
         "model.hidden_channels=100000",
+        # the real FFT keeps n // 2 + 1 frequencies: 1,000,000 modes need n >= 1,999,998
+        "--set",
+        "input.resolution=1999998",
         "-f",
         "json",
     )

@@ -67,6 +67,10 @@ class XlaFigures:
 _IN_MEMORY: dict[str, XlaFigures] = {}
 _PRUNED: set[str] = set()  # directories pruned by this process (once each)
 _LOCK = threading.Lock()
+# Programs being compiled in this process, by key: set when that compile has ended. `check`
+# compiles one spec while lowering the next, so two identical programs can be in flight at
+# once; the second waits for the first's figures instead of compiling them again.
+_COMPILING: dict[str, threading.Event] = {}
 
 
 def _is_count(value: Any) -> bool:
@@ -259,13 +263,37 @@ class XlaCache:
             from archinspect.analysis.memory import xla_memory
             from archinspect.analysis.programs import xla_flops
 
-            compiled = lowered.compile(dict(options))
-            figures = XlaFigures(xla_flops(compiled.cost_analysis()), xla_memory(compiled))
-            if key is not None:
-                self.put(key, figures)
-            return figures
+            ended = None if key is None else self._own(key)
+            if isinstance(ended, XlaFigures):
+                return ended
+            try:
+                compiled = lowered.compile(dict(options))
+                figures = XlaFigures(xla_flops(compiled.cost_analysis()), xla_memory(compiled))
+                if key is not None:
+                    self.put(key, figures)
+                return figures
+            finally:
+                if key is not None and ended is not None:
+                    with _LOCK:
+                        _COMPILING.pop(key, None)
+                    ended.set()
 
         return job
+
+    def _own(self, key: str) -> XlaFigures | threading.Event:
+        """The figures, once the same program compiling in another thread has ended; else the
+        event this thread sets when its own compile ends (it compiles: nobody else is, or
+        the other compile failed and this one meets the failure itself)."""
+        while True:
+            hit = self.get(key)
+            if hit is not None:
+                return hit
+            with _LOCK:
+                other = _COMPILING.get(key)
+                if other is None:
+                    mine = _COMPILING[key] = threading.Event()
+                    return mine
+            other.wait()
 
     def lowered_flops(self, lowered: Any) -> int:
         """XLA's FLOPs of the unoptimised (lowered, not compiled) program."""
