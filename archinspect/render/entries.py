@@ -7,6 +7,14 @@ import importlib
 import sys
 from typing import Any
 
+# The reports every format renders: `archinspect.render.<report>` has `to_<format>` for each.
+REPORTS = ("check", "count", "diff", "equivariance", "init", "inspect", "rf", "solve", "sweep")
+
+
+def entries(fmt: str) -> dict[str, str]:
+    """A format module's entry points: `<report>_<fmt>` -> its renderer's `to_<fmt>`."""
+    return {f"{r}_{fmt}": f"archinspect.render.{r}:to_{fmt}" for r in REPORTS}
+
 
 def entry_point(module: str, entries: dict[str, str], name: str) -> Any:
     """`module.name`, where `entries[name]` is `"package.module:attribute"`; kept in `module`

@@ -5,21 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from archinspect.render.entries import entry_point
+from archinspect.render.entries import entries, entry_point
 from archinspect.render.formats.json import dumps
 from archinspect.render.validate import validate_json
 
-_ENTRIES = {
-    "check_json": "archinspect.render.check:to_json",
-    "count_json": "archinspect.render.count:to_json",
-    "diff_json": "archinspect.render.diff:to_json",
-    "equivariance_json": "archinspect.render.equivariance:to_json",
-    "init_json": "archinspect.render.init:to_json",
-    "inspect_json": "archinspect.render.inspect:to_json",
-    "rf_json": "archinspect.render.rf:to_json",
-    "solve_json": "archinspect.render.solve:to_json",
-    "sweep_json": "archinspect.render.sweep:to_json",
-}
+_ENTRIES = entries("json")
 
 
 def __getattr__(name: str) -> Any:
