@@ -104,11 +104,12 @@ def measure_steps(
             memory="memory" in wanted,
         )
     try:
+        compiling = False
         if steps is not None:
             # Traced and lowered: XLA compiles while the receptive field is analysed.
-            forward_failed = _advance(steps, group, wanted, out, failed, keep_going)
+            compiling, forward_failed = _advance(steps, group, wanted, out, failed, keep_going)
         _uncompiled(spec, model, kinds, trusted, forward_failed, out, failed, keep_going)
-        if steps is not None and not any(m.name in out or m.name in failed for m in group):
+        if compiling and steps is not None:
             yield  # the caller's turn while XLA compiles
             _advance(steps, group, wanted, out, failed, keep_going)
     finally:
@@ -163,22 +164,23 @@ def _advance(
     out: dict[str, Any],
     failed: dict[str, ArchinspectError],
     keep_going: bool,
-) -> ForwardError | None:
-    """One step of `inspect_steps`: when it ends, its report's compiled metrics (those asked
-    for) and shape metrics go to `out`; its error goes to `failed` for the whole group (raised
-    unless `keep_going`), and is returned when the forward pass failed (the receptive field's
-    trace would fail the same way)."""
+) -> tuple[bool, ForwardError | None]:
+    """One step of `inspect_steps`: (still compiling, the forward pass's error). When the
+    steps end, the report's compiled metrics (those asked for) and shape metrics go to `out`;
+    an error goes to `failed` for the whole group (raised unless `keep_going`), and is
+    returned when the forward pass failed (the receptive field's trace would fail the same
+    way)."""
     try:
         next(steps)
-        return None  # compiling
+        return True, None
     except StopIteration as done:
         report = done.value
     except ArchinspectError as exc:
         if not keep_going:
             raise
         failed.update({m.name: exc for m in group if m.name not in out})
-        return exc if isinstance(exc, ForwardError) else None
+        return False, exc if isinstance(exc, ForwardError) else None
     for m in group:
         if m.measured_by == "shape" or m.name in wanted:
             out[m.name] = m.extract(report)
-    return None
+    return False, None
