@@ -19,6 +19,7 @@ def count(
     x: Any = None,
     *,
     depth: int | None = 2,
+    rf: bool | None = None,
     name: str = "model",
     frozen: Any = (),
     forward: Any = None,
@@ -32,8 +33,12 @@ def count(
     - `model`: an Equinox module (or a Flax NNX module), concrete or abstract (from
         `eqx.filter_eval_shape`: no weight is ever allocated).
     - `x`: optional; an input (an array, a `jax.ShapeDtypeStruct` or a shape tuple,
-        unbatched and channels first), only to show the input shape in the report.
+        unbatched; channels first, or last for a Flax module): the input shape in the report,
+        and the input the receptive field is measured on.
     - `depth`: module rows deeper than this are folded into their parent (None: every row).
+    - `rf`: add the cumulative receptive field per module and of the network, as
+        `archinspect count` does by default. None (the default): when `x` is given; True
+        needs `x`; False: parameters only.
     - `name`: the report's name (a spec's `name:`).
     - `frozen`: a pattern, or a list of them, of arrays that are not trained (`--frozen`):
         out of `learnable`, counted as `frozen`.
@@ -50,13 +55,21 @@ def count(
     """
     from archinspect.build.live import input_of, layout_of, live_model, live_spec
     from archinspect.commands.count import count_report
+    from archinspect.errors import ArgumentError
 
     caller = "archinspect.count"
+    if rf not in (None, True, False):
+        raise ArgumentError(f"{caller}: `rf` ({rf!r}) must be True, False or None")
+    if rf and x is None:
+        raise ArgumentError(
+            f"{caller}: `rf=True` needs `x`: a receptive field is measured on an input "
+            "(an array, a jax.ShapeDtypeStruct or a shape tuple)"
+        )
     layout = layout_of(model, None)
     module, family, _ = live_model(caller, model, layout, forward=forward, state=state)
     shape = None if x is None else input_of(caller, x, layout)[0]
     spec = live_spec(caller, name, family, shape or (1,), frozen=frozen)
-    report = count_report(spec, depth, model=module)
+    report = count_report(spec, depth, model=module, rf=x is not None and rf is not False)
     if shape is None:
         return dataclasses.replace(report, spec=None, num_spatial_dims=None, input_shape=None)
     return dataclasses.replace(report, spec=None)

@@ -253,12 +253,15 @@ def test_a_notebook_shows_the_count_as_an_html_table():
     parsed = _html_tables(report)
     assert parsed.caption == "model · ClassicUNet · 2-D · input 1×128×128"
     table, summary = parsed.tables
-    assert table[0] == ["module", "type", "own", "params", "arrays"]
-    assert table[1] == ["(total)", "ClassicUNet", "0", "2,357,441", ""]
-    assert ["lifting.conv_1", "Conv", "160", "160", "weight f32[16,1,3,3], bias f32[16,1,1]"] in (
-        table
-    )
+    assert table[0] == ["module", "type", "own", "params", "arrays", "RF"]
+    # the network's field is the CLI's (tests/golden/count_unet.table.txt); the first 3x3
+    # conv reaches 1 cell each way on both axes
+    assert table[1] == ["(total)", "ClassicUNet", "0", "2,357,441", "", "(122,122) (122,122)"]
+    conv = ["lifting.conv_1", "Conv", "160", "160", "weight f32[16,1,3,3], bias f32[16,1,1]"]
+    assert [*conv, "(1,1) (1,1)"] in table
     assert len(table) == 1 + len(report.rows)
+    plain, _ = _html_tables(archinspect.count(model, x, rf=False)).tables
+    assert plain[0] == ["module", "type", "own", "params", "arrays"] and conv in plain
     assert summary[0] == ["total parameters", "2,357,441", "exact"]
     assert '<td style="text-align: left; padding-left: 1.5em">lifting.conv_1</td>' in (
         report._repr_html_()

@@ -42,8 +42,8 @@ def shapes(name: str) -> dict:
     return json.loads(cli("shapes", f"{SPECS}/{name}.yaml", "--format", "json").stdout)
 
 
-def count(name: str) -> dict:
-    return json.loads(cli("count", f"{SPECS}/{name}.yaml", "--format", "json").stdout)
+def count(name: str, *options: str) -> dict:
+    return json.loads(cli("count", f"{SPECS}/{name}.yaml", *options, "--format", "json").stdout)
 
 
 def rows(report: dict) -> list[tuple]:
@@ -73,7 +73,12 @@ def test_linear_vector_input():
     assert rows(report) == [("", "Linear", [16], [32])]
     assert report["layers"][0]["params"] == 16 * 32 + 32 == 544
     assert report["notes"] == [NO_AXIS]
-    assert count("linear")["params"]["total"] == 544
+    # count's receptive field, on by default, is left out quietly where there is no spatial
+    # axis; asked for with --rf, the note says why there is none
+    default, asked = count("linear"), count("linear", "--rf")
+    assert default["params"]["total"] == asked["params"]["total"] == 544
+    assert (default["notes"], asked["notes"]) == ([], [NO_AXIS])
+    assert "receptive_field" not in default and "receptive_field" not in asked
     linear = eqx.nn.Linear(16, 32, key=KEY)
     assert n_params(linear) == 544 and linear(jnp.ones(16)).shape == (32,)
 

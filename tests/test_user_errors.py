@@ -132,10 +132,28 @@ def test_sweep_prints_the_table_then_the_same_message(bad, spec):
 
 
 def test_counting_needs_no_forward_pass(bad):
-    """`count` without --rf never runs the model: the 3-tap conv's 3 + 1 parameters."""
+    """Counting never needs the model to run: the 3-tap conv's 3 + 1 parameters. `count`'s
+    default receptive field needs the forward pass, so it becomes a note that says why;
+    `--no-rf` does not try; an explicit `--rf` is the error every command gives."""
+    total = 3 * 1 * 1 + 1
+    materialized = (
+        "materialized not measured: the forward pass fails on input 1×16 (RuntimeError: my "
+        "model refuses this input); total and learnable are exact"
+    )
     result = invoke("count", "call.yaml", "--trust", bad, "-f", "json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["params"]["total"] == 3 * 1 * 1 + 1
+    report = json.loads(result.stdout)
+    assert report["params"]["total"] == total and "receptive_field" not in report
+    assert report["notes"] == [
+        materialized,
+        "receptive field not available: the forward pass fails (see above)",
+    ]
+    result = invoke("count", "call.yaml", "--trust", bad, "--no-rf", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["params"]["total"] == total
+    assert json.loads(result.stdout)["notes"] == [materialized]
+    result = invoke("count", "call.yaml", "--trust", bad, "--rf", "-f", "json")
+    assert (result.exit_code, result.stderr) == (2, messages(bad)["call.yaml"])
 
 
 @pytest.mark.usefixtures("repo_root")

@@ -76,13 +76,15 @@ def count(
     depth: DepthOpt = 2,
     trust: TrustOpt = None,
     with_rf: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--rf",
-            help="add the cumulative receptive field per module and of the network "
-            "(off by default: counting stays a pure abstract build)",
+            "--rf/--no-rf",
+            help="the cumulative receptive field per module and of the network (structural "
+            "analysis); on by default where the input has a spatial axis. --no-rf: parameters "
+            "only",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     follow_symlinks: FollowOpt = False,
     frozen: FrozenOpt = None,
     max_memory: MaxMemoryOpt = None,

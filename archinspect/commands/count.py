@@ -39,9 +39,13 @@ def count_report(
     depth: int | None = 2,
     trusted: Iterable[str] = (),
     model: Any = None,
-    rf: bool = False,
+    rf: bool | None = False,
     max_memory: int = MEMORY_LIMIT,
 ) -> CountReport:
+    """`rf`: True adds the receptive field, or a note saying why there is none; None (the
+    CLI's default) adds it where the input has a spatial axis, and says nothing where there is
+    none (counting a model over features carries no note nobody asked for). Counting never
+    needs the forward pass: where it fails, a note says so and the totals stand."""
     if model is None:
         model = build_abstract(spec, trusted, max_memory)
     rows, leaves = module_rows(model, spec.frozen)
@@ -63,7 +67,11 @@ def count_report(
         notes += flax.state_notes(model)
     rows = fold(rows, depth)
     rf_result = None
-    if rf:
+    if rf is None and spec.num_spatial_dims > 0 and summary.materialized is None:
+        # The forward pass failed where materialized was measured (its note says how): the
+        # field, which needs it too, is not tried again.
+        notes.append("receptive field not available: the forward pass fails (see above)")
+    elif rf or (rf is None and spec.num_spatial_dims > 0):
         import dataclasses
 
         from archinspect.commands.rf import receptive_fields_or_note
