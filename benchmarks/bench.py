@@ -6,9 +6,10 @@ Python start-up, imports, the build and the analysis. Rows, all against the impo
 `python -c "import jax, equinox"` measured in the same rounds:
 
   - `archinspect --help` (no JAX import);
-  - `archinspect count` of the 3-D ClassicUNet at each --hidden width, and pdequinox's eager
-    path (build real weights, then count) at the same width where its weights fit: the
-    estimate 4 bytes x parameters against --eager-limit, "does not fit" above it;
+  - `archinspect count --no-rf` of the 3-D ClassicUNet at each --hidden width, and pdequinox's
+    eager path (build real weights, then count) at the same width where its weights fit: the
+    estimate 4 bytes x parameters against --eager-limit, "does not fit" above it; then
+    `archinspect count` as a user runs it, with its default receptive field, at the widest;
   - `archinspect sweep` over --sweep widths against one process looping pdequinox's eager
     builds over the same widths;
   - `archinspect rf` (structural) of the 2-D ClassicUNet (configs/unet.yaml) and of the 3-D
@@ -219,12 +220,16 @@ def cases(s: Setting) -> list[Case]:
         Case('floor: python -c "import jax, equinox"', [PY, "-c", "import jax, equinox"]),
         Case("archinspect --help", [CLI, "--help"]),
     ]
+    # Counting against counting: pdequinox's eager path has no receptive field to compare.
     for h in s.hidden:
-        ours = f"archinspect count, {unet3d} hidden {h}"
+        ours = f"archinspect count --no-rf, {unet3d} hidden {h}"
         width = ["--set", f"model.hidden_channels={h}"]
-        rows.append(Case(ours, [CLI, "count", UNET3D, "-f", "json", *levels, *width]))
+        rows.append(Case(ours, [CLI, "count", UNET3D, "-f", "json", "--no-rf", *levels, *width]))
         eager = [PY, "-c", EAGER, str(s.levels), str(h)]
         rows.append(Case(f"pdequinox eager build + count, hidden {h}", eager, eager_of=ours))
+    widest = ["--set", f"model.hidden_channels={max(s.hidden)}"]
+    label = f"archinspect count (receptive field by default), {unet3d} hidden {max(s.hidden)}"
+    rows.append(Case(label, [CLI, "count", UNET3D, "-f", "json", *levels, *widest]))
     widths = ",".join(map(str, s.sweep))
     ours = f"archinspect sweep, {unet3d} at {s.sweep_resolution}^3, {len(s.sweep)} widths {widths}"
     grid = ["--set", f"input.resolution={s.sweep_resolution}"]
@@ -350,10 +355,12 @@ def plot(rows: list[Case], path: str) -> None:
     import matplotlib.pyplot as plt
 
     by_label = {c.label: c for c in rows}
-    ours = [c for c in rows if c.cmd[:2] == [CLI, "count"]]
+    ours = [c for c in rows if c.cmd[:2] == [CLI, "count"] and "--no-rf" in c.cmd]
     eager = [c for c in rows if c.eager_of in {o.label for o in ours}]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot([c.params for c in ours], [c.median for c in ours], "o-", label="archinspect count")
+    ax.plot(
+        [c.params for c in ours], [c.median for c in ours], "o-", label="archinspect count --no-rf"
+    )
     ran = [c for c in eager if c.times]
     ax.plot(
         [c.params for c in ran], [c.median for c in ran], "s--", label="pdequinox eager + count"

@@ -71,7 +71,7 @@ def test_quick_bench_prints_one_table_with_every_row(tmp_path: Path) -> None:
 
     expected = [c.label for c in bench.cases(bench.QUICK)]
     assert list(rows) == expected  # every row, in order, and nothing else
-    assert len(expected) == 2 + 2 * len(bench.QUICK.hidden) + 2 + 3
+    assert len(expected) == 2 + 2 * len(bench.QUICK.hidden) + 1 + 2 + 3
 
     for label, row in rows.items():
         if row["median s"].startswith("does not fit"):
@@ -88,9 +88,11 @@ def test_quick_bench_prints_one_table_with_every_row(tmp_path: Path) -> None:
 
     h = bench.QUICK.hidden
     assert h == (2, 4) and bench.QUICK.levels == 1
-    count = "archinspect count, 3-D ClassicUNet (1 levels) hidden {}"
+    count = "archinspect count --no-rf, 3-D ClassicUNet (1 levels) hidden {}"
     assert rows[count.format(2)]["parameters"] == f"{unet3d_one_level(2):,}"
     assert rows[count.format(4)]["parameters"] == f"{unet3d_one_level(4):,}"
+    default = "archinspect count (receptive field by default), 3-D ClassicUNet (1 levels) hidden 4"
+    assert rows[default]["parameters"] == f"{unet3d_one_level(4):,}"
     eager2 = rows["pdequinox eager build + count, hidden 2"]
     assert eager2["parameters"] == "1,513" and float(eager2["median s"]) > 0
     # 4 bytes x 5,833 parameters (lift 564, down 3,076, up 2,188, projection 5) = 23,332 bytes
