@@ -59,7 +59,10 @@ def count(
 
     caller = "archinspect.count"
     if rf not in (None, True, False):
-        raise ArgumentError(f"{caller}: `rf` ({rf!r}) must be True, False or None")
+        raise ArgumentError(
+            f"{caller}: `rf` (={rf!r}) must be True, False or None (None: the receptive "
+            "field when `x` is given)"
+        )
     if rf and x is None:
         raise ArgumentError(
             f"{caller}: `rf=True` needs `x`: a receptive field is measured on an input "

@@ -132,6 +132,30 @@ def test_count_without_an_input_has_no_input_shape():
     assert _rich(report).splitlines()[0] == "model · ClassicUNet"
 
 
+def test_count_adds_the_receptive_field_when_given_an_input():
+    """Two SAME convs, kernels 3 and 5: 1 cell each way, then 1 + 2 = 3 (README "Python
+    API"); with `rf=False`, or without `x`, parameters alone."""
+    key1, key2 = jax.random.split(jax.random.PRNGKey(0))
+    model = eqx.nn.Sequential(
+        [
+            eqx.nn.Conv1d(2, 4, 3, padding=1, key=key1),
+            eqx.nn.Conv1d(4, 1, 5, padding=2, key=key2),
+        ]
+    )
+    total = (2 * 4 * 3 + 4) + (4 * 1 * 5 + 1)
+    report = archinspect.count(model, (2, 32))
+    assert report.params.total == total == 49
+    assert report.receptive_field is not None and report.receptive_field.per_axis == ((3, 3),)
+    assert [(r.path, r.rf) for r in report.rows if r.path] == [
+        ("layers", None),
+        ("layers[0]", ((1, 1),)),
+        ("layers[1]", ((3, 3),)),
+    ]
+    for plain in (archinspect.count(model, (2, 32), rf=False), archinspect.count(model)):
+        assert plain.params.total == total and plain.receptive_field is None
+        assert all(r.rf is None for r in plain.rows)
+
+
 @pytest.mark.usefixtures("repo_root")
 def test_a_live_model_is_measured_as_its_family_declares_without_an_analytic_method():
     """The empirical method takes the class's declared separability, as `archinspect rf` takes
@@ -415,6 +439,16 @@ def test_a_function_takes_the_floating_dtype_of_x():
             lambda: archinspect.receptive_field(stencil, (1, 16), method="fast"),
             "archinspect.receptive_field: `method` (='fast') must be one of 'structural', "
             "'empirical', 'both'",
+        ),
+        (
+            lambda: archinspect.count(eqx.nn.Identity(), rf=True),
+            "archinspect.count: `rf=True` needs `x`: a receptive field is measured on an input "
+            "(an array, a jax.ShapeDtypeStruct or a shape tuple)",
+        ),
+        (
+            lambda: archinspect.count(eqx.nn.Identity(), (1, 16), rf="yes"),
+            "archinspect.count: `rf` (='yes') must be True, False or None (None: the receptive "
+            "field when `x` is given)",
         ),
         (
             lambda: archinspect.count([1, 2]),
