@@ -307,7 +307,8 @@ def test_every_format_shows_learnable_and_materialized():
     header = "path,type,depth,own_params,params,materialized,folded,arrays,receptive_field"
     assert csv_lines[0] == header
     # two SAME 3x3 convs: the lifting conv reaches 1 cell each way, the group conv after it 2
-    assert csv_lines[1] == 'lifting,LiftingConv,1,135,135,540,0,"weight f32[5,3,3,3]","[[1,1],[1,1]]"'
+    lifting = 'lifting,LiftingConv,1,135,135,540,0,"weight f32[5,3,3,3]","[[1,1],[1,1]]"'
+    assert csv_lines[1] == lifting
     assert csv_lines[3].endswith(',"[[2,2],[2,2]]"')
     params = json.loads(out("count", config, "-f", "json"))["params"]
     assert (params["learnable"], params["materialized"]) == (1395, 5580)
