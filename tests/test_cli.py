@@ -55,6 +55,28 @@ class TestCount:
         assert "note: 49,152 complex weights count as two real parameters each" in result.stdout
         golden("count_fno.table.txt", result.stdout)
 
+    def test_receptive_field_by_default_and_without_it(self):
+        """configs/convnet.yaml, depth 10: 11 convolutions of kernel 3 (64 + 9 x 784 + 49
+        parameters), the i-th reaching i + 1 cells each way. `--rf` is the default made
+        explicit; `--no-rf` gives the same counts with no field at the top or in any row."""
+
+        def run(*options: str) -> dict:
+            result = invoke("count", "configs/convnet.yaml", "-f", "json", *options)
+            assert result.exit_code == 0, result.output
+            return json.loads(result.stdout)
+
+        default, asked, plain = run(), run("--rf"), run("--no-rf")
+        assert default == asked
+        assert default["receptive_field"]["per_axis"] == [[11, 11]]
+        assert default["receptive_field"]["global"] is False
+        convs = [r for r in default["layers"] if r["type"] == "Conv"]
+        assert [r["receptive_field"] for r in convs] == [[[i + 1, i + 1]] for i in range(11)]
+        assert default["params"] == plain["params"]
+        assert plain["params"]["total"] == 64 + 9 * 784 + 49 == 7_169
+        assert "receptive_field" not in plain
+        assert all("receptive_field" not in row for row in plain["layers"])
+        assert [r["path"] for r in plain["layers"]] == [r["path"] for r in default["layers"]]
+
     def test_json_keys_and_values(self):
         result = invoke("count", "configs/unet.yaml", "--format", "json")
         assert result.exit_code == 0, result.output
