@@ -40,6 +40,25 @@ def test_hand_count_of_the_tiny_unet() -> None:
     assert unet3d_one_level(2) == 174 + 782 + 554 + 3 == 1_513
 
 
+def test_the_bench_writes_archinspects_bytecode_first(tmp_path: Path, monkeypatch) -> None:
+    """A copy of the package with no .pyc at all: after compile_sources every source has
+    bytecode Python accepts (its header records the source's size), so no timed run compiles."""
+    import importlib.util
+    import shutil
+
+    copy = tmp_path / "archinspect"
+    shutil.copytree(ROOT / "archinspect", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    sources = sorted(copy.rglob("*.py"))
+    assert not list(copy.rglob("*.pyc")) and len(sources) > 100
+    monkeypatch.setattr(bench, "ROOT", tmp_path)
+    bench.compile_sources()
+    for source in sources:
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        header = cached.read_bytes()[:16]  # magic, flags, mtime, source size
+        assert header[:4] == importlib.util.MAGIC_NUMBER, source
+        assert int.from_bytes(header[12:16], "little") == source.stat().st_size, source
+
+
 def test_parse_bytes() -> None:
     assert bench.parse_bytes("8K") == 8_000
     assert bench.parse_bytes("2Gi") == 2 * 1024**3
