@@ -320,6 +320,13 @@ def test_pools_match_flax(seed: int, kind: str) -> None:
     assert ours == r.spatial_out == jax.eval_shape(flax_apply, x_nhwc).shape[1:-1]
 
 
+def _both(ours, theirs, x):
+    """Our layer and flax's on x, in one compiled program: one XLA compile per case instead of
+    one per primitive of each side run eagerly."""
+    got, expected = jax.jit(lambda v: (ours(v), theirs(v)))(x)
+    return np.asarray(got), np.asarray(expected)
+
+
 def _copy_weights(flax_conv, ours):
     """Our weights copied into flax's layout: (out, in/g, *k) -> (*k, in/g, out)."""
     w = np.asarray(ours.weight)
@@ -345,8 +352,8 @@ def test_conv_values_equal_flax(padding) -> None:
     )
     _copy_weights(flax_conv, ours)
     x = jax.random.normal(jax.random.PRNGKey(2), (2, 13))
-    expected = np.asarray(flax_conv(x.T[None]))[0].T
-    np.testing.assert_allclose(np.asarray(ours(x)), expected, rtol=1e-5, atol=1e-5)
+    got, expected = _both(ours, lambda v: flax_conv(v.T[None])[0].T, x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("padding", ["SAME", "VALID", "CIRCULAR", [[2, 1]]])
@@ -376,38 +383,30 @@ def test_conv_transpose_values_equal_flax(padding, kernel, stride, dilation) -> 
     )
     _copy_weights(flax_conv, ours)
     x = jax.random.normal(jax.random.PRNGKey(2), (2, 7))
-    expected = np.asarray(flax_conv(x.T[None]))[0].T
-    np.testing.assert_allclose(np.asarray(ours(x)), expected, rtol=1e-5, atol=1e-5)
+    got, expected = _both(ours, lambda v: flax_conv(v.T[None])[0].T, x)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("padding", ["SAME", "VALID", [[1, 2], [0, 1]]])
 def test_pool_values_equal_flax(kind: str, padding) -> None:
     x = jax.random.normal(jax.random.PRNGKey(3), (2, 7, 6))
-    ours = st.Pool(kind, 2, [3, 2], stride=[2, 1], padding=padding)(x)
     pool = nnx.max_pool if kind == "max" else nnx.avg_pool
-    theirs = pool(x.transpose(1, 2, 0)[None], (3, 2), (2, 1), _flax_padding(padding, 2))
-    np.testing.assert_allclose(
-        np.asarray(ours), np.asarray(theirs)[0].transpose(2, 0, 1), rtol=1e-6
+    ours, theirs = _both(
+        st.Pool(kind, 2, [3, 2], stride=[2, 1], padding=padding),
+        lambda v: pool(v.transpose(1, 2, 0)[None], (3, 2), (2, 1), _flax_padding(padding, 2)),
+        x,
     )
+    np.testing.assert_allclose(ours, theirs[0].transpose(2, 0, 1), rtol=1e-6)
 
 
 def test_norms_equal_flax() -> None:
     x = jax.random.normal(jax.random.PRNGKey(4), (6, 5, 4))
-    channels_last = x.transpose(1, 2, 0)
     group = nnx.GroupNorm(6, num_groups=3, rngs=nnx.Rngs(0))
-    np.testing.assert_allclose(
-        np.asarray(st.GroupNorm(6, 3)(x)),
-        np.asarray(group(channels_last[None]))[0].transpose(2, 0, 1),
-        rtol=1e-4,
-        atol=1e-5,
-    )
+    ours, theirs = _both(st.GroupNorm(6, 3), lambda v: group(v.transpose(1, 2, 0)[None]), x)
+    np.testing.assert_allclose(ours, theirs[0].transpose(2, 0, 1), rtol=1e-4, atol=1e-5)
     layer = nnx.LayerNorm(6, rngs=nnx.Rngs(0))
-    np.testing.assert_allclose(
-        np.asarray(st.LayerNorm(6)(x)),
-        np.asarray(layer(channels_last)).transpose(2, 0, 1),
-        rtol=1e-4,
-        atol=1e-5,
-    )
+    ours, theirs = _both(st.LayerNorm(6), lambda v: layer(v.transpose(1, 2, 0)), x)
+    np.testing.assert_allclose(ours, theirs.transpose(2, 0, 1), rtol=1e-4, atol=1e-5)
     assert _param_count(group) == _eqx_count(st.GroupNorm(6, 3)) == 12
     assert _param_count(layer) == _eqx_count(st.LayerNorm(6)) == 12

@@ -447,15 +447,14 @@ def test_pruning_removes_the_least_recently_used(tmp_path: Path) -> None:
     assert sum(sizes[removed:]) <= limit * 3 // 4 < sum(sizes[removed - 1 :])
 
 
-def test_a_planted_entry_is_read_by_another_process(tmp_path: Path) -> None:
+@pytest.mark.usefixtures("repo_root")
+def test_a_planted_entry_is_read_by_another_process(cache_dir: Path) -> None:
     """The key is stable across processes (a second run reuses the first's figures) — and
     the numbers in the directory are believed, which is why README "Caching" says not to
-    restore a cache from untrusted pull requests into a trusted job."""
-    env = {**os.environ, "ARCHINSPECT_CACHE_DIR": str(tmp_path), "COLUMNS": "120"}
-    env.pop("ARCHINSPECT_NO_CACHE", None)
-    args = [sys.executable, "-m", "archinspect", *QUICK]
-    first = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    forward = json.loads(first.stdout)["flops"]["forward"]
+    restore a cache from untrusted pull requests into a trusted job. The first run is this
+    process (the CLI in process), the second a new one: only the second need be a process."""
+    tmp_path = cache_dir
+    forward = json.loads(invoke(*QUICK))["flops"]["forward"]
     assert forward == convnet_forward(4)
     planted = 0
     for path in entries(tmp_path):
@@ -465,6 +464,8 @@ def test_a_planted_entry_is_read_by_another_process(tmp_path: Path) -> None:
             path.write_text(json.dumps(entry), encoding="utf-8")
             planted += 1
     assert planted == 1
+    env = {**os.environ, "ARCHINSPECT_CACHE_DIR": str(tmp_path), "COLUMNS": "120"}
+    args = [sys.executable, "-m", "archinspect", *QUICK]
     second = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert json.loads(second.stdout)["flops"]["forward"] == 123_456_789
 
