@@ -165,7 +165,9 @@ class _Pair(eqx.Module):
 
 
 def test_calls_that_cannot_share_run_as_they_are():
-    model = _Pair(_Apply(jnp.ones(())), eqx.nn.Conv1d(1, 1, 5, padding=2, key=jax.random.PRNGKey(1)))
+    model = _Pair(
+        _Apply(jnp.ones(())), eqx.nn.Conv1d(1, 1, 5, padding=2, key=jax.random.PRNGKey(1))
+    )
     _, result = _same(model, (1, 64))
     # A 5-tap conv reaches 2 cells either way; twice, 4; `conv`'s two calls united: 4.
     assert structural._layer_fields(result) == {

@@ -97,7 +97,6 @@ def trace(model: Any, input_shape: tuple[int, ...], share: bool = True) -> tuple
 
     from archinspect.analysis.params import is_array_like
     from archinspect.analysis.recorder import ShapeTap, recording
-
     from archinspect.analysis.shared_calls import NestedCall
 
     dynamic, static = eqx.partition(model, is_array_like)

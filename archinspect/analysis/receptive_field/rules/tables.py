@@ -233,7 +233,8 @@ def empty(shape: Sequence[int], d: int, tags: Sequence[Tag | None] | None = None
             return (x,) * d
 
         tables = _EMPTY[n, d] = (fill("lo"), fill("hi"), fill("taint"), fill("dense"))
-    return Val(tuple(shape), *tables, (None,) * n if tags is None else tuple(tags))
+    lo, hi, taint, dense = tables
+    return Val(tuple(shape), lo, hi, taint, dense, (None,) * n if tags is None else tuple(tags))
 
 
 _EMPTY: dict[tuple[int, int], tuple[tuple[np.ndarray, ...], ...]] = {}
