@@ -209,7 +209,7 @@ BLANK_RULES = _blank_rules()
 
 
 def _blank(v: Val) -> bool:
-    return inert(v) and all(t is None for t in v.tags)
+    return all(t is None for t in v.tags) and inert(v)  # (the tags are cheaper to read)
 
 
 @dataclass
@@ -243,6 +243,7 @@ class Interpreter:
             self.types.setdefault(call.path, call.type)
         self.globals: list[GlobalSource] = []
         self.slopes: dict[int, set[Fraction]] = {s: {Fraction(1)} for s in range(d)}
+        self.tags: dict[int, Tag] = {}  # every tag whose slope is in `slopes`, by id
         self.marks: dict[str, list[Survey]] = {}
         self.reach: list[float] = [0.0] * d
         self.pooled: list[Val] = []  # operands of global poolings (see `measure_network`)
@@ -315,7 +316,10 @@ class Interpreter:
                 env.vals[var] = out
                 env.producers[var] = (eqn, i)
                 for tag in out.tags:
-                    if tag is not None and tag.mapped and tag.slope:
+                    if tag is None or id(tag) in self.tags:
+                        continue  # a tag passed on unchanged (most are): its slope is in
+                    self.tags[id(tag)] = tag  # (kept: its id is not reused while it is here)
+                    if tag.mapped and tag.slope:
                         for s in tag.axes:
                             self.slopes[s].add(abs(tag.slope) * tag.period)
             del vals

@@ -352,10 +352,9 @@ def union_tag(tags: Sequence[Tag | None]) -> Tag | None:
 def inert(v: Val) -> bool:
     """Depends on nothing, anywhere (cheap: such values have size-1 tables)."""
     held = _EMPTY.get((len(v.shape), len(v.lo)))
-    if held is not None and all(
-        a is b for a, b in zip((v.lo, v.hi, v.taint, v.dense), held, strict=True)
-    ):
-        return True  # `empty`'s own tables
+    if held is not None and v.lo is held[0] and v.hi is held[1]:
+        if v.taint is held[2] and v.dense is held[3]:
+            return True  # `empty`'s own tables
     for k in KINDS:
         for x in v.table(k):
             if x.size != 1 or x.reshape(()) != FILL[k]:
