@@ -12,13 +12,16 @@ import numpy as np
 import pytest
 from jax import lax
 
-from archinspect.analysis.receptive_field import receptive_fields, structural
+from archinspect.analysis.receptive_field import receptive_field, receptive_fields, structural
 from archinspect.analysis.receptive_field.analytic import analytic_receptive_field
+from archinspect.analysis.receptive_field.reach import reach
 from archinspect.analysis.receptive_field.rules.tables import empty, inert
 from archinspect.analysis.receptive_field.structural import interpret, trace
 from archinspect.commands.count import count_report
 from archinspect.spec.load import load_spec
+from tests.rf_oracle import Probe
 from tests.test_rf_deep import _convnet
+from tests.test_rf_reach import _deep
 
 # ----------------------------------------------------------------------------- shown rows
 
@@ -103,6 +106,29 @@ def test_count_passes_its_shown_rows_and_keeps_their_fields():
     assert folded.receptive_field == deep.receptive_field
     # The oracle: the family's analytic composition of its layers.
     assert folded.receptive_field.per_axis == analytic_receptive_field(spec).per_axis
+
+
+# ----------------------------------------------------------------------------- without a hint
+
+
+def test_without_a_hint_the_chain_is_read_off_a_plain_trace(monkeypatch):
+    traced = []
+    real = structural.trace
+
+    def spy(model, input_shape, share=True):
+        traced.append(tuple(input_shape))
+        return real(model, input_shape, share)
+
+    monkeypatch.setattr(structural, "trace", spy)
+    # Ten 3-tap convolutions, 10 cells either way: a chain 20 cells wide that 8 cells cannot
+    # hold; 8 doubled until it holds the windows' 20 cells: 32, the only recorded trace.
+    got = receptive_field(Probe(_deep, jnp.ones(())), (1, 8))
+    assert traced == [(1, 32)]
+    assert (got.per_axis, got.analysed_shape) == (((10, 10),), (1, 32))
+    # The plain trace's chain is the recorded trace's: 6 convolutions of 3 taps, 2 cells each.
+    model = _convnet(5)
+    closed, _ = real(model, (1, 8))
+    assert structural._probe(model, (1, 8)) == reach(closed.jaxpr, (1, 8)) == ([12.0], [12.0])
 
 
 # ----------------------------------------------------------------------------- shared leaves

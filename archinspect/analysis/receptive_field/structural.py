@@ -867,6 +867,19 @@ def _roomy(
             traced = (*trace(model, (channels, *sizes)), (channels, *sizes))
         except (ValueError, TypeError):  # the model fixes its input size
             traced = None
+    if traced is None and hint is None:
+        # No composition to go by (a `target:`, a model handed to the Python API): the chain
+        # is read off a plain trace first (`_probe`), so that a model whose chain spans the
+        # requested input is traced with its calls recorded once, at the size it needs.
+        found = _probe(model, input_shape)
+        if found is not None:
+            sizes = _room(cells, *found)
+            shape = input_shape if sizes is None else (channels, *sizes)
+            try:
+                return (*trace(model, shape), shape)
+            except (ValueError, TypeError):
+                if sizes is None:
+                    raise
     if traced is None:
         traced = (*trace(model, input_shape), input_shape)
     closed, calls, shape = traced
@@ -879,6 +892,31 @@ def _roomy(
     except (ValueError, TypeError):
         return closed, calls, shape
     return bigger, more, (channels, *sizes)
+
+
+def _probe(model: Any, input_shape: tuple[int, ...]) -> tuple[list[float], list[float]] | None:
+    """`reach` of the model at `input_shape`, read off a trace without the recorder, each
+    submodule call traced once per signature (`shared_calls`, as `count` traces it: after
+    `count`, mostly served from its traces); the same windows in the same chains as the
+    recorded trace, whose marks and scopes move no window. None where there is no hint (a
+    loop) or the plain trace fails (the recorded one then says why)."""
+    import equinox as eqx
+    import jax
+
+    from archinspect.analysis.params import is_array_like
+    from archinspect.analysis.shared_calls import shared_calls
+
+    dynamic, static = eqx.partition(model, is_array_like)
+
+    def forward(dyn: Any, x: Any) -> Any:
+        return eqx.combine(dyn, static)(x)
+
+    try:
+        with shared_calls(model):
+            closed = jax.make_jaxpr(forward)(dynamic, _input(dynamic, input_shape))
+    except Exception:  # the recorded trace raises what the model raises, as before
+        return None
+    return reach(closed.jaxpr, input_shape)
 
 
 def _grown_from(
