@@ -526,7 +526,7 @@ def _extents(
 
     def x(v: float) -> int | Fraction:
         # Every extent times D is whole; the four reported ones are checked (checking every
-        # cell's was a tenth of a deep network's per-layer fields).
+        # cell's was a fifth of the survey of a deep network's layer).
         assert v == round(v), "cells not whole"
         return exact(Fraction(int(v), den))
 
