@@ -174,8 +174,12 @@ class Recording:
     paths), and how a call of one notifies the taps. `graft` adds modules that exist only while
     the forward pass runs (a Flax NNX module merged inside its Equinox wrapper's call)."""
 
-    def __init__(self, taps: Sequence[Tap]):
+    def __init__(self, taps: Sequence[Tap], leaves: set[int] | None = None):
         self.taps = list(taps)
+        # ids of the leaf modules whose calls are shared (`recording(share_leaves=True)`)
+        self.leaves = leaves
+        self.made = 0  # calls recorded so far
+        self.guards: dict[Callable, Callable] = {}
         self.paths: dict[int, str] = {}
         self.counter = itertools.count()
         self.stack: list[str] = []  # paths of the calls in progress, innermost last
@@ -196,17 +200,40 @@ class Recording:
             _depth(path),
             _mapped((args, kwargs)),
         )
+        self.made += 1
         for tap in self.taps:
             tap.before(event)
         self.stack.append(path)
         try:
             with jax.named_scope(path or type(module).__name__):
-                out = original(module, *args, **kwargs)
+                if self.leaves is not None and id(module) in self.leaves:
+                    from archinspect.analysis.shared_calls import shared_leaf
+
+                    out = shared_leaf(original, module, args, kwargs, self.guard(original))
+                else:
+                    out = original(module, *args, **kwargs)
         finally:
             self.stack.pop()
         for tap in self.taps:
             out = tap.after(event, out)
         return out
+
+    def guard(self, original: Callable) -> Callable:
+        """`original` that raises `NestedCall` where it records a call (one function per
+        original for the recording: the shared traces are keyed by it)."""
+        held = self.guards.get(original)
+        if held is None:
+            from archinspect.analysis.shared_calls import NestedCall
+
+            def held(module: Any, *args: Any, **kwargs: Any) -> Any:
+                before = self.made
+                out = original(module, *args, **kwargs)
+                if self.made != before:
+                    raise NestedCall(type(module).__name__)
+                return out
+
+            self.guards[original] = held
+        return held
 
     def index(self, path: str, node: Any) -> None:
         """Know `node` at `path` by identity, and by its signature (see `rebuilt`)."""
@@ -299,9 +326,19 @@ def calls_through(
 
 
 @contextlib.contextmanager
-def recording(model: Any, taps: Sequence[Tap]) -> Iterator[None]:
-    """While active, every call of a module of `model`'s tree notifies `taps` (in order)."""
-    rec = Recording(taps)
+def recording(model: Any, taps: Sequence[Tap], share_leaves: bool = False) -> Iterator[None]:
+    """While active, every call of a module of `model`'s tree notifies `taps` (in order).
+
+    `share_leaves`: the body of a call of a module with no module below it is traced once per
+    signature (`shared_calls.shared_leaf`: one call equation per call, the recorder's scope and
+    taps around it); raises `shared_calls.NestedCall` where such a body records a call after
+    all, and the caller traces again without it."""
+    leaves = None
+    if share_leaves:
+        from archinspect.analysis.shared_calls import leaf_modules
+
+        leaves = leaf_modules(model)
+    rec = Recording(taps, leaves)
     classes: list[type] = []
     for path, node in module_tree(model):
         if isinstance(node, eqx.Module):

@@ -85,3 +85,57 @@ def shared_calls(model: Any) -> Iterator[None]:
             classes.append(cls)
     with calls_through(classes, _shared):
         yield
+
+
+# ----------------------------------------------------------------------------- recorded leaves
+
+
+class NestedCall(Exception):
+    """A shared leaf call recorded a module call inside its body: the recording that shares
+    leaves must be traced again without sharing (`recorder.recording(..., share_leaves=True)`)."""
+
+
+def leaf_modules(model: Any) -> set[int]:
+    """Ids of the submodules of `model`'s tree (not the root) with no module below them: a
+    call of one records no other call, so its body may be traced once for every call with
+    the same signature while the recorder still sees (and marks) the call itself."""
+    paths: dict[str, Any] = {}
+    above: set[str] = set()
+    for path, node in module_tree(model):
+        if isinstance(node, eqx.Module):
+            paths[path] = node
+            above.update(path[:i] for i, c in enumerate(path) if c in ".[")
+    return {id(node) for path, node in paths.items() if path and path not in above}
+
+
+def _direct(x: Any) -> bool:
+    """An array traced directly into the jaxpr (not under vmap or jvp, where `jax.jit` would
+    be transformed as a whole instead of traced as the call is), or a concrete array."""
+    from jax._src.interpreters.partial_eval import DynamicJaxprTracer  # no public home
+
+    return not isinstance(x, jax.core.Tracer) or isinstance(x, DynamicJaxprTracer)
+
+
+def shared_leaf(original: Callable, module: Any, args: Any, kwargs: Any, guarded: Callable) -> Any:
+    """`original(module, *args, **kwargs)` through `jax.jit` as `_shared` runs it, for a call
+    of a leaf module (`leaf_modules`) that the recorder records: `guarded` is `original` that
+    raises `NestedCall` where the body records a call (never swallowed, unlike other
+    failures). A call under a transformation, or with a module among its arguments, runs as
+    it is."""
+    leaves, treedef = jax.tree_util.tree_flatten(
+        (module, args, kwargs), is_leaf=lambda x: isinstance(x, eqx.Module) and x is not module
+    )
+    if not all(_direct(x) for x in leaves) or any(isinstance(x, eqx.Module) for x in leaves):
+        return original(module, *args, **kwargs)
+    where = tuple(i for i, x in enumerate(leaves) if _is_dynamic(x))
+    structure = (treedef, tuple(None if _is_dynamic(x) else x for x in leaves), where)
+    try:
+        hash((guarded, structure))
+    except TypeError:
+        return original(module, *args, **kwargs)
+    try:
+        return _run(guarded, structure, [leaves[i] for i in where])
+    except NestedCall:
+        raise
+    except Exception:
+        return original(module, *args, **kwargs)

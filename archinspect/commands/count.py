@@ -76,7 +76,8 @@ def count_report(
 
         from archinspect.commands.rf import receptive_fields_or_note
 
-        rf_result, layer_rf, rf_notes = receptive_fields_or_note(spec, model, max_memory)
+        shown = {r.path for r in rows}  # per-layer fields only for the rows --depth keeps
+        rf_result, layer_rf, rf_notes = receptive_fields_or_note(spec, model, max_memory, shown)
         notes += list(rf_notes)
         rows = [dataclasses.replace(r, rf=layer_rf.get(r.path)) for r in rows]
     return CountReport(

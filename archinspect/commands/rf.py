@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -143,11 +143,16 @@ def refuse_integer_input(spec: Spec, method: str) -> None:
 
 
 def receptive_fields_or_note(
-    spec: Spec, model: Any, max_memory: int = MEMORY_LIMIT
+    spec: Spec,
+    model: Any,
+    max_memory: int = MEMORY_LIMIT,
+    paths: Collection[str] | None = None,
 ) -> tuple[Any, dict, tuple[str, ...]]:
     """Network RF and cumulative RF per layer, for reports that show them next to other
     figures: an analysis that cannot handle the model (e.g. an unknown operation in a user's
-    module) becomes a note there, not a failed report."""
+    module) becomes a note there, not a failed report. `paths`: the module paths of the rows
+    the report shows (`count` at its --depth); the per-layer fields of no other module are
+    computed."""
     from archinspect.analysis.receptive_field import receptive_fields
 
     if spec.num_spatial_dims == 0:
@@ -160,6 +165,7 @@ def receptive_fields_or_note(
                 max_memory=max_memory,
                 hint=field_hint(spec),
                 input_checked=input_validated(spec, model),
+                paths=paths,
             )
     except ForwardError:
         raise  # the model itself fails: the spec's error, in every command alike

@@ -17,7 +17,7 @@ of points, by the README's convention. The stencil RF never includes global stat
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from archinspect.errors import ArchinspectError, MethodsDisagree, UsageError
@@ -157,9 +157,12 @@ def receptive_fields(
     max_memory: int | None = None,
     hint: Sequence[float] | None = None,
     input_checked: bool = False,
+    paths: Collection[str] | None = None,
 ) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
-    """`receptive_field` (structural) and `layer_receptive_fields` from a single analysis."""
+    """`receptive_field` (structural) and `layer_receptive_fields` from a single analysis;
+    `paths`: only the layers at these module paths (a report's shown rows: `count --depth`
+    folds the others away), each exactly as the full computation gives it."""
     from archinspect.analysis.receptive_field.structural import structural_fields
 
     limit = MEMORY_LIMIT if max_memory is None else max_memory
-    return structural_fields(model, tuple(input_shape), limit, hint, input_checked)
+    return structural_fields(model, tuple(input_shape), limit, hint, input_checked, paths)

@@ -17,8 +17,9 @@ free of the boundary, the analysis says so instead.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -87,23 +88,34 @@ class MarkTap:
         )
 
 
-def trace(model: Any, input_shape: tuple[int, ...]) -> tuple[Any, list]:
-    """The closed jaxpr of model(x) (inputs: the model's arrays, then x) and its calls."""
+def trace(model: Any, input_shape: tuple[int, ...], share: bool = True) -> tuple[Any, list]:
+    """The closed jaxpr of model(x) (inputs: the model's arrays, then x) and its calls;
+    `share`: the body of a leaf module's call is traced once per signature (False: every call
+    anew, the reference the tests compare it with)."""
     import equinox as eqx
     import jax
 
     from archinspect.analysis.params import is_array_like
     from archinspect.analysis.recorder import ShapeTap, recording
+    from archinspect.analysis.shared_calls import NestedCall
 
     dynamic, static = eqx.partition(model, is_array_like)
     calls: list = []
 
-    def forward(dyn: Any, x: Any) -> Any:
+    def forward(dyn: Any, x: Any, share: bool) -> Any:
         m = eqx.combine(dyn, static)
-        with recording(m, [ShapeTap(calls), MarkTap()]):
+        with recording(m, [ShapeTap(calls), MarkTap()], share_leaves=share):
             return m(x)
 
-    closed = jax.make_jaxpr(forward)(dynamic, _input(dynamic, input_shape))
+    x = _input(dynamic, input_shape)
+    # The calls of leaf modules (a conv, a norm) are traced once per signature: one call
+    # equation each, interpreted call by call as before (README, "The receptive field of deep
+    # models"); where a leaf records a call after all, everything is traced again as it is.
+    try:
+        closed = jax.make_jaxpr(functools.partial(forward, share=share))(dynamic, x)
+    except NestedCall:
+        calls.clear()
+        closed = jax.make_jaxpr(functools.partial(forward, share=False))(dynamic, x)
     return closed, calls
 
 
@@ -167,6 +179,39 @@ class _Plan:
         return cls(feeds_callbacks_only(jaxpr), stacks, dead)
 
 
+def _blank_rules() -> frozenset[Any]:
+    """The rules that only compute tables and tags from their operands' (no module call, mark,
+    loop, callback or indexing by concrete values): given operands that depend on nothing and
+    whose axes lie along no input axis, each returns values that depend on nothing either and
+    records nothing (global sources, windows' reach and grid slopes all need an operand that
+    depends on the input or lies along it), so the interpreter returns those directly; a weight's
+    reshapes, broadcasts and arithmetic are a third of a UNet's equations."""
+    from jax import lax
+
+    from archinspect.analysis.receptive_field.rules import (
+        cumulative,
+        elementwise,
+        fft,
+        movement,
+        reductions,
+        tile,
+        windowed,
+    )
+
+    modules = {
+        m.__name__ for m in (cumulative, elementwise, fft, movement, reductions, tile, windowed)
+    }
+    found = {fn for fn in RULES.values() if fn.__module__ in modules}
+    return frozenset(found - {RULES[lax.dynamic_slice_p]})
+
+
+BLANK_RULES = _blank_rules()
+
+
+def _blank(v: Val) -> bool:
+    return all(t is None for t in v.tags) and inert(v)  # (the tags are cheaper to read)
+
+
 @dataclass
 class _Env:
     vals: dict[Any, Val] = field(default_factory=dict)
@@ -178,11 +223,19 @@ class _Env:
 
 class Interpreter:
     """Runs the rules over a jaxpr and collects global sources, grid slopes and marked calls
-    (surveyed on an input of `sizes` cells; with no sizes, marks are not kept)."""
+    (surveyed on an input of `sizes` cells; with no sizes, marks are not kept; with `wanted`,
+    only the calls at those module paths)."""
 
-    def __init__(self, d: int, calls: list, sizes: tuple[int, ...] | None = None):
+    def __init__(
+        self,
+        d: int,
+        calls: list,
+        sizes: tuple[int, ...] | None = None,
+        wanted: frozenset[str] | None = None,
+    ):
         self.d = d
         self.sizes = sizes
+        self.wanted = wanted
         self.scopes: dict[str, str] = {}
         self.types: dict[str, str] = {}
         for call in calls:
@@ -190,6 +243,7 @@ class Interpreter:
             self.types.setdefault(call.path, call.type)
         self.globals: list[GlobalSource] = []
         self.slopes: dict[int, set[Fraction]] = {s: {Fraction(1)} for s in range(d)}
+        self.tags: dict[int, Tag] = {}  # every tag whose slope is in `slopes`, by id
         self.marks: dict[str, list[Survey]] = {}
         self.reach: list[float] = [0.0] * d
         self.pooled: list[Val] = []  # operands of global poolings (see `measure_network`)
@@ -245,11 +299,16 @@ class Interpreter:
             ctx = self._context(env, eqn, stack, keep)
             if fn is None and not all(inert(v) for v in vals):
                 raise unknown(eqn, ctx)
-            if fn is None or all(math.prod(v.aval.shape) == 0 for v in eqn.outvars):
+            if (
+                fn is None
+                or all(math.prod(v.aval.shape) == 0 for v in eqn.outvars)
+                or (fn in BLANK_RULES and all(_blank(v) for v in vals))
+            ):
                 # No rule is needed where nothing read depends on the input (jnp.tile of a weight):
                 # neither does anything returned (it stays evaluable as a constant, like every
                 # value computed from constants). Zero-size arrays (jnp.pad builds some) hold no
-                # element to depend on anything.
+                # element to depend on anything. A rule that only computes tables gives
+                # operands that depend on nothing and lie along no axis the same (BLANK_RULES).
                 outs = [empty(tuple(v.aval.shape), self.d) for v in eqn.outvars]
             else:
                 outs = fn(eqn, vals, ctx)
@@ -257,7 +316,10 @@ class Interpreter:
                 env.vals[var] = out
                 env.producers[var] = (eqn, i)
                 for tag in out.tags:
-                    if tag is not None and tag.mapped and tag.slope:
+                    if tag is None or id(tag) in self.tags:
+                        continue  # a tag passed on unchanged (most are): its slope is in
+                    self.tags[id(tag)] = tag  # (kept: its id is not reused while it is here)
+                    if tag.mapped and tag.slope:
                         for s in tag.axes:
                             self.slopes[s].add(abs(tag.slope) * tag.period)
             del vals
@@ -291,7 +353,7 @@ class Interpreter:
                 ) from None
 
         def mark(path: str, val: Val) -> None:
-            if self.sizes is not None:
+            if self.sizes is not None and (self.wanted is None or path in self.wanted):
                 self.marks.setdefault(path, []).append(survey(val, self.sizes))
 
         return Context(
@@ -357,25 +419,35 @@ class Analysis:
     channels: int = 1
 
 
-def analyse(model: Any, input_shape: tuple[int, ...], layers: bool = False) -> Analysis:
+# Which module outputs an analysis surveys: none (False), every one (True), or those at the
+# given module paths (the rows a report shows: `count` folds deeper ones away).
+Layers = bool | Collection[str]
+
+
+def analyse(model: Any, input_shape: tuple[int, ...], layers: Layers = False) -> Analysis:
     """Trace and interpret once, at exactly `input_shape`."""
     closed, calls = trace(model, input_shape)
     return _interpreted((closed, calls, input_shape), layers)
 
 
-def _interpreted(traced: tuple[Any, list, tuple[int, ...]], layers: bool) -> Analysis:
+def _interpreted(traced: tuple[Any, list, tuple[int, ...]], layers: Layers) -> Analysis:
     """`interpret` called as its network-only callers always have (tests spy on it)."""
     closed, calls, shape = traced
-    return interpret(closed, calls, shape, layers=True) if layers else interpret(*traced)
+    if layers is False:
+        return interpret(*traced)
+    return interpret(closed, calls, shape, layers=layers)
 
 
 def interpret(
-    closed: Any, calls: list, input_shape: tuple[int, ...], layers: bool = False
+    closed: Any, calls: list, input_shape: tuple[int, ...], layers: Layers = False
 ) -> Analysis:
     """Interpret a traced model (`trace`) whose input has `input_shape`; `layers`: survey every
-    module call's output too (per-layer fields), else only the network's output is kept."""
+    module call's output too (per-layer fields), or the calls at the module paths it holds;
+    False: only the network's output is kept."""
     d = len(input_shape) - 1
-    interp = Interpreter(d, calls, tuple(input_shape[1:]) if layers else None)
+    wanted = None if isinstance(layers, bool) else frozenset(layers)
+    sizes = tuple(input_shape[1:]) if layers is True or wanted is not None else None
+    interp = Interpreter(d, calls, sizes, wanted)
     jaxpr = closed.jaxpr
     ins = [empty(tuple(v.aval.shape), d) for v in jaxpr.invars[:-1]]
     ins.append(input_val(input_shape, d))
@@ -451,10 +523,11 @@ def _extents(
     lo64, hi64 = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     back, fwd, sel = np.broadcast_arrays(at - den * lo64, den * hi64 - at, sel)
     # Reduced where selected (no copy of the selected cells: a deep network's are many).
-    whole = np.all(back == np.round(back), where=sel) and np.all(fwd == np.round(fwd), where=sel)
-    assert whole, "cells not whole"
 
     def x(v: float) -> int | Fraction:
+        # Every extent times D is whole; the four reported ones are checked (checking every
+        # cell's was a fifth of the survey of a deep network's layer).
+        assert v == round(v), "cells not whole"
         return exact(Fraction(int(v), den))
 
     def top(a: np.ndarray) -> float:
@@ -723,7 +796,7 @@ def _grown(
     max_memory: int = MEMORY_LIMIT,
     hint: Sequence[float] | None = None,
     input_checked: bool = False,
-    layers: bool = False,
+    layers: Layers = False,
 ) -> tuple[Analysis, Measured]:
     """Analyse from an input of at most START_AXIS cells per axis, growing it until the result
     is exact: the receptive field of the unbounded domain does not depend on the requested size,
@@ -795,6 +868,19 @@ def _roomy(
             traced = (*trace(model, (channels, *sizes)), (channels, *sizes))
         except (ValueError, TypeError):  # the model fixes its input size
             traced = None
+    if traced is None and hint is None:
+        # No composition to go by (a `target:`, a model handed to the Python API): the chain
+        # is read off a plain trace first (`_probe`), so that a model whose chain spans the
+        # requested input is traced with its calls recorded once, at the size it needs.
+        found = _probe(model, input_shape)
+        if found is not None:
+            sizes = _room(cells, *found)
+            shape = input_shape if sizes is None else (channels, *sizes)
+            try:
+                return (*trace(model, shape), shape)
+            except (ValueError, TypeError):
+                if sizes is None:
+                    raise
     if traced is None:
         traced = (*trace(model, input_shape), input_shape)
     closed, calls, shape = traced
@@ -809,11 +895,36 @@ def _roomy(
     return bigger, more, (channels, *sizes)
 
 
+def _probe(model: Any, input_shape: tuple[int, ...]) -> tuple[list[float], list[float]] | None:
+    """`reach` of the model at `input_shape`, read off a trace without the recorder, each
+    submodule call traced once per signature (`shared_calls`, as `count` traces it: after
+    `count`, mostly served from its traces); the same windows in the same chains as the
+    recorded trace, whose marks and scopes move no window. None where there is no hint (a
+    loop) or the plain trace fails (the recorded one then says why)."""
+    import equinox as eqx
+    import jax
+
+    from archinspect.analysis.params import is_array_like
+    from archinspect.analysis.shared_calls import shared_calls
+
+    dynamic, static = eqx.partition(model, is_array_like)
+
+    def forward(dyn: Any, x: Any) -> Any:
+        return eqx.combine(dyn, static)(x)
+
+    try:
+        with shared_calls(model):
+            closed = jax.make_jaxpr(forward)(dynamic, _input(dynamic, input_shape))
+    except Exception:  # the recorded trace raises what the model raises, as before
+        return None
+    return reach(closed.jaxpr, input_shape)
+
+
 def _grown_from(
     model: Any,
     input_shape: tuple[int, ...],
     hint: Sequence[float] | None = None,
-    layers: bool = False,
+    layers: Layers = False,
 ) -> tuple[Analysis, Measured]:
     """Analyse at input_shape (or where `_roomy` starts), doubling the spatial size until the
     result is exact."""
@@ -858,7 +969,7 @@ def _layer_growth(result: Analysis) -> tuple[set[int], list[bool]]:
     return grow, escaped
 
 
-def _grown_for_layers(model: Any, result: Analysis) -> Analysis:
+def _grown_for_layers(model: Any, result: Analysis, layers: Layers = True) -> Analysis:
     """`result` (the output exact), grown further until every layer's field is exact too: a
     layer can need more room than the output (one before a global head or statistic, whose
     cells all touch the boundary), as far as the model accepts larger inputs and below
@@ -872,7 +983,7 @@ def _grown_for_layers(model: Any, result: Analysis) -> Analysis:
         if math.prod(sizes) > MAX_LAYER_CELLS or max(sizes) > MAX_AXIS:
             return result
         try:
-            result = analyse(model, (result.channels, *sizes), layers=True)
+            result = analyse(model, (result.channels, *sizes), layers)
         except (ValueError, TypeError):  # the model fixes its input size (a dense head)
             return result
 
@@ -894,11 +1005,15 @@ def structural_fields(
     max_memory: int = MEMORY_LIMIT,
     hint: Sequence[float] | None = None,
     input_checked: bool = False,
+    paths: Collection[str] | None = None,
 ) -> tuple[RFResult, dict[str, tuple[Pair, ...]]]:
-    """The network's RF and every layer's, from one analysis (reports that show both)."""
-    result, m = _grown(model, input_shape, max_memory, hint, input_checked, layers=True)
+    """The network's RF and every layer's, from one analysis (reports that show both); with
+    `paths`, only the layers at those module paths (the others are not surveyed, and cannot
+    make the input grow)."""
+    layers: Layers = True if paths is None else frozenset(paths)
+    result, m = _grown(model, input_shape, max_memory, hint, input_checked, layers=layers)
     network = _network_field(input_shape, result, m)
-    return network, _layer_fields(_grown_for_layers(model, result))
+    return network, _layer_fields(_grown_for_layers(model, result, layers))
 
 
 def _network_field(input_shape: tuple[int, ...], result: Analysis, m: Measured) -> RFResult:

@@ -293,9 +293,10 @@ def _concatenate(eqn: Any, ins: list[Val], ctx: Context) -> list[Val]:
     vals = [v for v in ins if v.shape[k]]
     starts = np.cumsum([0] + [v.shape[k] for v in vals])
     # Holes stay a factor where the pieces have them in the same places across the joined axis.
-    across = [replace(v, support=_without(masks(v), k)) for v in vals]
-    if not same_support(across):
-        vals = [materialise(v) for v in vals]
+    if any(v.support is not None for v in vals):
+        across = [replace(v, support=_without(masks(v), k)) for v in vals]
+        if not same_support(across):
+            vals = [materialise(v) for v in vals]
     support = masks(vals[0]) if vals else []
     if any(masks(v)[k] is not None for v in vals):
         support[k] = np.concatenate(
