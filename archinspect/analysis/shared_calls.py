@@ -53,17 +53,24 @@ def _run(original: Callable, structure: tuple[Any, ...], arrays: list[Any]) -> A
     return out
 
 
-def _shared(original: Callable, module: Any, args: Any, kwargs: Any) -> Any:
-    leaves, treedef = jax.tree_util.tree_flatten((module, args, kwargs))
+def _keyed(fn: Callable, leaves: list[Any], treedef: Any) -> tuple[tuple, list[Any]] | None:
+    """`_run`'s static key for a call's flattened (module, args, kwargs), and the arrays it
+    passes as inputs; None when a static part cannot be hashed (the call then runs as it is)."""
     where = tuple(i for i, x in enumerate(leaves) if _is_dynamic(x))
-    statics = tuple(None if _is_dynamic(x) else x for x in leaves)
-    structure = (treedef, statics, where)
+    structure = (treedef, tuple(None if _is_dynamic(x) else x for x in leaves), where)
     try:
-        hash((original, structure))
+        hash((fn, structure))
     except TypeError:
+        return None
+    return structure, [leaves[i] for i in where]
+
+
+def _shared(original: Callable, module: Any, args: Any, kwargs: Any) -> Any:
+    keyed = _keyed(original, *jax.tree_util.tree_flatten((module, args, kwargs)))
+    if keyed is None:
         return original(module, *args, **kwargs)
     try:
-        return _run(original, structure, [leaves[i] for i in where])
+        return _run(original, *keyed)
     except Exception:
         # An unshareable call, or one that fails: run as it is (a failure then raises as it
         # would without sharing; a failed trace leaves nothing behind in the program).
@@ -127,14 +134,11 @@ def shared_leaf(original: Callable, module: Any, args: Any, kwargs: Any, guarded
     )
     if not all(_direct(x) for x in leaves) or any(isinstance(x, eqx.Module) for x in leaves):
         return original(module, *args, **kwargs)
-    where = tuple(i for i, x in enumerate(leaves) if _is_dynamic(x))
-    structure = (treedef, tuple(None if _is_dynamic(x) else x for x in leaves), where)
-    try:
-        hash((guarded, structure))
-    except TypeError:
+    keyed = _keyed(guarded, leaves, treedef)
+    if keyed is None:
         return original(module, *args, **kwargs)
     try:
-        return _run(guarded, structure, [leaves[i] for i in where])
+        return _run(guarded, *keyed)
     except NestedCall:
         raise
     except Exception:
