@@ -58,7 +58,7 @@ def count(
     from archinspect.errors import ArgumentError
 
     caller = "archinspect.count"
-    if rf not in (None, True, False):
+    if not (rf is None or rf is True or rf is False):
         raise ArgumentError(
             f"{caller}: `rf` (={rf!r}) must be True, False or None (None: the receptive "
             "field when `x` is given)"
@@ -72,7 +72,9 @@ def count(
     module, family, _ = live_model(caller, model, layout, forward=forward, state=state)
     shape = None if x is None else input_of(caller, x, layout)[0]
     spec = live_spec(caller, name, family, shape or (1,), frozen=frozen)
-    report = count_report(spec, depth, model=module, rf=x is not None and rf is not False)
+    # As the CLI: None adds the field where it can and notes why not (a forward pass that
+    # fails leaves the totals standing); True makes such a failure the error.
+    report = count_report(spec, depth, model=module, rf=rf if x is not None else False)
     if shape is None:
         return dataclasses.replace(report, spec=None, num_spatial_dims=None, input_shape=None)
     return dataclasses.replace(report, spec=None)

@@ -156,6 +156,27 @@ def test_count_adds_the_receptive_field_when_given_an_input():
         assert all(r.rf is None for r in plain.rows)
 
 
+class _Misfed(eqx.Module):
+    """A 1-D conv handed a 3-D array: its forward pass fails on every input."""
+
+    conv: eqx.nn.Conv1d
+
+    def __call__(self, x):
+        return self.conv(x[:, :, None])
+
+
+def test_count_of_a_model_whose_forward_pass_fails_keeps_its_totals():
+    """As `archinspect count`: the totals stand (3 taps + 1 bias) and two notes say what was
+    not measured; `rf=True` makes the failure the error every other call raises."""
+    model = _Misfed(eqx.nn.Conv1d(1, 1, 3, key=jax.random.PRNGKey(0)))
+    report = archinspect.count(model, (1, 16))
+    assert report.params.total == 3 + 1 and report.receptive_field is None
+    assert report.notes[-1] == "receptive field not available: the forward pass fails (see above)"
+    assert report.notes[0].startswith("materialized not measured: the forward pass fails on input")
+    with pytest.raises(ArchinspectError, match="^error: archinspect.count: the forward pass of"):
+        archinspect.count(model, (1, 16), rf=True)
+
+
 @pytest.mark.usefixtures("repo_root")
 def test_a_live_model_is_measured_as_its_family_declares_without_an_analytic_method():
     """The empirical method takes the class's declared separability, as `archinspect rf` takes
@@ -448,6 +469,11 @@ def test_a_function_takes_the_floating_dtype_of_x():
         (
             lambda: archinspect.count(eqx.nn.Identity(), (1, 16), rf="yes"),
             "archinspect.count: `rf` (='yes') must be True, False or None (None: the receptive "
+            "field when `x` is given)",
+        ),
+        (
+            lambda: archinspect.count(eqx.nn.Identity(), (1, 16), rf=0),
+            "archinspect.count: `rf` (=0) must be True, False or None (None: the receptive "
             "field when `x` is given)",
         ),
         (

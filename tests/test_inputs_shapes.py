@@ -153,6 +153,15 @@ def test_token_sequence_is_shaped_and_counted():
     model = Tokens(50, 4, KEY)
     assert n_params(model) == total
     assert model(jnp.zeros(30, jnp.int32)).shape == (4, 30)
+    # Embedding lookups read data-dependent cells: the field is not available, and count
+    # (its field on by default) and shapes say why in the same note, worded as a note
+    why = (
+        "receptive field not available: 'gather' in the root module (Tokens) uses indices "
+        "computed from the data; only indexing fixed at trace time is analysed"
+    )
+    counted = count("tokens")
+    assert report["notes"] == counted["notes"] == [why]
+    assert counted["params"]["total"] == total and "receptive_field" not in counted
 
 
 def test_integer_input_refused_by_the_empirical_rf():

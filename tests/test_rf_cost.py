@@ -190,6 +190,16 @@ class _Pair(eqx.Module):
         return self.apply(y, self.conv)
 
 
+@pytest.fixture
+def tests_share(monkeypatch):
+    """This file's leaf classes counted as pure (`shared_calls.PURE_CALLS`), as a library's
+    are, so that their calls take the shared path the tests below exercise."""
+    from archinspect.analysis import shared_calls
+
+    monkeypatch.setattr(shared_calls, "PURE_CALLS", (*shared_calls.PURE_CALLS, "tests."))
+
+
+@pytest.mark.usefixtures("tests_share")
 def test_calls_that_cannot_share_run_as_they_are():
     model = _Pair(
         _Apply(jnp.ones(())), eqx.nn.Conv1d(1, 1, 5, padding=2, key=jax.random.PRNGKey(1))
@@ -231,6 +241,7 @@ _GLOBAL: list = []
 _COUNT = [0]
 
 
+@pytest.mark.usefixtures("tests_share")
 def test_a_leaf_that_calls_a_module_is_traced_as_it_is():
     a = eqx.nn.Conv1d(1, 1, 3, padding=1, key=jax.random.PRNGKey(0))
     b = eqx.nn.Conv1d(1, 1, 5, padding=2, key=jax.random.PRNGKey(1))
@@ -250,6 +261,48 @@ def test_a_leaf_that_calls_a_module_is_traced_as_it_is():
         "inner_b": ((3, 3),),
         "leaf_b": ((3, 3),),
     }
+
+
+_SHIFT = {"by": 0}
+
+
+class _Shift(eqx.Module):
+    """A leaf that reads Python state at call time: it moves its input by `_SHIFT["by"]`
+    cells (right for a positive shift, with zeros coming in)."""
+
+    def __call__(self, x):
+        s = _SHIFT["by"]
+        zeros = jnp.zeros_like(x[..., : abs(s)])
+        if s > 0:
+            return jnp.concatenate([zeros, x[..., :-s]], -1)
+        return jnp.concatenate([x[..., -s:], zeros], -1)
+
+
+class _Shifts(eqx.Module):
+    a: _Shift
+    b: _Shift
+
+    def __call__(self, x):
+        _SHIFT["by"] = 2
+        x = self.a(x)
+        _SHIFT["by"] = -5
+        return self.b(x)
+
+
+def test_a_users_leaf_is_never_shared():
+    """Both calls of `_Shift` have one signature, but the second moves by -5, not by 2: a
+    user's class is not in PURE_CALLS, so each call runs its own Python. Output cell i reads
+    input cell i - 2 after `a` (2 back, -2 forward), then i - 2 + 5 = i + 3 after `b` (-3
+    back, 3 forward); one shared body would have given `b` (4, -4)."""
+    from archinspect.analysis.shared_calls import leaf_modules
+
+    model = _Shifts(_Shift(), _Shift())
+    conv = eqx.nn.Conv1d(1, 1, 3, key=jax.random.PRNGKey(0))
+    assert leaf_modules(model) == set()
+    assert leaf_modules(eqx.nn.Sequential([conv, conv])) == {id(conv)}  # equinox's own
+    result, layers = receptive_fields(model, (1, 32))
+    assert layers == {"": ((-3, 3),), "a": ((2, -2),), "b": ((-3, 3),)}
+    assert result.per_axis == ((-3, 3),)
 
 
 # ----------------------------------------------------------------------------- blank values

@@ -102,17 +102,34 @@ class NestedCall(Exception):
     leaves must be traced again without sharing (`recorder.recording(..., share_leaves=True)`)."""
 
 
+# Where a class's `__call__` is known to compute from its arguments and fields alone. A
+# user's class may read Python state at call time (a global its parent sets, a counter):
+# sharing its body would give every call the first call's program, a wrong field.
+PURE_CALLS: tuple[str, ...] = (
+    "equinox.",
+    "pdequinox.",
+    "archinspect.layers.",
+    "archinspect.models.",
+    "archinspect.build.",
+)
+
+
 def leaf_modules(model: Any) -> set[int]:
-    """Ids of the submodules of `model`'s tree (not the root) with no module below them: a
-    call of one records no other call, so its body may be traced once for every call with
-    the same signature while the recorder still sees (and marks) the call itself."""
+    """Ids of the submodules of `model`'s tree (not the root) with no module below them, of a
+    class from a library in `PURE_CALLS`: a call of one records no other call, so its body may
+    be traced once for every call with the same signature while the recorder still sees (and
+    marks) the call itself."""
     paths: dict[str, Any] = {}
     above: set[str] = set()
     for path, node in module_tree(model):
         if isinstance(node, eqx.Module):
             paths[path] = node
             above.update(path[:i] for i, c in enumerate(path) if c in ".[")
-    return {id(node) for path, node in paths.items() if path and path not in above}
+    return {
+        id(node)
+        for path, node in paths.items()
+        if path and path not in above and type(node).__module__.startswith(PURE_CALLS)
+    }
 
 
 def _direct(x: Any) -> bool:

@@ -171,5 +171,7 @@ def receptive_fields_or_note(
         raise  # the model itself fails: the spec's error, in every command alike
     except ArchinspectError as exc:
         reason = " ".join(line.strip() for line in exc.message.splitlines())
+        # a note, not an error of the command, under a heading that already names the field
+        reason = reason.removeprefix("error: ").removeprefix("receptive field: ")
         return None, {}, (f"receptive field not available: {reason}",)
     return result, layers, ()
