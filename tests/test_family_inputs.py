@@ -182,23 +182,18 @@ def test_the_rules_by_hand():
     fno = "model: {family: ClassicFNO, num_spatial_dims: 2, in_channels: 1, out_channels: 1}\n"
     # 12 modes: 2 * 12 = 24 cells on the first axis; the last keeps n // 2 + 1 >= 12, n >= 22.
     load_spec_text(fno + "input: {resolution: [24, 22]}\n", "t.yaml")
+    fno_needs = (
+        "a ClassicFNO with num_modes=12 needs at least 24 cells on every axis but the last "
+        "(n // 2 >= 12 frequencies each side of zero) and 22 on the last (the real FFT's "
+        "n // 2 + 1 >= 12), got {}"
+    )
     assert _problems(fno + "input: {resolution: [23, 22]}\n") == [
-        (
-            "input.resolution",
-            "a ClassicFNO with num_modes=12 needs at least 24 cells on every axis but the last "
-            "(n // 2 >= 12 frequencies each side of zero) and 22 on the last (the real FFT's "
-            "n // 2 + 1 >= 12), got [23, 22]",
-        )
+        ("input.resolution", fno_needs.format("[23, 22]"))
     ]
     assert _problems(fno + "input: {resolution: [24, 21]}\n")[0][0] == "input.resolution"
     # Given by input.shape (channels first), the problem is located there.
     assert _problems(fno + "input: {shape: [1, 24, 21], layout: channels_first}\n") == [
-        (
-            "input.shape",
-            "a ClassicFNO with num_modes=12 needs at least 24 cells on every axis but the last "
-            "(n // 2 >= 12 frequencies each side of zero) and 22 on the last (the real FFT's "
-            "n // 2 + 1 >= 12), got [24, 21]",
-        )
+        ("input.shape", fno_needs.format("[24, 21]"))
     ]
     gcnn = (
         "model: {family: GroupCNN, num_spatial_dims: 2, in_channels: 1, out_channels: 1, "

@@ -89,16 +89,21 @@ def test_an_input_with_room_is_interpreted_as_requested(monkeypatch):
     assert got.per_axis == ((10, 10),)
 
 
-def _traced(monkeypatch):
+def _inputs_of(monkeypatch, name: str) -> list[tuple[int, ...]]:
+    """The input shapes the structural analysis's function `name` is called with, in order."""
     sizes: list[tuple[int, ...]] = []
-    real = structural.trace
+    real = getattr(structural, name)
 
     def spy(model, input_shape):
         sizes.append(tuple(input_shape))
         return real(model, input_shape)
 
-    monkeypatch.setattr(structural, "trace", spy)
+    monkeypatch.setattr(structural, name, spy)
     return sizes
+
+
+def _traced(monkeypatch) -> list[tuple[int, ...]]:
+    return _inputs_of(monkeypatch, "trace")
 
 
 def test_a_hint_only_says_where_to_start(monkeypatch):
@@ -173,17 +178,9 @@ def test_an_input_the_model_refuses_is_refused_wherever_the_analysis_starts(
         assert (args, result.exit_code, result.stderr) == (args, 2, expected)
 
 
-def _checks(monkeypatch) -> list:
+def _checks(monkeypatch) -> list[tuple[int, ...]]:
     """Record the structural analysis's abstract check of the requested input."""
-    calls: list = []
-    original = structural.check_input
-
-    def check_input(model, input_shape):
-        calls.append(tuple(input_shape))
-        return original(model, input_shape)
-
-    monkeypatch.setattr(structural, "check_input", check_input)
-    return calls
+    return _inputs_of(monkeypatch, "check_input")
 
 
 def test_a_validated_family_model_is_not_traced_again_to_check_its_input(monkeypatch):

@@ -522,7 +522,6 @@ def _extents(
     at = (np.arange(n, dtype=np.float64) * float(slope * den) + float(offset * den)).reshape(shp)
     lo64, hi64 = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     back, fwd, sel = np.broadcast_arrays(at - den * lo64, den * hi64 - at, sel)
-    # Reduced where selected (no copy of the selected cells: a deep network's are many).
 
     def x(v: float) -> int | Fraction:
         # Every extent times D is whole; the four reported ones are checked (checking every
@@ -530,6 +529,7 @@ def _extents(
         assert v == round(v), "cells not whole"
         return exact(Fraction(int(v), den))
 
+    # Reduced where selected (no copy of the selected cells: a deep network's are many).
     def top(a: np.ndarray) -> float:
         return float(np.max(a, where=sel, initial=-np.inf))
 
